@@ -1,0 +1,323 @@
+"""The assertions of the clauses, as functions of what was observed (no HTTP here, except images)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+from contracts.clauses import Recorder
+from contracts.client import Client, Exchange
+from contracts.dialects import Expectations, Reading, body_code, first_reading
+from contracts.grammar import GRID_ACTIONS, parse
+
+TASK_KEYS = ("id", "action", "status", "progress", "prompt", "promptEn", "description", "state", "submitTime",
+             "startTime", "finishTime", "imageUrl", "failReason", "properties", "buttons")
+STATUSES = ("NOT_START", "SUBMITTED", "MODAL", "IN_PROGRESS", "FAILURE", "SUCCESS", "CANCEL")
+ACTIONS = ("IMAGINE", "UPSCALE", "VARIATION", "ZOOM", "PAN", "DESCRIBE", "BLEND", "SHORTEN", "SWAP_FACE",
+           "REROLL")
+TERMINAL = frozenset({"SUCCESS", "FAILURE", "CANCEL"})
+# Position along the documented graph; equal rank is only allowed for the same status.
+RANK = {"MODAL": 0, "NOT_START": 1, "SUBMITTED": 2, "IN_PROGRESS": 3, "SUCCESS": 4, "FAILURE": 4, "CANCEL": 4}
+PROGRESS = re.compile(r"^(\d{1,3})%$")
+# Tasks whose SUCCESS is an image of their own (DESCRIBE shows the described image, SHORTEN none).
+IMAGE_ACTIONS = frozenset({"IMAGINE", "UPSCALE", "VARIATION", "REROLL", "ZOOM", "PAN", "BLEND", "SWAP_FACE"})
+
+
+def short(value: Any, limit: int = 240) -> str:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":")) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def percent(progress: Any) -> int | None:
+    if isinstance(progress, str):
+        m = PROGRESS.match(progress)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+# -- raw JSON text --------------------------------------------------------------------------------
+def whitespace_outside_strings(text: str) -> int | None:
+    """Offset of the first whitespace between JSON tokens (trailing whitespace allowed), else None."""
+    in_string = escaped = False
+    end = len(text.rstrip())
+    for i, ch in enumerate(text[:end]):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in " \t\r\n":
+            return i
+    return None
+
+
+def check_compact(rec: Recorder, ex: Exchange) -> None:
+    """ENV-5 on any JSON body."""
+    if not ex.body or not ex.is_json():
+        return
+    text = ex.text
+    at = whitespace_outside_strings(text)
+    rec.check("ENV-5", at is None,
+              lambda: f"whitespace at offset {at}: …{text[max(0, (at or 0) - 30):(at or 0) + 30]!r}… in "
+                      f"{ex.method} {ex.path}")
+
+
+# -- envelopes ----------------------------------------------------------------------------------------
+def check_submit_envelope(rec: Recorder, ex: Exchange, expect: Expectations) -> str | None:
+    """ENV-1..4, ENV-7 on the answer of a submission; returns the task id when a task was created."""
+    check_compact(rec, ex)
+    data = ex.json_or_none()
+    if ex.status != 200:
+        return None
+    if not isinstance(data, dict):
+        rec.fail("ENV-1", f"HTTP 200 answer is not a JSON object: {ex.brief()}")
+        return None
+    code = data.get("code")
+    rec.check("ENV-1", isinstance(code, int) and not isinstance(code, bool),
+              lambda: f"code is {short(code)} ({type(code).__name__}): {ex.brief()}")
+    rec.check("ENV-2", isinstance(data.get("description"), str),
+              lambda: f"description is {short(data.get('description'))}: {ex.brief()}")
+    rec.check("ENV-4", isinstance(data.get("properties"), dict),
+              lambda: f"properties is {short(data.get('properties'))}: {ex.brief()}")
+    result = data.get("result")
+    creates = code in expect.accepted_codes or (code == expect.modal_code and result not in (None, "", []))
+    if creates:
+        rec.check("ENV-3", isinstance(result, str) and result.strip() != "",
+                  lambda: f"accepted (code {code}) but result is {short(result)} "
+                          f"({type(result).__name__}), not a string task id: {ex.brief()}")
+    if code == 1:
+        desc = data.get("description")
+        rec.check("ENV-7", desc in expect.ok_descriptions,
+                  lambda: f"code 1 with description {short(desc)}; documented: "
+                          f"{' / '.join(expect.ok_descriptions)}")
+        if desc in expect.ok_descriptions:
+            rec.reading("ENV-7", f"description {desc!r}")
+    if creates and result not in (None, ""):
+        return str(result)
+    return None
+
+
+def check_error_body(rec: Recorder, ex: Exchange, expect: Expectations) -> None:
+    """ENV-6 on a 4xx answer."""
+    if not 400 <= ex.status < 500:
+        return
+    if ex.status == 401 and expect.unauthorized_body == "empty":
+        ok = ex.body.strip() == b""
+        rec.check("ENV-6", ok, lambda: f"401 should have an empty body (upstream §2): {ex.brief()}")
+        if ok:
+            rec.reading("ENV-6", "401 with empty body (upstream §2)")
+        return
+    if ex.status == 429:  # rate limiting is the deployment's, not the contract's
+        return
+    data = ex.json_or_none()
+    if expect.name == "proxy" and isinstance(data, dict) and {"status", "error"} <= data.keys():
+        rec.reading("ENV-6", "Spring error JSON {timestamp,status,error,path} (upstream §1)")
+        rec.ok("ENV-6")
+        return
+    check_compact(rec, ex)
+    problems = []
+    if not isinstance(data, dict):
+        problems.append("body is not a JSON object")
+    else:
+        code = data.get("code")
+        if not isinstance(code, int) or isinstance(code, bool):
+            problems.append(f"code is {short(code)}")
+        if not isinstance(data.get("description"), str):
+            problems.append(f"description is {short(data.get('description'))}")
+        if "result" in data and data["result"] is not None:
+            problems.append(f"result is {short(data['result'])}, documented null")
+        if "result" not in data:
+            problems.append("result is missing (documented: null)")
+    rec.check("ENV-6", not problems, lambda: f"{'; '.join(problems)}: {ex.brief()}")
+    if not problems:
+        rec.reading("ENV-6", "{code, description, result:null} (88API l.744-750)")
+
+
+def check_reading(rec: Recorder, cid: str, readings: tuple[Reading, ...], ex: Exchange, what: str) -> bool:
+    """The answer must match one documented reading; note which."""
+    found = first_reading(readings, ex)
+    if found:
+        rec.reading(cid, found.name)
+    rec.check(cid, found is not None,
+              lambda: f"{what}: expected {' or '.join(r.name for r in readings)}; got {ex.brief()}")
+    return found is not None
+
+
+def check_no_server_error(rec: Recorder, ex: Exchange) -> None:
+    rec.check("BAD-1", ex.status < 500, lambda: f"server error: {ex.brief()}")
+
+
+# -- tasks -----------------------------------------------------------------------------------------
+def check_task(rec: Recorder, task: Any, where: str, expected_id: str | None = None) -> bool:
+    """TASK-1..3 (and TASK-4 on id) on one task object; LIFE-3/5/11 on its own fields."""
+    if not isinstance(task, dict):
+        rec.fail("TASK-1", f"{where}: task is not a JSON object: {short(task)}")
+        return False
+    missing = [k for k in TASK_KEYS if k not in task]
+    rec.check("TASK-1", not missing, lambda: f"{where}: task {task.get('id')} lacks {missing}: {short(task)}")
+    status = task.get("status")
+    rec.check("TASK-2", status in STATUSES, lambda: f"{where}: status {short(status)} is not documented "
+                                                    f"({', '.join(STATUSES)})")
+    action = task.get("action")
+    rec.check("TASK-3", action in ACTIONS, lambda: f"{where}: action {short(action)} is not documented")
+    if expected_id is not None:
+        rec.check("TASK-4", task.get("id") == expected_id,
+                  lambda: f"{where}: asked for {expected_id}, got id {short(task.get('id'))}")
+    check_progress(rec, task, where)
+    check_times(rec, task, where)
+    if status == "FAILURE":
+        reason = task.get("failReason")
+        rec.check("LIFE-11", isinstance(reason, str) and reason.strip() != "",
+                  lambda: f"{where}: FAILURE with failReason {short(reason)}")
+    return True
+
+
+def check_progress(rec: Recorder, task: dict[str, Any], where: str) -> None:
+    progress, status = task.get("progress"), task.get("status")
+    if status == "SUCCESS":
+        ok = progress == "100%"
+    elif status in ("NOT_START", "MODAL", "FAILURE", "CANCEL"):
+        ok = progress in (None, "") or percent(progress) is not None and percent(progress) <= 100
+    else:
+        ok = percent(progress) is not None and percent(progress) <= 100
+    rec.check("LIFE-3", ok, lambda: f"{where}: {status} with progress {short(progress)}")
+
+
+def check_times(rec: Recorder, task: dict[str, Any], where: str) -> None:
+    sub, start, fin = task.get("submitTime"), task.get("startTime"), task.get("finishTime")
+    status = task.get("status")
+    problems = []
+    for name, value in (("submitTime", sub), ("startTime", start), ("finishTime", fin)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            problems.append(f"{name} is {short(value)}, not an integer")
+    if not isinstance(sub, int):
+        problems.append("submitTime missing")
+    ints = [v if isinstance(v, int) else None for v in (sub, start, fin)]
+    known = [v for v in ints if v is not None]
+    if known != sorted(known):
+        problems.append(f"not ordered: submitTime={sub} startTime={start} finishTime={fin}")
+    if status in TERMINAL and status != "CANCEL" and fin is None:
+        problems.append(f"{status} without finishTime")
+    if status not in TERMINAL and fin is not None:
+        problems.append(f"{status} (not terminal) with finishTime {fin}")
+    rec.check("LIFE-5", not problems, lambda: f"{where}: task {task.get('id')}: {'; '.join(problems)}")
+
+
+def check_step(rec: Recorder, prev: dict[str, Any], cur: dict[str, Any], where: str) -> None:
+    """LIFE-1, LIFE-2, LIFE-4 between two successive observations of one task."""
+    a, b = prev.get("status"), cur.get("status")
+    tid = cur.get("id")
+    if a in TERMINAL:
+        rec.check("LIFE-2", b == a, lambda: f"{where}: task {tid} left terminal {a} for {b}")
+    elif a in RANK and b in RANK:
+        ok = RANK[b] > RANK[a] or a == b
+        rec.check("LIFE-1", ok, lambda: f"{where}: task {tid} moved {a} → {b}")
+    pa, pb = percent(prev.get("progress")), percent(cur.get("progress"))
+    if pa is not None and pb is not None:
+        rec.check("LIFE-4", pb >= pa, lambda: f"{where}: task {tid} progress {prev.get('progress')} → "
+                                              f"{cur.get('progress')} ({a} → {b})")
+
+
+def check_image(rec: Recorder, client: Client, task: dict[str, Any], where: str, cache: dict[str, str]) -> None:
+    """LIFE-6: the imageUrl of a SUCCESS downloads without a key and decodes."""
+    if task.get("status") != "SUCCESS" or task.get("action") not in IMAGE_ACTIONS:
+        return
+    url = task.get("imageUrl")
+    if not isinstance(url, str) or not url:
+        rec.fail("LIFE-6", f"{where}: SUCCESS {task.get('action')} task {task.get('id')} has imageUrl {short(url)}")
+        return
+    if url in cache:
+        verdict = cache[url]
+    else:
+        verdict = decode_image(client, url)
+        cache[url] = verdict
+    if verdict.startswith("ok"):
+        rec.reading("LIFE-6", verdict.removeprefix("ok "))
+    rec.check("LIFE-6", verdict.startswith("ok"), lambda: f"{where}: task {task.get('id')}: {verdict}")
+
+
+def decode_image(client: Client, url: str) -> str:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        ex = client.download(url)
+    except Exception as exc:  # network errors are evidence too
+        return f"GET {url} failed: {exc}"
+    if ex.status != 200:
+        return f"GET {url} → HTTP {ex.status}"
+    try:
+        with Image.open(io.BytesIO(ex.body)) as img:
+            img.load()
+            return f"ok {img.format} image"
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        return (f"GET {url} → {len(ex.body)} bytes ({ex.headers.get('content-type')}) that do not decode "
+                f"as an image: {exc}")
+
+
+def task_hash(task: dict[str, Any]) -> tuple[str | None, str]:
+    props = task.get("properties") if isinstance(task.get("properties"), dict) else {}
+    h = props.get("messageHash")
+    if isinstance(h, str) and h:
+        return h, "hash from properties.messageHash (upstream §5.4)"
+    return None, "no properties.messageHash: buttons must agree on one hash"
+
+
+def check_buttons(rec: Recorder, task: dict[str, Any], where: str) -> None:
+    """LIFE-7 and LIFE-8 on a SUCCESS task."""
+    if task.get("status") != "SUCCESS":
+        return
+    buttons = task.get("buttons")
+    if not isinstance(buttons, list):
+        rec.fail("LIFE-7", f"{where}: SUCCESS task {task.get('id')} has buttons {short(buttons)}")
+        return
+    expected_hash, reading = task_hash(task)
+    seen_hashes: set[str] = set()
+    problems = []
+    for b in buttons:
+        cid = b.get("customId") if isinstance(b, dict) else None
+        parsed = parse(cid) if isinstance(cid, str) else None
+        if parsed is None:
+            problems.append(f"customId {short(cid)} is not in the Discord grammar")
+            continue
+        if parsed.hash is not None:
+            seen_hashes.add(parsed.hash)
+            if expected_hash is not None and parsed.hash != expected_hash:
+                problems.append(f"{cid} references {parsed.hash}, the task's hash is {expected_hash}")
+    if expected_hash is None and len(seen_hashes) > 1:
+        problems.append(f"buttons reference several hashes {sorted(seen_hashes)}")
+    if buttons:
+        rec.reading("LIFE-7", reading)
+    rec.check("LIFE-7", not problems, lambda: f"{where}: task {task.get('id')}: {'; '.join(problems[:3])}")
+    if task.get("action") in GRID_ACTIONS:
+        labels = {b.get("label"): b for b in buttons if isinstance(b, dict)}
+        missing = []
+        for i in range(1, 5):
+            for prefix, kind in (("U", "upsample"), ("V", "variation")):
+                btn = labels.get(f"{prefix}{i}")
+                got = parse(btn.get("customId", "")) if btn else None
+                if not got or got.kind != kind or got.index != i:
+                    missing.append(f"{prefix}{i}")
+        rerolls = [b for b in buttons if isinstance(b, dict) and (p := parse(str(b.get("customId")))) is not None
+                   and p.kind == "reroll"]
+        if not rerolls or rerolls[0].get("emoji") != "🔄":
+            missing.append("🔄 reroll")
+        rec.check("LIFE-8", not missing, lambda: f"{where}: {task.get('action')} task {task.get('id')} lacks "
+                                                 f"{', '.join(missing)}; has {[b.get('label') for b in buttons]}")
+
+
+def rejected_without_task(ex: Exchange, expect: Expectations) -> bool:
+    """Did the answer refuse (no task id created)?"""
+    if ex.status != 200:
+        return True
+    code = body_code(ex)
+    if code in expect.accepted_codes:
+        return False
+    data = ex.json_or_none()
+    return not (code == expect.modal_code and isinstance(data, dict) and data.get("result"))

@@ -1,0 +1,203 @@
+"""The only way the suite talks to a target: counts billable requests, keeps the budget, spaces requests.
+
+Billable means "can cost money on a paid API": every POST under /mj/submit/ and to
+/mj/insight-face/swap, whatever its body or key (a relay may charge for a refused submission too).
+The budget is checked *before* sending, so it can never be exceeded; schemathesis cases are sent
+through the same client.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+import requests
+
+BILLABLE_PATH = re.compile(r"^(?:/mj-[a-z]+)?/mj/(?:submit/[^/]+|insight-face/swap)/?$")
+
+
+def is_billable(method: str, path: str) -> bool:
+    return method.upper() == "POST" and bool(BILLABLE_PATH.match(path.split("?", 1)[0]))
+
+
+class BudgetExhausted(pytest.skip.Exception):
+    """Raised instead of sending a billable request the budget does not allow (reported as not run)."""
+
+
+class Budget:
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.used = 0
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    def remaining(self) -> float:
+        return float("inf") if self.limit is None else self.limit - self.used
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.limit is not None and self.used >= self.limit:
+                self.refused += 1
+                return False
+            self.used += 1
+            return True
+
+
+class Spacer:
+    """Evenly spaces requests: at most `rate` per second, no bursts."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            at = max(now, self._next)
+            self._next = at + self.interval
+        if at > now:
+            time.sleep(at - now)
+
+
+@dataclass
+class Exchange:
+    """One request and its answer, kept for evidence."""
+
+    method: str
+    path: str
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    request_body: Any = None
+    elapsed: float = 0.0
+    _json: Any = field(default=None, repr=False)
+    _parsed: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body as JSON; raises ValueError when it is not JSON."""
+        if not self._parsed:
+            self._json = json.loads(self.body.decode("utf-8"))
+            self._parsed = True
+        return self._json
+
+    def json_or_none(self) -> Any:
+        try:
+            return self.json()
+        except ValueError:
+            return None
+
+    def is_json(self) -> bool:
+        try:
+            self.json()
+            return True
+        except ValueError:
+            return False
+
+    def brief(self, limit: int = 300) -> str:
+        body = self.text if self.body else "(empty body)"
+        if len(body) > limit:
+            body = body[:limit] + "…"
+        sent = ""
+        if self.request_body is not None:
+            shown = json.dumps(self.request_body, ensure_ascii=False) if not isinstance(
+                self.request_body, (str, bytes)) else str(self.request_body)
+            sent = " " + (shown if len(shown) <= 160 else shown[:160] + "…")
+        return f"{self.method} {self.path}{sent} → HTTP {self.status} {body}"
+
+
+@dataclass
+class Counters:
+    requests: int = 0
+    billable: int = 0
+    by_path: dict[str, int] = field(default_factory=dict)
+
+
+NO_KEY = object()
+
+
+class Client:
+    """HTTP to one target with one key; `budget`, `spacer` and `counters` are shared by all clients."""
+
+    def __init__(self, base_url: str, key: str | None, dialect: str, budget: Budget, spacer: Spacer,
+                 counters: Counters, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.key = key
+        self.dialect = dialect
+        self.budget = budget
+        self.spacer = spacer
+        self.counters = counters
+        self.timeout = timeout
+        self.session = requests.Session()
+        self._lock = threading.Lock()
+
+    def with_key(self, key: str | None) -> Client:
+        return Client(self.base_url, key, self.dialect, self.budget, self.spacer, self.counters, self.timeout)
+
+    def auth_headers(self, key: str | None = None) -> dict[str, str]:
+        key = self.key if key is None else key
+        if not key:
+            return {}
+        if self.dialect == "proxy":
+            return {"mj-api-secret": key}
+        return {"Authorization": f"Bearer {key}"}
+
+    def url(self, path: str) -> str:
+        return path if re.match(r"https?://", path) else self.base_url + path
+
+    def request(self, method: str, path: str, *, json_body: Any = None, data: bytes | str | None = None,
+                headers: dict[str, str] | None = None, auth: bool = True, params: dict[str, Any] | None = None,
+                **extra: Any) -> Exchange:
+        method = method.upper()
+        plain_path = urlsplit(path).path if re.match(r"https?://", path) else path
+        if is_billable(method, plain_path):
+            if not self.budget.take():
+                raise BudgetExhausted(f"billable budget exhausted ({self.budget.limit} used)")
+            with self._lock:
+                self.counters.billable += 1
+        sent_headers: dict[str, str] = {"Accept": "application/json"}
+        if auth:
+            sent_headers.update(self.auth_headers())
+        if headers:
+            sent_headers.update(headers)
+        kwargs: dict[str, Any] = {"headers": sent_headers, "timeout": self.timeout, "params": params}
+        if json_body is not None:
+            kwargs["data"] = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
+            sent_headers.setdefault("Content-Type", "application/json")
+        elif data is not None:
+            kwargs["data"] = data
+        kwargs.update(extra)
+        self.spacer.wait()
+        with self._lock:
+            self.counters.requests += 1
+            key = f"{method} {path.split('?', 1)[0]}"
+            self.counters.by_path[key] = self.counters.by_path.get(key, 0) + 1
+        started = time.monotonic()
+        resp = self.session.request(method, self.url(path), **kwargs)
+        return Exchange(method=method, path=path, status=resp.status_code, body=resp.content,
+                        headers={k.lower(): v for k, v in resp.headers.items()},
+                        request_body=json_body if json_body is not None else data,
+                        elapsed=time.monotonic() - started)
+
+    def get(self, path: str, **kw: Any) -> Exchange:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Exchange:
+        return self.request("POST", path, json_body=body, **kw)
+
+    def download(self, url: str) -> Exchange:
+        """Fetch an image URL as a client app would: no key, absolute or relative to the target."""
+        return self.request("GET", urljoin(self.base_url + "/", url), auth=False,
+                            headers={"Accept": "image/*,*/*"})

@@ -1,0 +1,156 @@
+"""The contract suite's pytest plugin: options, target fixtures, ordering, budget and the report.
+
+Every test declares the clauses it is responsible for (`@pytest.mark.clauses(...)`) and what it may
+spend (`@pytest.mark.cost(billable=N, priority=P)`). Read-only tests run first, then billable ones
+in priority order, so a small budget goes to the most informative clauses. A test that cannot run
+(budget, missing option, dialect) is skipped with a reason, and the reason lands in the report.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from contracts import report as report_mod
+from contracts import runtime
+from contracts.clauses import CLAUSES, Recorder
+from contracts.client import Client
+from contracts.observe import Observer
+from contracts.options import add_options, read_options
+from contracts.target import Target
+
+REPORT_KEY = pytest.StashKey[dict[str, Any]]()
+FAILS_KEY = pytest.StashKey[int]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "clauses(*ids): contract clauses this test is responsible for")
+    config.addinivalue_line("markers", "cost(billable=0, priority=50): billable requests it may send, and order")
+    opts = read_options(config)
+    unknown = [p for p in opts.clauses if not any(fnmatch.fnmatchcase(c, p) for c in CLAUSES)]
+    if unknown:
+        raise pytest.UsageError(f"--mj-clauses: no clause matches {unknown}; known: {', '.join(CLAUSES)}")
+    run = runtime.Run(opts)
+    run.rec.selected = {cid for cid in CLAUSES if opts.selects(cid)}
+    runtime.RUN = run
+
+
+def item_clauses(item: pytest.Item) -> list[str]:
+    ids: list[str] = []
+    for mark in item.iter_markers("clauses"):
+        ids.extend(mark.args)
+    return ids
+
+
+def item_cost(item: pytest.Item) -> tuple[int, int]:
+    mark = item.get_closest_marker("cost")
+    if mark is None:
+        return 0, 50
+    return int(mark.kwargs.get("billable", 0)), int(mark.kwargs.get("priority", 50))
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    run = runtime.current()
+    mine = [i for i in items if i.get_closest_marker("clauses") is not None]
+    if run.opts.clauses:
+        keep, drop = [], []
+        for item in items:
+            wanted = item not in mine or any(run.opts.selects(c) for c in item_clauses(item))
+            (keep if wanted else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+    # read-only first, then billable by priority; the sort is stable, so parametrized items stay together
+    position = {id(item): n for n, item in enumerate(items)}
+    items.sort(key=lambda it: (min(item_cost(it)[0], 1), item_cost(it)[1], position[id(it)]))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    run = runtime.current()
+    run.rec.current_test = item.name
+    item.stash[FAILS_KEY] = run.rec.failure_count
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    rep = yield
+    clauses = item_clauses(item)
+    if not clauses or runtime.RUN is None:
+        return rep
+    rec = runtime.RUN.rec
+    rep.user_properties.append(("clauses", ",".join(clauses)))
+    if rep.skipped and rep.when in ("setup", "call"):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        for cid in clauses:
+            rec.not_run(cid, reason)
+    elif rep.failed and rep.when in ("setup", "call") and rec.failure_count == item.stash.get(FAILS_KEY, 0):
+        # a failure no clause check explained (an exception, a crash): blame the test's first clause
+        text = call.excinfo.exconly() if call.excinfo else str(rep.longrepr)
+        rec.record(clauses[0], False, f"{item.name}: {' '.join(text.split())[:600]}")
+    return rep
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    run = runtime.RUN
+    if run is None:
+        return
+    meta: dict[str, Any] = {
+        "options": run.opts.as_dict(),
+        "target": run.target().as_dict() if run.started else {"base_url": run.opts.base_url or "(not started)",
+                                                              "dialect": run.opts.dialect},
+        "budget": {"limit": "unlimited" if run.budget.limit is None else run.budget.limit,
+                   "used": run.budget.used, "refused": run.budget.refused},
+        "requests": {"total": run.counters.requests, "billable": run.counters.billable,
+                     "by_operation": dict(sorted(run.counters.by_path.items()))},
+    }
+    rep = report_mod.build(run.rec, meta)
+    md, js = report_mod.write(rep, run.opts.report)
+    rep["files"] = [str(md), str(js)]
+    session.config.stash[REPORT_KEY] = rep
+    run.close()
+    if run.rec.any_failed() and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    rep = config.stash.get(REPORT_KEY, None)
+    if rep is None:
+        return
+    terminalreporter.write_sep("=", "contract clauses")
+    for line in report_mod.terminal_lines(rep, width=terminalreporter._tw.fullwidth):
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"report: {', '.join(rep['files'])}")
+
+
+# -- fixtures ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def run() -> runtime.Run:
+    return runtime.current()
+
+
+@pytest.fixture(scope="session")
+def target(run: runtime.Run) -> Target:
+    return run.target()
+
+
+@pytest.fixture(scope="session")
+def client(run: runtime.Run) -> Client:
+    return run.client()
+
+
+@pytest.fixture(scope="session")
+def rec(run: runtime.Run) -> Recorder:
+    return run.rec
+
+
+@pytest.fixture(scope="session")
+def observer(run: runtime.Run) -> Observer:
+    return run.observer()

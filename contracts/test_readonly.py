@@ -1,0 +1,97 @@
+"""Clauses that cost nothing: auth refusals, unknown ids, empty listings. They run first."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.checks import check_compact, check_error_body, check_no_server_error, check_reading
+from contracts.clauses import Recorder
+from contracts.client import Client, Exchange
+from contracts.common import need, token, unknown_task_id
+from contracts.runtime import Run
+from contracts.target import Target
+
+
+def _read_probes(client: Client, **kw: object) -> list[Exchange]:
+    tid = unknown_task_id()
+    return [
+        client.get(f"/mj/task/{tid}/fetch", **kw),  # type: ignore[arg-type]
+        client.post("/mj/task/list-by-condition", {"ids": [tid]}, **kw),  # type: ignore[arg-type]
+    ]
+
+
+def _check_refused(rec: Recorder, target: Target, cid: str, exchanges: list[Exchange], what: str) -> None:
+    with rec.soft():
+        for ex in exchanges:
+            check_no_server_error(rec, ex)
+            rec.check(cid, ex.status == 401, lambda ex=ex: f"{what}: expected HTTP 401, got {ex.brief()}")
+            check_error_body(rec, ex, target.expect)
+
+
+@pytest.mark.clauses("AUTH-1", "ENV-6")
+@pytest.mark.cost(billable=0, priority=1)
+def test_no_key_is_refused(client: Client, rec: Recorder, target: Target) -> None:
+    _check_refused(rec, target, "AUTH-1", _read_probes(client, auth=False), "no key")
+
+
+@pytest.mark.clauses("AUTH-2")
+@pytest.mark.cost(billable=0, priority=1)
+def test_wrong_key_is_refused(client: Client, rec: Recorder, target: Target, run: Run) -> None:
+    need(not (target.is_mockmj and not target.in_process and not run.opts.api_key),
+         "the target is a mockmj that accepts any non-empty key (give it keys and pass --mj-api-key)")
+    wrong = client.with_key(f"contract-wrong-{token()}")
+    _check_refused(rec, target, "AUTH-2", _read_probes(wrong), "wrong key")
+
+
+@pytest.mark.clauses("AUTH-4", "LIFE-10")
+@pytest.mark.cost(billable=0, priority=2)
+def test_documented_header_is_accepted(client: Client, rec: Recorder, target: Target) -> None:
+    ex = client.post("/mj/task/list-by-condition", {"ids": [unknown_task_id()]})
+    header = "mj-api-secret" if target.dialect == "proxy" else "Authorization: Bearer"
+    with rec.soft():
+        check_no_server_error(rec, ex)
+        check_compact(rec, ex)
+        rec.check("AUTH-4", ex.status == 200, lambda: f"key sent as {header}: {ex.brief()}")
+        rec.reading("AUTH-4", header)
+        if ex.status == 200:
+            rec.check("LIFE-10", ex.json_or_none() == [],
+                      lambda: f"list-by-condition of an unknown id should be a bare []: {ex.brief()}")
+
+
+@pytest.mark.clauses("BAD-4", "ENV-6")
+@pytest.mark.cost(billable=0, priority=3)
+def test_unknown_task_reads(client: Client, rec: Recorder, target: Target) -> None:
+    expect = target.expect
+    fetch = client.get(f"/mj/task/{unknown_task_id()}/fetch")
+    seed = client.get(f"/mj/task/{unknown_task_id()}/image-seed")
+    with rec.soft():
+        for ex in (fetch, seed):
+            check_no_server_error(rec, ex)
+            check_error_body(rec, ex, expect)
+            check_compact(rec, ex)
+        check_reading(rec, "BAD-4", expect.unknown_task_read, fetch, "fetch of an unknown id")
+        check_reading(rec, "BAD-4", expect.unknown_task_read + expect.unknown_task_write, seed,
+                      "image-seed of an unknown id")
+
+
+@pytest.mark.clauses("BAD-5")
+@pytest.mark.cost(billable=0, priority=4)
+def test_cancel_unknown_task(client: Client, rec: Recorder, target: Target) -> None:
+    ex = client.post(f"/mj/task/{unknown_task_id()}/cancel", {})
+    with rec.soft():
+        check_no_server_error(rec, ex)
+        check_error_body(rec, ex, target.expect)
+        check_reading(rec, "BAD-5", target.expect.unknown_task_write, ex, "cancel of an unknown id")
+
+
+@pytest.mark.clauses("BAD-1", "BAD-2")
+@pytest.mark.cost(billable=0, priority=5)
+def test_unreadable_listing_body(client: Client, rec: Recorder, target: Target) -> None:
+    """list-by-condition is read-only, so a malformed body can be tried on any target for free."""
+    ex = client.request("POST", "/mj/task/list-by-condition", data=b'{"ids": [', headers={
+        "Content-Type": "application/json"})
+    with rec.soft():
+        check_no_server_error(rec, ex)
+        rec.check("BAD-2", ex.status == 400, lambda: f"malformed JSON should be HTTP 400: {ex.brief()}")
+        check_error_body(rec, ex, target.expect)
+

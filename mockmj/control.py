@@ -1,0 +1,303 @@
+"""The control plane under /_mockmj/: its own OpenAPI document, bound by operationId like the API.
+
+Also home of the rule hook that runs before every public handler (forced codes, HTTP errors, latency
+and outcomes), since rules are a control feature layered on the public API.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, request
+
+from . import __version__
+from .core.buttons import parse_custom_id
+from .core.callbacks import Callbacks
+from .core.errors import Refusal
+from .core.rules import RequestFacts, Rules
+from .core.tasks import Status
+from .web.render import Reply, compact, envelope, http_error
+from .web.spec import ApiSpec, Operation, describe_error, spec_text
+
+if TYPE_CHECKING:
+    from .web.app import Mock
+    from .web.handlers import Context
+
+ACTION_OF_OPERATION = {"submitImagine": "imagine", "submitBlend": "blend", "submitDescribe": "describe",
+                       "submitShorten": "shorten", "submitSwapFace": "swap_face", "submitModal": "modal",
+                       "submitChange": "change", "submitSimpleChange": "change",
+                       "uploadDiscordImages": "upload"}
+
+
+class ControlError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def register_control(app: Flask, mock: Mock) -> None:
+    mock.control_spec = ApiSpec(spec_text("control-openapi.yaml"), "urn:mockmj:control-openapi.yaml")
+    mock.rules = Rules()
+    mock.callbacks = Callbacks(mock.engine)
+    mock.before_handler.append(lambda op, ctx: apply_rules(mock, op, ctx))
+    handlers = _handlers(mock)
+    for op in mock.control_spec.operations:
+        if op.operation_id not in handlers:
+            raise RuntimeError(f"control operation without a handler: {op.operation_id}")
+        app.add_url_rule(op.flask_path, endpoint=op.operation_id,
+                         view_func=_view(mock, op, handlers[op.operation_id]), methods=[op.method])
+
+
+def _view(mock: Mock, op: Operation, handler: Callable[..., Any]) -> Callable[..., Response]:
+    def view(**params: str) -> Response:
+        try:
+            body = _body(op)
+            result = handler(body, **params)
+            status = 200
+        except ControlError as exc:
+            result, status = {"error": exc.message}, exc.status
+        except Refusal as exc:
+            result, status = {"error": exc.detail}, 400
+        if isinstance(result, Response):
+            return result
+        if mock.settings.strict:
+            problem = op.check_response(status, result, True)
+            if problem:
+                raise AssertionError(f"strict mode (control API): {problem}")
+        return Response(compact(result), status=status, mimetype="application/json")
+
+    view.__name__ = f"control_{op.operation_id}"
+    return view
+
+
+def _body(op: Operation) -> dict[str, Any]:
+    if op.body_validator is None:
+        return {}
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise ControlError(400, f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ControlError(400, "the body must be a JSON object")
+    errors = list(op.body_validator.iter_errors(body))
+    if errors:
+        raise ControlError(400, describe_error(errors[0]))
+    return body
+
+
+def _limit() -> int | None:
+    value = request.args.get("limit")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise ControlError(400, "limit must be a non-negative integer")
+    return int(value)
+
+
+def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
+    engine = mock.engine
+
+    def health(_: dict[str, Any]) -> dict[str, Any]:
+        return {"status": "ok", "dialect": engine.dialect.name, "timing": engine.profile.name,
+                "version": __version__, "tasks": len(engine.store)}
+
+    def openapi(_: dict[str, Any]) -> Response:
+        return Response(mock.control_spec.text, mimetype="application/yaml")
+
+    def reset(body: dict[str, Any]) -> dict[str, Any]:
+        key = body.get("key") or None
+        engine.reset(key)
+        mock.journal.clear(key)
+        if key is None:
+            mock.rules.clear()
+        return {"ok": True, "detail": f"reset {'key ' + key if key else 'everything'}"}
+
+    def clock_state() -> dict[str, Any]:
+        return {"now": engine.now(), "timing": engine.profile.name, "virtual": engine.clock.virtual}
+
+    def clock(_: dict[str, Any]) -> dict[str, Any]:
+        return clock_state()
+
+    def advance(body: dict[str, Any]) -> dict[str, Any]:
+        engine.advance(round(float(body["seconds"]) * 1000))
+        return clock_state()
+
+    def timing(body: dict[str, Any]) -> dict[str, Any]:
+        engine.set_timing(body["timing"])
+        return clock_state()
+
+    def list_rules(_: dict[str, Any]) -> list[dict[str, Any]]:
+        return mock.rules.views()
+
+    def add_rule(body: dict[str, Any]) -> dict[str, Any]:
+        respond = body["respond"]
+        if not respond:
+            raise ControlError(400, "respond must say what to do: code, httpStatus, latencyMs, outcome or "
+                                    "callbackFault")
+        if respond.get("outcome"):
+            from .core.outcomes import parse_outcome
+
+            parse_outcome(respond["outcome"])  # refuse a bad outcome now, not at the next request
+        return mock.rules.add(body.get("match") or {}, respond, body.get("times")).view()
+
+    def clear_rules(_: dict[str, Any]) -> dict[str, Any]:
+        mock.rules.clear()
+        return {"ok": True}
+
+    def delete_rule(_: dict[str, Any], ruleId: str) -> dict[str, Any]:
+        if not mock.rules.delete(ruleId):
+            raise ControlError(404, f"no rule {ruleId}")
+        return {"ok": True}
+
+    def requests_(_: dict[str, Any]) -> dict[str, Any]:
+        filters = {k: v for k, v in request.args.items() if k != "limit"}
+        return {"total": mock.journal.total, "capacity": mock.settings.journal_size,
+                "items": mock.journal.query(filters, _limit())}
+
+    def callbacks(_: dict[str, Any]) -> dict[str, Any]:
+        return {"total": mock.callbacks.total, "capacity": mock.settings.outbox_size,
+                "items": mock.callbacks.entries(request.args.get("taskId"), _limit())}
+
+    def timeline(_: dict[str, Any], id: str) -> dict[str, Any]:
+        with engine.lock:
+            task = engine.store.get(id)
+            if task is None:
+                raise ControlError(404, f"no task {id}")
+            now = engine.now()
+            reached = task.reached_index(now, engine.per_poll())
+            events: list[dict[str, Any]] = [
+                {"time": m.at, "kind": "transition", "status": m.status.value, "progress": m.progress}
+                for m in task.milestones[: reached + 1]
+            ]
+            events += [{"time": t, "kind": "poll"} for t in engine.polls.get(id, [])]
+        events += [{"time": e["time"], "kind": "callback", "status": e["status"], "progress": e["progress"],
+                    "detail": {k: e[k] for k in ("url", "attempt", "httpStatus", "error", "latencyMs", "fault")}}
+                   for e in mock.callbacks.entries(id)]
+        order = {"transition": 0, "callback": 1, "poll": 2}
+        events.sort(key=lambda e: (e["time"] or 0, order[e["kind"]]))
+        return {"taskId": id, "events": events}
+
+    def list_keys(_: dict[str, Any]) -> list[dict[str, Any]]:
+        with engine.lock:
+            engine._apply_refunds()
+            return [k.describe() for k in engine.keys.values()]
+
+    def get_key(_: dict[str, Any], key: str) -> dict[str, Any]:
+        record = engine.api_key(key)
+        if record is None:
+            raise ControlError(404, f"no key {key} (only the configured keys are accepted)")
+        engine.balance(key)
+        return record.describe()
+
+    def update_key(body: dict[str, Any], key: str) -> dict[str, Any]:
+        record = engine.api_key(key)
+        if record is None:
+            raise ControlError(404, f"no key {key} (only the configured keys are accepted)")
+        with engine.lock:
+            if "balance" in body:
+                record.balance = int(body["balance"])
+            if "rateLimit" in body:
+                record.rate_limit = body["rateLimit"]
+                record._last = 0.0  # a new limit starts with a full bucket
+            if "allowedOperations" in body:
+                ops = body["allowedOperations"]
+                record.allowed_operations = set(ops) if ops is not None else None
+        return record.describe()
+
+    def list_accounts(_: dict[str, Any]) -> list[dict[str, Any]]:
+        with engine.lock:
+            return [a.describe(engine.now()) for a in engine.accounts]
+
+    def update_account(body: dict[str, Any], instanceId: str) -> dict[str, Any]:
+        with engine.lock:
+            account = next((a for a in engine.accounts if a.instance_id == instanceId), None)
+            if account is None:
+                raise ControlError(404, f"no account {instanceId}")
+            for field, attr in (("enabled", "enabled"), ("remix", "remix"), ("remixAutoSubmit", "remix_auto_submit"),
+                                ("queueSize", "queue_size"), ("modes", "modes"), ("remark", "remark")):
+                if field in body:
+                    setattr(account, attr, body[field])
+            if "coreSize" in body and body["coreSize"] != account.core_size:
+                grow = body["coreSize"] - account.core_size
+                if grow > 0:
+                    account.slots += [0.0] * grow
+                    account.holders += [None] * grow
+                else:
+                    keep = sorted(range(account.core_size), key=lambda i: account.slots[i])[: body["coreSize"]]
+                    account.slots = [account.slots[i] for i in sorted(keep)]
+                    account.holders = [account.holders[i] for i in sorted(keep)]
+                account.core_size = body["coreSize"]
+            return account.describe(engine.now())
+
+    return {
+        "controlHealth": health, "controlOpenApi": openapi, "controlReset": reset, "controlClock": clock,
+        "controlAdvance": advance, "controlSetTiming": timing, "controlListRules": list_rules,
+        "controlAddRule": add_rule, "controlClearRules": clear_rules, "controlDeleteRule": delete_rule,
+        "controlRequests": requests_, "controlCallbacks": callbacks, "controlTimeline": timeline,
+        "controlListKeys": list_keys, "controlGetKey": get_key, "controlUpdateKey": update_key,
+        "controlListAccounts": list_accounts, "controlUpdateAccount": update_account,
+    }
+
+
+# ------------------------------------------------------------------------------------ rules hook
+def _facts(op: Operation, ctx: Context) -> RequestFacts:
+    body = ctx.body
+    actions = {ACTION_OF_OPERATION.get(op.operation_id, op.operation_id.lower())}
+    if op.operation_id == "submitAction" and isinstance(body.get("customId"), str):
+        press = parse_custom_id(body["customId"])
+        if press is not None:
+            actions.add(press.kind)
+    prompt = body.get("prompt") if isinstance(body.get("prompt"), str) else ""
+    flt = body.get("accountFilter") if isinstance(body.get("accountFilter"), dict) else {}
+    return RequestFacts(op.operation_id, actions, ctx.caller.key, prompt or "", str(flt.get("instanceId") or ""))
+
+
+def _default_description(mock: Mock, code: int) -> str:
+    dialect = mock.dialect
+    kind = next((k for k, c in dialect.codes.items() if c == code), None)
+    if kind is None:
+        return f"Forced by a mockmj rule (code {code})"
+    defaults = {"detail": "forced by a mockmj rule", "ahead": 0, "running": 0, "waiting": 0, "instance_id": "",
+                "price": 0, "balance": 0, "task_id": ""}
+    return dialect.messages.get(kind, dialect.messages["param"]).format(**defaults)
+
+
+def apply_rules(mock: Mock, op: Operation, ctx: Context) -> Reply | None:
+    if op.public or op.operation_id.startswith("control"):
+        return None
+    rule = mock.rules.take(_facts(op, ctx))
+    if rule is None:
+        return None
+    respond = rule.respond
+    if respond.get("latencyMs"):
+        time.sleep(respond["latencyMs"] / 1000)
+    if "code" in respond:
+        code = int(respond["code"])
+        status = int(respond.get("httpStatus") or 200)
+        return Reply(status, envelope(code, respond.get("description") or _default_description(mock, code)),
+                     headers=_retry_after(respond, status))
+    if respond.get("httpStatus") and respond["httpStatus"] != 200:
+        status = int(respond["httpStatus"])
+        reply = http_error(mock.dialect, status, respond.get("description") or f"Forced by mockmj rule {rule.id}",
+                           request.path, time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime()))
+        reply.headers.update(_retry_after(respond, status))
+        return reply
+    if respond.get("outcome") and not ctx.caller.outcome:
+        ctx.caller.outcome = respond["outcome"]
+    if respond.get("callbackFault"):
+        ctx.caller.callback_fault = respond["callbackFault"]
+        ctx.caller.callback_delay_ms = respond.get("callbackDelayMs")
+    return None
+
+
+def _retry_after(respond: dict[str, Any], status: int) -> dict[str, str]:
+    if status == 429 or "retryAfter" in respond:
+        return {"Retry-After": str(int(respond.get("retryAfter", 1)))}
+    return {}
+
+
+__all__ = ["Status", "register_control"]

@@ -1,0 +1,238 @@
+"""notifyHook callbacks: when they fall due, how they are sent, and the outbox that records them.
+
+Upstream semantics: the full task JSON is POSTed to the task's notifyHook (or the global hook) on
+SUBMITTED, on every progress step and on the final state; nothing at NOT_START; no retry; an update
+whose order is lower than the last one sent for the task is dropped (equal order is still sent).
+
+Callbacks fall due at milestone times. In real-time profiles a scheduler thread sleeps until the next
+one; advancing the clock sends everything that fell due before the control call returns. Sending runs
+on a bounded pool, so a slow or dead receiver never slows the API.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from .tasks import Milestone, Status, Task
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+log = logging.getLogger("mockmj.callbacks")
+
+ORDER = {Status.NOT_START: 0, Status.MODAL: 0, Status.SUBMITTED: 1, Status.IN_PROGRESS: 3,
+         Status.SUCCESS: 4, Status.FAILURE: 4, Status.CANCEL: 4}
+FAULTS = ("drop", "duplicate", "delay", "reorder")
+SEND_TIMEOUT_S = 10.0
+SYNC_SEND_TIMEOUT_S = 3.0
+RETRY_DELAYS_S = (0.5, 1.0, 2.0)
+MAX_PENDING = 2000
+
+
+def _order(m: Milestone) -> float:
+    value = ORDER[m.status]
+    if m.status is Status.IN_PROGRESS and m.progress:
+        value += int(m.progress.rstrip("%")) / 100
+    return value
+
+
+@dataclass(order=True)
+class _Due:
+    at: int
+    seq: int
+    task_id: str = ""
+    index: int = 0
+
+
+class Callbacks:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.outbox: deque[dict[str, Any]] = deque(maxlen=engine.settings.outbox_size)
+        self.total = 0
+        self._heap: list[_Due] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._last_order: dict[str, float] = {}
+        self._held: dict[str, tuple[str, dict[str, Any], Milestone]] = {}  # reorder fault
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mockmj-callback")
+        self._pending = 0
+        self._stopped = False
+        self._session = requests.Session()
+        self._thread = threading.Thread(target=self._run, name="mockmj-callback-clock", daemon=True)
+        self._thread.start()
+        engine.listeners.append(self)
+
+    # ------------------------------------------------------------------------ engine listener
+    def task_scheduled(self, task: Task, first_index: int) -> None:
+        if not self._hook(task):
+            return
+        with self._cond:
+            for index in range(max(1, first_index), len(task.milestones)):
+                m = task.milestones[index]
+                if m.at is not None and m.status not in (Status.NOT_START, Status.MODAL):
+                    heapq.heappush(self._heap, _Due(m.at, next(self._seq), task.id, index))
+            self._cond.notify()
+
+    def milestone_reached(self, task: Task, index: int) -> None:
+        """Per-poll timing: the poll that moved the task sends its callback, off the request thread."""
+        if self._hook(task) and task.milestones[index].status not in (Status.NOT_START, Status.MODAL):
+            with self._cond:
+                heapq.heappush(self._heap, _Due(task.milestones[index].at or 0, next(self._seq), task.id, index))
+                self._cond.notify()
+
+    def clock_moved(self, now: int) -> None:
+        """Advancing the clock: send everything that fell due, in time order, before returning."""
+        self._drain(now, synchronous=True)
+        with self._cond:
+            self._cond.notify()
+
+    def reset(self, gone: set[str] | None) -> None:
+        with self._cond:
+            if gone is None:
+                self._heap.clear()
+                self.outbox.clear()
+                self.total = 0
+                self._last_order.clear()
+                self._held.clear()
+            else:
+                self._heap = [d for d in self._heap if d.task_id not in gone]
+                heapq.heapify(self._heap)
+                self.outbox = deque((e for e in self.outbox if e["taskId"] not in gone), maxlen=self.outbox.maxlen)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------------------ scheduling
+    def _hook(self, task: Task) -> str | None:
+        return task.properties.get("notifyHook") or None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if self._stopped:
+                    return
+                wait = 0.5
+                if self._heap:
+                    wait = (self._heap[0].at - self.engine.now()) / 1000
+                if wait > 0:
+                    # a virtual clock never reaches the next due by itself: only advance() moves it
+                    self._cond.wait(timeout=min(wait, 0.5))
+                    continue
+            self._drain(self.engine.now(), synchronous=False)
+
+    def _drain(self, now: int, synchronous: bool) -> None:
+        while True:
+            with self._cond:
+                if not self._heap or self._heap[0].at > now:
+                    return
+                due = heapq.heappop(self._heap)
+            self._deliver(due, synchronous)
+
+    def _deliver(self, due: _Due, synchronous: bool) -> None:
+        engine = self.engine
+        with engine.lock:
+            task = engine.store.get(due.task_id)
+            if task is None or due.index >= len(task.milestones) or task.milestones[due.index].at != due.at:
+                return  # the task was reset or its path was cut by a cancel
+            milestone = task.milestones[due.index]
+            order = _order(milestone)
+            if order < self._last_order.get(task.id, -1):
+                return  # upstream never sends an update that goes backwards
+            self._last_order[task.id] = order
+            payload = engine.snapshot(task, task.extra.get("origin", ""), due.index)
+            url = self._hook(task) or ""
+            fault = task.extra.get("callback_fault")
+            delay_ms = int(task.extra.get("callback_delay_ms") or 2000)
+        final = milestone.status in (Status.SUCCESS, Status.FAILURE, Status.CANCEL)
+        sends: list[tuple[dict[str, Any], Milestone, str | None]] = [(payload, milestone, fault)]
+        if fault == "drop" and final:
+            self._record(task.id, url, payload, milestone, 0, None, "dropped by fault", None, "drop")
+            return
+        if fault == "duplicate":
+            sends.append((payload, milestone, fault))
+        if fault == "reorder":
+            held = self._held.pop(task.id, None)
+            if held is None and not final:
+                self._held[task.id] = (url, payload, milestone)
+                return
+            if held is not None:
+                sends.append((held[1], held[2], fault))  # the earlier update arrives after the later one
+        for body, m, f in sends:
+            if fault == "delay" and not synchronous:
+                threading.Timer(delay_ms / 1000, self._submit, (task.id, url, body, m, f, False)).start()
+            else:
+                self._submit(task.id, url, body, m, f, synchronous)
+
+    def _submit(self, task_id: str, url: str, payload: dict[str, Any], m: Milestone, fault: str | None,
+                synchronous: bool) -> None:
+        if synchronous:
+            self._send(task_id, url, payload, m, fault, SYNC_SEND_TIMEOUT_S)
+            return
+        with self._cond:
+            if self._pending >= MAX_PENDING:
+                self._record(task_id, url, payload, m, 0, None, "outbox overflow: not sent", None, fault)
+                return
+            self._pending += 1
+        try:
+            self._pool.submit(self._send_and_release, task_id, url, payload, m, fault)
+        except RuntimeError:  # the pool is shut down: the mock is stopping
+            with self._cond:
+                self._pending -= 1
+
+    def _send_and_release(self, *args: Any) -> None:
+        try:
+            self._send(*args, SEND_TIMEOUT_S)
+        finally:
+            with self._cond:
+                self._pending -= 1
+
+    def _send(self, task_id: str, url: str, payload: dict[str, Any], m: Milestone, fault: str | None,
+              timeout: float) -> None:
+        from ..web.render import compact  # the same compact JSON the API answers with
+
+        attempts = 1 + (len(RETRY_DELAYS_S) if self.engine.settings.callback_policy == "retry" else 0)
+        for attempt in range(1, attempts + 1):
+            started = time.perf_counter()
+            status, error = None, None
+            try:
+                response = self._session.post(url, data=compact(payload), timeout=timeout,
+                                              headers={"Content-Type": "application/json"})
+                status = response.status_code
+            except requests.RequestException as exc:
+                error = f"{type(exc).__name__}: {exc}"[:300]
+            latency = round((time.perf_counter() - started) * 1000, 2)
+            self._record(task_id, url, payload, m, attempt, status, error, latency, fault)
+            if error is None and status is not None and 200 <= status < 300:
+                return
+            if attempt < attempts:
+                time.sleep(RETRY_DELAYS_S[attempt - 1])
+
+    def _record(self, task_id: str, url: str, payload: dict[str, Any], m: Milestone, attempt: int,
+                status: int | None, error: str | None, latency: float | None, fault: str | None) -> None:
+        with self._cond:
+            self.total += 1
+            self.outbox.append({
+                "seq": self.total, "taskId": task_id, "url": url, "status": m.status.value,
+                "progress": m.progress, "attempt": attempt, "httpStatus": status, "error": error,
+                "latencyMs": latency, "time": m.at or 0, "fault": fault, "payload": payload,
+            })
+
+    def entries(self, task_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        with self._cond:
+            items = [e for e in self.outbox if task_id is None or e["taskId"] == task_id]
+        if limit is not None:
+            items = items[-limit:] if limit else []
+        return items

@@ -1,0 +1,554 @@
+"""The world the mock simulates: submissions, tasks moving with the clock, balances, accounts.
+
+No HTTP in here (the moto split): the web layer turns requests into calls on `Engine` and renders
+what comes back through the dialect. Every state change happens under one lock; every read of a
+task's state is computed from its schedule and the clock, never stored.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import Settings
+from . import buttons as btn
+from .accounts import Account, ApiKey, QueueFull
+from .clock import Clock, VirtualClock
+from .dialects import DIALECTS, Dialect
+from .errors import Refusal, param
+from .gallery import Gallery
+from .ids import IdSource
+from .outcomes import Outcome, parse_outcome, split_directive
+from .prompts import DEFAULT_BANNED_WORDS, find_banned, translate
+from .store import TaskStore
+from .tasks import TERMINAL, Action, Milestone, Status, Task, percent
+from .timing import PROFILES, Plan, TimingProfile, build_path, slot_hold
+
+ANONYMOUS = "anonymous"
+
+
+@dataclass
+class Caller:
+    """Who is asking and from where: the tenant key, the base URL for absolute links, the speed mode
+    of a `/mj-fast`-style prefix, and an outcome asked for by header or by a control rule."""
+
+    key: str
+    origin: str
+    mode: str | None = None
+    outcome: str | None = None
+    callback_fault: str | None = None  # drop | duplicate | delay | reorder, for receiver tests
+    callback_delay_ms: int | None = None
+
+
+@dataclass
+class Accepted:
+    kind: str  # ok | queued | modal
+    result: Any
+    properties: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NewTask:
+    """Everything that differs between kinds of submission; `Engine._launch` does the rest."""
+
+    action: Action
+    prompt: str | None
+    prompt_en: str | None
+    description: str
+    button_set: str
+    recipe: dict[str, Any] | None
+    steps: bool = True
+    bot_type: str = "MID_JOURNEY"
+    final_prompt: str | None = None
+    reveal_prompt: str | None = None  # prompt/promptEn that appear only at SUCCESS (describe)
+    modal: bool = False
+    parent: Task | None = None
+    custom_id: str | None = None
+    account: Account | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.dialect: Dialect = DIALECTS[settings.dialect]
+        self.lock = threading.RLock()
+        self.ids = IdSource(settings.seed)
+        self.store = TaskStore()
+        self.banned_words = tuple(settings.banned_words or DEFAULT_BANNED_WORDS)
+        self.listeners: list[Any] = []  # objects with task_scheduled(task, first_index) (callbacks)
+        self.gallery = Gallery(self)
+        self._set_profile(settings.timing)
+        self._build_world()
+
+    # ----------------------------------------------------------------------------- setup and reset
+    def _set_profile(self, name: str) -> None:
+        self.profile: TimingProfile = PROFILES[name]
+        current = getattr(self, "clock", None)
+        if self.profile.virtual_clock and not isinstance(current, VirtualClock):
+            self.clock: Clock = VirtualClock() if current is None else VirtualClock(current.now_ms())
+        elif current is None:
+            self.clock = Clock()
+
+    def _build_world(self) -> None:
+        self.accounts: list[Account] = [
+            Account(
+                instance_id=a.instance_id,
+                channel_id=a.channel_id or a.instance_id,
+                guild_id=a.guild_id,
+                modes=list(a.modes),
+                remix=a.remix,
+                remix_auto_submit=a.remix_auto_submit,
+                enabled=a.enabled,
+                core_size=a.core_size,
+                queue_size=a.queue_size,
+                remark=a.remark,
+            )
+            for a in self.settings.accounts
+        ]
+        self.keys: dict[str, ApiKey] = {}
+        for k in self.settings.keys:
+            self.keys[k.key] = self._new_key(k.key, k.balance, k.rate_limit, k.allowed_operations)
+        self.uploads: dict[str, tuple[bytes, str]] = {}
+        self.attachments: dict[str, tuple[str, str]] = {}  # path → (task id, "final" | "preview")
+        self._refunds: list[tuple[int, str, str]] = []  # (due, task id, key)
+        self.polls: dict[str, list[int]] = {}
+
+    def _new_key(
+        self, key: str, balance: int | None = None, rate: float | None = None, ops: list[str] | None = None
+    ) -> ApiKey:
+        return ApiKey(
+            key=key,
+            balance=self.settings.default_balance if balance is None else balance,
+            rate_limit=rate if rate is not None else self.settings.default_rate_limit,
+            allowed_operations=set(ops) if ops else None,
+        )
+
+    def reset(self, key: str | None = None) -> None:
+        """Forget everything, or only one tenant's tasks and balance (parallel workers stay apart)."""
+        with self.lock:
+            if key is None:
+                self.store.clear()
+                self.ids.reset()
+                if isinstance(self.clock, VirtualClock):
+                    self.clock = VirtualClock()
+                self._build_world()
+                self.gallery.clear()
+                for listener in self.listeners:
+                    listener.reset(None)
+                return
+            gone = {t.id for t in self.store.drop_owner(key)}
+            for account in self.accounts:
+                account.release(gone)
+            configured = next((k for k in self.settings.keys if k.key == key), None)
+            if configured is not None or key in self.keys:
+                self.keys[key] = self._new_key(
+                    key,
+                    configured.balance if configured else None,
+                    configured.rate_limit if configured else None,
+                    configured.allowed_operations if configured else None,
+                )
+            self.attachments = {p: v for p, v in self.attachments.items() if v[0] not in gone}
+            for listener in self.listeners:
+                listener.reset(gone)
+
+    def set_timing(self, name: str) -> None:
+        if name not in PROFILES:
+            raise param("timing", f"timing must be one of {', '.join(PROFILES)}")
+        with self.lock:
+            self._set_profile(name)
+
+    def advance(self, ms: int) -> int:
+        with self.lock:
+            now = self.clock.advance(ms)
+        for listener in self.listeners:
+            listener.clock_moved(now)
+        return now
+
+    def now(self) -> int:
+        return self.clock.now_ms()
+
+    def image_size(self, task_id: str) -> tuple[int, int]:
+        return self.gallery.size(task_id)
+
+    # ----------------------------------------------------------------------------- keys and money
+    def api_key(self, key: str) -> ApiKey | None:
+        """The key's record; any key is welcome unless the settings list the accepted ones."""
+        with self.lock:
+            found = self.keys.get(key)
+            if found is None and not self.settings.keys and key:
+                found = self.keys[key] = self._new_key(key)
+            return found
+
+    def balance(self, key: str) -> int:
+        with self.lock:
+            self._apply_refunds()
+            record = self.api_key(key)
+            return record.balance if record else 0
+
+    def _apply_refunds(self) -> None:
+        now = self.now()
+        while self._refunds and self._refunds[0][0] <= now:
+            _, task_id, _key = heapq.heappop(self._refunds)
+            task = self.store.get(task_id)
+            if task is not None:
+                self._refund(task)
+
+    def _refund(self, task: Task) -> None:
+        if task.extra.get("refunded") or not task.extra.get("price"):
+            return
+        task.extra["refunded"] = True
+        record = self.keys.get(task.owner)
+        if record is not None:
+            record.balance += task.extra["price"]
+
+    # ----------------------------------------------------------------------------- reading tasks
+    def per_poll(self) -> bool:
+        return self.profile.per_poll
+
+    def snapshot(self, task: Task, origin: str, index: int | None = None) -> dict[str, Any]:
+        """The task JSON as a client sees it at `index` (default: now) — every key, always."""
+        if index is None:
+            index = task.reached_index(self.now(), self.per_poll())
+        m = task.milestones[index]
+        reached = {x.status for x in task.milestones[: index + 1]}
+        started = Status.IN_PROGRESS in reached or m.status is Status.SUCCESS
+        props: dict[str, Any] = dict(task.properties)
+        image_url = None
+        prompt, prompt_en = task.prompt, task.prompt_en
+        if started:
+            props["progressMessageId"] = task.progress_message_id
+            if task.final_prompt is not None:
+                props["finalPrompt"] = task.final_prompt
+        if m.status is Status.IN_PROGRESS and percent(m.progress) > 0 and task.recipe_has_image():
+            image_url = self._url(origin, task, "preview")
+            props["messageHash"] = task.message_hash
+        if m.status is Status.SUCCESS:
+            if task.reveal_prompt is not None:
+                prompt = prompt_en = task.reveal_prompt
+            if task.image_recipe is not None:
+                image_url = self._url(origin, task, "final")
+            props.update(messageId=task.message_id, flags=0)
+            if task.message_hash:
+                props["messageHash"] = task.message_hash
+        status_time_end = m.at if m.status in TERMINAL else None
+        fail_reason = None
+        if m.status is Status.FAILURE:
+            fail_reason = task.fail_reason
+        elif m.status is Status.CANCEL:
+            fail_reason = self.dialect.messages.get("cancelled", "Task cancelled")
+        return {
+            "id": task.id,
+            "action": task.action.value,
+            "status": m.status.value,
+            "progress": m.progress,
+            "prompt": prompt,
+            "promptEn": prompt_en,
+            "description": task.description,
+            "state": task.state,
+            "submitTime": task.submit_time,
+            "startTime": task.time_of(Status.SUBMITTED, index),
+            "finishTime": status_time_end,
+            "imageUrl": image_url,
+            "failReason": fail_reason,
+            "buttons": btn.buttons_for(task.button_set, task.message_hash, task.final_prompt)
+            if m.status is Status.SUCCESS
+            else [],
+            "properties": props,
+        }
+
+    def _url(self, origin: str, task: Task, variant: str) -> str:
+        base = (self.settings.public_url or origin).rstrip("/")
+        return base + task.extra[f"{variant}_path"]
+
+    def _poll(self, task: Task) -> None:
+        """Record a poll; in per-poll timing, move the task one milestone."""
+        now = self.now()
+        log = self.polls.setdefault(task.id, [])
+        if len(log) < 200:
+            log.append(now)
+        if not self.per_poll():
+            return
+        known = sum(1 for m in task.milestones if m.at is not None)
+        if known < len(task.milestones):
+            task.milestones[known].at = max(now, task.milestones[known - 1].at or now)
+            if task.milestones[known].status is Status.FAILURE:
+                self._refund(task)
+            for listener in self.listeners:
+                listener.milestone_reached(task, known)
+
+    def fetch(self, caller: Caller, task_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            task = self.store.owned(caller.key, str(task_id))
+            if task is None:
+                return None
+            self._poll(task)
+            return self.snapshot(task, caller.origin)
+
+    def list_by_ids(self, caller: Caller, ids: list[Any] | None) -> list[dict[str, Any]]:
+        with self.lock:
+            found = []
+            seen: set[str] = set()
+            for raw in ids or []:
+                task_id = str(raw).strip()
+                task = self.store.owned(caller.key, task_id)
+                if task is None or task_id in seen:
+                    continue
+                seen.add(task_id)
+                self._poll(task)
+                found.append(self.snapshot(task, caller.origin))
+            return found
+
+    def list_all(self, caller: Caller) -> list[dict[str, Any]]:
+        with self.lock:
+            tasks = sorted(self.store.of_owner(caller.key), key=lambda t: (t.submit_time, t.id), reverse=True)
+            return [self.snapshot(t, caller.origin) for t in tasks]
+
+    def queue(self, caller: Caller) -> list[dict[str, Any]]:
+        with self.lock:
+            waiting = (Status.NOT_START, Status.SUBMITTED, Status.IN_PROGRESS)
+            views = [self.snapshot(t, caller.origin) for t in self.store.of_owner(caller.key)]
+            views = [v for v in views if v["status"] in waiting]
+            return sorted(views, key=lambda v: (v["submitTime"], v["id"]))
+
+    def task_for(self, caller: Caller, task_id: Any) -> Task:
+        task = self.store.owned(caller.key, str(task_id).strip())
+        if task is None:
+            raise Refusal("not_found", f"task {task_id} does not exist", params={"task_id": task_id})
+        return task
+
+    def status_of(self, task: Task) -> Status:
+        return task.milestones[task.reached_index(self.now(), self.per_poll())].status
+
+    def image_seed(self, caller: Caller, task_id: Any) -> str:
+        with self.lock:
+            task = self.task_for(caller, task_id)
+            status = self.status_of(task)
+            if status is not Status.SUCCESS or task.image_recipe is None or task.seed is None:
+                why = "has no image" if task.image_recipe is None else f"is {status.value}, not SUCCESS"
+                raise param("task_status", f"task {task.id} {why}: there is no image seed")
+            return task.seed
+
+    # ----------------------------------------------------------------------------- submitting
+    def choose_account(self, flt: dict[str, Any] | None, mode: str | None) -> Account:
+        now = self.now()
+        candidates = [a for a in self.accounts if a.matches(flt) and (mode is None or mode in a.modes)]
+        if not candidates:
+            raise Refusal("account_unavailable", "no enabled account matches the account filter")
+        # The proxy's default rule: the account with the fewest waiting tasks.
+        return min(candidates, key=lambda a: a.load(now)[1])
+
+    def _price(self, action: Action) -> int:
+        return int(self.settings.prices.get(action.value, 0))
+
+    def _check_balance(self, key: str, price: int) -> ApiKey:
+        record = self.api_key(key)
+        self._apply_refunds()
+        if record is None or record.balance < price:
+            have = record.balance if record else 0
+            raise Refusal(
+                "insufficient_balance",
+                f"this submission costs {price} and the balance of this key is {have}",
+                params={"price": price, "balance": have},
+            )
+        return record
+
+    def outcome_for(self, caller: Caller, prompt: str | None) -> tuple[str | None, Outcome]:
+        """The prompt without its directive, and the outcome asked for (header/rule first)."""
+        cleaned, directive = split_directive(prompt) if prompt else (prompt, None)
+        return cleaned, parse_outcome(caller.outcome or directive)
+
+    def english(self, prompt: str) -> str:
+        return translate(prompt, self.settings.glossary)
+
+    def banned_word(self, prompt_en: str) -> str | None:
+        return find_banned(prompt_en, self.banned_words)
+
+    def launch(self, caller: Caller, spec: NewTask, body: dict[str, Any], outcome: Outcome) -> Accepted:
+        with self.lock:
+            return self._launch(caller, spec, body, outcome)
+
+    def _launch(self, caller: Caller, spec: NewTask, body: dict[str, Any], outcome: Outcome) -> Accepted:
+        account = spec.account or self.choose_account(body.get("accountFilter"), caller.mode)
+        price = self._price(spec.action)
+        record = self._check_balance(caller.key, price)
+        now = self.now()
+        task_id = self.ids.task_id(now)
+        modal = spec.modal or outcome.kind == "modal"
+        task = Task(
+            id=task_id,
+            owner=caller.key,
+            action=spec.action,
+            submit_time=now,
+            prompt=spec.prompt,
+            prompt_en=spec.prompt_en,
+            description=spec.description.replace("{id}", task_id),
+            state=_text(body.get("state")),
+            button_set=spec.button_set,
+            account_id=account.instance_id,
+            parent_id=spec.parent.id if spec.parent else None,
+            custom_id=spec.custom_id,
+            image_recipe=spec.recipe,
+            final_prompt=spec.final_prompt,
+            reveal_prompt=spec.reveal_prompt,
+        )
+        task.extra.update(spec.extra)
+        hook = _text(body.get("notifyHook")) or self.settings.notify_hook or None
+        task.properties = {
+            "notifyHook": hook,
+            "nonce": self.ids.snowflake(now),
+            "discordInstanceId": account.instance_id,
+            "discordChannelId": account.channel_id,
+            "botType": spec.bot_type,
+        }
+        if caller.mode:
+            task.properties["mode"] = caller.mode
+        if spec.parent is not None:
+            task.properties["referencedMessageId"] = spec.parent.message_id
+        task.message_hash = self.ids.image_hash() if spec.button_set != "describe" else None
+        task.message_id = self.ids.snowflake(now)
+        task.progress_message_id = (
+            spec.parent.message_id if spec.parent is not None else self.ids.snowflake(now)
+        )
+        task.seed = self.ids.seed_value() if spec.recipe is not None else None
+        task.extra["origin"] = caller.origin
+        task.extra["callback_fault"] = caller.callback_fault
+        task.extra["callback_delay_ms"] = caller.callback_delay_ms
+        task.extra["outcome"] = outcome
+        task.extra["steps"] = spec.steps
+        self._register_paths(task)
+        accepted_properties = {"discordInstanceId": account.instance_id, "discordChannelId": account.channel_id}
+        if modal:
+            task.set_milestones([Milestone(Status.MODAL, None, now)])
+            task.description = (
+                self.dialect.messages["modal"] if spec.custom_id and "CustomZoom" in spec.custom_id
+                else task.description
+            )
+            self._charge(record, task, price)
+            self.store.add(task)
+            props = {**accepted_properties, "finalPrompt": spec.final_prompt or spec.prompt_en or "", "remix": True}
+            return Accepted("modal", task.id, props)
+        queued_ahead = self._schedule(task, account, [Milestone(Status.NOT_START, None, now)], outcome)
+        self._charge(record, task, price)
+        self.store.add(task)
+        self._announce(task, 1)
+        if queued_ahead is not None:
+            return Accepted(
+                "queued", task.id, {**accepted_properties, "numberOfQueues": queued_ahead}, {"ahead": queued_ahead}
+            )
+        return Accepted("ok", task.id, accepted_properties)
+
+    def _register_paths(self, task: Task) -> None:
+        if task.image_recipe is None:
+            return
+        if task.image_recipe.get("kind") == "source":
+            # describe: the image shown is the one that was sent, already served from its upload URL
+            task.extra["final_path"] = task.image_recipe["path"]
+            return
+        channel = task.properties["discordInstanceId"]
+        slug = "".join(ch if ch.isalnum() else "_" for ch in (task.prompt_en or task.action.value)[:40])
+        final = f"/attachments/{channel}/{task.message_id}/user_{slug.strip('_') or 'image'}_{task.message_hash}.png"
+        preview = f"/attachments/{channel}/{task.progress_message_id}/{task.message_hash}_grid_0.webp"
+        task.extra["final_path"], task.extra["preview_path"] = final, preview
+        self.attachments[final] = (task.id, "final")
+        self.attachments[preview] = (task.id, "preview")
+
+    def _charge(self, record: ApiKey, task: Task, price: int) -> None:
+        record.balance -= price
+        task.extra["price"] = price
+
+    def _schedule(
+        self, task: Task, account: Account, head: list[Milestone], outcome: Outcome
+    ) -> int | None:
+        """Give the task its path from `head` on; the number of tasks ahead when it is queued."""
+        now = self.now()
+        plan: Plan = outcome.plan(task.extra.get("steps", True), self.dialect.timeout_reason)
+        if plan.fail_reason:
+            task.fail_reason = plan.fail_reason
+        if self.per_poll():
+            path = build_path(self.profile, plan, None)
+            head[-1].at = now
+            task.set_milestones(head + path) if head[0].status is Status.NOT_START else task.extend(head + path)
+            return 1 if outcome.kind == "queued" else None
+        try:
+            reservation = account.reserve(now, self.profile.dispatch_ms, task.id)
+        except QueueFull:
+            running, waiting = account.load(now)
+            raise Refusal(
+                "queue_full",
+                "the queue is full",
+                properties={"discordInstanceId": account.instance_id},
+                params={"running": running, "waiting": waiting},
+            ) from None
+        start = reservation.start
+        if outcome.kind == "queued":
+            start += 5 * max(self.profile.step_ms, 1)  # waits as if others were ahead
+        path = build_path(self.profile, plan, start, self.ids.fraction())
+        account.occupy(reservation, slot_hold(path), task.id)
+        if head[0].status is Status.NOT_START and not task.milestones:
+            task.set_milestones(head + path)
+        else:
+            task.extend(head + path)
+        last = task.milestones[-1]
+        if last.status is Status.FAILURE and last.at is not None:
+            heapq.heappush(self._refunds, (last.at, task.id, task.owner))
+        waits = reservation.must_wait if self.dialect.queued_rule == "must_wait" else reservation.ahead > 0
+        if waits or outcome.kind == "queued":
+            return reservation.ahead
+        return None
+
+    def _announce(self, task: Task, first_index: int) -> None:
+        for listener in self.listeners:
+            listener.task_scheduled(task, first_index)
+
+    # ----------------------------------------------------------------------------- modal and cancel
+    def confirm_modal(self, caller: Caller, task_id: Any, prompt: str | None, extra: dict[str, Any]) -> Accepted:
+        with self.lock:
+            task = self.task_for(caller, task_id)
+            if self.status_of(task) is not Status.MODAL:
+                raise param(
+                    "task_status", f"task {task.id} is {self.status_of(task).value}, not MODAL: nothing to confirm"
+                )
+            if prompt:
+                cleaned, _ = split_directive(prompt)
+                task.prompt = prompt
+                task.prompt_en = self.english(cleaned)
+                task.final_prompt = task.prompt_en
+            if task.image_recipe is not None:
+                task.image_recipe = {**task.image_recipe, **extra}
+            account = next(a for a in self.accounts if a.instance_id == task.account_id)
+            outcome = task.extra.get("outcome") or Outcome()
+            if outcome.kind == "modal":
+                outcome = Outcome()
+            index = len(task.milestones)
+            queued = self._schedule(task, account, [Milestone(Status.NOT_START, None, self.now())], outcome)
+            self._announce(task, index + 1)
+            props = {"discordInstanceId": account.instance_id, "discordChannelId": account.channel_id}
+            if queued is not None:
+                return Accepted("queued", task.id, {**props, "numberOfQueues": queued}, {"ahead": queued})
+            return Accepted("ok", task.id, props)
+
+    def cancel(self, caller: Caller, task_id: Any) -> Accepted:
+        with self.lock:
+            task = self.task_for(caller, task_id)
+            index = task.reached_index(self.now(), self.per_poll())
+            status = task.milestones[index].status
+            if status in TERMINAL:
+                raise param("task_status", f"task {task.id} is already {status.value}: it cannot be cancelled")
+            # Cut the path at the present and end it in CANCEL; the slot is given back.
+            del task.milestones[index + 1 :]
+            task.extend([Milestone(Status.CANCEL, "", max(self.now(), task.milestones[-1].at or 0))])
+            for account in self.accounts:
+                account.release({task.id})
+            self._refund(task)
+            self._announce(task, len(task.milestones) - 1)
+            return Accepted("ok", task.id, {})
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)

@@ -1,0 +1,159 @@
+"""Turns a task's image recipe into real image bytes, lazily and with a bounded cache.
+
+A task records how its image is made (a grid from its hash, panel 2 of its parent upscaled, its
+parent zoomed out…), not the pixels. Pixels are made the first time somebody fetches the URL, and
+since the recipe is deterministic a cache eviction costs only time, never correctness.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from . import images
+from .tasks import Status
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+class _Lru:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[Any, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        return None
+
+    def put(self, key: Any, value: Any) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+class Gallery:
+    def __init__(self, engine: Engine, pictures: int = 48, encoded: int = 96) -> None:
+        self.engine = engine
+        self._pictures = _Lru(pictures)
+        self._encoded = _Lru(encoded)
+
+    def clear(self) -> None:
+        self._pictures = _Lru(self._pictures.size)
+        self._encoded = _Lru(self._encoded.size)
+
+    # ------------------------------------------------------------------------------- serving URLs
+    def attachment(self, path: str) -> tuple[bytes, str] | None:
+        """The bytes and MIME type served at an /attachments/... path, or None."""
+        engine = self.engine
+        with engine.lock:
+            upload = engine.uploads.get(path)
+            target = engine.attachments.get(path)
+            task = engine.store.get(target[0]) if target else None
+            progress = None
+            if task is not None and target is not None and target[1] == "preview":
+                index = task.reached_index(engine.now(), engine.per_poll())
+                m = task.milestones[index]
+                if m.status is Status.IN_PROGRESS and m.progress:
+                    progress = int(m.progress.rstrip("%"))
+                else:
+                    progress = 93 if m.status in (Status.SUCCESS,) else 0
+        if upload is not None:
+            return upload
+        if task is None or target is None:
+            return None
+        if target[1] == "final":
+            key = ("final", task.id)
+            data = self._encoded.get(key)
+            if data is None:
+                data = images.encode_png(self.picture(task.id))
+                self._encoded.put(key, data)
+            return data, "image/png"
+        key = ("preview", task.id, progress)
+        data = self._encoded.get(key)
+        if data is None:
+            data = images.encode_webp(images.blurred_preview(self.picture(task.id), progress or 0))
+            self._encoded.put(key, data)
+        return data, "image/webp"
+
+    # ------------------------------------------------------------------------------- rendering
+    def picture(self, task_id: str) -> Image.Image:
+        cached = self._pictures.get(task_id)
+        if cached is not None:
+            return cached
+        with self.engine.lock:
+            task = self.engine.store.get(task_id)
+            if task is None or task.image_recipe is None:
+                raise KeyError(task_id)
+            recipe, seed = dict(task.image_recipe), task.message_hash or task.id
+        picture = self._render(recipe, seed)
+        self._pictures.put(task_id, picture)
+        return picture
+
+    def size(self, task_id: str) -> tuple[int, int]:
+        return self.picture(task_id).size
+
+    def _upload(self, path: str) -> Image.Image:
+        data = self.engine.uploads[path][0]
+        picture = Image.open(io.BytesIO(data))
+        picture.load()
+        return picture.convert("RGB")
+
+    def _render(self, recipe: dict[str, Any], seed: str) -> Image.Image:
+        kind = recipe["kind"]
+        if kind == "grid":
+            return images.render_grid(seed, tuple(recipe["aspect"]))
+        if kind == "source":
+            return self._upload(recipe["path"])
+        if kind == "blend":
+            return images.blend([self._upload(p) for p in recipe["inputs"]], tuple(recipe["aspect"]), seed)
+        if kind == "swap":
+            return images.swap_face(self._upload(recipe["source"]), self._upload(recipe["target"]), seed)
+        parent = self.picture(recipe["parent"])
+        # Zoom, pan and region results come back as a grid of four panel-sized images, so the
+        # parent is brought down to panel size first (also keeps rendering cheap).
+        small = _fit(parent, images.PANEL_LONG_SIDE)
+        if kind == "upscale":
+            return images.upscale(images.crop_panel(parent, recipe["index"]), 2.0)
+        if kind == "upscale_hd":
+            return images.upscale(parent, recipe.get("factor", 2.0))
+        if kind == "variation":
+            index = recipe.get("index", 0)
+            source = images.crop_panel(parent, index) if index else parent
+            return images.variation_grid(source, seed, recipe.get("strength", 0.45))
+        if kind == "zoom":
+            factor = float(recipe.get("factor") or 2.0)
+            return _grid_of([images.zoom_out(small, factor, f"{seed}:{i}") for i in range(4)])
+        if kind == "pan":
+            return _grid_of([images.pan(small, recipe["direction"], f"{seed}:{i}") for i in range(4)])
+        if kind == "inpaint":
+            mask = Image.open(io.BytesIO(self.engine.uploads[recipe["mask"]][0])).convert("L")
+            mask = mask.resize(small.size)
+            return _grid_of([images.inpaint(small, mask, f"{seed}:{i}") for i in range(4)])
+        raise ValueError(f"unknown image recipe {kind!r}")
+
+
+def _fit(picture: Image.Image, long_side: int) -> Image.Image:
+    scale = long_side / max(picture.size)
+    if scale >= 1:
+        return picture
+    return picture.resize((max(1, round(picture.width * scale)), max(1, round(picture.height * scale))))
+
+
+def _grid_of(panels: list[Image.Image]) -> Image.Image:
+    """Four results side by side in a 2×2 grid, the way Midjourney returns zooms, pans and regions."""
+    w, h = panels[0].size
+    grid = Image.new("RGB", (w * 2, h * 2))
+    for i, panel in enumerate(panels):
+        grid.paste(panel, ((i % 2) * w, (i // 2) * h))
+    return grid

@@ -1,0 +1,59 @@
+"""Identifiers in the formats the real proxy and Discord use, all drawn from one seeded source.
+
+Task ids are the proxy's `System.currentTimeMillis()` followed by three random digits (16 digits);
+nonces and Discord message/channel ids are 19-digit snowflakes; image hashes are UUIDs. One seed
+makes every id of a run repeat exactly.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+
+DISCORD_EPOCH_MS = 1_420_070_400_000
+
+
+class IdSource:
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(2**63)
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+        self._issued_tasks: set[str] = set()
+        self._sequence = 0
+
+    def reset(self) -> None:
+        with self._lock:
+            self._rng = random.Random(self.seed)
+            self._issued_tasks.clear()
+            self._sequence = 0
+
+    def task_id(self, now_ms: int) -> str:
+        with self._lock:
+            while True:
+                candidate = f"{now_ms}{self._rng.randrange(1000):03d}"
+                if candidate not in self._issued_tasks:
+                    self._issued_tasks.add(candidate)
+                    return candidate
+                now_ms += 1
+
+    def snowflake(self, now_ms: int) -> str:
+        """A Discord-style snowflake: milliseconds since the Discord epoch shifted left 22 bits."""
+        with self._lock:
+            self._sequence = (self._sequence + 1) & 0xFFF
+            worker = self._rng.randrange(1 << 10)
+            value = ((now_ms - DISCORD_EPOCH_MS) << 22) | (worker << 12) | self._sequence
+        return str(value)
+
+    def image_hash(self) -> str:
+        with self._lock:
+            return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def seed_value(self) -> str:
+        """An image seed as Midjourney shows it (a decimal up to 4294967295)."""
+        with self._lock:
+            return str(self._rng.randrange(1, 2**32))
+
+    def fraction(self) -> float:
+        with self._lock:
+            return self._rng.random()

@@ -1,0 +1,51 @@
+"""The request journal: what clients sent and what they got, capped so it never grows without bound."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+BILLABLE_PREFIXES = ("/mj/submit/", "/mj/insight-face/")
+
+
+def billable(method: str, path: str) -> bool:
+    """Requests that can cost money on a paid deployment: every submit."""
+    return method == "POST" and any(path.startswith(p) for p in BILLABLE_PREFIXES)
+
+
+class Journal:
+    def __init__(self, size: int) -> None:
+        self._items: deque[dict[str, Any]] = deque(maxlen=size)
+        self._lock = threading.Lock()
+        self.total = 0
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self.total += 1
+            self._items.append({"seq": self.total, **entry})
+
+    def clear(self, key: str | None = None) -> None:
+        with self._lock:
+            if key is None:
+                self._items.clear()
+            else:
+                self._items = deque((e for e in self._items if e.get("key") != key), maxlen=self._items.maxlen)
+
+    def query(self, filters: dict[str, str], limit: int | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            items = list(self._items)
+        for name, wanted in filters.items():
+            if name == "billable":
+                flag = wanted.lower() in ("1", "true", "yes")
+                items = [e for e in items if e.get("billable") is flag]
+            elif name == "since":
+                items = [e for e in items if e["seq"] > int(wanted)]
+            else:
+                items = [e for e in items if str(e.get(name)) == wanted]
+        if limit is not None and limit >= 0:
+            items = items[-limit:] if limit else []
+        return items
+
+    def __len__(self) -> int:
+        return len(self._items)

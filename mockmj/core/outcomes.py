@@ -1,0 +1,76 @@
+"""The per-task outcome a test can ask for, and its small grammar.
+
+    outcome := success | fail | fail:<reason> | banned | banned:<word> | stuck | stall | stall:<NN>
+             | timeout | modal | queued | slow
+
+It is given in the `X-MockMJ-Outcome` header or as a prompt directive `--mockmj <outcome>`. The
+directive survives relays (they pass the prompt on untouched) and is stripped from promptEn and
+finalPrompt, so it never shows up in what Midjourney would have echoed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import param
+from .timing import PROGRESS_STEPS, Plan
+
+KINDS = ("success", "fail", "banned", "stuck", "stall", "timeout", "modal", "queued", "slow")
+
+DEFAULT_FAIL_REASON = "[Invalid parameter] The job could not be completed (forced by mockmj)"
+DIRECTIVE = re.compile(r"\s*--mockmj\s+((?:(?!\s--)\S|\s(?!--))+)")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str = "success"
+    reason: str | None = None
+    stall_at: str = "46%"
+
+    def plan(self, steps: bool, timeout_reason: str) -> Plan:
+        if self.kind == "fail":
+            return Plan(steps=steps, end="failure", fail_reason=self.reason or DEFAULT_FAIL_REASON)
+        if self.kind == "banned":
+            word = self.reason or "forbidden"
+            reason = (
+                "[Banned prompt detected] Sorry! Our AI moderator thinks this prompt is probably "
+                f"against our community standards (flagged word: {word})"
+            )
+            return Plan(steps=steps, end="failure", fail_reason=reason)
+        if self.kind == "stuck":
+            return Plan(steps=steps, end="stuck")
+        if self.kind == "stall":
+            return Plan(steps=True, end="stall", stall_at=self.stall_at)
+        if self.kind == "timeout":
+            return Plan(steps=steps, end="timeout", fail_reason=timeout_reason)
+        return Plan(steps=steps, slow=self.kind == "slow")
+
+
+def parse_outcome(text: str | None) -> Outcome:
+    if text is None or not text.strip():
+        return Outcome()
+    text = text.strip()
+    kind, _, arg = text.partition(":")
+    kind = kind.strip().lower()
+    arg = arg.strip()
+    if kind not in KINDS:
+        raise param(
+            "outcome",
+            f"outcome '{text}' is not one of {', '.join(KINDS)} (fail and banned take ':<reason>', "
+            "stall takes ':<percent>')",
+        )
+    if kind == "stall":
+        wanted = int(arg.rstrip("%")) if arg.rstrip("%").isdigit() else 46
+        nearest = min(PROGRESS_STEPS, key=lambda s: abs(int(s[:-1]) - wanted))
+        return Outcome(kind, stall_at=nearest)
+    return Outcome(kind, reason=arg or None)
+
+
+def split_directive(prompt: str) -> tuple[str, str | None]:
+    """(prompt without the directive, the directive's outcome text or None)."""
+    m = DIRECTIVE.search(prompt)
+    if not m:
+        return prompt, None
+    cleaned = (prompt[: m.start()] + prompt[m.end():]).strip()
+    return cleaned, m.group(1).strip()

@@ -1,0 +1,479 @@
+"""What each submit operation means: its checks, in the proxy's order, and the task it creates.
+
+Each function validates the body semantically (the schema has already been applied by the web layer
+in the 88API dialect; in the proxy dialect only enums and JSON syntax are), raises `Refusal` with a
+rule the dialect can name exactly, and hands a `NewTask` to the engine.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from PIL import Image
+
+from . import images
+from .buttons import Press, parse_custom_id
+from .engine import Accepted, Caller, Engine, NewTask
+from .errors import Refusal, param
+from .image_input import DecodedImage, ImageInputError, decode_data_url, decode_mask
+from .outcomes import Outcome
+from .prompts import parse_zoom
+from .tasks import Action, Status, Task
+
+GRID_ACTIONS = (Action.IMAGINE, Action.VARIATION, Action.REROLL, Action.BLEND, Action.ZOOM, Action.PAN)
+DIMENSIONS = {"PORTRAIT": (2, 3), "SQUARE": (1, 1), "LANDSCAPE": (3, 2)}
+BOT_TYPES = ("MID_JOURNEY", "NIJI_JOURNEY")
+PAN_LABEL = {"left": "Pan Left", "right": "Pan Right", "up": "Pan Up", "down": "Pan Down"}
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _image(value: Any, field: str, rule: str = "base64_format") -> DecodedImage:
+    try:
+        return decode_data_url(value, field)
+    except ImageInputError as exc:
+        raise param(rule, str(exc)) from None
+
+
+def _bot_type(body: dict[str, Any]) -> str:
+    value = body.get("botType") or "MID_JOURNEY"
+    return value if value in BOT_TYPES else "MID_JOURNEY"
+
+
+class Uploads:
+    """Images that will be served back once the submission is accepted (and only then)."""
+
+    def __init__(self, engine: Engine, caller: Caller) -> None:
+        self.engine, self.caller = engine, caller
+        self.pending: list[tuple[str, bytes, str]] = []
+
+    def add(self, image: DecodedImage, name: str) -> str:
+        channel = self.engine.accounts[0].channel_id
+        message = self.engine.ids.snowflake(self.engine.now())
+        path = f"/attachments/{channel}/{message}/{name}.{image.ext}"
+        self.pending.append((path, image.data, image.mime))
+        return path
+
+    def url(self, path: str) -> str:
+        return (self.engine.settings.public_url or self.caller.origin).rstrip("/") + path
+
+    def commit(self) -> None:
+        for path, data, mime in self.pending:
+            self.engine.uploads[path] = (data, mime)
+
+
+def _launch(engine: Engine, caller: Caller, spec: NewTask, body: dict[str, Any], outcome: Outcome,
+            uploads: Uploads | None = None) -> Accepted:
+    with engine.lock:
+        accepted = engine.launch(caller, spec, body, outcome)
+        if uploads is not None:
+            uploads.commit()
+        return accepted
+
+
+def _prompt_outcome(engine: Engine, caller: Caller, prompt: str) -> tuple[str, str, Outcome]:
+    """(cleaned prompt, English prompt, outcome), with the banned-word rule of the dialect applied."""
+    cleaned, outcome = engine.outcome_for(caller, prompt)
+    prompt_en = engine.english(cleaned or "")
+    word = engine.banned_word(prompt_en)
+    if word and outcome.kind == "success":
+        if engine.dialect.banned == "reject":
+            raise Refusal("banned", f"the prompt contains the banned word '{word}'",
+                          properties={"promptEn": prompt_en, "bannedWord": word})
+        outcome = Outcome("banned", reason=word)
+    return cleaned or "", prompt_en, outcome
+
+
+# --------------------------------------------------------------------------------------- imagine
+def imagine(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
+    prompt = body.get("prompt")
+    if _blank(prompt) or not isinstance(prompt, str):
+        raise param("prompt_blank", "prompt must not be empty")
+    prompt = prompt.strip()
+    _, prompt_en, outcome = _prompt_outcome(engine, caller, prompt)
+    references = list(body.get("base64Array") or [])
+    if not _blank(body.get("base64")):
+        references.append(body["base64"])  # the deprecated single-image field, as upstream appends it
+    uploads = Uploads(engine, caller)
+    for i, value in enumerate(references):
+        uploads.add(_image(value, f"base64Array[{i}]"), f"reference_{i}")
+    if uploads.pending:
+        urls = " ".join(uploads.url(p) for p, _, _ in uploads.pending)
+        prompt, prompt_en = f"{urls} {prompt}", f"{urls} {prompt_en}"
+    spec = NewTask(
+        action=Action.IMAGINE,
+        prompt=prompt,
+        prompt_en=prompt_en,
+        description=f"/imagine {prompt}",
+        button_set="grid",
+        recipe={"kind": "grid", "aspect": list(images.parse_aspect(prompt_en))},
+        bot_type=_bot_type(body),
+        final_prompt=prompt_en,
+    )
+    return _launch(engine, caller, spec, body, outcome, uploads)
+
+
+# --------------------------------------------------------------------------------------- blend
+def blend(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
+    items = body.get("base64Array")
+    if not isinstance(items, list) or not 2 <= len(items) <= 5:
+        count = len(items) if isinstance(items, list) else 0
+        raise param("base64_list", f"base64Array must hold 2 to 5 images, got {count}")
+    if "dimensions" in body and body["dimensions"] is None:
+        raise param("dimensions", "dimensions must be PORTRAIT, SQUARE or LANDSCAPE, not null")
+    dimensions = body.get("dimensions", "SQUARE")
+    if dimensions not in DIMENSIONS:
+        raise param("dimensions", f"dimensions must be PORTRAIT, SQUARE or LANDSCAPE, not {dimensions!r}")
+    uploads = Uploads(engine, caller)
+    paths = [uploads.add(_image(v, f"base64Array[{i}]"), f"blend_{i}") for i, v in enumerate(items)]
+    w, h = DIMENSIONS[dimensions]
+    prompt = " ".join(f"<{uploads.url(p)}>" for p in paths) + f" --ar {w}:{h}"
+    _, outcome = engine.outcome_for(caller, None)
+    spec = NewTask(
+        action=Action.BLEND,
+        prompt=prompt,
+        prompt_en=prompt,
+        description=f"/blend {{id}} {len(paths)}",
+        button_set="grid",
+        recipe={"kind": "blend", "inputs": paths, "aspect": [w, h]},
+        bot_type=_bot_type(body),
+        final_prompt=prompt,
+    )
+    return _launch(engine, caller, spec, body, outcome, uploads)
+
+
+# --------------------------------------------------------------------------------------- describe
+def _describe_spec(source_path: str, picture: Image.Image, ext: str, seed: str, body: dict[str, Any]) -> NewTask:
+    text = "\n\n".join(f"{n} {p}" for n, p in zip(("1️⃣", "2️⃣", "3️⃣", "4️⃣"), images.describe(picture, seed),
+                                                     strict=True))
+    return NewTask(
+        action=Action.DESCRIBE,
+        prompt=None,
+        prompt_en=None,
+        description=f"/describe {{id}}.{ext}",
+        button_set="describe",
+        recipe={"kind": "source", "path": source_path},
+        steps=False,
+        bot_type=_bot_type(body),
+        final_prompt=text,
+        reveal_prompt=text,
+        extra={"choices": text.split("\n\n")},
+    )
+
+
+def describe(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
+    if _blank(body.get("base64")):
+        raise param("base64_blank", "base64 must not be empty")
+    picture = _image(body.get("base64"), "base64")
+    uploads = Uploads(engine, caller)
+    path = uploads.add(picture, "describe")
+    seed = str(engine.ids.fraction())
+    spec = _describe_spec(path, Image.open(io.BytesIO(picture.data)), picture.ext, seed, body)
+    _, outcome = engine.outcome_for(caller, None)
+    return _launch(engine, caller, spec, body, outcome, uploads)
+
+
+# --------------------------------------------------------------------------------------- shorten
+def _shorten_text(prompt: str, seed: str, details: bool) -> tuple[str, list[str]]:
+    tokens, shortened = images.shorten(prompt, seed)
+    if details:
+        weights = [max(0.1, 1.0 - i * 0.13) for i in range(len(tokens))]
+        head = "## Important tokens\n" + "\n".join(
+            f"{'█' * round(w * 10)} {t} ({w:.2f})" for t, w in zip(tokens, weights, strict=True))
+    else:
+        head = "## Important tokens\n" + " ".join(f"**{t}**" for t in tokens)
+    numbered = [f"{n} {p}" for n, p in zip(("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣"), shortened, strict=False)]
+    return head + "\n## Shortened prompts\n" + "\n\n".join(numbered), shortened
+
+
+def shorten(engine: Engine, caller: Caller, body: dict[str, Any], details: bool = False) -> Accepted:
+    prompt = body.get("prompt")
+    if _blank(prompt) or not isinstance(prompt, str):
+        raise param("prompt_blank", "prompt must not be empty")
+    prompt = prompt.strip()
+    _, prompt_en, outcome = _prompt_outcome(engine, caller, prompt)
+    text, shortened = _shorten_text(prompt_en, prompt_en, details)
+    spec = NewTask(
+        action=Action.SHORTEN,
+        prompt=prompt,
+        prompt_en=prompt_en,
+        description=f"/shorten {prompt}",
+        button_set="shorten",
+        recipe=None,
+        steps=False,
+        bot_type=_bot_type(body),
+        final_prompt=text,
+        extra={"choices": shortened, "source_prompt": prompt_en},
+    )
+    return _launch(engine, caller, spec, body, outcome)
+
+
+# --------------------------------------------------------------------------------------- face swap
+def swap_face(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
+    source, target = body.get("sourceBase64"), body.get("targetBase64")
+    if _blank(source):
+        raise param("face_blank", "sourceBase64 (the face image) must not be empty")
+    if _blank(target):
+        raise param("target_blank", "targetBase64 (the target image) must not be empty")
+    if source == target:
+        raise param("face_same", "sourceBase64 and targetBase64 must be different images")
+    uploads = Uploads(engine, caller)
+    source_path = uploads.add(_image(source, "sourceBase64"), "face_source")
+    target_path = uploads.add(_image(target, "targetBase64"), "face_target")
+    _, outcome = engine.outcome_for(caller, None)
+    spec = NewTask(
+        action=Action.SWAP_FACE,
+        prompt=None,
+        prompt_en=None,
+        description="/swap_face {id}",
+        button_set="none",
+        recipe={"kind": "swap", "source": source_path, "target": target_path},
+        steps=False,
+        bot_type="INSIGHT_FACE",
+    )
+    return _launch(engine, caller, spec, body, outcome, uploads)
+
+
+# --------------------------------------------------------------------------------------- upload
+def upload(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
+    items = body.get("base64Array")
+    if not isinstance(items, list):
+        raise param("base64_list", "base64Array must be a list of data-URL images")
+    engine.choose_account(body.get("filter"), caller.mode)
+    uploads = Uploads(engine, caller)
+    paths = [uploads.add(_image(v, f"base64Array[{i}]"), f"upload_{i}") for i, v in enumerate(items)]
+    with engine.lock:
+        uploads.commit()
+    return Accepted("ok", [uploads.url(p) for p in paths])
+
+
+# --------------------------------------------------------------------------------------- action
+def _remix(engine: Engine, body: dict[str, Any], account_remix: bool, account_auto: bool) -> bool:
+    """Does this action open the remix window? (remix on, and not auto-submitted)"""
+    flt = body.get("accountFilter") or {}
+    on = account_remix or flt.get("remix") is True or body.get("enableRemix") is True
+    auto = account_auto or flt.get("remixAutoConsidered") is True
+    return on and not auto
+
+
+def action(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
+    task_id, custom_id = body.get("taskId"), body.get("customId")
+    if _blank(task_id):
+        raise param("task_id_blank", "taskId must not be empty")
+    if _blank(custom_id) or not isinstance(custom_id, str):
+        raise param("custom_id_blank", "customId must not be empty")
+    press = parse_custom_id(custom_id)
+    with engine.lock:
+        parent = engine.task_for(caller, task_id)
+        if press is None:
+            raise param("custom_id_unknown", f"customId '{custom_id}' is not a Midjourney button id")
+        status = engine.status_of(parent)
+        if status is not Status.SUCCESS:
+            raise param("task_status", f"task {parent.id} is {status.value}: buttons can be used only at SUCCESS")
+        own = {b["customId"] for b in engine.snapshot(parent, caller.origin)["buttons"]}
+        if custom_id not in own:
+            raise param("custom_id_unknown", f"customId '{custom_id}' is not one of the buttons of task {parent.id}")
+        return press_button(engine, caller, body, parent, press, custom_id)
+
+
+def _parent_account(engine: Engine, parent: Task, body: dict[str, Any], caller: Caller):
+    flt = body.get("accountFilter") or {}
+    wants_other = not body.get("chooseSameChannel") and any(
+        flt.get(k) for k in ("instanceId", "channelId", "remark", "modes"))
+    if wants_other:
+        return engine.choose_account(flt, caller.mode)
+    account = next((a for a in engine.accounts if a.instance_id == parent.account_id), None)
+    if account is None or not account.enabled:
+        raise Refusal("account_disabled", f"account {parent.account_id} of task {parent.id} is disabled",
+                      params={"instance_id": parent.account_id})
+    return account
+
+
+def press_button(engine: Engine, caller: Caller, body: dict[str, Any], parent: Task, press: Press,
+                 custom_id: str, legacy_action: Action | None = None) -> Accepted:
+    if press.kind == "bookmark":
+        return Accepted("ok", parent.id)
+    account = _parent_account(engine, parent, body, caller)
+    remix = _remix(engine, body, account.remix, account.remix_auto_submit)
+    pid = parent.id
+    base = parent.final_prompt or parent.prompt_en or ""
+    common: dict[str, Any] = {"prompt": parent.prompt, "prompt_en": parent.prompt_en, "bot_type":
+                              parent.properties.get("botType", "MID_JOURNEY"), "final_prompt": base,
+                              "parent": parent, "custom_id": custom_id, "account": account}
+    modal = False
+    modal_kind = None
+    if press.kind == "upscale":
+        spec = NewTask(Action.UPSCALE, description=f"/up {pid} U{press.index}", button_set="upscaled",
+                       recipe={"kind": "upscale", "parent": pid, "index": press.index}, steps=False, **common)
+    elif press.kind == "variation":
+        spec = NewTask(legacy_action or Action.VARIATION, description=f"/up {pid} V{press.index}",
+                       button_set="grid", recipe={"kind": "variation", "parent": pid, "index": press.index,
+                                                  "strength": 0.45}, **common)
+        modal = remix
+    elif press.kind == "reroll":
+        if parent.action not in GRID_ACTIONS or parent.image_recipe is None:
+            raise param("reroll_unsupported", f"task {pid} ({parent.action.value}) cannot be rerolled")
+        action_ = legacy_action or (parent.action if parent.action is not Action.UPSCALE else Action.IMAGINE)
+        spec = NewTask(action_, description=f"/up {pid} R", button_set="grid",
+                       recipe=dict(parent.image_recipe), **common)
+        modal = remix
+    elif press.kind == "upscale_hd":
+        label = {"v5_2x": "Upscale (2x)", "v5_4x": "Upscale (4x)"}.get(
+            press.detail, "Upscale (Subtle)" if press.detail.endswith("subtle") else "Upscale (Creative)")
+        factor = 4.0 if press.detail == "v5_4x" else 2.0
+        spec = NewTask(Action.UPSCALE, description=f"/up {pid} {label}", button_set="upscaled",
+                       recipe={"kind": "upscale_hd", "parent": pid, "factor": factor}, **common)
+    elif press.kind == "vary":
+        strong = press.detail == "high_variation"
+        spec = NewTask(Action.VARIATION, description=f"/up {pid} Vary ({'Strong' if strong else 'Subtle'})",
+                       button_set="grid", recipe={"kind": "variation", "parent": pid, "index": 0,
+                                                  "strength": 0.6 if strong else 0.25}, **common)
+        modal = remix
+    elif press.kind == "inpaint":
+        spec = NewTask(Action.VARIATION, description=f"/up {pid} Vary (Region)", button_set="grid",
+                       recipe={"kind": "inpaint", "parent": pid}, **common)
+        modal, modal_kind = True, "inpaint"
+    elif press.kind == "zoom":
+        factor = 2.0 if press.detail == "50" else 1.5
+        spec = NewTask(Action.ZOOM, description=f"/up {pid} Zoom Out {'2x' if factor == 2.0 else '1.5x'}",
+                       button_set="grid", recipe={"kind": "zoom", "parent": pid, "factor": factor}, **common)
+    elif press.kind == "custom_zoom":
+        common["final_prompt"] = f"{_without_zoom(base)} --zoom 2"
+        spec = NewTask(Action.ZOOM, description=f"/up {pid} Custom Zoom", button_set="grid",
+                       recipe={"kind": "zoom", "parent": pid, "factor": 2.0}, **common)
+        modal, modal_kind = True, "custom_zoom"
+    elif press.kind == "pan":
+        spec = NewTask(Action.PAN, description=f"/up {pid} {PAN_LABEL[press.detail]}", button_set="grid",
+                       recipe={"kind": "pan", "parent": pid, "direction": press.detail}, **common)
+        modal = remix
+    elif press.kind == "picreader":
+        choice = parent.extra["choices"][press.index - 1]
+        text = re.sub(r"^\S+\s", "", choice, count=1)  # drop the number emoji
+        spec = NewTask(Action.IMAGINE, prompt=text, prompt_en=text, description=f"/imagine {text}",
+                       button_set="grid", recipe={"kind": "grid", "aspect": list(images.parse_aspect(text))},
+                       final_prompt=text, custom_id=custom_id, account=account)
+        modal, modal_kind = True, "imagine"
+    elif press.kind == "picread_retry":
+        source = parent.image_recipe["path"] if parent.image_recipe else ""
+        data = engine.uploads.get(source, (b"", ""))[0]
+        picture = Image.open(io.BytesIO(data))
+        spec = _describe_spec(source, picture, source.rsplit(".", 1)[-1], str(engine.ids.fraction()), body)
+        spec.parent, spec.custom_id, spec.account = parent, custom_id, account
+    elif press.kind == "prompt_analyzer":
+        choices = parent.extra.get("choices") or []
+        text = choices[press.index - 1] if press.index <= len(choices) else parent.prompt_en or ""
+        spec = NewTask(Action.IMAGINE, prompt=text, prompt_en=text, description=f"/imagine {text}",
+                       button_set="grid", recipe={"kind": "grid", "aspect": list(images.parse_aspect(text))},
+                       final_prompt=text, custom_id=custom_id, account=account)
+        modal, modal_kind = True, "imagine"
+    elif press.kind == "show_details":
+        source = parent.extra.get("source_prompt") or parent.prompt_en or ""
+        text, shortened = _shorten_text(source, source, details=True)
+        spec = NewTask(Action.SHORTEN, prompt=parent.prompt, prompt_en=parent.prompt_en,
+                       description=f"/up {pid} Show Details", button_set="shorten", recipe=None, steps=False,
+                       final_prompt=text, parent=parent, custom_id=custom_id, account=account,
+                       extra={"choices": shortened, "source_prompt": source})
+    else:  # pragma: no cover - the grammar and this table list the same kinds
+        raise param("custom_id_unknown", f"customId '{custom_id}' is not supported")
+    spec.modal = modal
+    spec.extra["modal_kind"] = modal_kind or "remix"
+    _, outcome = engine.outcome_for(caller, None)
+    return _launch(engine, caller, spec, body, outcome)
+
+
+def _without_zoom(prompt: str) -> str:
+    return re.sub(r"\s*--zoom\s+\S+", "", prompt).strip()
+
+
+# --------------------------------------------------------------------------------------- modal
+def modal(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
+    task_id = body.get("taskId")
+    if _blank(task_id):
+        raise param("task_id_blank", "taskId must not be empty")
+    with engine.lock:
+        task = engine.task_for(caller, task_id)
+        status = engine.status_of(task)
+        if status is not Status.MODAL:
+            raise param("task_status", f"task {task.id} is {status.value}, not MODAL: there is no window to confirm")
+        prompt = body.get("prompt")
+        prompt = prompt.strip() if isinstance(prompt, str) and prompt.strip() else (task.final_prompt or "")
+        if not prompt:
+            raise param("prompt_blank", "prompt must not be empty (and the task has no prompt to fall back to)")
+        kind = task.extra.get("modal_kind")
+        extra: dict[str, Any] = {}
+        if kind == "custom_zoom":
+            zoom = parse_zoom(prompt)
+            if zoom is None or not 1.0 <= zoom <= 2.0:
+                raise param("zoom", "Custom Zoom needs --zoom with a value between 1 and 2 in the prompt")
+            extra["factor"] = zoom
+        if kind == "inpaint":
+            mask_value = body.get("maskBase64")
+            if _blank(mask_value):
+                raise param("mask_blank", "maskBase64 must not be empty: Vary (Region) needs a mask")
+            parent_size = engine.image_size(task.image_recipe["parent"]) if task.image_recipe else (512, 512)
+            try:
+                mask = decode_mask(mask_value, "maskBase64", parent_size)
+            except ImageInputError as exc:
+                raise param("mask_format", str(exc)) from None
+            buffer = io.BytesIO()
+            mask.save(buffer, format="PNG")
+            path = f"/attachments/{task.account_id}/{task.message_id}/mask_{task.message_hash}.png"
+            engine.uploads[path] = (buffer.getvalue(), "image/png")
+            extra["mask"] = path
+        if _blank(body.get("notifyHook")) is False:
+            task.properties["notifyHook"] = body["notifyHook"]
+        if body.get("state") is not None:
+            task.state = str(body["state"])
+        return engine.confirm_modal(caller, task.id, prompt, extra)
+
+
+# --------------------------------------------------------------------------------------- legacy change
+def change(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
+    task_id, wanted = body.get("taskId"), body.get("action")
+    if _blank(task_id):
+        raise param("task_id_blank", "taskId must not be empty")
+    if wanted not in ("UPSCALE", "VARIATION", "REROLL"):
+        raise param("action_invalid", "action must be UPSCALE, VARIATION or REROLL")
+    index = body.get("index")
+    with engine.lock:
+        parent = engine.task_for(caller, task_id)
+        status = engine.status_of(parent)
+        if status is not Status.SUCCESS:
+            raise param("task_status", f"task {parent.id} is {status.value}, not SUCCESS")
+        if parent.action not in (Action.IMAGINE, Action.VARIATION, Action.REROLL, Action.BLEND):
+            raise param("task_not_changeable", f"task {parent.id} ({parent.action.value}) cannot be changed")
+        h = parent.message_hash
+        if wanted == "REROLL":
+            press, custom_id = Press("reroll", 0, h), f"MJ::JOB::reroll::0::{h}::SOLO"
+        else:
+            if not isinstance(index, int) or isinstance(index, bool) or not 1 <= index <= 4:
+                raise param("index", "index must be an integer from 1 to 4 for UPSCALE and VARIATION")
+            kind = "upscale" if wanted == "UPSCALE" else "variation"
+            press = Press(kind, index, h)
+            custom_id = f"MJ::JOB::{'upsample' if kind == 'upscale' else 'variation'}::{index}::{h}"
+        legacy = Action.REROLL if wanted == "REROLL" else None
+        return press_button(engine, caller, body, parent, press, custom_id, legacy_action=legacy)
+
+
+def parse_simple_change(content: Any) -> tuple[str, str, int | None]:
+    """"<taskId> U2" → (taskId, action, index), by upstream's rules (only the 2nd character counts)."""
+    if not isinstance(content, str):
+        raise param("content_invalid", "content must look like '<taskId> U1' (U1-U4, V1-V4 or R)")
+    parts = content.split(" ")
+    if len(parts) != 2 or not parts[0]:
+        raise param("content_invalid", "content must be '<taskId> <U1-U4|V1-V4|R>' separated by one space")
+    task_id, op = parts[0], parts[1].lower()
+    if op == "r":
+        return task_id, "REROLL", None
+    if len(op) >= 2 and op[0] in "uv" and op[1] in "1234":
+        return task_id, "UPSCALE" if op[0] == "u" else "VARIATION", int(op[1])
+    raise param("content_invalid", f"'{parts[1]}' is not U1-U4, V1-V4 or R")
+
+
+def simple_change(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
+    task_id, wanted, index = parse_simple_change(body.get("content"))
+    return change(engine, caller, {**body, "taskId": task_id, "action": wanted, "index": index})

@@ -1,0 +1,72 @@
+"""Running the mock on a real socket: the waitress server used by `mockmj serve`, the pytest plugin,
+the test suite and the contract suite's in-process target."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from waitress.server import create_server
+
+from .config import Settings, load_settings
+from .web.app import Mock, create_app
+
+WsgiApp = Callable[..., Any]
+
+
+class MockServer:
+    """A mock listening on loopback in a background thread; `stop()` closes it."""
+
+    def __init__(self, app: Any, wsgi: WsgiApp, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
+        self.app = app
+        self._server = create_server(wsgi, host=host, port=port, threads=threads, ident="mockmj",
+                                     clear_untrusted_proxy_headers=True)
+        self.host = host
+        self.port = int(self._server.effective_port)  # type: ignore[union-attr]
+        self._thread = threading.Thread(target=self._server.run, name=f"mockmj-{self.port}", daemon=True)
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def mock(self) -> Mock:
+        return self.app.extensions["mockmj"]
+
+    def stop(self) -> None:
+        self.mock.callbacks.stop()
+        self._server.close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> MockServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_mock(
+    dialect: str = "88api",
+    timing: str = "fast",
+    seed: int | None = None,
+    api_keys: list[str] | None = None,
+    no_auth: bool = False,
+    notify_hook: str | None = None,
+    app_wrapper: Callable[[WsgiApp], WsgiApp] | None = None,
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> MockServer:
+    """Start a mock on a free loopback port. `app_wrapper` can wrap the WSGI app (fault injection)."""
+    if settings is None:
+        from .config import KeyConfig
+
+        keys = [KeyConfig(key=k) for k in api_keys] if api_keys else None
+        settings = load_settings(None, dialect=dialect, timing=timing, seed=seed, keys=keys,
+                                 no_auth=no_auth or None, notify_hook=notify_hook, **overrides)
+    app = create_app(settings)
+    wsgi = app_wrapper(app.wsgi_app) if app_wrapper else app.wsgi_app
+    if app_wrapper:
+        app.wsgi_app = wsgi  # type: ignore[method-assign]
+    return MockServer(app, app)

@@ -1,0 +1,251 @@
+"""The Flask app factory: routes from the OpenAPI document, auth, validation, rendering, journal.
+
+Every public route is an operation of openapi.yaml, bound to a handler by operationId. An operation
+without a handler stops the app from starting; there is no other public route.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from ..config import Settings
+from ..core.engine import ANONYMOUS, Caller, Engine
+from ..core.errors import Refusal
+from ..core.journal import Journal, billable
+from .handlers import HANDLERS, Context
+from .render import Reply, http_error, refused
+from .spec import ApiSpec, Operation, describe_error, load_spec
+
+log = logging.getLogger("mockmj")
+
+MODE_OF_PREFIX = {"/mj-fast": "FAST", "/mj-relax": "RELAX", "/mj-turbo": "TURBO"}
+OUTCOME_HEADER = "X-MockMJ-Outcome"
+FAULT_HEADER = "X-MockMJ-Callback-Fault"
+
+
+class StrictViolation(AssertionError):
+    """A response the mock was about to send disagrees with openapi.yaml (strict mode)."""
+
+
+class Mock:
+    """Everything one running mock holds; reachable as app.extensions['mockmj']."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = Engine(settings)
+        self.spec: ApiSpec = load_spec()
+        self.journal = Journal(settings.journal_size)
+        self.before_handler: list[Callable[[Operation, Context], Reply | None]] = []
+
+    @property
+    def dialect(self):
+        return self.engine.dialect
+
+    def auth_required(self) -> bool:
+        if self.settings.no_auth:
+            return False
+        # Upstream checks mj-api-secret only when a secret is configured.
+        return not (self.dialect.name == "proxy" and not self.settings.keys)
+
+
+def api_key_of(headers: Any) -> str | None:
+    """The key from `Authorization: Bearer K` or `mj-api-secret: K` (a `Bearer ` prefix tolerated)."""
+    for name in ("Authorization", "mj-api-secret"):
+        value = (headers.get(name) or "").strip()
+        if value.lower().startswith("bearer "):
+            value = value[7:].strip()
+        if value and value != "midjourney-proxy":
+            return value
+    return None
+
+
+def _timestamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "+00:00")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings()
+    settings.check()
+    mock = Mock(settings)
+    app = Flask("mockmj")
+    app.json.compact = True  # type: ignore[attr-defined]
+    app.extensions["mockmj"] = mock
+
+    missing = [op.operation_id for op in mock.spec.operations if op.operation_id not in HANDLERS]
+    if missing:
+        raise RuntimeError(f"openapi.yaml operations without a handler: {', '.join(missing)}")
+    prefixes = ["", *mock.spec.extension("x-mockmj-mode-prefixes", [])]
+    for op in mock.spec.operations:
+        for prefix in prefixes:
+            if prefix and not op.path.startswith("/mj/"):
+                continue
+            app.add_url_rule(
+                prefix + op.flask_path,
+                endpoint=f"{op.operation_id}{prefix}",
+                view_func=_view(mock, op, MODE_OF_PREFIX.get(prefix)),
+                methods=[op.method],
+            )
+
+    from .docs import docs_html  # late: the docs page reads the routes bound above
+
+    mock.docs_html = lambda: docs_html(mock)  # type: ignore[attr-defined]
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        reply = http_error(mock.dialect, status, f"{exc.name}: {request.method} {request.path}",
+                           request.path, _timestamp())
+        _journal(mock, None, reply, None, 0.0)
+        return _to_response(reply)
+
+    from ..control import register_control  # the control plane has its own spec and routes
+
+    register_control(app, mock)
+    return app
+
+
+def _view(mock: Mock, op: Operation, mode: str | None) -> Callable[..., Response]:
+    handler = HANDLERS[op.operation_id]
+
+    def view(**path_params: str) -> Response:
+        started = time.perf_counter()
+        key: str | None = None
+        try:
+            reply, key = _handle(mock, op, mode, handler, path_params)
+        except Refusal as refusal:
+            reply = refused(mock.dialect, refusal)
+        if mock.settings.strict and op.operation_id != "getAttachment":
+            problem = op.check_response(reply.status, reply.payload, not reply.empty and reply.raw is None)
+            if problem:
+                log.error("strict mode: %s", problem)
+                raise StrictViolation(problem)
+        _journal(mock, op, reply, key, time.perf_counter() - started)
+        return _to_response(reply)
+
+    view.__name__ = f"view_{op.operation_id}"
+    return view
+
+
+def _handle(
+    mock: Mock, op: Operation, mode: str | None, handler: Callable[[Context], Reply], path_params: dict[str, str]
+) -> tuple[Reply, str | None]:
+    dialect = mock.dialect
+    key = api_key_of(request.headers)
+    if not op.public:
+        if key is None and mock.auth_required():
+            return http_error(dialect, 401, "Unauthorized: send your API key as 'Authorization: Bearer <key>' "
+                              "or 'mj-api-secret: <key>'", request.path, _timestamp()), None
+        if key is not None or mock.auth_required():
+            record = mock.engine.api_key(key or "")
+            if record is None:
+                if not mock.auth_required():
+                    key = None  # auth is off: an unknown key is simply not a tenant of its own
+                else:
+                    return http_error(dialect, 401, "Unauthorized: this API key is not valid", request.path,
+                                      _timestamp()), key
+            elif not record.may_call(op.operation_id):
+                return http_error(dialect, 403, f"Forbidden: this API key may not call {op.operation_id}",
+                                  request.path, _timestamp()), key
+            else:
+                wait = record.throttle()
+                if wait is not None:
+                    reply = http_error(dialect, 429, f"Too many requests: the limit of this key is "
+                                       f"{record.rate_limit:g}/s, retry in {wait:.2f}s", request.path, _timestamp())
+                    reply.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+                    return reply, key
+    body, problem = _read_body(mock, op)
+    if problem is not None:
+        return problem, key
+    caller = Caller(
+        key=key or ANONYMOUS,
+        origin=request.host_url.rstrip("/"),
+        mode=mode,
+        outcome=request.headers.get(OUTCOME_HEADER),
+        callback_fault=_fault(request.headers.get(FAULT_HEADER)),
+    )
+    ctx = Context(mock.engine, caller, body, path_params, mock.spec.text, mock.docs_html,  # type: ignore[attr-defined]
+                  request.path)
+    for hook in mock.before_handler:
+        early = hook(op, ctx)
+        if early is not None:
+            return early, key
+    return handler(ctx), key
+
+
+def _fault(value: str | None) -> str | None:
+    from ..core.callbacks import FAULTS
+
+    if not value:
+        return None
+    if value not in FAULTS:
+        raise Refusal("param", f"{FAULT_HEADER} must be one of {', '.join(FAULTS)}", rule="fault")
+    return value
+
+
+def _read_body(mock: Mock, op: Operation) -> tuple[dict[str, Any], Reply | None]:
+    """The JSON body of an operation that takes one; GET bodies (relays send `null`) are ignored."""
+    if op.body_validator is None:
+        return {}, None
+    dialect = mock.dialect
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except (ValueError, UnicodeDecodeError) as exc:
+        return {}, http_error(dialect, 400, f"Parameter error: the request body is not valid JSON ({exc})",
+                              request.path, _timestamp())
+    if not isinstance(body, dict):
+        return {}, http_error(dialect, 400, "Parameter error: the request body must be a JSON object",
+                              request.path, _timestamp())
+    errors = sorted(op.body_validator.iter_errors(body), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if not errors:
+        return body, None
+    if dialect.schema_errors == "lenient":
+        # Jackson refuses only what it cannot bind (unknown enum constants); the rest reaches the
+        # controller's own checks, which answer with the upstream messages.
+        if any(e.validator == "enum" for e in errors):
+            return {}, http_error(dialect, 400, "", request.path, _timestamp())
+        return body, None
+    return {}, http_error(dialect, 400, f"Parameter error: {describe_error(errors[0])}", request.path,
+                          _timestamp())
+
+
+def _journal(mock: Mock, op: Operation | None, reply: Reply, key: str | None, seconds: float) -> None:
+    body_summary = None
+    raw = request.get_data(cache=True)
+    if raw:
+        text = raw[:300].decode("utf-8", "replace")
+        body_summary = text + ("…" if len(raw) > 300 else "")
+    mock.journal.record({
+        "time": mock.engine.now(),
+        "method": request.method,
+        "path": request.path,
+        "operationId": op.operation_id if op else None,
+        "key": key,
+        "status": reply.status,
+        "code": reply.code,
+        "billable": billable(request.method, _unprefixed(request.path)),
+        "latencyMs": round(seconds * 1000, 2),
+        "body": body_summary,
+    })
+
+
+def _unprefixed(path: str) -> str:
+    for prefix in MODE_OF_PREFIX:
+        if path.startswith(prefix + "/mj/"):
+            return path[len(prefix):]
+    return path
+
+
+def _to_response(reply: Reply) -> Response:
+    response = Response(reply.body(), status=reply.status, mimetype=reply.mimetype)
+    for name, value in reply.headers.items():
+        response.headers[name] = value
+    return response

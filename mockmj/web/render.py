@@ -1,0 +1,68 @@
+"""Compact JSON and the envelopes, rendered through the dialect.
+
+Compact separators are not cosmetic: relays rewrite `"code":21` and `"code":22` in the body as plain
+text, which only works if there is no space after the colon (Jackson's default output).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.dialects import Dialect
+from ..core.engine import Accepted
+from ..core.errors import Refusal
+
+
+def compact(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+@dataclass
+class Reply:
+    """What a handler answers; the app turns it into a Flask response (and journals it)."""
+
+    status: int = 200
+    payload: Any = None
+    empty: bool = False  # send no body at all (Spring's answer for an unknown task)
+    raw: bytes | None = None
+    mimetype: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def code(self) -> int | None:
+        return self.payload.get("code") if isinstance(self.payload, dict) else None
+
+    def body(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
+        if self.empty:
+            return b""
+        return compact(self.payload)
+
+
+def envelope(code: int, description: str, result: Any = None, properties: dict[str, Any] | None = None) -> dict:
+    return {"code": code, "description": description, "result": result, "properties": properties or {}}
+
+
+def accepted(dialect: Dialect, outcome: Accepted) -> Reply:
+    description = dialect.messages[outcome.kind].format(**outcome.params)
+    return Reply(200, envelope(dialect.code(outcome.kind), description, outcome.result, outcome.properties))
+
+
+def refused(dialect: Dialect, refusal: Refusal) -> Reply:
+    status = dialect.status_for(refusal)
+    return Reply(status, envelope(dialect.code(refusal.kind), dialect.describe(refusal), None, refusal.properties))
+
+
+def http_error(dialect: Dialect, status: int, description: str, path: str, timestamp: str) -> Reply:
+    """An HTTP-level refusal (bad JSON, unknown path, auth) in the dialect's shape."""
+    if dialect.name == "proxy":
+        if status == 401:
+            return Reply(401, empty=True)
+        phrase = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+                  429: "Too Many Requests", 500: "Internal Server Error"}.get(status, "Error")
+        return Reply(status, {"timestamp": timestamp, "status": status, "error": phrase, "path": path})
+    code = 21 if status == 400 else status
+    return Reply(status, envelope(code, description))

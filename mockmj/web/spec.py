@@ -1,0 +1,145 @@
+"""The OpenAPI document as the code's input: routes, request validation and response validation.
+
+OpenAPI 3.1 schemas are JSON Schema 2020-12, so the document itself is registered as a `referencing`
+resource and every `$ref` inside it resolves without copying anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def spec_text(name: str = "openapi.yaml") -> str:
+    """The document's text: packaged inside mockmj, or at the repository root in a checkout."""
+    packaged = resources.files("mockmj").joinpath(name)
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    for candidate in (Path(__file__).resolve().parents[2] / name, Path(__file__).resolve().parents[1] / name):
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+    raise FileNotFoundError(f"{name} is neither packaged with mockmj nor at the repository root")
+
+
+@dataclass
+class Operation:
+    operation_id: str
+    method: str
+    path: str  # OpenAPI template, e.g. /mj/task/{id}/fetch
+    public: bool  # security: [] (no key needed)
+    body_validator: Draft202012Validator | None
+    responses: dict[str, Draft202012Validator | None] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def flask_path(self) -> str:
+        return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
+
+    def check_response(self, status: int, payload: Any, has_body: bool) -> str | None:
+        """None when the response agrees with the document, else what is wrong."""
+        key = str(status) if str(status) in self.responses else "default"
+        if key not in self.responses:
+            return f"{self.operation_id}: HTTP {status} is not a documented response"
+        validator = self.responses[key]
+        if validator is None or not has_body:
+            return None
+        errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path))
+        if errors:
+            return f"{self.operation_id} HTTP {status}: {describe_error(errors[0])}"
+        return None
+
+
+def describe_error(error: ValidationError) -> str:
+    """'accountFilter.modes[0]: 'SLOW' is not one of [...]' — the field first, then the rule."""
+    where = ""
+    for part in error.absolute_path:
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    if error.validator == "required":
+        missing = re.findall(r"'([^']+)' is a required property", error.message)
+        name = missing[0] if missing else "a field"
+        return f"{where + '.' if where else ''}{name}: is required"
+    return f"{where or 'body'}: {error.message}"
+
+
+class ApiSpec:
+    def __init__(self, text: str, uri: str) -> None:
+        self.text = text
+        self.document: dict[str, Any] = yaml.safe_load(text)
+        self.uri = uri
+        resource = Resource.from_contents(self.document, default_specification=DRAFT202012)
+        self.registry: Registry = Registry().with_resource(uri, resource)
+
+    def _validator(self, schema: dict[str, Any]) -> Draft202012Validator:
+        # Refs are resolved against the whole registered document, so '#/components/...' works.
+        return Draft202012Validator(_rebase(schema, self.uri), registry=self.registry)
+
+    @cached_property
+    def operations(self) -> list[Operation]:
+        ops = []
+        global_security = self.document.get("security", [])
+        for path, item in self.document.get("paths", {}).items():
+            for method in HTTP_METHODS:
+                op = item.get(method)
+                if op is None:
+                    continue
+                if "operationId" not in op:
+                    raise ValueError(f"{method.upper()} {path} has no operationId")
+                body_schema = (
+                    op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+                )
+                responses: dict[str, Draft202012Validator | None] = {}
+                for code, response in op.get("responses", {}).items():
+                    response = self.resolve(response)
+                    schema = response.get("content", {}).get("application/json", {}).get("schema")
+                    responses[str(code)] = self._validator(schema) if schema else None
+                ops.append(
+                    Operation(
+                        operation_id=op["operationId"],
+                        method=method.upper(),
+                        path=path,
+                        public=op.get("security", global_security) == [],
+                        body_validator=self._validator(body_schema) if body_schema else None,
+                        responses=responses,
+                        tags=op.get("tags", []),
+                    )
+                )
+        return ops
+
+    def resolve(self, node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            target: Any = self.document
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part]
+            node = target
+        return node
+
+    def extension(self, name: str, default: Any = None) -> Any:
+        return self.document.get(name, default)
+
+
+def _rebase(schema: Any, uri: str) -> Any:
+    """Copy a schema fragment with its local '#/…' refs pointed at the registered document."""
+    if isinstance(schema, dict):
+        return {
+            k: (f"{uri}{v}" if k == "$ref" and isinstance(v, str) and v.startswith("#") else _rebase(v, uri))
+            for k, v in schema.items()
+        }
+    if isinstance(schema, list):
+        return [_rebase(v, uri) for v in schema]
+    return schema
+
+
+def load_spec(name: str = "openapi.yaml") -> ApiSpec:
+    return ApiSpec(spec_text(name), f"urn:mockmj:{name}")
