@@ -184,7 +184,7 @@ def check_progress(rec: Recorder, task: dict[str, Any], where: str) -> None:
     if status == "SUCCESS":
         ok = progress == "100%"
     elif status in ("NOT_START", "MODAL", "FAILURE", "CANCEL"):
-        ok = progress in (None, "") or percent(progress) is not None and percent(progress) <= 100
+        ok = progress in (None, "") or (percent(progress) is not None and percent(progress) <= 100)
     else:
         ok = percent(progress) is not None and percent(progress) <= 100
     rec.check("LIFE-3", ok, lambda: f"{where}: {status} with progress {short(progress)}")

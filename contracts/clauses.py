@@ -223,13 +223,12 @@ class Recorder:
 
     # -- verdict -----------------------------------------------------------------------------------
     def status(self, cid: str) -> str:
-        if cid not in self.selected:
-            return "not run"
+        """Observations count even for a clause --mj-clauses did not select (they are evidence too)."""
         return self.results[cid].status
 
     def reason(self, cid: str) -> str:
         res = self.results[cid]
-        if cid not in self.selected:
+        if cid not in self.selected and res.status == "not run":
             return "not selected (--mj-clauses)"
         if res.status == "failed":
             return " | ".join(res.evidence)

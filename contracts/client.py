@@ -160,36 +160,45 @@ class Client:
     def request(self, method: str, path: str, *, json_body: Any = None, data: bytes | str | None = None,
                 headers: dict[str, str] | None = None, auth: bool = True, params: dict[str, Any] | None = None,
                 **extra: Any) -> Exchange:
-        method = method.upper()
-        plain_path = urlsplit(path).path if re.match(r"https?://", path) else path
-        if is_billable(method, plain_path):
-            if not self.budget.take():
-                raise BudgetExhausted(f"billable budget exhausted ({self.budget.limit} used)")
-            with self._lock:
-                self.counters.billable += 1
         sent_headers: dict[str, str] = {"Accept": "application/json"}
         if auth:
             sent_headers.update(self.auth_headers())
         if headers:
             sent_headers.update(headers)
-        kwargs: dict[str, Any] = {"headers": sent_headers, "timeout": self.timeout, "params": params}
+        kwargs: dict[str, Any] = {"headers": sent_headers, "params": params}
         if json_body is not None:
             kwargs["data"] = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
             sent_headers.setdefault("Content-Type", "application/json")
         elif data is not None:
             kwargs["data"] = data
         kwargs.update(extra)
+        resp = self.send_raw(method, path, **kwargs)
+        return self.exchange(resp, json_body if json_body is not None else data)
+
+    def send_raw(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
+        """Send one request: keeps the budget (before sending), the spacing and the counts."""
+        method = method.upper()
+        absolute = bool(re.match(r"https?://", path_or_url))
+        path = urlsplit(path_or_url).path if absolute else path_or_url
+        if is_billable(method, path):
+            if not self.budget.take():
+                raise BudgetExhausted(f"billable budget exhausted (--mj-budget {self.budget.limit})")
+            with self._lock:
+                self.counters.billable += 1
+        kwargs.setdefault("timeout", self.timeout)
         self.spacer.wait()
         with self._lock:
             self.counters.requests += 1
-            key = f"{method} {path.split('?', 1)[0]}"
+            key = f"{method} {path}"
             self.counters.by_path[key] = self.counters.by_path.get(key, 0) + 1
-        started = time.monotonic()
-        resp = self.session.request(method, self.url(path), **kwargs)
-        return Exchange(method=method, path=path, status=resp.status_code, body=resp.content,
-                        headers={k.lower(): v for k, v in resp.headers.items()},
-                        request_body=json_body if json_body is not None else data,
-                        elapsed=time.monotonic() - started)
+        return self.session.request(method, path_or_url if absolute else self.url(path_or_url), **kwargs)
+
+    def exchange(self, resp: requests.Response, request_body: Any = None) -> Exchange:
+        req_path = urlsplit(resp.request.url or "").path if resp.request is not None else ""
+        return Exchange(method=(resp.request.method or "") if resp.request is not None else "", path=req_path,
+                        status=resp.status_code, body=resp.content,
+                        headers={k.lower(): v for k, v in resp.headers.items()}, request_body=request_body,
+                        elapsed=resp.elapsed.total_seconds())
 
     def get(self, path: str, **kw: Any) -> Exchange:
         return self.request("GET", path, **kw)

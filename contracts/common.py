@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from contracts.checks import rejected_without_task, short
+from contracts.checks import rejected_without_task
 from contracts.clauses import Recorder
 from contracts.client import Client, Exchange
 from contracts.dialects import Expectations
@@ -86,5 +86,8 @@ def need(condition: bool, reason: str) -> None:
         pytest.skip(reason)
 
 
-def short_json(value: Any) -> str:
-    return short(value)
+def need_budget(run: Any, n: int) -> None:
+    """Skip unless `n` billable requests are left, so a test never stops half-way for lack of budget."""
+    left = run.budget.remaining()
+    if left < n:
+        pytest.skip(f"needs {n} billable request(s); the budget (--mj-budget {run.budget.limit}) has {left:g} left")

@@ -17,9 +17,11 @@ import pytest
 from contracts import report as report_mod
 from contracts import runtime
 from contracts.clauses import CLAUSES, Recorder
-from contracts.client import Client
+from contracts.client import Client, is_billable
+from contracts.common import need_budget
 from contracts.observe import Observer
 from contracts.options import add_options, read_options
+from contracts.probe import Followed, run_probe
 from contracts.target import Target
 
 REPORT_KEY = pytest.StashKey[dict[str, Any]]()
@@ -50,6 +52,10 @@ def item_clauses(item: pytest.Item) -> list[str]:
 
 
 def item_cost(item: pytest.Item) -> tuple[int, int]:
+    label = getattr(item, "operation_label", None)  # a schemathesis item: one per operation
+    if isinstance(label, str) and " " in label:
+        method, path = label.split(" ", 1)
+        return (1, 70) if is_billable(method, path) else (0, 6)
     mark = item.get_closest_marker("cost")
     if mark is None:
         return 0, 50
@@ -67,9 +73,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if drop:
             config.hook.pytest_deselected(items=drop)
         items[:] = keep
-    # read-only first, then billable by priority; the sort is stable, so parametrized items stay together
+    # read-only first, then billable by priority; the sort is stable, so parametrized items stay together.
+    # Other tests collected in the same session (the project's own) keep their order, before ours.
+    mine_ids = {id(i) for i in mine}
     position = {id(item): n for n, item in enumerate(items)}
-    items.sort(key=lambda it: (min(item_cost(it)[0], 1), item_cost(it)[1], position[id(it)]))
+    others = [i for i in items if id(i) not in mine_ids]
+    ours = sorted((i for i in items if id(i) in mine_ids),
+                  key=lambda it: (min(item_cost(it)[0], 1), item_cost(it)[1], position[id(it)]))
+    items[:] = others + ours
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -154,3 +165,10 @@ def rec(run: runtime.Run) -> Recorder:
 @pytest.fixture(scope="session")
 def observer(run: runtime.Run) -> Observer:
     return run.observer()
+
+
+@pytest.fixture(scope="session")
+def probe(client: Client, target: Target, run: runtime.Run) -> Followed:
+    """The run's one Imagine task, followed to its end (see contracts/probe.py)."""
+    need_budget(run, 1)
+    return run_probe(client, target, run.opts.task_timeout)

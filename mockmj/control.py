@@ -20,7 +20,7 @@ from .core.errors import Refusal
 from .core.rules import RequestFacts, Rules
 from .core.tasks import Status
 from .web.render import Reply, compact, envelope, http_error
-from .web.spec import ApiSpec, Operation, describe_error, spec_text
+from .web.spec import Operation, describe_error, load_spec
 
 if TYPE_CHECKING:
     from .web.app import Mock
@@ -39,7 +39,7 @@ class ControlError(Exception):
 
 
 def register_control(app: Flask, mock: Mock) -> None:
-    mock.control_spec = ApiSpec(spec_text("control-openapi.yaml"), "urn:mockmj:control-openapi.yaml")
+    mock.control_spec = load_spec("control-openapi.yaml")
     mock.rules = Rules()
     mock.callbacks = Callbacks(mock.engine)
     mock.before_handler.append(lambda op, ctx: apply_rules(mock, op, ctx))

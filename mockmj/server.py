@@ -3,6 +3,7 @@ the test suite and the contract suite's in-process target."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +25,8 @@ class MockServer:
                                      clear_untrusted_proxy_headers=True)
         self.host = host
         self.port = int(self._server.effective_port)  # type: ignore[union-attr]
-        self._thread = threading.Thread(target=self._server.run, name=f"mockmj-{self.port}", daemon=True)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=f"mockmj-{self.port}", daemon=True)
         self._thread.start()
 
     @property
@@ -35,10 +37,27 @@ class MockServer:
     def mock(self) -> Mock:
         return self.app.extensions["mockmj"]
 
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except (OSError, ValueError):
+            # closing the sockets under a running select() is how a waitress loop is stopped
+            if not self._stopping:
+                raise
+
     def stop(self) -> None:
+        """Close every channel so the server loop ends, then stop the worker threads."""
+        if self._stopping:
+            return
+        self._stopping = True
         self.mock.callbacks.stop()
-        self._server.close()
-        self._thread.join(timeout=5)
+        server = self._server
+        server.logger.setLevel(logging.CRITICAL)
+        while server._map:  # type: ignore[attr-defined]
+            for channel in list(server._map.values()):  # type: ignore[attr-defined]
+                channel.handle_close()
+        server.task_dispatcher.shutdown()  # type: ignore[attr-defined]
+        self._thread.join(timeout=0.05)  # the loop notices within its select timeout; no need to wait
 
     def __enter__(self) -> MockServer:
         return self

@@ -23,9 +23,7 @@ from mockmj.core.image_input import (
 )
 
 
-def image_bytes(
-    fmt: str, size: tuple[int, int] = (40, 30), colour: object = (200, 30, 60), **save: object
-) -> bytes:
+def image_bytes(fmt: str, size: tuple[int, int] = (40, 30), colour: object = (200, 30, 60), **save: object) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, colour).save(buffer, fmt, **save)  # type: ignore[arg-type]
     return buffer.getvalue()
@@ -51,9 +49,7 @@ def png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
 def refusal(value: object, field: str = "base64") -> ImageInputError:
@@ -154,10 +150,7 @@ def test_animated_images_are_refused(fmt: str) -> None:
     frames = [Image.new("RGB", (16, 16), colour) for colour in ("red", "blue", "green")]
     buffer = io.BytesIO()
     frames[0].save(buffer, fmt, save_all=True, append_images=frames[1:], duration=100, loop=0)
-    assert (
-        refusal(data_url(buffer.getvalue(), f"image/{fmt.lower()}")).reason
-        == f"animated {fmt} is not supported"
-    )
+    assert refusal(data_url(buffer.getvalue(), f"image/{fmt.lower()}")).reason == f"animated {fmt} is not supported"
 
 
 BOMB = "image is too large in pixels (decompression bomb?)"

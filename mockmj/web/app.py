@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings()
     settings.check()
     mock = Mock(settings)
-    app = Flask("mockmj")
+    app = Flask("mockmj", static_folder=None)
     app.json.compact = True  # type: ignore[attr-defined]
     app.extensions["mockmj"] = mock
 
@@ -210,7 +210,7 @@ def _read_body(mock: Mock, op: Operation) -> tuple[dict[str, Any], Reply | None]
     if dialect.schema_errors == "lenient":
         # Jackson refuses only what it cannot bind (unknown enum constants); the rest reaches the
         # controller's own checks, which answer with the upstream messages.
-        if any(e.validator == "enum" for e in errors):
+        if any(e.validator == "enum" and isinstance(e.instance, str) for e in errors):
             return {}, http_error(dialect, 400, "", request.path, _timestamp())
         return body, None
     return {}, http_error(dialect, 400, f"Parameter error: {describe_error(errors[0])}", request.path,

@@ -1,0 +1,256 @@
+"""WSGI middlewares that break one promise of the API each, to prove the contract suite notices.
+
+Each corruption wraps the mock's WSGI app (`start_mock(app_wrapper=...)`), rewrites requests or
+responses, and names the clause that must fail because of it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+Wsgi = Callable[..., Iterable[bytes]]
+Rewrite = Callable[[dict[str, Any], "Reply"], None]
+
+
+@dataclass
+class Reply:
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    request_body: bytes = b""
+
+    @property
+    def code(self) -> int:
+        return int(self.status.split()[0])
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except ValueError:
+            return None
+
+    def set_json(self, data: Any, compact: bool = True) -> None:
+        if compact:
+            self.body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        else:
+            self.body = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+        self.set_header("Content-Type", "application/json")
+
+    def set_header(self, name: str, value: str) -> None:
+        self.headers = [(k, v) for k, v in self.headers if k.lower() != name.lower()] + [(name, value)]
+
+
+def rewriting(rewrite: Rewrite, before: Callable[[dict[str, Any]], None] | None = None) -> Callable[[Wsgi], Wsgi]:
+    """A middleware factory: buffer the app's answer, let `rewrite` change it, fix Content-Length."""
+
+    def wrap(app: Wsgi) -> Wsgi:
+        def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(raw)
+            environ["CONTENT_LENGTH"] = str(len(raw))
+            if before is not None:
+                before(environ)
+            captured: dict[str, Any] = {}
+
+            def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
+                captured["status"], captured["headers"] = status, list(headers)
+                return lambda data: None
+
+            chunks = app(environ, capture)
+            try:
+                body = b"".join(chunks)
+            finally:
+                close = getattr(chunks, "close", None)
+                if close:
+                    close()
+            reply = Reply(captured["status"], captured["headers"], body, raw)
+            rewrite(environ, reply)
+            reply.set_header("Content-Length", str(len(reply.body)))
+            start_response(reply.status, reply.headers)
+            return [reply.body]
+
+        return middleware
+
+    return wrap
+
+
+def _path(environ: dict[str, Any]) -> str:
+    return str(environ.get("PATH_INFO", ""))
+
+
+def _is_task_read(environ: dict[str, Any]) -> bool:
+    p = _path(environ)
+    return p.endswith("/fetch") or p.endswith("/list-by-condition") or p.endswith("/list-by-ids")
+
+
+def _tasks_of(data: Any) -> list[dict[str, Any]]:
+    if isinstance(data, dict) and "status" in data:
+        return [data]
+    if isinstance(data, list):
+        return [t for t in data if isinstance(t, dict)]
+    return []
+
+
+def on_tasks(change: Callable[[dict[str, Any]], None]) -> Rewrite:
+    """Apply `change` to every task object in fetch / list-by-condition answers."""
+
+    def rewrite(environ: dict[str, Any], reply: Reply) -> None:
+        if not _is_task_read(environ):
+            return
+        data = reply.json()
+        tasks = _tasks_of(data)
+        if tasks:
+            for t in tasks:
+                change(t)
+            reply.set_json(data)
+
+    return rewrite
+
+
+# -- the corruptions ---------------------------------------------------------------------------------
+def drop_prompt_en(task: dict[str, Any]) -> None:
+    task.pop("promptEn", None)
+
+
+def rename_in_progress(task: dict[str, Any]) -> None:
+    if task.get("status") == "IN_PROGRESS":
+        task["status"] = "RUNNING"
+
+
+def progress_backwards(task: dict[str, Any]) -> None:
+    m = re.fullmatch(r"(\d+)%", str(task.get("progress")))
+    if task.get("status") == "IN_PROGRESS" and m and int(m.group(1)) > 0:
+        task["progress"] = f"{100 - int(m.group(1))}%"
+
+
+def finish_before_start(task: dict[str, Any]) -> None:
+    if task.get("status") == "SUCCESS" and isinstance(task.get("submitTime"), int):
+        task["finishTime"] = task["submitTime"] - 1000
+
+
+def buttons_without_hash(task: dict[str, Any]) -> None:
+    for b in task.get("buttons") or []:
+        if isinstance(b, dict) and b.get("label"):
+            b["customId"] = f"button-{b['label']}"
+
+
+def code_one_for_bad_body(environ: dict[str, Any], reply: Reply) -> None:
+    if environ.get("REQUEST_METHOD") != "POST" or not _path(environ).endswith("/mj/submit/imagine"):
+        return
+    try:
+        sent = json.loads(reply.request_body or b"null")
+    except ValueError:
+        sent = None
+    if not isinstance(sent, dict) or not isinstance(sent.get("prompt"), str):
+        reply.status = "200 OK"
+        reply.set_json({"code": 1, "description": "Submitted successfully", "result": "1795400000000001",
+                        "properties": {}})
+
+
+def numeric_result(environ: dict[str, Any], reply: Reply) -> None:
+    if "/mj/submit/" not in _path(environ):
+        return
+    data = reply.json()
+    if isinstance(data, dict) and isinstance(data.get("result"), str) and data["result"].isdigit():
+        data["result"] = int(data["result"])
+        reply.set_json(data)
+
+
+def broken_image(environ: dict[str, Any], reply: Reply) -> None:
+    if _path(environ).startswith("/attachments/") and reply.code == 200:
+        reply.body = b"\x89PNG\r\n\x1a\nthis is not really a png"
+
+
+def spaced_json(environ: dict[str, Any], reply: Reply) -> None:
+    data = reply.json()
+    if data is not None and reply.body.strip():
+        reply.set_json(data, compact=False)
+
+
+@dataclass
+class TerminalRegress:
+    """The second time a finished task is fetched, it claims to be running again."""
+
+    seen: set[str] = field(default_factory=set)
+
+    def __call__(self, environ: dict[str, Any], reply: Reply) -> None:
+        if not _path(environ).endswith("/fetch"):
+            return
+        data = reply.json()
+        if isinstance(data, dict) and data.get("status") == "SUCCESS":
+            if data.get("id") in self.seen:
+                data["status"], data["progress"] = "IN_PROGRESS", "93%"
+                reply.set_json(data)
+            self.seen.add(str(data.get("id")))
+
+
+def list_returns_nothing(environ: dict[str, Any], reply: Reply) -> None:
+    if _path(environ).endswith("/list-by-condition") and reply.code == 200:
+        reply.set_json([])
+
+
+def server_error_on_unknown_task_action(environ: dict[str, Any], reply: Reply) -> None:
+    if _path(environ).endswith("/mj/submit/action") and reply.code == 404:
+        reply.status = "500 Internal Server Error"
+        reply.set_json({"code": 23, "description": "boom", "result": None, "properties": {}})
+
+
+def error_without_result(environ: dict[str, Any], reply: Reply) -> None:
+    data = reply.json()
+    if reply.code >= 400 and isinstance(data, dict) and "result" in data:
+        del data["result"]
+        reply.set_json(data)
+
+
+def accept_missing_key(environ: dict[str, Any]) -> None:
+    if not environ.get("HTTP_AUTHORIZATION") and not environ.get("HTTP_MJ_API_SECRET"):
+        environ["HTTP_AUTHORIZATION"] = "Bearer sneaked-in"
+
+
+def one_shared_tenant(environ: dict[str, Any]) -> None:
+    """Every key is mapped to the same tenant: one key reads another's tasks."""
+    if environ.get("HTTP_AUTHORIZATION") or environ.get("HTTP_MJ_API_SECRET"):
+        environ.pop("HTTP_MJ_API_SECRET", None)
+        environ["HTTP_AUTHORIZATION"] = "Bearer the-one-tenant"
+
+
+def _noop(environ: dict[str, Any], reply: Reply) -> None:
+    return
+
+
+@dataclass(frozen=True)
+class Corruption:
+    name: str
+    make: Callable[[], Callable[[Wsgi], Wsgi]]
+    clause: str  # the clause that must fail
+    select: str  # what the run selects (--mj-clauses)
+    dialect: str = "88api"
+
+
+CORRUPTIONS: tuple[Corruption, ...] = (
+    Corruption("drops a task field", lambda: rewriting(on_tasks(drop_prompt_en)), "TASK-1", "TASK-1"),
+    Corruption("renames a status", lambda: rewriting(on_tasks(rename_in_progress)), "TASK-2", "TASK-2"),
+    Corruption("progress goes backwards", lambda: rewriting(on_tasks(progress_backwards)), "LIFE-4", "LIFE-4"),
+    Corruption("finishTime before submitTime", lambda: rewriting(on_tasks(finish_before_start)), "LIFE-5",
+               "LIFE-5"),
+    Corruption("leaves a terminal state", lambda: rewriting(TerminalRegress()), "LIFE-2", "LIFE-2"),
+    Corruption("answers code 1 for a bad body", lambda: rewriting(code_one_for_bad_body), "BAD-2", "BAD-2"),
+    Corruption("serves a broken image", lambda: rewriting(broken_image), "LIFE-6", "LIFE-6"),
+    Corruption("returns result as a number", lambda: rewriting(numeric_result), "ENV-3", "ENV-3"),
+    Corruption("pretty-prints JSON", lambda: rewriting(spaced_json), "ENV-5", "AUTH-4"),
+    Corruption("buttons outside the Discord grammar", lambda: rewriting(on_tasks(buttons_without_hash)), "LIFE-7",
+               "LIFE-7"),
+    Corruption("list-by-condition finds nothing", lambda: rewriting(list_returns_nothing), "LIFE-10", "LIFE-10"),
+    Corruption("5xx for an action on an unknown task", lambda: rewriting(server_error_on_unknown_task_action),
+               "BAD-1", "BAD-5"),
+    Corruption("error body without result", lambda: rewriting(error_without_result), "ENV-6", "BAD-4"),
+    Corruption("no key is let in", lambda: rewriting(_noop, before=accept_missing_key), "AUTH-1", "AUTH-1"),
+    Corruption("all keys share one tenant", lambda: rewriting(_noop, before=one_shared_tenant), "AUTH-3",
+               "AUTH-3"),
+)

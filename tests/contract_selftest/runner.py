@@ -1,0 +1,50 @@
+"""Run the contract suite as a user would (a pytest subprocess) and read its JSON report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class SuiteRun:
+    returncode: int
+    output: str
+    report: dict[str, Any]
+
+    def clause(self, cid: str) -> dict[str, Any]:
+        return next(c for c in self.report["clauses"] if c["id"] == cid)
+
+    def status(self, cid: str) -> str:
+        return str(self.clause(cid)["status"])
+
+    def failed(self) -> list[str]:
+        return [c["id"] for c in self.report["clauses"] if c["status"] == "failed"]
+
+    def explain(self) -> str:
+        lines = [f"exit {self.returncode}; failed: {self.failed()}"]
+        for c in self.report.get("clauses", []):
+            if c["status"] == "failed":
+                lines.append(f"  {c['id']}: {c['evidence'][:2]}")
+        return "\n".join(lines) + "\n--- output tail ---\n" + self.output[-3000:]
+
+
+def run_suite(args: list[str], report_stem: Path, timeout: float = 240.0,
+              env: dict[str, str] | None = None) -> SuiteRun:
+    """`python -m pytest contracts ARGS --mj-report STEM` from the repository root."""
+    cmd = [sys.executable, "-m", "pytest", "contracts", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+           "--mj-report", str(report_stem), *args]
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MJ_")}
+    full_env.update(env or {})
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=full_env,
+                          check=False)
+    json_path = report_stem.with_name(report_stem.name + ".json")
+    report = json.loads(json_path.read_text(encoding="utf-8")) if json_path.exists() else {"clauses": []}
+    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, report)
