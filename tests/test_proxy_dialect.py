@@ -176,7 +176,8 @@ def test_failure_reasons(proxy: Client) -> None:
     proxy.advance(400)
     task = proxy.fetch(timeout)
     assert (task["status"], task["failReason"], task["progress"]) == ("FAILURE", "任务超时", "")
-    refused = submit(proxy, "/mj/submit/imagine", {"prompt": "cat --mockmj fail:[Invalid parameter] Unknown parameter zz"})
+    prompt = "cat --mockmj fail:[Invalid parameter] Unknown parameter zz"
+    refused = submit(proxy, "/mj/submit/imagine", {"prompt": prompt})
     proxy.advance(60)
     assert proxy.fetch(refused["result"])["failReason"] == "[Invalid parameter] Unknown parameter zz"
 

@@ -327,8 +327,8 @@ class Engine:
         with self.lock:
             task = self.task_for(caller, task_id)
             status = self.status_of(task)
-            if status is not Status.SUCCESS or task.image_recipe is None or task.seed is None:
-                why = "has no image" if task.image_recipe is None else f"is {status.value}, not SUCCESS"
+            if status is not Status.SUCCESS or task.seed is None:
+                why = "made no image" if task.seed is None else f"is {status.value}, not SUCCESS"
                 raise param("task_status", f"task {task.id} {why}: there is no image seed")
             return task.seed
 
@@ -413,7 +413,8 @@ class Engine:
         task.progress_message_id = (
             spec.parent.message_id if spec.parent is not None else self.ids.snowflake(now)
         )
-        task.seed = self.ids.seed_value() if spec.recipe is not None else None
+        # describe shows the image it was sent: Midjourney made no image, so there is no seed
+        task.seed = self.ids.seed_value() if task.recipe_has_image() else None
         task.extra["origin"] = caller.origin
         task.extra["callback_fault"] = caller.callback_fault
         task.extra["callback_delay_ms"] = caller.callback_delay_ms
