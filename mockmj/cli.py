@@ -50,10 +50,13 @@ def serve(host: str, port: int, dialect: str | None, timing: str | None, seed: i
             keys=[KeyConfig(key=k) for k in api_keys] or None, no_auth=no_auth, public_url=public_url,
             notify_hook=notify_hook, callback_policy=callback_policy, strict=strict,
         )
+        app = create_app(settings)
     except (ValueError, TypeError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
-    app = create_app(settings)
-    server = create_server(app, host=host, port=port, threads=threads, ident="mockmj")
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="mockmj")
+    except OSError as exc:  # the port is taken, the host does not exist…
+        raise click.UsageError(f"cannot listen on {host}:{port}: {exc}") from exc
 
     def stop(*_: object) -> None:
         click.echo("mockmj: stopping", err=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,11 @@ class Settings:
     outbox_size: int = 1000
 
     def check(self) -> None:
+        _check_types(self)
+        for key in self.keys:
+            _check_types(key)
+        for account in self.accounts:
+            _check_types(account)
         if self.dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {self.dialect!r}; choose one of {', '.join(DIALECTS)}")
         if self.timing not in PROFILES:
@@ -70,8 +78,45 @@ class Settings:
             raise ValueError("at least one account is needed")
 
 
-def _accounts(raw: list[dict[str, Any]]) -> list[AccountConfig]:
-    return [AccountConfig(**item) for item in raw]
+def _matches(value: Any, hint: Any) -> bool:
+    """A small runtime check of the annotations used in this module's dataclasses."""
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, option) for option in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_matches(v, item) for v in value)
+    if origin is dict:
+        key_hint, value_hint = typing.get_args(hint)
+        return isinstance(value, dict) and all(_matches(k, key_hint) and _matches(v, value_hint)
+                                               for k, v in value.items())
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _check_types(obj: Any) -> None:
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if not _matches(value, hints[f.name]):
+            where = type(obj).__name__.replace("Config", "").lower()
+            raise ValueError(f"setting {f.name} of {where}: {value!r} is not a valid {hints[f.name]}")
+
+
+def _make(kind: type, raw: Any, what: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ValueError(f"each [[{what}]] entry must be a table")
+    try:
+        return kind(**raw)
+    except TypeError as exc:
+        raise ValueError(f"[[{what}]]: {exc}") from None
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
@@ -82,9 +127,9 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             raw = tomllib.load(fh)
         for name, value in raw.items():
             if name == "keys":
-                values["keys"] = [KeyConfig(**item) for item in value]
+                values["keys"] = [_make(KeyConfig, item, "keys") for item in value]
             elif name == "accounts":
-                values["accounts"] = _accounts(value)
+                values["accounts"] = [_make(AccountConfig, item, "accounts") for item in value]
             elif name == "prices":
                 values["prices"] = {**DEFAULT_PRICES, **{k.upper(): int(v) for k, v in value.items()}}
             else:

@@ -95,9 +95,10 @@ def server_options(config: pytest.Config) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def mockmj_server(pytestconfig: pytest.Config) -> Iterator[MockServer]:
     """The session's mock, on a free loopback port (started on first use, stopped at the end)."""
+    options = server_options(pytestconfig)
     from .server import start_mock
 
-    server = start_mock(**server_options(pytestconfig))
+    server = start_mock(**options)
     try:
         yield server
     finally:

@@ -64,15 +64,47 @@ class Operation:
 
 
 def describe_error(error: ValidationError) -> str:
-    """'accountFilter.modes[0]: 'SLOW' is not one of [...]' — the field first, then the rule."""
+    """'accountFilter.modes[0]: 'SLOW' is not one of [...]' — the field first, then the rule.
+
+    The offending value is never echoed whole: a rejected base64Array can be megabytes.
+    """
     where = ""
     for part in error.absolute_path:
         where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
-    if error.validator == "required":
+    rule, limit, value = error.validator, error.validator_value, error.instance
+    if rule == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         name = missing[0] if missing else "a field"
         return f"{where + '.' if where else ''}{name}: is required"
-    return f"{where or 'body'}: {error.message}"
+    field = where or "body"
+    if rule in ("minItems", "maxItems"):
+        bound = "at least" if rule == "minItems" else "at most"
+        return f"{field}: must hold {bound} {limit} item(s), got {len(value)}"
+    if rule in ("minLength", "maxLength"):
+        bound = "at least" if rule == "minLength" else "at most"
+        return f"{field}: must be {bound} {limit} characters long, got {len(value)}"
+    if rule == "type":
+        wanted = " or ".join(limit) if isinstance(limit, list) else limit
+        return f"{field}: must be of type {wanted}, not {_json_type(value)}"
+    if rule == "enum":
+        return f"{field}: {_short(value)} is not one of {', '.join(map(str, limit))}"
+    if rule == "pattern":
+        return f"{field}: {_short(value)} does not match the pattern {limit}"
+    if rule in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return f"{field}: {_short(value)} breaks {rule} {limit}"
+    return f"{field}: {error.message[:200]}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+            dict: "object"}.get(type(value), type(value).__name__)
 
 
 class ApiSpec:
