@@ -279,12 +279,13 @@ def apply_rules(mock: Mock, op: Operation, ctx: Context) -> Reply | None:
         code = int(respond["code"])
         status = int(respond.get("httpStatus") or 200)
         return Reply(status, envelope(code, respond.get("description") or _default_description(mock, code)),
-                     headers=_retry_after(respond, status))
+                     headers=_retry_after(respond, status), forced=True)
     if respond.get("httpStatus") and respond["httpStatus"] != 200:
         status = int(respond["httpStatus"])
         reply = http_error(mock.dialect, status, respond.get("description") or f"Forced by mockmj rule {rule.id}",
                            request.path, time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime()))
         reply.headers.update(_retry_after(respond, status))
+        reply.forced = True
         return reply
     if respond.get("outcome") and not ctx.caller.outcome:
         ctx.caller.outcome = respond["outcome"]

@@ -153,6 +153,18 @@ def grid(pc: Client) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def quiet() -> Iterator[tuple[Client, dict[str, Any], dict[str, Any]]]:
+    """A second mock holding only a grid and its U1, for tests that count tasks (listing stays short)."""
+    server = start_mock(timing="per-poll", seed=8, strict=True)
+    c = Client(server)
+    grid = finished(c, submit(c, "/mj/submit/imagine", {"prompt": "a quiet pond"}))
+    _, up = child(c, grid, button(grid, "U1"))
+    yield c, grid, up
+    c.http.close()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def grid_image(pc: Client, grid: dict[str, Any]) -> Image.Image:
     return image_of(pc, grid)
 
@@ -195,6 +207,16 @@ def test_u_button_upscales_that_panel(pc: Client, grid: dict[str, Any], grid_ima
     assert min(d for j, d in enumerate(distances) if j != index - 1) > 10, distances
 
 
+def test_u_button_of_a_wide_grid_keeps_the_aspect(pc: Client) -> None:
+    wide = finished(pc, submit(pc, "/mj/submit/imagine", {"prompt": "a harbour at night --ar 3:2"}))
+    wide_image = image_of(pc, wide)
+    assert wide_image.width / wide_image.height == pytest.approx(1.5, rel=0.02)
+    _, task = child(pc, wide, button(wide, "U4"))
+    image = image_of(pc, task)
+    assert image.size == wide_image.size  # twice the 3:2 panel
+    assert mean_diff(image, quarter(wide_image, 4)) < 3
+
+
 @pytest.mark.parametrize(
     ("suffix", "family"),
     [("", "v6"), (" --v 6", "v6"), (" --v 6.1", "v6r1"), (" --v 7", "v7"), (" --v 5.2", "v5")],
@@ -235,6 +257,14 @@ def test_reroll_makes_a_new_grid_of_the_same_kind(pc: Client, grid: dict[str, An
     image = image_of(pc, task)
     assert image.size == grid_image.size
     assert mean_diff(image, grid_image) > 10  # a new picture, not the old one again
+
+
+def test_reroll_repeats_the_parents_action(pc: Client, upscaled: dict[str, Any]) -> None:
+    _, zoom = child(pc, upscaled, button(upscaled, "Zoom Out 2x"))
+    _, again = child(pc, zoom, button(zoom, emoji="🔄"))
+    assert again["action"] == "ZOOM"
+    assert again["description"] == f"/up {zoom['id']} R"
+    assert shown(again) == grid_set(again["properties"]["messageHash"])
 
 
 # ------------------------------------------------------------------------------------------- upscaled image
@@ -324,7 +354,10 @@ def test_pan_extends_the_frame_in_its_direction(
         assert mean_diff(panel, upscaled_image) > 8
 
 
-def test_bookmark_answers_with_the_parent_and_makes_no_task(pc: Client, upscaled: dict[str, Any]) -> None:
+def test_bookmark_answers_with_the_parent_and_makes_no_task(
+    quiet: tuple[Client, dict[str, Any], dict[str, Any]]
+) -> None:
+    pc, _, upscaled = quiet
     before, money = task_count(pc), balance(pc)
     r = press(pc, upscaled, button(upscaled, emoji="❤️"))
     assert r.status_code == 200
@@ -335,7 +368,7 @@ def test_bookmark_answers_with_the_parent_and_makes_no_task(pc: Client, upscaled
 
 
 # ------------------------------------------------------------------------------------------- refusals
-def _not_finished(pc: Client, grid: dict[str, Any]) -> dict[str, Any]:
+def _not_finished(pc: Client) -> dict[str, Any]:
     task_id = submit(pc, "/mj/submit/imagine", {"prompt": "still drawing"})["result"]
     pc.fetch(task_id)  # per-poll: one fetch, one step (SUBMITTED)
     return {"id": task_id}
@@ -352,10 +385,11 @@ def _not_finished(pc: Client, grid: dict[str, Any]) -> dict[str, Any]:
     ],
 )
 def test_action_refusals_are_code_21_and_create_nothing(
-    pc: Client, grid: dict[str, Any], upscaled: dict[str, Any], case: str, http: int, words: str
+    quiet: tuple[Client, dict[str, Any], dict[str, Any]], case: str, http: int, words: str
 ) -> None:
+    pc, grid, upscaled = quiet
     if case == "task not finished":
-        target, custom_id = _not_finished(pc, grid), f"MJ::JOB::upsample::1::{NULL_HASH}"
+        target, custom_id = _not_finished(pc), f"MJ::JOB::upsample::1::{NULL_HASH}"
     else:
         target = {
             "unknown task": {"id": "1234567890123456"},
@@ -383,13 +417,35 @@ def test_action_refusals_are_code_21_and_create_nothing(
     assert balance(pc) == money
 
 
+def test_another_tenants_task_is_not_found(quiet: tuple[Client, dict[str, Any], dict[str, Any]]) -> None:
+    pc, grid, _ = quiet
+    other = Client(pc.server, key="another-key")
+    try:
+        before, money = task_count(pc), balance(pc)
+        r = press(other, grid, button(grid, "U1"))
+        assert r.status_code == 404, r.text
+        assert r.json()["code"] == 21
+        assert task_count(other) == 0
+        assert (task_count(pc), balance(pc)) == (before, money)
+    finally:
+        other.http.close()
+
+
+def test_task_id_may_be_sent_as_a_number(pc: Client, grid: dict[str, Any]) -> None:
+    r = pc.post("/mj/submit/action", {"taskId": int(grid["id"]), "customId": button(grid, "U1")})
+    assert r.status_code == 200, r.text
+    assert r.json()["code"] == 1, r.json()
+    assert pc.fetch(r.json()["result"])["description"] == f"/up {grid['id']} U1"
+
+
 def test_action_honours_notify_hook_and_state(pc: Client, grid: dict[str, Any]) -> None:
     _, task = child(pc, grid, button(grid, "U3"), notifyHook=HOOK, state="order-42")
     assert task["state"] == "order-42"
     assert task["properties"]["notifyHook"] == HOOK
 
 
-def test_each_accepted_action_is_paid_for(pc: Client, grid: dict[str, Any]) -> None:
+def test_each_accepted_action_is_paid_for(quiet: tuple[Client, dict[str, Any], dict[str, Any]]) -> None:
+    pc, grid, _ = quiet
     before, money = task_count(pc), balance(pc)
     r = press(pc, grid, button(grid, "U4"))
     assert r.json()["code"] == 1

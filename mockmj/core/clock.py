@@ -18,8 +18,9 @@ VIRTUAL_EPOCH_MS = 1_717_200_000_000
 class Clock:
     """Wall-clock time plus an offset that the control API can push forward."""
 
-    def __init__(self) -> None:
-        self._offset_ms = 0
+    def __init__(self, continue_from: int | None = None) -> None:
+        """`continue_from`: start at that time (and run in real time from there)."""
+        self._offset_ms = 0 if continue_from is None else continue_from - int(time.time() * 1000)
         self._lock = threading.Lock()
 
     @property

@@ -92,6 +92,9 @@ class Engine:
             self.clock: Clock = VirtualClock() if current is None else VirtualClock(current.now_ms())
         elif current is None:
             self.clock = Clock()
+        elif not self.profile.virtual_clock and isinstance(current, VirtualClock):
+            # back to real time: continue from the virtual present so that time never goes backwards
+            self.clock = Clock(continue_from=current.now_ms())
 
     def _build_world(self) -> None:
         self.accounts: list[Account] = [

@@ -29,6 +29,7 @@ class Journal:
         with self._lock:
             if key is None:
                 self._items.clear()
+                self.total = 0
             else:
                 self._items = deque((e for e in self._items if e.get("key") != key), maxlen=self._items.maxlen)
 

@@ -29,6 +29,7 @@ class Reply:
     raw: bytes | None = None
     mimetype: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    forced: bool = False  # made by a control rule: any status on purpose, so not checked by strict mode
 
     @property
     def code(self) -> int | None:
