@@ -427,6 +427,7 @@ class Engine:
         accepted_properties = {"discordInstanceId": account.instance_id, "discordChannelId": account.channel_id}
         if modal:
             task.set_milestones([Milestone(Status.MODAL, None, now)])
+            task.extra["description_after_modal"] = task.description
             task.description = (
                 self.dialect.messages["modal"] if spec.custom_id and "CustomZoom" in spec.custom_id
                 else task.description
@@ -523,6 +524,8 @@ class Engine:
                 task.final_prompt = task.prompt_en
             if task.image_recipe is not None:
                 task.image_recipe = {**task.image_recipe, **extra}
+            # the window is confirmed: Custom Zoom stops saying "Waiting for window confirm"
+            task.description = task.extra.get("description_after_modal", task.description)
             account = next(a for a in self.accounts if a.instance_id == task.account_id)
             outcome = task.extra.get("outcome") or Outcome()
             if outcome.kind == "modal":
