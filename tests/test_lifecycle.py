@@ -3,16 +3,17 @@ stage: every key, the ids, the times, the buttons, the properties and the images
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from mockmj.server import MockServer
+from mockmj.server import MockServer, start_mock
 from tests.conftest import Client, decode_image
 
 TASK_KEYS = {
@@ -94,7 +95,7 @@ def status_key(task: dict[str, Any]) -> tuple[str, str | None]:
 
 
 def never_backwards(seen: list[tuple[str, str | None]]) -> None:
-    for (s1, p1), (s2, p2) in zip(seen, seen[1:], strict=False):
+    for (s1, p1), (s2, p2) in itertools.pairwise(seen):
         assert RANK[s2] >= RANK[s1], seen
         if s1 == s2 == "IN_PROGRESS":
             assert int(str(p2).rstrip("%")) >= int(str(p1).rstrip("%")), seen
@@ -118,6 +119,22 @@ def listed(client: Client, task_id: str) -> dict[str, Any]:
     r = client.get("/mj/task/list")
     assert r.status_code == 200
     return next(t for t in r.json() if t["id"] == task_id)
+
+
+@pytest.fixture(scope="module")
+def shared_manual() -> Iterator[MockServer]:
+    """One manual-timing mock for the whole module (starting a mock per test costs most of the run)."""
+    server = start_mock(timing="manual", seed=7, strict=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def manual(shared_manual: MockServer) -> Client:
+    """conftest's `manual`, on the shared mock, reset to a clean world (tasks, keys, accounts, clock)."""
+    client = Client(shared_manual)
+    client.control("POST", "/reset", {})
+    return client
 
 
 # ------------------------------------------------------------------------------------ profiles

@@ -150,7 +150,6 @@ def test_every_spec_operation_is_routed() -> None:
     assert missing == set()
 
 
-@pytest.mark.xfail(reason="bug: Flask's default /static/<path:filename> route is registered", strict=True)
 def test_no_route_outside_the_spec() -> None:
     extra = bound_routes() - set(allowed_routes())
     assert extra == set()

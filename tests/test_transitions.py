@@ -198,7 +198,7 @@ def legal(path: list[Milestone]) -> bool:
     return True
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.lists(MILESTONES, max_size=8))
 def test_set_milestones_agrees_with_the_table(path: list[Milestone]) -> None:
     task = new_task()
@@ -211,7 +211,7 @@ def test_set_milestones_agrees_with_the_table(path: list[Milestone]) -> None:
         assert task.milestones == []
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.sampled_from(list(Status)), st.sampled_from(list(Status)), PROGRESSES, PROGRESSES)
 def test_check_step_matches_the_table(a: Status, b: Status, pa: str | None, pb: str | None) -> None:
     ok = b in TRANSITIONS[a] and not (a is b is Status.IN_PROGRESS and percent(pb) <= percent(pa))
@@ -238,7 +238,7 @@ def view(task: Task, now: int, per_poll: bool = False) -> tuple[Status, int]:
     return milestone.status, percent(milestone.progress)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(
     profile=st.sampled_from(sorted(PROFILES)),
     plan=PLANS,
@@ -272,7 +272,7 @@ def test_build_path_is_legal_and_only_moves_forward(
     assert task.reached_index(start - 1, False) == 0
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(profile=st.sampled_from(sorted(PROFILES)), plan=PLANS, draw=st.floats(0.0, 1.0))
 def test_build_path_ends_as_planned(profile: str, plan: Plan, draw: float) -> None:
     path = full_path(profile, plan, 1_000, draw)
@@ -325,7 +325,7 @@ def test_realistic_takes_tens_of_seconds_and_fast_about_one() -> None:
 
 
 # ------------------------------------------------------------------------------------ per-poll
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(plan=PLANS, nows=st.lists(st.integers(0, 10**13), min_size=1, max_size=30))
 def test_per_poll_moves_one_milestone_per_known_time(plan: Plan, nows: list[int]) -> None:
     path = full_path("per-poll", plan, None)
