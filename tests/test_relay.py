@@ -14,8 +14,6 @@ from typing import Any
 import pytest
 import requests
 
-from .conftest import Client
-
 RELAY_HEADERS = {"mj-api-secret": "relay-channel-key", "Content-Type": "application/json"}
 
 
