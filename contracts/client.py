@@ -22,6 +22,14 @@ import requests
 BILLABLE_PATH = re.compile(r"^(?:/mj-[a-z]+)?/mj/(?:submit/[^/]+|insight-face/swap)/?$")
 
 
+def operation_of(path: str) -> str:
+    """The path template a request belongs to, for the per-operation counts of the report."""
+    path = re.sub(r"^((?:/mj-[a-z]+)?/mj/task)/[^/]+/(fetch|image-seed|cancel)$", r"\1/{id}/\2", path)
+    if path.startswith("/attachments/"):
+        return "/attachments/{image}"
+    return path
+
+
 def is_billable(method: str, path: str) -> bool:
     return method.upper() == "POST" and bool(BILLABLE_PATH.match(path.split("?", 1)[0]))
 
@@ -189,7 +197,7 @@ class Client:
         self.spacer.wait()
         with self._lock:
             self.counters.requests += 1
-            key = f"{method} {path}"
+            key = f"{method} {operation_of(path)}"
             self.counters.by_path[key] = self.counters.by_path.get(key, 0) + 1
         return self.session.request(method, path_or_url if absolute else self.url(path_or_url), **kwargs)
 

@@ -9,6 +9,7 @@ in priority order, so a small budget goes to the most informative clauses. A tes
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,6 +46,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def item_clauses(item: pytest.Item) -> list[str]:
+    label = getattr(item, "operation_label", None)  # a schemathesis item: one per operation
+    if isinstance(label, str) and " " in label:
+        return ["SCHEMA-2" if is_billable(*label.split(" ", 1)) else "SCHEMA-1"]
     ids: list[str] = []
     for mark in item.iter_markers("clauses"):
         ids.extend(mark.args)
@@ -99,7 +103,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     rep.user_properties.append(("clauses", ",".join(clauses)))
     if rep.skipped and rep.when in ("setup", "call"):
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
-        reason = reason.removeprefix("Skipped: ")
+        reason = re.sub(r"^(?:Skipped|[\w.]+\.BudgetExhausted): ", "", reason)
         for cid in clauses:
             rec.not_run(cid, reason)
     elif rep.failed and rep.when in ("setup", "call") and rec.failure_count == item.stash.get(FAILS_KEY, 0):
@@ -149,11 +153,11 @@ def run() -> runtime.Run:
 
 @pytest.fixture(scope="session")
 def target(run: runtime.Run) -> Target:
-    return run.target()
+    return run.usable_target()
 
 
 @pytest.fixture(scope="session")
-def client(run: runtime.Run) -> Client:
+def client(run: runtime.Run, target: Target) -> Client:
     return run.client()
 
 
@@ -163,7 +167,7 @@ def rec(run: runtime.Run) -> Recorder:
 
 
 @pytest.fixture(scope="session")
-def observer(run: runtime.Run) -> Observer:
+def observer(run: runtime.Run, target: Target) -> Observer:
     return run.observer()
 
 

@@ -36,6 +36,10 @@ def build(rec: Recorder, meta: dict[str, Any]) -> dict[str, Any]:
     return {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **meta, "summary": summary, "clauses": clauses}
 
 
+def _checks(n: int) -> str:
+    return f"{n} check" if n == 1 else f"{n} checks"
+
+
 def _cell(text: str, limit: int = 400) -> str:
     text = " ".join(str(text).split())
     if len(text) > limit:
@@ -65,7 +69,7 @@ def markdown(report: dict[str, Any]) -> str:
         elif c["status"] == "not run":
             detail = c["reason"]
         else:
-            detail = f"{c['observations']} checks"
+            detail = _checks(c["observations"])
             if c["readings"]:
                 detail += "; seen: " + ", ".join(c["readings"])
             if c["notes"]:
@@ -88,7 +92,7 @@ def terminal_lines(report: dict[str, Any], width: int = 120) -> list[str]:
         elif c["status"] == "not run":
             detail = c["reason"]
         else:
-            detail = f"{c['observations']} checks" + (
+            detail = _checks(c["observations"]) + (
                 f"; seen: {', '.join(c['readings'])}" if c["readings"] else "")
         line = f"{ICON[c['status']]} {c['id']:<9} {c['title']}"
         out.append(line[:width])

@@ -6,6 +6,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from contracts.clauses import Recorder
 from contracts.client import Budget, Client, Counters, Spacer
 from contracts.observe import Observer
@@ -46,6 +48,13 @@ class Run:
                     self._target_error = f"could not start or reach the target: {exc!r}"
                     raise
             return self._target
+
+    def usable_target(self) -> Target:
+        """The target, or the end of the session with the reason (no key, unreachable, mock failed)."""
+        try:
+            return self.target()
+        except Exception as exc:
+            pytest.exit(f"contract suite: cannot use the target: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
 
     def client(self) -> Client:
         if self._client is None:

@@ -22,6 +22,10 @@ from contracts.receiver import Receiver
 MOCK_KEYS = ("contract-key-1", "contract-key-2")
 
 
+class TargetUnusable(Exception):
+    """The suite cannot talk to the target as configured."""
+
+
 @dataclass
 class Target:
     base_url: str
@@ -62,9 +66,12 @@ class Target:
 
 def probe_mockmj(base_url: str) -> dict[str, Any] | None:
     try:
-        resp = requests.get(f"{base_url}/_mockmj/health", timeout=5)
+        resp = requests.get(f"{base_url}/_mockmj/health", timeout=10)
+    except requests.RequestException as exc:
+        raise TargetUnusable(f"{base_url} cannot be reached: {exc}") from exc
+    try:
         data = resp.json() if resp.status_code == 200 else None
-    except (requests.RequestException, ValueError):
+    except ValueError:
         return None
     return data if isinstance(data, dict) and data.get("status") == "ok" else None
 
@@ -91,6 +98,9 @@ def start_target(opts: Options) -> Target:
         else:
             dialect, source = "88api", "default"
         api_key = opts.api_key or (MOCK_KEYS[0] if info else None)
+        if api_key is None:
+            raise TargetUnusable(f"{opts.base_url} is not a mockmj (no /_mockmj/health): pass --mj-api-key "
+                                 "(or MJ_API_KEY)")
         second = opts.second_key or (f"contract-key-{secrets.token_hex(4)}" if info else None)
         target = Target(base_url=opts.base_url, api_key=api_key, second_key=second, dialect=dialect,
                         dialect_source=source, is_mockmj=info is not None, in_process=False, local=opts.local,

@@ -102,8 +102,9 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
     engine = mock.engine
 
     def health(_: dict[str, Any]) -> dict[str, Any]:
+        auth = "none" if not mock.auth_required() else ("keys" if mock.settings.keys else "any-key")
         return {"status": "ok", "dialect": engine.dialect.name, "timing": engine.profile.name,
-                "version": __version__, "tasks": len(engine.store)}
+                "version": __version__, "tasks": len(engine.store), "auth": auth}
 
     def openapi(_: dict[str, Any]) -> Response:
         return Response(mock.control_spec.text, mimetype="application/yaml")

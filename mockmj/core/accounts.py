@@ -65,15 +65,15 @@ class Account:
         """accountFilter semantics: blank fields match anything; modes match if any overlaps."""
         if not self.enabled:
             return False
-        flt = flt or {}
+        flt = flt if isinstance(flt, dict) else {}
         if flt.get("instanceId") and str(flt["instanceId"]) != self.instance_id:
             return False
         if flt.get("channelId") and str(flt["channelId"]) != self.channel_id:
             return False
-        modes = flt.get("modes") or []
-        if modes and not set(modes) & set(self.modes):
+        modes = flt.get("modes") if isinstance(flt.get("modes"), list) else []
+        if modes and not {m for m in modes if isinstance(m, str)} & set(self.modes):
             return False
-        remark = flt.get("remark") or ""
+        remark = str(flt.get("remark") or "")
         return not (remark and remark not in self.remark)
 
     def load(self, now: int) -> tuple[int, int]:

@@ -210,11 +210,43 @@ def _read_body(mock: Mock, op: Operation) -> tuple[dict[str, Any], Reply | None]
     if dialect.schema_errors == "lenient":
         # Jackson refuses only what it cannot bind (unknown enum constants); the rest reaches the
         # controller's own checks, which answer with the upstream messages.
-        if any(e.validator == "enum" and isinstance(e.instance, str) for e in errors):
+        if any(_unbindable(e) for e in errors):
             return {}, http_error(dialect, 400, "", request.path, _timestamp())
+        for error in errors:
+            _coerce_to_string(body, error)
         return body, None
     return {}, http_error(dialect, 400, f"Parameter error: {describe_error(errors[0])}", request.path,
                           _timestamp())
+
+
+def _unbindable(error: Any) -> bool:
+    """Would Jackson refuse to bind this value? Unknown enum constants, and structure where a scalar
+    is expected (or the reverse). Scalars where a string is expected are coerced, nulls are accepted."""
+    value = error.instance
+    if error.validator == "enum":
+        return isinstance(value, str)
+    if error.validator != "type" or value is None:
+        return False
+    expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+    structured = {"object", "array"}
+    if isinstance(value, dict | list):
+        return not ({"object" if isinstance(value, dict) else "array"} & set(expected))
+    return bool(set(expected) <= structured)
+
+
+def _coerce_to_string(body: dict[str, Any], error: Any) -> None:
+    """Jackson binds a number or boolean sent for a String field as its text ("prompt": 123 → "123")."""
+    value, expected = error.instance, error.validator_value
+    wanted = expected if isinstance(expected, list) else [expected]
+    if error.validator != "type" or "string" not in wanted or not isinstance(value, int | float | bool):
+        return
+    path = list(error.absolute_path)
+    if not path:
+        return
+    parent: Any = body
+    for part in path[:-1]:
+        parent = parent[part]
+    parent[path[-1]] = json.dumps(value)
 
 
 def _journal(mock: Mock, op: Operation | None, reply: Reply, key: str | None, seconds: float) -> None:

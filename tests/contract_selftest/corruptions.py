@@ -243,7 +243,7 @@ CORRUPTIONS: tuple[Corruption, ...] = (
     Corruption("answers code 1 for a bad body", lambda: rewriting(code_one_for_bad_body), "BAD-2", "BAD-2"),
     Corruption("serves a broken image", lambda: rewriting(broken_image), "LIFE-6", "LIFE-6"),
     Corruption("returns result as a number", lambda: rewriting(numeric_result), "ENV-3", "ENV-3"),
-    Corruption("pretty-prints JSON", lambda: rewriting(spaced_json), "ENV-5", "AUTH-4"),
+    Corruption("pretty-prints JSON", lambda: rewriting(spaced_json), "ENV-5", "BAD-4"),
     Corruption("buttons outside the Discord grammar", lambda: rewriting(on_tasks(buttons_without_hash)), "LIFE-7",
                "LIFE-7"),
     Corruption("list-by-condition finds nothing", lambda: rewriting(list_returns_nothing), "LIFE-10", "LIFE-10"),

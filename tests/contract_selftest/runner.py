@@ -40,6 +40,7 @@ def run_suite(args: list[str], report_stem: Path, timeout: float = 240.0,
               env: dict[str, str] | None = None) -> SuiteRun:
     """`python -m pytest contracts ARGS --mj-report STEM` from the repository root."""
     cmd = [sys.executable, "-m", "pytest", "contracts", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+           "--assert=plain",
            "--mj-report", str(report_stem), *args]
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MJ_")}
     full_env.update(env or {})
