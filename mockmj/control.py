@@ -156,12 +156,15 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
 
     def requests_(_: dict[str, Any]) -> dict[str, Any]:
         filters = {k: v for k, v in request.args.items() if k != "limit"}
+        for name in ("since", "status"):
+            if name in filters and not filters[name].lstrip("-").isdigit():
+                raise ControlError(400, f"{name} must be an integer")
         return {"total": mock.journal.total, "capacity": mock.settings.journal_size,
                 "items": mock.journal.query(filters, _limit())}
 
     def callbacks(_: dict[str, Any]) -> dict[str, Any]:
         return {"total": mock.callbacks.total, "capacity": mock.settings.outbox_size,
-                "items": mock.callbacks.entries(request.args.get("taskId"), _limit())}
+                "items": mock.callbacks.entries(request.args.get("taskId"), _limit(), request.args.get("key"))}
 
     def timeline(_: dict[str, Any], id: str) -> dict[str, Any]:
         with engine.lock:

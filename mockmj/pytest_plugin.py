@@ -135,7 +135,6 @@ class MockMJ:
         self._rule_ids: list[str] = []
         self._accounts_before: dict[str, dict[str, Any]] = {}
         self._timing_before: str | None = None
-        self._outbox_start = self._control("GET", "/callbacks", params={"limit": 0})["total"]
 
     # ---------------------------------------------------------------- plumbing
     def _control(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
@@ -206,11 +205,9 @@ class MockMJ:
         return self._control("GET", "/requests", params=params)["items"]
 
     def callbacks(self, task_id: str | None = None) -> list[dict[str, Any]]:
-        """Callback delivery attempts recorded since this test started (of one task if given)."""
-        params = {"taskId": task_id} if task_id else None
-        page = self._control("GET", "/callbacks", params=params)
-        start = self._outbox_start if page["total"] >= self._outbox_start else 0
-        return [e for e in page["items"] if e["seq"] > start]
+        """Callback delivery attempts for this test's tasks (of one task if given)."""
+        params = {"key": self.api_key, **({"taskId": task_id} if task_id else {})}
+        return self._control("GET", "/callbacks", params=params)["items"]
 
     def timeline(self, task_id: str) -> list[dict[str, Any]]:
         """Transitions, polls and callback attempts of one task, in time order."""

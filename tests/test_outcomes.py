@@ -4,7 +4,6 @@ directive, observed over a real socket in manual timing (time moves only when th
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,7 +24,7 @@ def shared() -> Iterator[MockServer]:
     """One manual-timing mock for the module; each test is its own tenant (key), reset afterwards."""
     server = start_mock(timing="manual", seed=21, strict=True)
     yield server
-    threading.Thread(target=server.stop, daemon=True).start()
+    server.stop()
 
 
 @pytest.fixture

@@ -82,6 +82,8 @@ class Callbacks:
                 if m.at is not None and m.status not in (Status.NOT_START, Status.MODAL):
                     heapq.heappush(self._heap, _Due(m.at, next(self._seq), task.id, index))
             self._cond.notify()
+        if self.engine.clock.virtual:
+            self._drain(self.engine.now(), synchronous=False)  # e.g. a cancel, due at once
 
     def milestone_reached(self, task: Task, index: int) -> None:
         """Per-poll timing: the poll that moved the task sends its callback, off the request thread."""
@@ -124,6 +126,10 @@ class Callbacks:
             with self._cond:
                 if self._stopped:
                     return
+                if self.engine.clock.virtual:
+                    # virtual time moves only in advance(), which sends what fell due itself, in order
+                    self._cond.wait(timeout=0.5)
+                    continue
                 wait = 0.5
                 if self._heap:
                     wait = (self._heap[0].at - self.engine.now()) / 1000
@@ -159,7 +165,7 @@ class Callbacks:
         final = milestone.status in (Status.SUCCESS, Status.FAILURE, Status.CANCEL)
         sends: list[tuple[dict[str, Any], Milestone, str | None]] = [(payload, milestone, fault)]
         if fault == "drop" and final:
-            self._record(task.id, url, payload, milestone, 0, None, "dropped by fault", None, "drop")
+            self._record(task.id, url, payload, milestone, 0, None, "dropped by fault", None, "drop", task.owner)
             return
         if fault == "duplicate":
             sends.append((payload, milestone, fault))
@@ -183,7 +189,8 @@ class Callbacks:
             return
         with self._cond:
             if self._pending >= MAX_PENDING:
-                self._record(task_id, url, payload, m, 0, None, "outbox overflow: not sent", None, fault)
+                self._record(task_id, url, payload, m, 0, None, "outbox overflow: not sent", None, fault,
+                             self._owner(task_id))
                 return
             self._pending += 1
         try:
@@ -214,25 +221,32 @@ class Callbacks:
             except requests.RequestException as exc:
                 error = f"{type(exc).__name__}: {exc}"[:300]
             latency = round((time.perf_counter() - started) * 1000, 2)
-            self._record(task_id, url, payload, m, attempt, status, error, latency, fault)
+            self._record(task_id, url, payload, m, attempt, status, error, latency, fault, self._owner(task_id))
             if error is None and status is not None and 200 <= status < 300:
                 return
             if attempt < attempts:
                 time.sleep(RETRY_DELAYS_S[attempt - 1])
 
+    def _owner(self, task_id: str) -> str | None:
+        task = self.engine.store.get(task_id)
+        return task.owner if task is not None else None
+
     def _record(self, task_id: str, url: str, payload: dict[str, Any], m: Milestone, attempt: int,
-                status: int | None, error: str | None, latency: float | None, fault: str | None) -> None:
+                status: int | None, error: str | None, latency: float | None, fault: str | None,
+                key: str | None) -> None:
         with self._cond:
             self.total += 1
             self.outbox.append({
-                "seq": self.total, "taskId": task_id, "url": url, "status": m.status.value,
+                "seq": self.total, "taskId": task_id, "key": key, "url": url, "status": m.status.value,
                 "progress": m.progress, "attempt": attempt, "httpStatus": status, "error": error,
                 "latencyMs": latency, "time": m.at or 0, "fault": fault, "payload": payload,
             })
 
-    def entries(self, task_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def entries(self, task_id: str | None = None, limit: int | None = None,
+                key: str | None = None) -> list[dict[str, Any]]:
         with self._cond:
-            items = [e for e in self.outbox if task_id is None or e["taskId"] == task_id]
+            items = [e for e in self.outbox
+                     if (task_id is None or e["taskId"] == task_id) and (key is None or e["key"] == key)]
         if limit is not None:
             items = items[-limit:] if limit else []
         return items
