@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -71,7 +72,17 @@ def _timestamp() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "+00:00")
 
 
+# Building an app compiles its URL rules with `ast.parse`, which CPython 3.11 does not make safe across
+# threads ("AST constructor recursion depth mismatch"): apps built from several threads take turns.
+_BUILD_LOCK = threading.Lock()
+
+
 def create_app(settings: Settings | None = None) -> Flask:
+    with _BUILD_LOCK:
+        return _create_app(settings)
+
+
+def _create_app(settings: Settings | None) -> Flask:
     settings = settings or Settings()
     settings.check()
     mock = Mock(settings)
