@@ -215,12 +215,17 @@ def test_probe_image_seed(probe: Followed, client: Client, rec: Recorder, target
 
 
 # -- buttons -------------------------------------------------------------------------------------------
+def _button_of_kind(task: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """The task's first button whose customId parses to this kind, if any."""
+    return next((b for b in task.get("buttons") or [] if isinstance(b, dict) and
+                 (p := parse(str(b.get("customId")))) is not None and p.kind == kind), None)
+
+
 @pytest.fixture(scope="module")
 def upscaled(probe: Followed, client: Client, target: Target, rec: Recorder, observer: Observer,
              run: Run) -> tuple[Pressed, Followed | None]:
     final = _need_success(probe)
-    button = next((b for b in final.get("buttons") or [] if isinstance(b, dict) and
-                   (p := parse(str(b.get("customId")))) is not None and p.kind == "upsample"), None)
+    button = _button_of_kind(final, "upsample")
     need(button is not None, f"the probe offers no upsample button: {short(final.get('buttons'))}")
     assert button is not None
     need_budget(run, 1)
@@ -254,8 +259,7 @@ def test_custom_zoom_opens_a_window(upscaled: tuple[Pressed, Followed | None], c
     final = followed.final
     need(final is not None and final.get("status") == "SUCCESS", "the upscale did not reach SUCCESS")
     assert final is not None
-    button = next((b for b in final.get("buttons") or [] if isinstance(b, dict) and
-                   (p := parse(str(b.get("customId")))) is not None and p.kind == "custom_zoom"), None)
+    button = _button_of_kind(final, "custom_zoom")
     need(button is not None, f"the upscaled task offers no Custom Zoom button: {short(final.get('buttons'))}")
     assert button is not None
     need_budget(run, 2)

@@ -13,7 +13,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from mockmj.server import start_mock
 
-from .conftest import Client, decode_image
+from .helpers import Client, balance, button, decode_image, finished, mock_client, quarter, run, submit, task_count
 
 NULL_HASH = "00000000-0000-0000-0000-000000000000"
 HOOK = "http://127.0.0.1:9/hook"  # the discard port: callbacks fail fast and harmlessly
@@ -21,33 +21,8 @@ PAN_EMOJI = {"left": "⬅️", "right": "➡️", "up": "⬆️", "down": "⬇�
 
 
 # ------------------------------------------------------------------------------------------- helpers
-def submit(c: Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    r = c.post(path, body)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
 def press(c: Client, task: dict[str, Any], custom_id: str, **extra: Any) -> requests.Response:
     return c.post("/mj/submit/action", {"taskId": task["id"], "customId": custom_id, **extra})
-
-
-def button(task: dict[str, Any], label: str | None = None, emoji: str | None = None) -> str:
-    """The customId of the task's button with this label (or this emoji)."""
-    found = [b["customId"] for b in task["buttons"]
-             if (label is None or b["label"] == label) and (emoji is None or b["emoji"] == emoji)]
-    assert len(found) == 1, (label, emoji, task["buttons"])
-    return found[0]
-
-
-def run(c: Client, task_id: str) -> tuple[list[str], dict[str, Any]]:
-    """Poll a per-poll task to its end: the statuses it showed (one step per fetch) and the final view."""
-    seen: list[str] = []
-    for _ in range(40):
-        task = c.fetch(task_id)
-        seen.append(task["status"])
-        if task["status"] in ("SUCCESS", "FAILURE", "CANCEL", "MODAL"):
-            return seen, task
-    raise AssertionError(f"task {task_id} did not finish: {seen}")
 
 
 def child(c: Client, parent: dict[str, Any], custom_id: str, **extra: Any) -> tuple[list[str], dict[str, Any]]:
@@ -59,26 +34,12 @@ def child(c: Client, parent: dict[str, Any], custom_id: str, **extra: Any) -> tu
     return run(c, answer["result"])
 
 
-def finished(c: Client, answer: dict[str, Any]) -> dict[str, Any]:
-    assert answer["code"] == 1, answer
-    task = c.finish(answer["result"])
-    assert task["status"] == "SUCCESS", task
-    return task
-
-
 def image_of(c: Client, task: dict[str, Any]) -> Image.Image:
     assert task["imageUrl"], task
     r = c.http.get(task["imageUrl"], timeout=30)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("image/png")
     return decode_image(r.content).convert("RGB")
-
-
-def quarter(grid: Image.Image, index: int) -> Image.Image:
-    """Panel 1..4 of a 2×2 grid (1 top left, 2 top right, 3 bottom left, 4 bottom right)."""
-    w, h = grid.width // 2, grid.height // 2
-    left, top = (index - 1) % 2 * w, (index - 1) // 2 * h
-    return grid.crop((left, top, left + w, top + h))
 
 
 def thumb(image: Image.Image, size: int = 16) -> Image.Image:
@@ -88,16 +49,6 @@ def thumb(image: Image.Image, size: int = 16) -> Image.Image:
 def mean_diff(a: Image.Image, b: Image.Image, size: int = 16) -> float:
     """Mean absolute per-channel difference (0..255) of the two images brought to a small common size."""
     return sum(ImageStat.Stat(ImageChops.difference(thumb(a, size), thumb(b, size))).mean) / 3
-
-
-def task_count(c: Client) -> int:
-    r = c.get("/mj/task/list")
-    assert r.status_code == 200, r.text
-    return len(r.json())
-
-
-def balance(c: Client) -> int:
-    return int(c.control("GET", f"/keys/{c.key}")["balance"])
 
 
 def grid_set(h: str) -> list[tuple[str, str, str]]:
@@ -140,11 +91,7 @@ def shown(task: dict[str, Any]) -> list[tuple[str, str, str]]:
 @pytest.fixture(scope="module")
 def pc() -> Iterator[Client]:
     """One per-poll mock for the module: every fetch moves a task one step, so nothing waits on time."""
-    server = start_mock(timing="per-poll", seed=7, strict=True)
-    c = Client(server)
-    yield c
-    c.http.close()
-    server.stop()
+    yield from mock_client(timing="per-poll", seed=7)
 
 
 @pytest.fixture(scope="module")

@@ -3,18 +3,14 @@ really derive from their inputs, and the buttons they lead on to (PicReader, Pro
 
 from __future__ import annotations
 
-import base64
-import io
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from PIL import Image, ImageStat
+from PIL import ImageStat
 
-from mockmj.server import start_mock
-
-from .conftest import Client, decode_image, png_data_url
+from .helpers import Client, balance, download, encoded, image_of, mock_client, png_data_url, run, submit, task_count
 
 NUMBERS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣")
 ASPECT = {"PORTRAIT": (2, 3), "SQUARE": (1, 1), "LANDSCAPE": (3, 2)}
@@ -22,55 +18,11 @@ URL_IN_PROMPT = re.compile(r"<(http://[^>]+)>")
 
 
 # ------------------------------------------------------------------------------------------- helpers
-def submit(c: Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    r = c.post(path, body)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def run(c: Client, task_id: str) -> tuple[list[str], dict[str, Any]]:
-    seen: list[str] = []
-    for _ in range(40):
-        task = c.fetch(task_id)
-        seen.append(task["status"])
-        if task["status"] in ("SUCCESS", "FAILURE", "CANCEL", "MODAL"):
-            return seen, task
-    raise AssertionError(f"task {task_id} did not finish: {seen}")
-
-
 def finished(c: Client, answer: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     assert answer["code"] == 1, answer
     seen, task = run(c, answer["result"])
     assert task["status"] == "SUCCESS", task
     return seen, task
-
-
-def download(c: Client, url: str) -> tuple[bytes, str]:
-    assert url.startswith(c.base + "/"), url
-    r = c.http.get(url, timeout=30)
-    assert r.status_code == 200, r.text
-    return r.content, r.headers["content-type"]
-
-
-def image_of(c: Client, task: dict[str, Any]) -> Image.Image:
-    return decode_image(download(c, task["imageUrl"])[0]).convert("RGB")
-
-
-def encoded(size: tuple[int, int], colour: tuple[int, int, int], fmt: str = "PNG") -> tuple[bytes, str]:
-    """(the bytes of a real image, the same as a data URL)."""
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, fmt)
-    data = buffer.getvalue()
-    mime = {"PNG": "image/png", "JPEG": "image/jpeg"}[fmt]
-    return data, f"data:{mime};base64," + base64.b64encode(data).decode()
-
-
-def task_count(c: Client) -> int:
-    return len(c.get("/mj/task/list").json())
-
-
-def balance(c: Client) -> int:
-    return int(c.control("GET", f"/keys/{c.key}")["balance"])
 
 
 def grid_labels(task: dict[str, Any]) -> list[str]:
@@ -97,11 +49,7 @@ def four_prompts(text: str) -> list[str]:
 # ------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def pc() -> Iterator[Client]:
-    server = start_mock(timing="per-poll", seed=13, strict=True)
-    c = Client(server)
-    yield c
-    c.http.close()
-    server.stop()
+    yield from mock_client(timing="per-poll", seed=13)
 
 
 @pytest.fixture(scope="module")

@@ -4,138 +4,15 @@ slow or dead receivers never slow the API, and the retry policy retries."""
 from __future__ import annotations
 
 import itertools
-import json
 import socket
 import statistics
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from mockmj.server import MockServer, start_mock
-
-from .conftest import Client
+from .helpers import Client, Receiver, Servers, submit_imagine
 
 STATUS_RANK = {"NOT_START": 0, "SUBMITTED": 1, "IN_PROGRESS": 2, "SUCCESS": 3, "FAILURE": 3, "CANCEL": 3}
-
-
-@dataclass
-class Received:
-    path: str
-    content_type: str
-    body: bytes
-    wall_ms: float  # time.time() in ms when the request arrived
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        return json.loads(self.body)
-
-
-class Receiver:
-    """A callback receiver on 127.0.0.1 in a thread.
-
-    `statuses` are answered in turn (the last one repeats); with `hold` each request waits (up to
-    `hold_seconds`) until `release()` before it is answered: a receiver that sleeps.
-    """
-
-    def __init__(self, statuses: tuple[int, ...] = (200,), hold: bool = False, hold_seconds: float = 10.0) -> None:
-        self.calls: list[Received] = []
-        self.lock = threading.Lock()
-        self.released = threading.Event()
-        self._statuses = list(statuses)
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.lock:
-                    receiver.calls.append(Received(self.path, self.headers.get("Content-Type", ""), body,
-                                                   time.time() * 1000))
-                    status = receiver._statuses.pop(0) if len(receiver._statuses) > 1 else receiver._statuses[0]
-                if hold:
-                    receiver.released.wait(hold_seconds)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name="test-receiver",
-                                       daemon=True)
-        self.thread.start()
-
-    def payloads(self, task_id: str | None = None) -> list[dict[str, Any]]:
-        with self.lock:
-            calls = list(self.calls)
-        return [c.payload for c in calls if task_id is None or c.payload.get("id") == task_id]
-
-    def wait_for(self, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 10) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while True:
-            payloads = self.payloads()
-            if done(payloads) or time.monotonic() > deadline:
-                return payloads
-            time.sleep(0.02)
-
-    def release(self) -> None:
-        self.released.set()
-
-    def close(self) -> None:
-        self.released.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def make_receiver() -> Iterator[Callable[..., Receiver]]:
-    made: list[Receiver] = []
-
-    def make(**options: Any) -> Receiver:
-        receiver = Receiver(**options)
-        made.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in made:
-        receiver.close()
-
-
-class Servers:
-    """Start fresh mocks (strict mode, seed 7 unless told) as clients; `stop_all` at teardown."""
-
-    def __init__(self) -> None:
-        self.started: list[MockServer] = []
-
-    def __call__(self, **options: Any) -> Client:
-        options.setdefault("strict", True)
-        options.setdefault("seed", 7)
-        server = start_mock(**options)
-        self.started.append(server)
-        return Client(server)
-
-    def stop_all(self) -> None:
-        for server in self.started:
-            server.stop()
-
-
-@pytest.fixture
-def mocks() -> Iterator[Servers]:
-    servers = Servers()
-    yield servers
-    servers.stop_all()
-
-
-@pytest.fixture
-def manual(mocks: Servers) -> Client:
-    return mocks(timing="manual")
 
 
 def rank(payload: dict[str, Any]) -> tuple[int, int]:
@@ -153,13 +30,6 @@ def closed_port_url() -> str:
     port = sock.getsockname()[1]
     sock.close()
     return f"http://127.0.0.1:{port}/hook"
-
-
-def submit(client: Client, prompt: str = "a lighthouse", headers: dict[str, str] | None = None,
-           codes: tuple[int, ...] = (1,), **body: Any) -> str:
-    r = client.post("/mj/submit/imagine", {"prompt": prompt, **body}, headers=headers)
-    assert r.status_code == 200 and r.json()["code"] in codes, r.text
-    return r.json()["result"]
 
 
 def outbox(client: Client, task_id: str | None = None) -> list[dict[str, Any]]:
@@ -180,7 +50,7 @@ def wait_outbox(client: Client, task_id: str, done: Callable[[list[dict[str, Any
 # --------------------------------------------------------------------------- payloads follow fetch
 def test_each_callback_equals_fetch_at_its_milestone(manual: Client, make_receiver: Callable[..., Receiver]) -> None:
     receiver = make_receiver()
-    task_id = submit(manual, notifyHook=receiver.url)
+    task_id = submit_imagine(manual, notifyHook=receiver.url)
     assert manual.fetch(task_id)["status"] == "NOT_START"
     manual.advance(0.5)
     assert receiver.payloads() == [], "no callback at NOT_START"
@@ -213,7 +83,7 @@ def test_each_callback_equals_fetch_at_its_milestone(manual: Client, make_receiv
 
 def test_failure_callback_carries_the_fail_reason(manual: Client, make_receiver: Callable[..., Receiver]) -> None:
     receiver = make_receiver()
-    task_id = submit(manual, "a boat --mockmj fail:no boats today", notifyHook=receiver.url)
+    task_id = submit_imagine(manual, "a boat --mockmj fail:no boats today", notifyHook=receiver.url)
     manual.advance(30)
     final = receiver.payloads(task_id)[-1]
     assert final["status"] == "FAILURE" and final["failReason"] == "no boats today"
@@ -224,13 +94,13 @@ def test_global_notify_hook_is_used_without_a_task_hook(mocks: Servers,
                                                        make_receiver: Callable[..., Receiver]) -> None:
     receiver = make_receiver()
     client = mocks(timing="manual", seed=3, notify_hook=receiver.url)
-    task_id = submit(client)
+    task_id = submit_imagine(client)
     client.advance(30)
     assert [p["status"] for p in receiver.payloads(task_id)][-1] == "SUCCESS"
 
 
 def test_no_hook_no_callbacks(manual: Client) -> None:
-    task_id = submit(manual)
+    task_id = submit_imagine(manual)
     manual.advance(30)
     assert manual.fetch(task_id)["status"] == "SUCCESS"
     assert outbox(manual, task_id) == []
@@ -238,14 +108,14 @@ def test_no_hook_no_callbacks(manual: Client) -> None:
 
 # --------------------------------------------------------------------------- faults
 def normal_sequence(manual: Client, receiver: Receiver) -> list[tuple[str, str | None]]:
-    task_id = submit(manual, "reference", notifyHook=receiver.url)
+    task_id = submit_imagine(manual, "reference", notifyHook=receiver.url)
     manual.advance(30)
     return [milestone(p) for p in receiver.payloads(task_id)]
 
 
 def test_fault_drop_loses_the_final_callback(manual: Client, make_receiver: Callable[..., Receiver]) -> None:
     receiver = make_receiver()
-    task_id = submit(manual, notifyHook=receiver.url, headers={"X-MockMJ-Callback-Fault": "drop"})
+    task_id = submit_imagine(manual, notifyHook=receiver.url, headers={"X-MockMJ-Callback-Fault": "drop"})
     manual.advance(30)
     assert manual.fetch(task_id)["status"] == "SUCCESS"
     statuses = [p["status"] for p in receiver.payloads(task_id)]
@@ -261,7 +131,7 @@ def test_fault_drop_loses_the_final_callback(manual: Client, make_receiver: Call
 def test_fault_duplicate_sends_each_update_twice(manual: Client, make_receiver: Callable[..., Receiver]) -> None:
     receiver = make_receiver()
     expected = normal_sequence(manual, receiver)
-    task_id = submit(manual, notifyHook=receiver.url, headers={"X-MockMJ-Callback-Fault": "duplicate"})
+    task_id = submit_imagine(manual, notifyHook=receiver.url, headers={"X-MockMJ-Callback-Fault": "duplicate"})
     manual.advance(30)
     got = receiver.payloads(task_id)
     assert len(got) == 2 * len(expected)
@@ -274,7 +144,7 @@ def test_fault_reorder_delivers_an_earlier_update_after_a_later_one(
         manual: Client, make_receiver: Callable[..., Receiver]) -> None:
     receiver = make_receiver()
     expected = normal_sequence(manual, receiver)
-    task_id = submit(manual, notifyHook=receiver.url, headers={"X-MockMJ-Callback-Fault": "reorder"})
+    task_id = submit_imagine(manual, notifyHook=receiver.url, headers={"X-MockMJ-Callback-Fault": "reorder"})
     manual.advance(30)
     got = receiver.payloads(task_id)
     ranks = [rank(p) for p in got]
@@ -289,14 +159,14 @@ def test_fault_delay_makes_callbacks_arrive_later(mocks: Servers,
     client = mocks(timing="fast", seed=5)
     client.control("POST", "/rules", {"match": {"operation": "submitImagine"},
                                       "respond": {"callbackFault": "delay", "callbackDelayMs": 400}, "times": 1})
-    task_id = submit(client, "stuck one --mockmj stuck", notifyHook=receiver.url)
+    task_id = submit_imagine(client, "stuck one --mockmj stuck", notifyHook=receiver.url)
     entries = wait_outbox(client, task_id, lambda e: len(e) >= 1)
     assert len(entries) == 1 and entries[0]["fault"] == "delay" and entries[0]["httpStatus"] == 200
     arrived = receiver.calls[0].wall_ms
     assert arrived - entries[0]["time"] >= 350, "a delayed callback arrives at least the delay after it fell due"
 
     # the rule is spent: the next task's callback is not delayed
-    other = submit(client, "stuck two --mockmj stuck", notifyHook=receiver.url)
+    other = submit_imagine(client, "stuck two --mockmj stuck", notifyHook=receiver.url)
     entries = wait_outbox(client, other, lambda e: len(e) >= 1)
     assert entries[0]["fault"] is None
 
@@ -313,7 +183,7 @@ def api_latencies(client: Client, hook: str, tasks: int = 8) -> tuple[float, flo
     submits, fetches, ids = [], [], []
     for i in range(tasks):
         started = time.perf_counter()
-        ids.append(submit(client, f"hooked {i}", codes=(1, 22), notifyHook=hook))
+        ids.append(submit_imagine(client, f"hooked {i}", codes=(1, 22), notifyHook=hook))
         submits.append(time.perf_counter() - started)
     for _ in range(3):
         for task_id in ids:
@@ -355,7 +225,7 @@ def test_sleeping_receiver_does_not_slow_the_api(mocks: Servers,
 # --------------------------------------------------------------------------- delivery policy
 def test_upstream_policy_does_not_retry(manual: Client, make_receiver: Callable[..., Receiver]) -> None:
     receiver = make_receiver(statuses=(500,))
-    task_id = submit(manual, "x --mockmj stuck", notifyHook=receiver.url)
+    task_id = submit_imagine(manual, "x --mockmj stuck", notifyHook=receiver.url)
     manual.advance(2)
     entries = outbox(manual, task_id)
     assert [(e["attempt"], e["httpStatus"]) for e in entries] == [(1, 500)]
@@ -366,7 +236,7 @@ def test_retry_policy_retries_a_failing_receiver(mocks: Servers,
                                                  make_receiver: Callable[..., Receiver]) -> None:
     receiver = make_receiver(statuses=(500, 500, 200))
     client = mocks(timing="manual", seed=13, callback_policy="retry")
-    task_id = submit(client, "x --mockmj stuck", notifyHook=receiver.url)
+    task_id = submit_imagine(client, "x --mockmj stuck", notifyHook=receiver.url)
     client.advance(2)
     entries = outbox(client, task_id)
     assert [(e["attempt"], e["httpStatus"]) for e in entries] == [(1, 500), (2, 500), (3, 200)]

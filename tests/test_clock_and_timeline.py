@@ -4,7 +4,6 @@ callback before it answers; the timeline lists transitions, polls and callbacks 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,27 +11,7 @@ import requests
 
 from mockmj.core.timing import PROFILES
 
-from .conftest import Client
-from .test_callbacks import Receiver, Servers, submit
-
-
-@pytest.fixture
-def mocks() -> Iterator[Servers]:
-    servers = Servers()
-    yield servers
-    servers.stop_all()
-
-
-@pytest.fixture
-def manual(mocks: Servers) -> Client:
-    return mocks(timing="manual")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
+from .helpers import Client, Receiver, Servers, submit_imagine
 
 
 def milestones(task_ms: int) -> list[tuple[str, str | None, int]]:
@@ -59,7 +38,7 @@ def test_manual_clock_stands_still_until_advanced(manual: Client) -> None:
 
 
 def test_advance_applies_every_due_transition(manual: Client) -> None:
-    task_id = submit(manual)
+    task_id = submit_imagine(manual)
     submitted_at = manual.fetch(task_id)["submitTime"]
     schedule = milestones(submitted_at)
     for status, progress, at in schedule[1:]:
@@ -71,7 +50,7 @@ def test_advance_applies_every_due_transition(manual: Client) -> None:
 
 
 def test_advance_sends_due_callbacks_before_it_returns(manual: Client, receiver: Receiver) -> None:
-    task_id = submit(manual, notifyHook=receiver.url)
+    task_id = submit_imagine(manual, notifyHook=receiver.url)
     manual.advance(60)
     # no waiting: what fell due was sent while the advance request was being answered
     got = receiver.payloads(task_id)
@@ -84,7 +63,7 @@ def test_advance_sends_due_callbacks_before_it_returns(manual: Client, receiver:
 def test_advance_waits_even_for_a_slow_receiver(manual: Client) -> None:
     slow = Receiver(hold=True, hold_seconds=0.06)  # every callback takes 60 ms to answer
     try:
-        ids = [submit(manual, f"slow hook {i}", notifyHook=slow.url) for i in range(3)]
+        ids = [submit_imagine(manual, f"slow hook {i}", notifyHook=slow.url) for i in range(3)]
         manual.advance(60)
         assert len(slow.calls) == 27
         for task_id in ids:
@@ -97,7 +76,7 @@ def test_advance_in_a_real_time_profile_moves_time_on(mocks: Servers) -> None:
     client = mocks(timing="realistic")
     clock = client.control("GET", "/clock")
     assert clock["virtual"] is False
-    task_id = submit(client)
+    task_id = submit_imagine(client)
     assert client.fetch(task_id)["status"] in ("NOT_START", "SUBMITTED")
     moved = client.advance(120)
     assert moved["now"] >= clock["now"] + 120_000
@@ -116,7 +95,7 @@ def test_set_timing_applies_to_later_tasks(mocks: Servers) -> None:
     client = mocks(timing="fast")
     switched = client.control("PUT", "/timing", {"timing": "manual"})
     assert switched["timing"] == "manual" and switched["virtual"] is True
-    task_id = submit(client)
+    task_id = submit_imagine(client)
     time.sleep(0.6)  # a fast task would be done by now
     assert client.fetch(task_id)["status"] == "NOT_START"
     client.advance(60)
@@ -137,7 +116,7 @@ def test_switching_back_from_manual_restores_real_time(mocks: Servers) -> None:
 
 def test_per_poll_timing_moves_one_milestone_per_fetch(mocks: Servers) -> None:
     client = mocks(timing="per-poll")
-    task_id = submit(client)
+    task_id = submit_imagine(client)
     seen = [(t["status"], t["progress"]) for t in (client.fetch(task_id) for _ in range(10))]
     assert seen == [("SUBMITTED", "0%"), ("IN_PROGRESS", "0%"), ("IN_PROGRESS", "15%"), ("IN_PROGRESS", "31%"),
                     ("IN_PROGRESS", "46%"), ("IN_PROGRESS", "62%"), ("IN_PROGRESS", "78%"),
@@ -146,7 +125,7 @@ def test_per_poll_timing_moves_one_milestone_per_fetch(mocks: Servers) -> None:
 
 # --------------------------------------------------------------------------- the timeline
 def test_timeline_lists_transitions_polls_and_callbacks_in_time_order(manual: Client, receiver: Receiver) -> None:
-    task_id = submit(manual, notifyHook=receiver.url)
+    task_id = submit_imagine(manual, notifyHook=receiver.url)
     submitted_at = manual.fetch(task_id)["submitTime"]
     poll_times = [submitted_at]
     for seconds in (1.5, 3, 10):
@@ -169,7 +148,7 @@ def test_timeline_lists_transitions_polls_and_callbacks_in_time_order(manual: Cl
 
 
 def test_timeline_shows_only_what_has_happened(manual: Client) -> None:
-    task_id = submit(manual)
+    task_id = submit_imagine(manual)
     manual.advance(3)
     events = manual.control("GET", f"/tasks/{task_id}/timeline")["events"]
     assert [(e["status"], e["progress"]) for e in events if e["kind"] == "transition"] == [

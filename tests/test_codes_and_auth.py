@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from mockmj.config import load_settings
-from mockmj.server import MockServer, start_mock
-from tests.conftest import Client, png_data_url
+from mockmj.server import MockServer
+from tests.helpers import Client, balance, png_data_url, reset_client
 
 MakeServer = Callable[..., MockServer]
 IMAGINE_PRICE = 10
@@ -51,10 +51,6 @@ def task_ids(client: Client) -> list[str]:
     return [t["id"] for t in r.json()]
 
 
-def balance(client: Client, key: str | None = None) -> int:
-    return int(client.control("GET", f"/keys/{key or client.key}")["balance"])
-
-
 def total_tasks(client: Client) -> int:
     return int(client.control("GET", "/health")["tasks"])
 
@@ -69,20 +65,10 @@ def nothing_happens(client: Client, key: str | None = None) -> Iterator[None]:
     assert total_tasks(client) == total
 
 
-@pytest.fixture(scope="module")
-def shared_manual() -> Iterator[MockServer]:
-    """One manual-timing mock for the whole module (starting a mock per test costs most of the run)."""
-    server = start_mock(timing="manual", seed=7, strict=True)
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def manual(shared_manual: MockServer) -> Client:
-    """conftest's `manual`, on the shared mock, reset to a clean world (tasks, keys, accounts, clock)."""
-    client = Client(shared_manual)
-    client.control("POST", "/reset", {})
-    return client
+    """conftest's `manual`, on conftest's module-wide `shared_manual` mock, reset to a clean world."""
+    return reset_client(shared_manual)
 
 
 # ------------------------------------------------------------------------------------ code 21

@@ -3,25 +3,15 @@ hashes, images, timings); another seed gives other ids."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import pytest
 import requests
 
-from .conftest import Client, png_data_url
-from .test_callbacks import Servers
+from .helpers import Client, Servers, png_data_url
 
 PUBLIC_URL = "http://mj.example"  # image links must not carry the (random) port of each mock
 
 Transcript = list[tuple[str, int, str, bytes]]
-
-
-@pytest.fixture
-def mocks() -> Iterator[Servers]:
-    servers = Servers()
-    yield servers
-    servers.stop_all()
 
 
 class Script:

@@ -9,14 +9,13 @@ real tasks of the mock (a finished imagine task, its U1 button, and a MODAL task
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from mockmj.server import MockServer, start_mock
-from tests.conftest import Client, decode_image, png_data_url
+from mockmj.server import MockServer
+from tests.helpers import Client, decode_image, png_data_url, reset_client
 
 IMAGINE = """{
   "botType": "MID_JOURNEY",
@@ -148,20 +147,10 @@ def finished_imagine(client: Client) -> dict[str, Any]:
     return task
 
 
-@pytest.fixture(scope="module")
-def shared_manual() -> Iterator[MockServer]:
-    """One manual-timing mock for the whole module (starting a mock per test costs most of the run)."""
-    server = start_mock(timing="manual", seed=7, strict=True)
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def manual(shared_manual: MockServer) -> Client:
-    """conftest's `manual`, on the shared mock, reset to a clean world (tasks, keys, accounts, clock)."""
-    client = Client(shared_manual)
-    client.control("POST", "/reset", {})
-    return client
+    """conftest's `manual`, on conftest's module-wide `shared_manual` mock, reset to a clean world."""
+    return reset_client(shared_manual)
 
 
 def test_imagine(manual: Client) -> None:

@@ -16,9 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from mockmj.server import start_mock
-
-from .conftest import Client, decode_image
+from .helpers import Client, balance, decode_image, finished, mock_client, submit, task_count
 
 MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp",
         "BMP": "image/bmp", "TIFF": "image/tiff"}
@@ -90,24 +88,7 @@ RULES = ["raw base64 without prefix", "non-image MIME type", "invalid base64", "
 # ------------------------------------------------------------------------------------------- server
 @pytest.fixture(scope="module")
 def pc() -> Iterator[Client]:
-    server = start_mock(timing="per-poll", seed=19, strict=True)
-    c = Client(server)
-    yield c
-    c.http.close()
-    server.stop()
-
-
-def submit(c: Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    r = c.post(path, body)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def finished(c: Client, answer: dict[str, Any]) -> dict[str, Any]:
-    assert answer["code"] == 1, answer
-    task = c.finish(answer["result"])
-    assert task["status"] == "SUCCESS", task
-    return task
+    yield from mock_client(timing="per-poll", seed=19)
 
 
 def custom_id(task: dict[str, Any], label: str) -> str:
@@ -151,14 +132,6 @@ SITES: dict[str, Site] = {
     "upload base64Array": ("/mj/submit/upload-discord-images", lambda v, _: {"base64Array": [GOOD, v]},
                            "base64Array[1]"),
 }
-
-
-def task_count(c: Client) -> int:
-    return len(c.get("/mj/task/list").json())
-
-
-def balance(c: Client) -> int:
-    return int(c.control("GET", f"/keys/{c.key}")["balance"])
 
 
 # ------------------------------------------------------------------------------------------- refusals

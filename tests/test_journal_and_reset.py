@@ -3,7 +3,6 @@ everything), and the simulated keys and accounts changed through the control API
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,31 +10,11 @@ import requests
 
 from mockmj.core.clock import VIRTUAL_EPOCH_MS
 
-from .conftest import Client
-from .test_callbacks import Receiver, Servers, submit
+from .helpers import Client, Receiver, Servers, submit_imagine
 
 ACCOUNT = "1118138338562560102"
 DEFAULT_BALANCE = 1_000_000
 IMAGINE_PRICE = 10
-
-
-@pytest.fixture
-def mocks() -> Iterator[Servers]:
-    servers = Servers()
-    yield servers
-    servers.stop_all()
-
-
-@pytest.fixture
-def manual(mocks: Servers) -> Client:
-    return mocks(timing="manual")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def journal(client: Client, query: str = "") -> dict[str, Any]:
@@ -49,7 +28,7 @@ def as_key(client: Client, key: str) -> Client:
 # --------------------------------------------------------------------------- the journal
 def test_journal_records_each_request(manual: Client) -> None:
     long_prompt = "a very long prompt " * 30
-    task_id = submit(manual, long_prompt)
+    task_id = submit_imagine(manual, long_prompt)
     manual.fetch(task_id)
     manual.get("/mj/task/9999999999999999/fetch")
     page = journal(manual)
@@ -67,8 +46,8 @@ def test_journal_records_each_request(manual: Client) -> None:
 
 def test_journal_filters(manual: Client) -> None:
     other = as_key(manual, "someone-else")
-    ids = [submit(manual, f"cat {i}") for i in range(3)]
-    submit(other, codes=(1, 22))
+    ids = [submit_imagine(manual, f"cat {i}") for i in range(3)]
+    submit_imagine(other, codes=(1, 22))
     for task_id in ids:
         manual.fetch(task_id)
     manual.post("/mj/submit/imagine", {"prompt": ""})
@@ -93,14 +72,14 @@ def test_journal_filters(manual: Client) -> None:
     "/requests?since=abc",
 ])
 def test_bad_journal_queries_are_400(manual: Client, query: str) -> None:
-    manual.fetch(submit(manual))
+    manual.fetch(submit_imagine(manual))
     r = requests.get(f"{manual.base}/_mockmj{query}", timeout=10)
     assert r.status_code == 400 and r.json()["error"]
 
 
 def test_journal_and_outbox_stay_within_their_caps(mocks: Servers, receiver: Receiver) -> None:
     client = mocks(timing="manual", journal_size=20, outbox_size=20)
-    ids = [submit(client, f"dog {i}", codes=(1, 22), notifyHook=receiver.url) for i in range(6)]
+    ids = [submit_imagine(client, f"dog {i}", codes=(1, 22), notifyHook=receiver.url) for i in range(6)]
     client.advance(120)
     for _ in range(8):
         for task_id in ids:
@@ -119,8 +98,8 @@ def test_journal_and_outbox_stay_within_their_caps(mocks: Servers, receiver: Rec
 # --------------------------------------------------------------------------- resets
 def test_resetting_one_key_leaves_the_other(manual: Client, receiver: Receiver) -> None:
     a, b = as_key(manual, "a"), as_key(manual, "b")
-    a_task = submit(a, notifyHook=receiver.url)
-    b_task = submit(b, notifyHook=receiver.url)
+    a_task = submit_imagine(a, notifyHook=receiver.url)
+    b_task = submit_imagine(b, notifyHook=receiver.url)
     a_rule = {"key": "a", "operation": "submitImagine"}
     manual.control("POST", "/rules", {"match": a_rule, "respond": {"code": 25}, "times": 2})
     manual.advance(60)
@@ -145,7 +124,7 @@ def test_resetting_one_key_leaves_the_other(manual: Client, receiver: Receiver) 
 
 
 def test_full_reset_starts_over(manual: Client, receiver: Receiver) -> None:
-    first_id = submit(manual, notifyHook=receiver.url)
+    first_id = submit_imagine(manual, notifyHook=receiver.url)
     manual.control("POST", "/rules", {"respond": {"latencyMs": 1}})
     manual.control("PATCH", "/accounts/" + ACCOUNT, {"remix": True})
     manual.control("PATCH", "/keys/test-key", {"balance": 3})
@@ -162,21 +141,21 @@ def test_full_reset_starts_over(manual: Client, receiver: Receiver) -> None:
     assert manual.control("GET", "/health")["tasks"] == 0
     assert journal(manual)["items"] == []
     assert manual.get(f"/mj/task/{first_id}/fetch").status_code == 404
-    assert submit(manual) == first_id, "the seed restarts: the same first id again"
+    assert submit_imagine(manual) == first_id, "the seed restarts: the same first id again"
 
 
 def test_full_reset_restarts_the_journal_count(manual: Client) -> None:
-    submit(manual)
-    manual.fetch(submit(manual, "another"))
+    submit_imagine(manual)
+    manual.fetch(submit_imagine(manual, "another"))
     manual.control("POST", "/reset")
     assert journal(manual)["total"] == 0
-    submit(manual)
+    submit_imagine(manual)
     assert [e["seq"] for e in journal(manual)["items"]] == [1]
 
 
 @pytest.mark.parametrize("body", [{"key": 5}, {"key": ["a"]}])
 def test_bad_reset_is_refused(manual: Client, body: dict[str, Any]) -> None:
-    task_id = submit(manual)
+    task_id = submit_imagine(manual)
     r = requests.post(f"{manual.base}/_mockmj/reset", json=body, timeout=10)
     assert r.status_code == 400
     assert manual.fetch(task_id)["id"] == task_id
@@ -206,7 +185,7 @@ def test_rate_limit_patch_is_effective(manual: Client) -> None:
 
 
 def test_allowed_operations_patch_is_effective(manual: Client) -> None:
-    task_id = submit(manual)
+    task_id = submit_imagine(manual)
     key = manual.control("PATCH", "/keys/test-key", {"allowedOperations": ["fetchTask"]})
     assert key["allowedOperations"] == ["fetchTask"]
     assert manual.post("/mj/submit/imagine", {"prompt": "no"}).status_code == 403
@@ -227,7 +206,7 @@ def test_key_control_errors(mocks: Servers) -> None:
 
 # --------------------------------------------------------------------------- accounts
 def finished_grid(client: Client) -> dict[str, Any]:
-    task_id = submit(client)
+    task_id = submit_imagine(client)
     client.advance(60)
     task = client.fetch(task_id)
     assert task["status"] == "SUCCESS"

@@ -7,14 +7,14 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 
-from mockmj.server import MockServer, start_mock
-from tests.conftest import Client, decode_image
+from mockmj.server import MockServer
+from tests.helpers import Client, decode_image, reset_client
 
 TASK_KEYS = {
     "id", "action", "status", "progress", "prompt", "promptEn", "description", "state", "submitTime", "startTime",
@@ -121,20 +121,10 @@ def listed(client: Client, task_id: str) -> dict[str, Any]:
     return next(t for t in r.json() if t["id"] == task_id)
 
 
-@pytest.fixture(scope="module")
-def shared_manual() -> Iterator[MockServer]:
-    """One manual-timing mock for the whole module (starting a mock per test costs most of the run)."""
-    server = start_mock(timing="manual", seed=7, strict=True)
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def manual(shared_manual: MockServer) -> Client:
-    """conftest's `manual`, on the shared mock, reset to a clean world (tasks, keys, accounts, clock)."""
-    client = Client(shared_manual)
-    client.control("POST", "/reset", {})
-    return client
+    """conftest's `manual`, on conftest's module-wide `shared_manual` mock, reset to a clean world."""
+    return reset_client(shared_manual)
 
 
 # ------------------------------------------------------------------------------------ profiles

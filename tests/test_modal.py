@@ -11,36 +11,16 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from mockmj.server import MockServer, start_mock
+from mockmj.server import MockServer
 
-from .conftest import Client, decode_image
+from .helpers import Client, balance, button, decode_image, finished, mock_client, quarter, submit, task_count
 
 HOOK = "http://127.0.0.1:9/hook"
 
 
 # ------------------------------------------------------------------------------------------- helpers
-def submit(c: Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    r = c.post(path, body)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def button(task: dict[str, Any], label: str | None = None, emoji: str | None = None) -> str:
-    found = [b["customId"] for b in task["buttons"]
-             if (label is None or b["label"] == label) and (emoji is None or b["emoji"] == emoji)]
-    assert len(found) == 1, (label, emoji, task["buttons"])
-    return found[0]
-
-
 def press(c: Client, task: dict[str, Any], custom_id: str, **extra: Any) -> dict[str, Any]:
     return submit(c, "/mj/submit/action", {"taskId": task["id"], "customId": custom_id, **extra})
-
-
-def finished(c: Client, answer: dict[str, Any]) -> dict[str, Any]:
-    assert answer["code"] == 1, answer
-    task = c.finish(answer["result"])
-    assert task["status"] == "SUCCESS", task
-    return task
 
 
 def grid_and_upscale(c: Client, prompt: str = "a lighthouse on a cliff") -> tuple[dict[str, Any], dict[str, Any]]:
@@ -64,12 +44,6 @@ def image_of(c: Client, task: dict[str, Any]) -> Image.Image:
     return decode_image(r.content).convert("RGB")
 
 
-def quarter(grid: Image.Image, index: int) -> Image.Image:
-    w, h = grid.width // 2, grid.height // 2
-    left, top = (index - 1) % 2 * w, (index - 1) // 2 * h
-    return grid.crop((left, top, left + w, top + h))
-
-
 def mean_diff(a: Image.Image, b: Image.Image, size: tuple[int, int] | None = None) -> float:
     size = size or (16, 16)
     a, b = a.convert("RGB").resize(size, Image.Resampling.BOX), b.convert("RGB").resize(size, Image.Resampling.BOX)
@@ -86,14 +60,6 @@ def mask_url(size: tuple[int, int] = (64, 64), white: tuple[int, int, int, int] 
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def task_count(c: Client) -> int:
-    return len(c.get("/mj/task/list").json())
-
-
-def balance(c: Client) -> int:
-    return int(c.control("GET", f"/keys/{c.key}")["balance"])
-
-
 def account(c: Client) -> dict[str, Any]:
     accounts = c.control("GET", "/accounts")
     assert len(accounts) == 1, accounts
@@ -103,11 +69,7 @@ def account(c: Client) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def pc() -> Iterator[Client]:
-    server = start_mock(timing="per-poll", seed=11, strict=True)
-    c = Client(server)
-    yield c
-    c.http.close()
-    server.stop()
+    yield from mock_client(timing="per-poll", seed=11)
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import pytest
 
 from mockmj.core.outcomes import DEFAULT_FAIL_REASON
 from mockmj.core.timing import PROFILES
-from mockmj.server import MockServer, start_mock
+from mockmj.server import MockServer
 
-from .conftest import Client
+from .helpers import Client, running_mock
 
 DAY_S = 86_400
 HOW = ("header", "directive")
@@ -22,9 +22,7 @@ HOW = ("header", "directive")
 @pytest.fixture(scope="module")
 def shared() -> Iterator[MockServer]:
     """One manual-timing mock for the module; each test is its own tenant (key), reset afterwards."""
-    server = start_mock(timing="manual", seed=21, strict=True)
-    yield server
-    server.stop()
+    yield from running_mock(timing="manual", seed=21)
 
 
 @pytest.fixture

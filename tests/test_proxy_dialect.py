@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Client, png_data_url
+from .helpers import Client, png_data_url
 
 
 @pytest.fixture

@@ -12,19 +12,16 @@ from typing import Any
 import pytest
 import requests
 
-from mockmj.server import MockServer, start_mock
+from mockmj.server import MockServer
 
-from .conftest import Client
-from .test_callbacks import Receiver
+from .helpers import Client, Receiver, running_mock
 
 ACCOUNT = "1118138338562560102"  # the default simulated account
 
 
 @pytest.fixture(scope="module")
 def shared() -> Iterator[MockServer]:
-    server = start_mock(timing="manual", seed=31, strict=True)
-    yield server
-    server.stop()
+    yield from running_mock(timing="manual", seed=31)
 
 
 def tenant(server: MockServer, name: str) -> Client:
@@ -37,13 +34,6 @@ def client(shared: MockServer, request: pytest.FixtureRequest) -> Iterator[Clien
     yield c
     c.control("DELETE", "/rules")
     c.control("POST", "/reset", {"key": c.key})
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def add_rule(client: Client, match: dict[str, Any], respond: dict[str, Any], times: int | None = None) -> dict:

@@ -18,7 +18,7 @@ from mockmj.config import Settings
 from mockmj.server import MockServer
 from mockmj.web import handlers
 from mockmj.web.app import create_app
-from tests.conftest import Client
+from tests.helpers import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = ROOT / "openapi.yaml"

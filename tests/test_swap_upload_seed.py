@@ -3,58 +3,21 @@ that goes in is served back byte for byte, and every image that comes out depend
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from mockmj.server import start_mock
-
-from .conftest import Client, decode_image
+from .helpers import Client, balance, download, encoded, finished, image_of, mock_client, submit, task_count
 
 RGB = tuple[int, int, int]
 GREY: RGB = (128, 128, 128)
 
 
 # ------------------------------------------------------------------------------------------- helpers
-def submit(c: Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    r = c.post(path, body)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def finished(c: Client, answer: dict[str, Any]) -> dict[str, Any]:
-    assert answer["code"] == 1, answer
-    task = c.finish(answer["result"])
-    assert task["status"] == "SUCCESS", task
-    return task
-
-
-def encoded(size: tuple[int, int], colour: RGB, fmt: str = "PNG") -> tuple[bytes, str]:
-    """(the bytes of a real image, the same as a data URL)."""
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, fmt)
-    data = buffer.getvalue()
-    mime = {"PNG": "image/png", "JPEG": "image/jpeg"}[fmt]
-    return data, f"data:{mime};base64," + base64.b64encode(data).decode()
-
-
 def url_of(size: tuple[int, int], colour: RGB) -> str:
     return encoded(size, colour)[1]
-
-
-def download(c: Client, url: str) -> tuple[bytes, str]:
-    assert url.startswith(c.base + "/"), url  # absolute, on this mock
-    r = c.http.get(url, timeout=30)
-    assert r.status_code == 200, r.text
-    return r.content, r.headers["content-type"]
-
-
-def image_of(c: Client, task: dict[str, Any]) -> Image.Image:
-    return decode_image(download(c, task["imageUrl"])[0]).convert("RGB")
 
 
 def button(task: dict[str, Any], label: str) -> str:
@@ -65,14 +28,6 @@ def press(c: Client, task: dict[str, Any], label: str) -> dict[str, Any]:
     return submit(c, "/mj/submit/action", {"taskId": task["id"], "customId": button(task, label)})
 
 
-def task_count(c: Client) -> int:
-    return len(c.get("/mj/task/list").json())
-
-
-def balance(c: Client) -> int:
-    return int(c.control("GET", f"/keys/{c.key}")["balance"])
-
-
 def dominant(pixel: RGB) -> int:
     """Index of the strongest channel of a pixel (0 red, 1 green, 2 blue)."""
     return max(range(3), key=lambda i: pixel[i])
@@ -81,11 +36,7 @@ def dominant(pixel: RGB) -> int:
 # ------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def pc() -> Iterator[Client]:
-    server = start_mock(timing="per-poll", seed=17, strict=True)
-    c = Client(server)
-    yield c
-    c.http.close()
-    server.stop()
+    yield from mock_client(timing="per-poll", seed=17)
 
 
 @pytest.fixture(scope="module")

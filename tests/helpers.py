@@ -1,0 +1,289 @@
+"""Helpers shared by the tests: the HTTP client of a mock, mocks started for a module or a test, real
+images, the calls most tests make (submit, finish, press a button, count tasks and credit) and a callback
+receiver. Fixtures built on them live in conftest.py."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import requests
+from PIL import Image
+
+from mockmj.server import MockServer, start_mock
+
+
+# ------------------------------------------------------------------------------------------- client
+class Client:
+    """A tiny HTTP client bound to one mock and one key."""
+
+    def __init__(self, server: MockServer, key: str | None = "test-key") -> None:
+        self.server = server
+        self.base = server.base_url
+        self.key = key
+        self.http = requests.Session()
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        h = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        return {**h, **(extra or {})}
+
+    def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> requests.Response:
+        return self.http.post(self.base + path, json=body, headers=self.headers(headers), timeout=30, **kw)
+
+    def get(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> requests.Response:
+        return self.http.get(self.base + path, headers=self.headers(headers), timeout=30, **kw)
+
+    def imagine(self, prompt: str = "Cat", **extra: Any) -> requests.Response:
+        return self.post("/mj/submit/imagine", {"prompt": prompt, **extra})
+
+    def fetch(self, task_id: str) -> dict[str, Any]:
+        r = self.get(f"/mj/task/{task_id}/fetch")
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        r = self.http.request(method, self.base + "/_mockmj" + path, json=body, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def advance(self, seconds: float) -> Any:
+        return self.control("POST", "/clock/advance", {"seconds": seconds})
+
+    def finish(self, task_id: str, limit: float = 120) -> dict[str, Any]:
+        """Drive a task to a terminal state whatever the timing profile."""
+        import time
+
+        deadline = time.monotonic() + 20
+        while True:
+            task = self.fetch(task_id)
+            if task["status"] in ("SUCCESS", "FAILURE", "CANCEL", "MODAL"):
+                return task
+            if time.monotonic() > deadline:
+                raise AssertionError(f"task {task_id} did not finish: {task}")
+            timing = self.control("GET", "/clock")["timing"]
+            if timing == "manual":
+                self.advance(5)
+            elif timing != "per-poll":
+                time.sleep(0.05)
+
+
+# ------------------------------------------------------------------------------------------- mocks
+class Servers:
+    """Start fresh mocks (strict mode, and `defaults`, unless told); `stop_all` at teardown.
+
+    `start` gives the server, calling the object gives a client of it."""
+
+    def __init__(self, **defaults: Any) -> None:
+        self.defaults = {"strict": True, **defaults}
+        self.started: list[MockServer] = []
+
+    def start(self, **options: Any) -> MockServer:
+        server = start_mock(**{**self.defaults, **options})
+        self.started.append(server)
+        return server
+
+    def __call__(self, **options: Any) -> Client:
+        return Client(self.start(**options))
+
+    def stop_all(self) -> None:
+        for server in self.started:
+            server.stop()
+
+
+def running_mock(**options: Any) -> Iterator[MockServer]:
+    """A strict mock for the life of a (module-scoped) fixture: `yield from running_mock(...)`."""
+    server = start_mock(**{"strict": True, **options})
+    yield server
+    server.stop()
+
+
+def mock_client(**options: Any) -> Iterator[Client]:
+    """A client of a strict mock for the life of a (module-scoped) fixture: `yield from mock_client(...)`."""
+    server = start_mock(**{"strict": True, **options})
+    c = Client(server)
+    yield c
+    c.http.close()
+    server.stop()
+
+
+def reset_client(server: MockServer) -> Client:
+    """A client of a shared mock, reset to a clean world (tasks, keys, accounts, clock)."""
+    client = Client(server)
+    client.control("POST", "/reset", {})
+    return client
+
+
+# ------------------------------------------------------------------------------------------- images
+def png_data_url(size: tuple[int, int] = (64, 48), colour: tuple[int, int, int] = (200, 30, 30),
+                 fmt: str = "PNG") -> str:
+    """A real image as a data URL."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format=fmt)
+    mime = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}[fmt]
+    return f"data:{mime};base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def decode_image(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def encoded(size: tuple[int, int], colour: tuple[int, int, int], fmt: str = "PNG") -> tuple[bytes, str]:
+    """(the bytes of a real image, the same as a data URL)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, fmt)
+    data = buffer.getvalue()
+    mime = {"PNG": "image/png", "JPEG": "image/jpeg"}[fmt]
+    return data, f"data:{mime};base64," + base64.b64encode(data).decode()
+
+
+def quarter(grid: Image.Image, index: int) -> Image.Image:
+    """Panel 1..4 of a 2×2 grid (1 top left, 2 top right, 3 bottom left, 4 bottom right)."""
+    w, h = grid.width // 2, grid.height // 2
+    left, top = (index - 1) % 2 * w, (index - 1) // 2 * h
+    return grid.crop((left, top, left + w, top + h))
+
+
+def download(c: Client, url: str) -> tuple[bytes, str]:
+    assert url.startswith(c.base + "/"), url  # absolute, on this mock
+    r = c.http.get(url, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.content, r.headers["content-type"]
+
+
+def image_of(c: Client, task: dict[str, Any]) -> Image.Image:
+    return decode_image(download(c, task["imageUrl"])[0]).convert("RGB")
+
+
+# ------------------------------------------------------------------------------------------- calls
+def submit(c: Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST a submission that must answer 200; the envelope."""
+    r = c.post(path, body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def submit_imagine(client: Client, prompt: str = "a lighthouse", headers: dict[str, str] | None = None,
+                   codes: tuple[int, ...] = (1,), **body: Any) -> str:
+    """Submit an imagine that must be answered with one of `codes`; the task id."""
+    r = client.post("/mj/submit/imagine", {"prompt": prompt, **body}, headers=headers)
+    assert r.status_code == 200 and r.json()["code"] in codes, r.text
+    return r.json()["result"]
+
+
+def finished(c: Client, answer: dict[str, Any]) -> dict[str, Any]:
+    """The task of an accepted submission, driven to SUCCESS."""
+    assert answer["code"] == 1, answer
+    task = c.finish(answer["result"])
+    assert task["status"] == "SUCCESS", task
+    return task
+
+
+def run(c: Client, task_id: str) -> tuple[list[str], dict[str, Any]]:
+    """Poll a per-poll task to its end: the statuses it showed (one step per fetch) and the final view."""
+    seen: list[str] = []
+    for _ in range(40):
+        task = c.fetch(task_id)
+        seen.append(task["status"])
+        if task["status"] in ("SUCCESS", "FAILURE", "CANCEL", "MODAL"):
+            return seen, task
+    raise AssertionError(f"task {task_id} did not finish: {seen}")
+
+
+def button(task: dict[str, Any], label: str | None = None, emoji: str | None = None) -> str:
+    """The customId of the task's one button with this label (or this emoji)."""
+    found = [b["customId"] for b in task["buttons"]
+             if (label is None or b["label"] == label) and (emoji is None or b["emoji"] == emoji)]
+    assert len(found) == 1, (label, emoji, task["buttons"])
+    return found[0]
+
+
+def task_count(c: Client) -> int:
+    r = c.get("/mj/task/list")
+    assert r.status_code == 200, r.text
+    return len(r.json())
+
+
+def balance(client: Client, key: str | None = None) -> int:
+    """The credit of `key` (the client's own key unless told)."""
+    return int(client.control("GET", f"/keys/{key or client.key}")["balance"])
+
+
+# ------------------------------------------------------------------------------------------- callbacks
+@dataclass
+class Received:
+    path: str
+    content_type: str
+    body: bytes
+    wall_ms: float  # time.time() in ms when the request arrived
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+
+class Receiver:
+    """A callback receiver on 127.0.0.1 in a thread.
+
+    `statuses` are answered in turn (the last one repeats); with `hold` each request waits (up to
+    `hold_seconds`) until `release()` before it is answered: a receiver that sleeps.
+    """
+
+    def __init__(self, statuses: tuple[int, ...] = (200,), hold: bool = False, hold_seconds: float = 10.0) -> None:
+        self.calls: list[Received] = []
+        self.lock = threading.Lock()
+        self.released = threading.Event()
+        self._statuses = list(statuses)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    receiver.calls.append(Received(self.path, self.headers.get("Content-Type", ""), body,
+                                                   time.time() * 1000))
+                    status = receiver._statuses.pop(0) if len(receiver._statuses) > 1 else receiver._statuses[0]
+                if hold:
+                    receiver.released.wait(hold_seconds)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name="test-receiver",
+                                       daemon=True)
+        self.thread.start()
+
+    def payloads(self, task_id: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            calls = list(self.calls)
+        return [c.payload for c in calls if task_id is None or c.payload.get("id") == task_id]
+
+    def wait_for(self, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 10) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            payloads = self.payloads()
+            if done(payloads) or time.monotonic() > deadline:
+                return payloads
+            time.sleep(0.02)
+
+    def release(self) -> None:
+        self.released.set()
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
