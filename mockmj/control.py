@@ -19,6 +19,7 @@ from .core.callbacks import Callbacks
 from .core.errors import Refusal
 from .core.rules import RequestFacts, Rules
 from .core.tasks import Status
+from .web.app import spring_timestamp
 from .web.render import Reply, compact, envelope, http_error
 from .web.spec import Operation, describe_error, load_spec
 
@@ -287,7 +288,7 @@ def apply_rules(mock: Mock, op: Operation, ctx: Context) -> Reply | None:
     if respond.get("httpStatus") and respond["httpStatus"] != 200:
         status = int(respond["httpStatus"])
         reply = http_error(mock.dialect, status, respond.get("description") or f"Forced by mockmj rule {rule.id}",
-                           request.path, time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime()))
+                           request.path, spring_timestamp())
         reply.headers.update(_retry_after(respond, status))
         reply.forced = True
         return reply

@@ -95,11 +95,13 @@ def real_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future[Suit
     tmp = tmp_path_factory.mktemp("real")
     return {
         "in-process 88api": POOL.submit(run_suite, ["--mj-dialect", "88api"], tmp / "inproc-88api", 300),
+        "in-process proxy": POOL.submit(run_suite, ["--mj-dialect", "proxy"], tmp / "inproc-proxy", 300),
+        "serve 88api": POOL.submit(_served_run, "88api", "fast", tmp),
         "serve proxy": POOL.submit(_served_run, "proxy", "fast", tmp),
     }
 
 
-@pytest.mark.parametrize("which", ["in-process 88api", "serve proxy"])
+@pytest.mark.parametrize("which", ["in-process 88api", "in-process proxy", "serve 88api", "serve proxy"])
 def test_suite_passes_against_the_mock(which: str, real_runs: dict[str, Future[SuiteRun]]) -> None:
     run = real_runs[which].result(timeout=400)
     assert run.returncode == 0, run.explain()

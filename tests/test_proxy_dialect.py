@@ -51,6 +51,10 @@ def test_accepted_submission_speaks_upstream(proxy: Client) -> None:
         ("/mj/submit/simple-change", {"content": "1717200000000001 X1"}, "content参数错误"),
         ("/mj/submit/simple-change", {"content": "1717200000000001  U1"}, "content参数错误"),
         ("/mj/submit/simple-change", {"content": "1717200000000001 U5"}, "content参数错误"),
+        ("/mj/insight-face/swap", {"targetBase64": png_data_url()}, "人脸图片不能为空"),
+        ("/mj/insight-face/swap", {"sourceBase64": png_data_url(), "targetBase64": ""}, "目标图片不能为空"),
+        ("/mj/insight-face/swap", {"sourceBase64": png_data_url(), "targetBase64": png_data_url()},
+         "人脸图片和目标图片不能相同"),
     ],
 )
 def test_validation_errors_are_code_4_with_exact_messages(proxy: Client, path: str, body: dict[str, Any],
@@ -220,3 +224,30 @@ def test_image_seed_is_a_string(proxy: Client) -> None:
     answer = proxy.get(f"/mj/task/{grid['id']}/image-seed").json()
     assert (answer["code"], answer["description"]) == (1, "成功")
     assert isinstance(answer["result"], str) and answer["result"].isdigit()
+
+
+def test_button_errors_speak_upstream(proxy: Client) -> None:
+    grid = finished_imagine(proxy)
+    other = finished_imagine(proxy, "a dog")
+    foreign = other["buttons"][0]["customId"]
+    answer = submit(proxy, "/mj/submit/action", {"taskId": grid["id"], "customId": foreign})
+    assert (answer["code"], answer["description"]) == (4, "未知的 Action 类型")
+    describe = submit(proxy, "/mj/submit/describe", {"base64": png_data_url()})
+    described = proxy.finish(describe["result"])
+    reroll = submit(proxy, "/mj/submit/change", {"taskId": described["id"], "action": "REROLL"})
+    assert (reroll["code"], reroll["description"]) == (4, "关联任务不允许执行变化")
+    no_index = submit(proxy, "/mj/submit/change", {"taskId": grid["id"], "action": "UPSCALE", "index": None})
+    assert (no_index["code"], no_index["description"]) == (4, "参数错误")
+
+
+def test_forbidden_and_rate_limited_answers_are_springs_json(make_server: Any) -> None:
+    locked = Client(make_server(dialect="proxy", api_keys=["k1"]), key="k1")  # strict: answers match the spec
+    locked.control("PATCH", "/keys/k1", {"allowedOperations": ["fetchTask"]})
+    forbidden = locked.post("/mj/submit/imagine", {"prompt": "cat"})
+    assert forbidden.status_code == 403
+    assert forbidden.json()["error"] == "Forbidden" and forbidden.json()["path"] == "/mj/submit/imagine"
+    locked.control("PATCH", "/keys/k1", {"allowedOperations": None, "rateLimit": 0.001})
+    assert locked.post("/mj/submit/imagine", {"prompt": "cat"}).json()["code"] == 1
+    limited = locked.post("/mj/submit/imagine", {"prompt": "cat"})
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert limited.json()["status"] == 429

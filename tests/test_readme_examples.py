@@ -29,6 +29,16 @@ def test_every_flow_example_runs_against_a_live_mock(make_server: Any, tmp_path:
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     lines = done.stdout.splitlines()
     assert lines[0].startswith("MJ::JOB::upsample::1::")
-    assert "/up " in done.stdout and "SWAP_FACE" in done.stdout and "1️⃣" in done.stdout
+    # every value the README announces in a "# label: value" comment is what the mock printed
+    promised = re.findall(r'echo "([\w-]+): .*#\s*\1: (.+)$', readme_script(), flags=re.M)
+    assert len(promised) >= 9
+    printed = dict(line.split(": ", 1) for line in lines if re.match(r"^[\w-]+: ", line))
+    for label, value in promised:
+        expected = value.strip()
+        if "<id>" in expected:
+            assert re.fullmatch(re.escape(expected).replace("<id>", r"\d{16}"), printed[label]), label
+        else:
+            assert printed[label] == expected, label
+    assert "1️⃣" in done.stdout and "--ar 4:3" in done.stdout
     assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "uploaded.png").stat().st_size > 0

@@ -157,7 +157,10 @@ class Callbacks:
             order = _order(milestone)
             if order < self._last_order.get(task.id, -1):
                 return  # upstream never sends an update that goes backwards
-            self._last_order[task.id] = order
+            if order >= 4:
+                self._last_order.pop(task.id, None)  # terminal: nothing can follow, keep the map small
+            else:
+                self._last_order[task.id] = order
             payload = engine.snapshot(task, task.extra.get("origin", ""), due.index)
             url = self._hook(task) or ""
             fault = task.extra.get("callback_fault")

@@ -222,6 +222,8 @@ class Engine:
         props: dict[str, Any] = dict(task.properties)
         image_url = None
         prompt, prompt_en = task.prompt, task.prompt_en
+        if task.extra.get("prompt_after_start") and not started:
+            prompt = prompt_en = None  # blend: Midjourney renders the prompt only when the job starts
         if started:
             props["progressMessageId"] = task.progress_message_id
             if task.final_prompt is not None:

@@ -142,6 +142,7 @@ def blend(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         recipe={"kind": "blend", "inputs": paths, "aspect": [w, h]},
         bot_type=_bot_type(body),
         final_prompt=prompt,
+        extra={"prompt_after_start": True},
     )
     return _launch(engine, caller, spec, body, outcome, uploads)
 

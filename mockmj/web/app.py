@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from ..config import Settings
@@ -68,8 +68,11 @@ def api_key_of(headers: Any) -> str | None:
     return None
 
 
-def _timestamp() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "+00:00")
+def spring_timestamp() -> str:
+    """Spring's error timestamp, from the mock's clock (so replays with a seed stay byte-identical)."""
+    mock: Mock = current_app.extensions["mockmj"]
+    moment = datetime.fromtimestamp(mock.engine.now() / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds")
 
 
 # Building an app compiles its URL rules with `ast.parse`, which CPython 3.11 does not make safe across
@@ -113,7 +116,7 @@ def _create_app(settings: Settings | None) -> Flask:
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         reply = http_error(mock.dialect, status, f"{exc.name}: {request.method} {request.path}",
-                           request.path, _timestamp())
+                           request.path, spring_timestamp())
         _journal(mock, None, reply, None, 0.0)
         return _to_response(reply)
 
@@ -153,7 +156,7 @@ def _handle(
     if not op.public:
         if key is None and mock.auth_required():
             return http_error(dialect, 401, "Unauthorized: send your API key as 'Authorization: Bearer <key>' "
-                              "or 'mj-api-secret: <key>'", request.path, _timestamp()), None
+                              "or 'mj-api-secret: <key>'", request.path, spring_timestamp()), None
         if key is not None or mock.auth_required():
             record = mock.engine.api_key(key or "")
             if record is None:
@@ -161,15 +164,16 @@ def _handle(
                     key = None  # auth is off: an unknown key is simply not a tenant of its own
                 else:
                     return http_error(dialect, 401, "Unauthorized: this API key is not valid", request.path,
-                                      _timestamp()), key
+                                      spring_timestamp()), key
             elif not record.may_call(op.operation_id):
                 return http_error(dialect, 403, f"Forbidden: this API key may not call {op.operation_id}",
-                                  request.path, _timestamp()), key
+                                  request.path, spring_timestamp()), key
             else:
                 wait = record.throttle()
                 if wait is not None:
                     reply = http_error(dialect, 429, f"Too many requests: the limit of this key is "
-                                       f"{record.rate_limit:g}/s, retry in {wait:.2f}s", request.path, _timestamp())
+                                       f"{record.rate_limit:g}/s, retry in {wait:.2f}s", request.path,
+                                       spring_timestamp())
                     reply.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
                     return reply, key
     body, problem = _read_body(mock, op)
@@ -211,10 +215,10 @@ def _read_body(mock: Mock, op: Operation) -> tuple[dict[str, Any], Reply | None]
         body = json.loads(raw) if raw.strip() else None
     except (ValueError, UnicodeDecodeError) as exc:
         return {}, http_error(dialect, 400, f"Parameter error: the request body is not valid JSON ({exc})",
-                              request.path, _timestamp())
+                              request.path, spring_timestamp())
     if not isinstance(body, dict):
         return {}, http_error(dialect, 400, "Parameter error: the request body must be a JSON object",
-                              request.path, _timestamp())
+                              request.path, spring_timestamp())
     errors = sorted(op.body_validator.iter_errors(body), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if not errors:
         return body, None
@@ -222,12 +226,12 @@ def _read_body(mock: Mock, op: Operation) -> tuple[dict[str, Any], Reply | None]
         # Jackson refuses only what it cannot bind (unknown enum constants); the rest reaches the
         # controller's own checks, which answer with the upstream messages.
         if any(_unbindable(e) for e in errors):
-            return {}, http_error(dialect, 400, "", request.path, _timestamp())
+            return {}, http_error(dialect, 400, "", request.path, spring_timestamp())
         for error in errors:
             _coerce_to_string(body, error)
         return body, None
     return {}, http_error(dialect, 400, f"Parameter error: {describe_error(errors[0])}", request.path,
-                          _timestamp())
+                          spring_timestamp())
 
 
 def _unbindable(error: Any) -> bool:
