@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ from unittest import mock
 import pytest
 import requests
 from click.testing import CliRunner
+from PIL import Image
 
 from mockmj.cli import main
 from mockmj.config import load_settings
@@ -191,3 +193,37 @@ def test_wrongly_typed_setting_is_refused(tmp_path: Path) -> None:
     config.write_text('default_balance = "lots"\n', encoding="utf-8")
     with pytest.raises((ValueError, TypeError)):
         load_settings(config)
+
+
+TASK_KEYS = {"id", "action", "status", "progress", "prompt", "promptEn", "description", "state", "submitTime",
+             "startTime", "finishTime", "imageUrl", "failReason", "buttons", "properties"}
+
+
+def test_full_lifecycle_against_mockmj_serve(serve: list[subprocess.Popen[str]]) -> None:
+    """The whole imagine → fetch → image → U1 path, against the real `mockmj serve` process (strict)."""
+    _, base = start(serve, "--timing", "per-poll", "--strict", "--seed", "9")
+    headers = {"Authorization": "Bearer serve-key"}
+    submitted = requests.post(base + "/mj/submit/imagine", json={"prompt": "a heron --ar 2:3", "state": "s"},
+                              headers=headers, timeout=5).json()
+    assert (submitted["code"], submitted["description"]) == (1, "Submitted successfully")
+    seen = []
+    task: dict = {}
+    for _ in range(12):
+        task = requests.get(f"{base}/mj/task/{submitted['result']}/fetch", headers=headers, timeout=5).json()
+        assert set(task) == TASK_KEYS
+        seen.append((task["status"], task["progress"]))
+    assert seen[:3] == [("SUBMITTED", "0%"), ("IN_PROGRESS", "0%"), ("IN_PROGRESS", "15%")]
+    assert seen[-1] == ("SUCCESS", "100%")
+    assert task["submitTime"] <= task["startTime"] <= task["finishTime"]
+    image = requests.get(task["imageUrl"], timeout=10)
+    assert image.headers["Content-Type"] == "image/png"
+    width, height = Image.open(io.BytesIO(image.content)).size
+    assert abs(width / height - 2 / 3) < 0.02
+    u1 = next(b["customId"] for b in task["buttons"] if b["label"] == "U1")
+    child = requests.post(base + "/mj/submit/action", json={"taskId": task["id"], "customId": u1}, headers=headers,
+                          timeout=5).json()
+    assert child["code"] == 1
+    for _ in range(4):
+        upscaled = requests.get(f"{base}/mj/task/{child['result']}/fetch", headers=headers, timeout=5).json()
+    assert (upscaled["action"], upscaled["status"], upscaled["description"]) == (
+        "UPSCALE", "SUCCESS", f"/up {task['id']} U1")
