@@ -178,7 +178,7 @@ def test_unknown_fault_header_is_refused(manual: Client) -> None:
 
 
 # --------------------------------------------------------------------------- slow and dead receivers
-def api_latencies(client: Client, hook: str, tasks: int = 8) -> tuple[float, float, list[str]]:
+def api_latencies(client: Client, hook: str, tasks: int = 6) -> tuple[float, float, list[str]]:
     """(median submit seconds, median fetch seconds, task ids) for tasks whose hook is `hook`."""
     submits, fetches, ids = [], [], []
     for i in range(tasks):
@@ -194,10 +194,18 @@ def api_latencies(client: Client, hook: str, tasks: int = 8) -> tuple[float, flo
     return statistics.median(submits), statistics.median(fetches), ids
 
 
+def assert_unchanged(baseline: tuple[float, float, list[str]], hooked: tuple[float, float, list[str]]) -> None:
+    """Hooked medians within noise of the no-hook medians (a blocking delivery would add seconds)."""
+    for name, before, after in (("submit", baseline[0], hooked[0]), ("fetch", baseline[1], hooked[1])):
+        assert after < 3 * before + 0.05, f"{name} p50 {after:.3f}s with the hook vs {before:.3f}s without"
+
+
 def test_dead_receiver_does_not_slow_the_api(mocks: Servers) -> None:
     client = mocks(timing="fast", seed=11)
-    submit_p50, fetch_p50, ids = api_latencies(client, closed_port_url())
-    assert submit_p50 < 0.5 and fetch_p50 < 0.5
+    baseline = api_latencies(client, "")
+    hooked = api_latencies(client, closed_port_url())
+    assert_unchanged(baseline, hooked)
+    ids = hooked[2]
     assert client.finish(ids[0])["status"] == "SUCCESS"
     entries = wait_outbox(client, ids[0], lambda e: any(x["status"] == "SUCCESS" for x in e))
     assert entries and all(e["httpStatus"] is None and e["error"] for e in entries)
@@ -208,8 +216,10 @@ def test_sleeping_receiver_does_not_slow_the_api(mocks: Servers,
                                                  make_receiver: Callable[..., Receiver]) -> None:
     receiver = make_receiver(hold=True, hold_seconds=10)
     client = mocks(timing="fast", seed=12)
-    submit_p50, fetch_p50, ids = api_latencies(client, receiver.url)
-    assert submit_p50 < 0.5 and fetch_p50 < 0.5
+    baseline = api_latencies(client, "")
+    hooked = api_latencies(client, receiver.url)
+    assert_unchanged(baseline, hooked)
+    ids = hooked[2]
     assert client.finish(ids[0])["status"] == "SUCCESS", "tasks go on while the receiver sleeps"
     receiver.wait_for(lambda p: len(p) >= 1)
     held_from = receiver.calls[0].wall_ms
