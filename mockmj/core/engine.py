@@ -343,8 +343,9 @@ class Engine:
         candidates = [a for a in self.accounts if a.matches(flt) and (mode is None or mode in a.modes)]
         if not candidates:
             raise Refusal("account_unavailable", "no enabled account matches the account filter")
-        # The proxy's default rule: the account with the fewest waiting tasks.
-        return min(candidates, key=lambda a: a.load(now)[1])
+        # The proxy's default rule (BestWaitIdle): the fewest tasks waiting, counted as running + waiting
+        # - core size, so an account with free slots wins; ties go to the first configured account.
+        return min(candidates, key=lambda a: sum(a.load(now)) - a.core_size)
 
     def _price(self, action: Action) -> int:
         return int(self.settings.prices.get(action.value, 0))
