@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
 
 from . import images
+from .accounts import Account
 from .buttons import Press, parse_custom_id
 from .engine import Accepted, Caller, Engine, NewTask
 from .errors import Refusal, param
@@ -294,94 +297,144 @@ def _parent_account(engine: Engine, parent: Task, body: dict[str, Any], caller: 
     return account
 
 
+@dataclass
+class Click:
+    """A button pressed on a finished task: everything the per-kind builders below need."""
+
+    engine: Engine
+    body: dict[str, Any]
+    parent: Task
+    press: Press
+    custom_id: str
+    account: Account
+    legacy_action: Action | None
+
+    @property
+    def pid(self) -> str:
+        return self.parent.id
+
+    def child(self, action: Action, description: str, button_set: str, recipe: dict[str, Any] | None,
+              **changes: Any) -> NewTask:
+        """A task that carries on the parent's prompt, bot and account."""
+        fields: dict[str, Any] = {
+            "prompt": self.parent.prompt, "prompt_en": self.parent.prompt_en,
+            "final_prompt": self.parent.final_prompt or self.parent.prompt_en or "",
+            "bot_type": self.parent.properties.get("botType", "MID_JOURNEY"), "parent": self.parent,
+            "custom_id": self.custom_id, "account": self.account, **changes,
+        }
+        return NewTask(action, description=f"/up {self.pid} {description}", button_set=button_set, recipe=recipe,
+                       **fields)
+
+    def imagine(self, text: str) -> NewTask:
+        """A new imagine with a prompt picked from a describe or shorten result (it opens a window)."""
+        return NewTask(Action.IMAGINE, prompt=text, prompt_en=text, description=f"/imagine {text}",
+                       button_set="grid", recipe={"kind": "grid", "aspect": list(images.parse_aspect(text))},
+                       final_prompt=text, custom_id=self.custom_id, account=self.account)
+
+
+# What a button opens: None (runs at once), "remix" (a window only when remix is on and not auto-submitted),
+# or a window it always opens ("custom_zoom", "inpaint", "imagine"), named so /submit/modal knows what to check.
+Window = str | None
+
+
+def _upscale(c: Click) -> tuple[NewTask, Window]:
+    recipe = {"kind": "upscale", "parent": c.pid, "index": c.press.index}
+    return c.child(Action.UPSCALE, f"U{c.press.index}", "upscaled", recipe, steps=False), None
+
+
+def _variation(c: Click) -> tuple[NewTask, Window]:
+    recipe = {"kind": "variation", "parent": c.pid, "index": c.press.index, "strength": 0.45}
+    return c.child(c.legacy_action or Action.VARIATION, f"V{c.press.index}", "grid", recipe), "remix"
+
+
+def _reroll(c: Click) -> tuple[NewTask, Window]:
+    parent = c.parent
+    if parent.action not in GRID_ACTIONS or parent.image_recipe is None:
+        raise param("reroll_unsupported", f"task {c.pid} ({parent.action.value}) cannot be rerolled")
+    action = c.legacy_action or parent.action  # a new grid of the same kind (a blend rerolls as a blend)
+    return c.child(action, "R", "grid", dict(parent.image_recipe)), "remix"
+
+
+def _upscale_hd(c: Click) -> tuple[NewTask, Window]:
+    detail = c.press.detail
+    label = {"v5_2x": "Upscale (2x)", "v5_4x": "Upscale (4x)"}.get(
+        detail, "Upscale (Subtle)" if detail.endswith("subtle") else "Upscale (Creative)")
+    recipe = {"kind": "upscale_hd", "parent": c.pid, "factor": 4.0 if detail == "v5_4x" else 2.0}
+    return c.child(Action.UPSCALE, label, "upscaled", recipe), None
+
+
+def _vary(c: Click) -> tuple[NewTask, Window]:
+    strong = c.press.detail == "high_variation"
+    recipe = {"kind": "variation", "parent": c.pid, "index": 0, "strength": 0.6 if strong else 0.25}
+    return c.child(Action.VARIATION, f"Vary ({'Strong' if strong else 'Subtle'})", "grid", recipe), "remix"
+
+
+def _inpaint(c: Click) -> tuple[NewTask, Window]:
+    return c.child(Action.VARIATION, "Vary (Region)", "grid", {"kind": "inpaint", "parent": c.pid}), "inpaint"
+
+
+def _zoom(c: Click) -> tuple[NewTask, Window]:
+    factor = 2.0 if c.press.detail == "50" else 1.5
+    recipe = {"kind": "zoom", "parent": c.pid, "factor": factor}
+    return c.child(Action.ZOOM, f"Zoom Out {'2x' if factor == 2.0 else '1.5x'}", "grid", recipe), None
+
+
+def _custom_zoom(c: Click) -> tuple[NewTask, Window]:
+    base = c.parent.final_prompt or c.parent.prompt_en or ""
+    spec = c.child(Action.ZOOM, "Custom Zoom", "grid", {"kind": "zoom", "parent": c.pid, "factor": 2.0},
+                   final_prompt=f"{_without_zoom(base)} --zoom 2")  # the window comes prefilled with --zoom 2
+    return spec, "custom_zoom"
+
+
+def _pan(c: Click) -> tuple[NewTask, Window]:
+    recipe = {"kind": "pan", "parent": c.pid, "direction": c.press.detail}
+    return c.child(Action.PAN, PAN_LABEL[c.press.detail], "grid", recipe), "remix"
+
+
+def _picreader(c: Click) -> tuple[NewTask, Window]:
+    choice = c.parent.extra["choices"][c.press.index - 1]
+    return c.imagine(re.sub(r"^\S+\s", "", choice, count=1)), "imagine"  # without the number emoji
+
+
+def _picread_retry(c: Click) -> tuple[NewTask, Window]:
+    source = c.parent.image_recipe["path"] if c.parent.image_recipe else ""
+    picture = Image.open(io.BytesIO(c.engine.uploads.get(source, (b"", ""))[0]))
+    spec = _describe_spec(source, picture, source.rsplit(".", 1)[-1], str(c.engine.ids.fraction()), c.body)
+    spec.parent, spec.custom_id, spec.account = c.parent, c.custom_id, c.account
+    return spec, None
+
+
+def _prompt_analyzer(c: Click) -> tuple[NewTask, Window]:
+    choices = c.parent.extra.get("choices") or []
+    text = choices[c.press.index - 1] if c.press.index <= len(choices) else c.parent.prompt_en or ""
+    return c.imagine(text), "imagine"
+
+
+def _show_details(c: Click) -> tuple[NewTask, Window]:
+    source = c.parent.extra.get("source_prompt") or c.parent.prompt_en or ""
+    text, shortened = _shorten_text(source, source, details=True)
+    spec = c.child(Action.SHORTEN, "Show Details", "shorten", None, steps=False, final_prompt=text,
+                   extra={"choices": shortened, "source_prompt": source})
+    return spec, None
+
+
+BUTTONS: dict[str, Callable[[Click], tuple[NewTask, Window]]] = {
+    "upscale": _upscale, "variation": _variation, "reroll": _reroll, "upscale_hd": _upscale_hd, "vary": _vary,
+    "inpaint": _inpaint, "zoom": _zoom, "custom_zoom": _custom_zoom, "pan": _pan, "picreader": _picreader,
+    "picread_retry": _picread_retry, "prompt_analyzer": _prompt_analyzer, "show_details": _show_details,
+}
+
+
 def press_button(engine: Engine, caller: Caller, body: dict[str, Any], parent: Task, press: Press,
                  custom_id: str, legacy_action: Action | None = None) -> Accepted:
     if press.kind == "bookmark":
-        return Accepted("ok", parent.id)
+        return Accepted("ok", parent.id)  # Midjourney just hearts the image: no new task
     account = _parent_account(engine, parent, body, caller)
+    click = Click(engine, body, parent, press, custom_id, account, legacy_action)
+    spec, window = BUTTONS[press.kind](click)
     remix = _remix(engine, body, account.remix, account.remix_auto_submit)
-    pid = parent.id
-    base = parent.final_prompt or parent.prompt_en or ""
-    common: dict[str, Any] = {"prompt": parent.prompt, "prompt_en": parent.prompt_en, "bot_type":
-                              parent.properties.get("botType", "MID_JOURNEY"), "final_prompt": base,
-                              "parent": parent, "custom_id": custom_id, "account": account}
-    modal = False
-    modal_kind = None
-    if press.kind == "upscale":
-        spec = NewTask(Action.UPSCALE, description=f"/up {pid} U{press.index}", button_set="upscaled",
-                       recipe={"kind": "upscale", "parent": pid, "index": press.index}, steps=False, **common)
-    elif press.kind == "variation":
-        spec = NewTask(legacy_action or Action.VARIATION, description=f"/up {pid} V{press.index}",
-                       button_set="grid", recipe={"kind": "variation", "parent": pid, "index": press.index,
-                                                  "strength": 0.45}, **common)
-        modal = remix
-    elif press.kind == "reroll":
-        if parent.action not in GRID_ACTIONS or parent.image_recipe is None:
-            raise param("reroll_unsupported", f"task {pid} ({parent.action.value}) cannot be rerolled")
-        action_ = legacy_action or (parent.action if parent.action is not Action.UPSCALE else Action.IMAGINE)
-        spec = NewTask(action_, description=f"/up {pid} R", button_set="grid",
-                       recipe=dict(parent.image_recipe), **common)
-        modal = remix
-    elif press.kind == "upscale_hd":
-        label = {"v5_2x": "Upscale (2x)", "v5_4x": "Upscale (4x)"}.get(
-            press.detail, "Upscale (Subtle)" if press.detail.endswith("subtle") else "Upscale (Creative)")
-        factor = 4.0 if press.detail == "v5_4x" else 2.0
-        spec = NewTask(Action.UPSCALE, description=f"/up {pid} {label}", button_set="upscaled",
-                       recipe={"kind": "upscale_hd", "parent": pid, "factor": factor}, **common)
-    elif press.kind == "vary":
-        strong = press.detail == "high_variation"
-        spec = NewTask(Action.VARIATION, description=f"/up {pid} Vary ({'Strong' if strong else 'Subtle'})",
-                       button_set="grid", recipe={"kind": "variation", "parent": pid, "index": 0,
-                                                  "strength": 0.6 if strong else 0.25}, **common)
-        modal = remix
-    elif press.kind == "inpaint":
-        spec = NewTask(Action.VARIATION, description=f"/up {pid} Vary (Region)", button_set="grid",
-                       recipe={"kind": "inpaint", "parent": pid}, **common)
-        modal, modal_kind = True, "inpaint"
-    elif press.kind == "zoom":
-        factor = 2.0 if press.detail == "50" else 1.5
-        spec = NewTask(Action.ZOOM, description=f"/up {pid} Zoom Out {'2x' if factor == 2.0 else '1.5x'}",
-                       button_set="grid", recipe={"kind": "zoom", "parent": pid, "factor": factor}, **common)
-    elif press.kind == "custom_zoom":
-        common["final_prompt"] = f"{_without_zoom(base)} --zoom 2"
-        spec = NewTask(Action.ZOOM, description=f"/up {pid} Custom Zoom", button_set="grid",
-                       recipe={"kind": "zoom", "parent": pid, "factor": 2.0}, **common)
-        modal, modal_kind = True, "custom_zoom"
-    elif press.kind == "pan":
-        spec = NewTask(Action.PAN, description=f"/up {pid} {PAN_LABEL[press.detail]}", button_set="grid",
-                       recipe={"kind": "pan", "parent": pid, "direction": press.detail}, **common)
-        modal = remix
-    elif press.kind == "picreader":
-        choice = parent.extra["choices"][press.index - 1]
-        text = re.sub(r"^\S+\s", "", choice, count=1)  # drop the number emoji
-        spec = NewTask(Action.IMAGINE, prompt=text, prompt_en=text, description=f"/imagine {text}",
-                       button_set="grid", recipe={"kind": "grid", "aspect": list(images.parse_aspect(text))},
-                       final_prompt=text, custom_id=custom_id, account=account)
-        modal, modal_kind = True, "imagine"
-    elif press.kind == "picread_retry":
-        source = parent.image_recipe["path"] if parent.image_recipe else ""
-        data = engine.uploads.get(source, (b"", ""))[0]
-        picture = Image.open(io.BytesIO(data))
-        spec = _describe_spec(source, picture, source.rsplit(".", 1)[-1], str(engine.ids.fraction()), body)
-        spec.parent, spec.custom_id, spec.account = parent, custom_id, account
-    elif press.kind == "prompt_analyzer":
-        choices = parent.extra.get("choices") or []
-        text = choices[press.index - 1] if press.index <= len(choices) else parent.prompt_en or ""
-        spec = NewTask(Action.IMAGINE, prompt=text, prompt_en=text, description=f"/imagine {text}",
-                       button_set="grid", recipe={"kind": "grid", "aspect": list(images.parse_aspect(text))},
-                       final_prompt=text, custom_id=custom_id, account=account)
-        modal, modal_kind = True, "imagine"
-    elif press.kind == "show_details":
-        source = parent.extra.get("source_prompt") or parent.prompt_en or ""
-        text, shortened = _shorten_text(source, source, details=True)
-        spec = NewTask(Action.SHORTEN, prompt=parent.prompt, prompt_en=parent.prompt_en,
-                       description=f"/up {pid} Show Details", button_set="shorten", recipe=None, steps=False,
-                       final_prompt=text, parent=parent, custom_id=custom_id, account=account,
-                       extra={"choices": shortened, "source_prompt": source})
-    else:  # pragma: no cover - the grammar and this table list the same kinds
-        raise param("custom_id_unknown", f"customId '{custom_id}' is not supported")
-    spec.modal = modal
-    spec.extra["modal_kind"] = modal_kind or "remix"
+    spec.modal = window is not None and (window != "remix" or remix)
+    spec.extra["modal_kind"] = window or "remix"
     _, outcome = engine.outcome_for(caller, None)
     return _launch(engine, caller, spec, body, outcome)
 
