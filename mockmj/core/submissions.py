@@ -256,7 +256,7 @@ def upload(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
 
 
 # --------------------------------------------------------------------------------------- action
-def _remix(engine: Engine, body: dict[str, Any], account_remix: bool, account_auto: bool) -> bool:
+def _remix(body: dict[str, Any], account_remix: bool, account_auto: bool) -> bool:
     """Does this action open the remix window? (remix on, and not auto-submitted)"""
     flt = body.get("accountFilter") or {}
     on = account_remix or flt.get("remix") is True or body.get("enableRemix") is True
@@ -284,7 +284,7 @@ def action(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         return press_button(engine, caller, body, parent, press, custom_id)
 
 
-def _parent_account(engine: Engine, parent: Task, body: dict[str, Any], caller: Caller):
+def _parent_account(engine: Engine, parent: Task, body: dict[str, Any], caller: Caller) -> Account:
     flt = body.get("accountFilter") or {}
     wants_other = not body.get("chooseSameChannel") and any(
         flt.get(k) for k in ("instanceId", "channelId", "remark", "modes"))
@@ -432,7 +432,7 @@ def press_button(engine: Engine, caller: Caller, body: dict[str, Any], parent: T
     account = _parent_account(engine, parent, body, caller)
     click = Click(engine, body, parent, press, custom_id, account, legacy_action)
     spec, window = BUTTONS[press.kind](click)
-    remix = _remix(engine, body, account.remix, account.remix_auto_submit)
+    remix = _remix(body, account.remix, account.remix_auto_submit)
     spec.modal = window is not None and (window != "remix" or remix)
     spec.extra["modal_kind"] = window or "remix"
     _, outcome = engine.outcome_for(caller, None)
