@@ -76,6 +76,11 @@ class Settings:
             raise ValueError("callback policy must be 'upstream' or 'retry'")
         if not self.accounts:
             raise ValueError("at least one account is needed")
+        for account in self.accounts:
+            if account.core_size < 1 or account.queue_size < 0:
+                raise ValueError(f"account {account.instance_id}: core_size must be ≥ 1 and queue_size ≥ 0")
+        if self.journal_size < 0 or self.outbox_size < 0 or self.default_balance < 0:
+            raise ValueError("journal_size, outbox_size and default_balance must not be negative")
 
 
 def _matches(value: Any, hint: Any) -> bool:

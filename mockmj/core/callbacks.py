@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from .jsonio import compact
 from .tasks import Milestone, Status, Task
 
 if TYPE_CHECKING:
@@ -46,6 +47,17 @@ def _order(m: Milestone) -> float:
     return value
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """Where one callback goes and what the outbox records about it."""
+
+    task_id: str
+    key: str
+    url: str
+    fault: str | None
+    generation: int
+
+
 @dataclass(order=True)
 class _Due:
     at: int
@@ -66,6 +78,8 @@ class Callbacks:
         self._held: dict[str, tuple[str, dict[str, Any], Milestone]] = {}  # reorder fault
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mockmj-callback")
         self._pending = 0
+        self._generation = 0  # bumped by a full reset: attempts still in flight then are not recorded
+        self._timers: set[threading.Timer] = set()
         self._stopped = False
         self._session = requests.Session()
         self._thread = threading.Thread(target=self._run, name="mockmj-callback-clock", daemon=True)
@@ -101,6 +115,7 @@ class Callbacks:
     def reset(self, gone: set[str] | None) -> None:
         with self._cond:
             if gone is None:
+                self._generation += 1
                 self._heap.clear()
                 self.outbox.clear()
                 self.total = 0
@@ -109,13 +124,23 @@ class Callbacks:
             else:
                 self._heap = [d for d in self._heap if d.task_id not in gone]
                 heapq.heapify(self._heap)
+                for task_id in gone:
+                    self._last_order.pop(task_id, None)
+                    self._held.pop(task_id, None)
                 self.outbox = deque((e for e in self.outbox if e["taskId"] not in gone), maxlen=self.outbox.maxlen)
 
     def stop(self) -> None:
         with self._cond:
             self._stopped = True
             self._cond.notify()
+            timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
+        if self in self.engine.listeners:
+            self.engine.listeners.remove(self)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._thread.join(timeout=1)
+        self._session.close()
 
     # ------------------------------------------------------------------------ scheduling
     def _hook(self, task: Task) -> str | None:
@@ -149,7 +174,7 @@ class Callbacks:
 
     def _deliver(self, due: _Due, synchronous: bool) -> None:
         engine = self.engine
-        with engine.lock:
+        with engine.lock:  # every decision about this task's callbacks is taken under the engine's lock
             task = engine.store.get(due.task_id)
             if task is None or due.index >= len(task.milestones) or task.milestones[due.index].at != due.at:
                 return  # the task was reset or its path was cut by a cancel
@@ -162,87 +187,98 @@ class Callbacks:
             else:
                 self._last_order[task.id] = order
             payload = engine.snapshot(task, task.extra.get("origin", ""), due.index)
-            url = self._hook(task) or ""
-            fault = task.extra.get("callback_fault")
+            attempt = _Attempt(task.id, task.owner, self._hook(task) or "", task.extra.get("callback_fault"),
+                               self._generation)
             delay_ms = int(task.extra.get("callback_delay_ms") or 2000)
-        final = milestone.status in (Status.SUCCESS, Status.FAILURE, Status.CANCEL)
-        sends: list[tuple[dict[str, Any], Milestone, str | None]] = [(payload, milestone, fault)]
-        if fault == "drop" and final:
-            self._record(task.id, url, payload, milestone, 0, None, "dropped by fault", None, "drop", task.owner)
-            return
-        if fault == "duplicate":
-            sends.append((payload, milestone, fault))
-        if fault == "reorder":
-            held = self._held.pop(task.id, None)
-            if held is None and not final:
-                self._held[task.id] = (url, payload, milestone)
-                return
-            if held is not None:
-                sends.append((held[1], held[2], fault))  # the earlier update arrives after the later one
-        for body, m, f in sends:
-            if fault == "delay" and not synchronous:
-                threading.Timer(delay_ms / 1000, self._submit, (task.id, url, body, m, f, False)).start()
+            final = milestone.status in (Status.SUCCESS, Status.FAILURE, Status.CANCEL)
+            sends = [(payload, milestone)]
+            if attempt.fault == "drop" and final:
+                sends = []
+            elif attempt.fault == "duplicate":
+                sends.append((payload, milestone))
+            elif attempt.fault == "reorder":
+                held = self._held.pop(task.id, None)
+                if held is None and not final:
+                    self._held[task.id] = (attempt.url, payload, milestone)
+                    sends = []
+                elif held is not None:
+                    sends.append((held[1], held[2]))  # the earlier update arrives after the later one
+        if attempt.fault == "drop" and final:
+            self._record(attempt, payload, milestone, 0, None, "dropped by fault", None)
+        for body, m in sends:
+            if attempt.fault == "delay" and not synchronous:
+                self._later(delay_ms / 1000, attempt, body, m)
             else:
-                self._submit(task.id, url, body, m, f, synchronous)
+                self._submit(attempt, body, m, synchronous)
 
-    def _submit(self, task_id: str, url: str, payload: dict[str, Any], m: Milestone, fault: str | None,
-                synchronous: bool) -> None:
+    def _later(self, seconds: float, attempt: _Attempt, payload: dict[str, Any], m: Milestone) -> None:
+        def fire() -> None:
+            with self._cond:
+                self._timers.discard(timer)
+            self._submit(attempt, payload, m, False)
+
+        timer = threading.Timer(seconds, fire)
+        with self._cond:
+            if self._stopped:
+                return
+            self._timers.add(timer)
+        timer.start()
+
+    def _submit(self, attempt: _Attempt, payload: dict[str, Any], m: Milestone, synchronous: bool) -> None:
         if synchronous:
-            self._send(task_id, url, payload, m, fault, SYNC_SEND_TIMEOUT_S)
+            self._send(attempt, payload, m, SYNC_SEND_TIMEOUT_S)
             return
         with self._cond:
             if self._pending >= MAX_PENDING:
-                self._record(task_id, url, payload, m, 0, None, "outbox overflow: not sent", None, fault,
-                             self._owner(task_id))
-                return
-            self._pending += 1
+                overflow = True
+            else:
+                overflow = False
+                self._pending += 1
+        if overflow:
+            self._record(attempt, payload, m, 0, None, "outbox overflow: not sent", None)
+            return
         try:
-            self._pool.submit(self._send_and_release, task_id, url, payload, m, fault)
+            self._pool.submit(self._send_and_release, attempt, payload, m)
         except RuntimeError:  # the pool is shut down: the mock is stopping
             with self._cond:
                 self._pending -= 1
 
-    def _send_and_release(self, *args: Any) -> None:
+    def _send_and_release(self, attempt: _Attempt, payload: dict[str, Any], m: Milestone) -> None:
         try:
-            self._send(*args, SEND_TIMEOUT_S)
+            self._send(attempt, payload, m, SEND_TIMEOUT_S)
         finally:
             with self._cond:
                 self._pending -= 1
 
-    def _send(self, task_id: str, url: str, payload: dict[str, Any], m: Milestone, fault: str | None,
-              timeout: float) -> None:
-        from ..web.render import compact  # the same compact JSON the API answers with
-
-        attempts = 1 + (len(RETRY_DELAYS_S) if self.engine.settings.callback_policy == "retry" else 0)
-        for attempt in range(1, attempts + 1):
+    def _send(self, attempt: _Attempt, payload: dict[str, Any], m: Milestone, timeout: float) -> None:
+        tries = 1 + (len(RETRY_DELAYS_S) if self.engine.settings.callback_policy == "retry" else 0)
+        for number in range(1, tries + 1):
             started = time.perf_counter()
             status, error = None, None
             try:
-                response = self._session.post(url, data=compact(payload), timeout=timeout,
+                response = self._session.post(attempt.url, data=compact(payload), timeout=timeout,
                                               headers={"Content-Type": "application/json"})
                 status = response.status_code
             except requests.RequestException as exc:
                 error = f"{type(exc).__name__}: {exc}"[:300]
             latency = round((time.perf_counter() - started) * 1000, 2)
-            self._record(task_id, url, payload, m, attempt, status, error, latency, fault, self._owner(task_id))
+            self._record(attempt, payload, m, number, status, error, latency)
             if error is None and status is not None and 200 <= status < 300:
                 return
-            if attempt < attempts:
-                time.sleep(RETRY_DELAYS_S[attempt - 1])
+            if number < tries:
+                time.sleep(RETRY_DELAYS_S[number - 1])
 
-    def _owner(self, task_id: str) -> str | None:
-        task = self.engine.store.get(task_id)
-        return task.owner if task is not None else None
-
-    def _record(self, task_id: str, url: str, payload: dict[str, Any], m: Milestone, attempt: int,
-                status: int | None, error: str | None, latency: float | None, fault: str | None,
-                key: str | None) -> None:
+    def _record(self, attempt: _Attempt, payload: dict[str, Any], m: Milestone, number: int,
+                status: int | None, error: str | None, latency: float | None) -> None:
         with self._cond:
+            if attempt.generation != self._generation:
+                return  # sent before a full reset: not part of the new world's outbox
             self.total += 1
             self.outbox.append({
-                "seq": self.total, "taskId": task_id, "key": key, "url": url, "status": m.status.value,
-                "progress": m.progress, "attempt": attempt, "httpStatus": status, "error": error,
-                "latencyMs": latency, "time": m.at or 0, "fault": fault, "payload": payload,
+                "seq": self.total, "taskId": attempt.task_id, "key": attempt.key, "url": attempt.url,
+                "status": m.status.value, "progress": m.progress, "attempt": number, "httpStatus": status,
+                "error": error, "latencyMs": latency, "time": m.at or 0, "fault": attempt.fault,
+                "payload": payload,
             })
 
     def entries(self, task_id: str | None = None, limit: int | None = None,

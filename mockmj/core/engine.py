@@ -143,17 +143,20 @@ class Engine:
                 for listener in self.listeners:
                     listener.reset(None)
                 return
-            gone = {t.id for t in self.store.drop_owner(key)}
+            dropped = self.store.drop_owner(key)
+            gone = {t.id for t in dropped}
             for account in self.accounts:
                 account.release(gone)
+            for task in dropped:
+                self.polls.pop(task.id, None)
+                for path in task.extra.get("uploads", []):
+                    self.uploads.pop(path, None)
             configured = next((k for k in self.settings.keys if k.key == key), None)
-            if configured is not None or key in self.keys:
-                self.keys[key] = self._new_key(
-                    key,
-                    configured.balance if configured else None,
-                    configured.rate_limit if configured else None,
-                    configured.allowed_operations if configured else None,
-                )
+            if configured is not None:
+                self.keys[key] = self._new_key(key, configured.balance, configured.rate_limit,
+                                               configured.allowed_operations)
+            else:
+                self.keys.pop(key, None)  # an ad-hoc key comes back with the defaults when next used
             self.attachments = {p: v for p, v in self.attachments.items() if v[0] not in gone}
             for listener in self.listeners:
                 listener.reset(gone)
@@ -479,7 +482,10 @@ class Engine:
         if self.per_poll():
             path = build_path(self.profile, plan, None)
             head[-1].at = now
-            task.set_milestones(head + path) if head[0].status is Status.NOT_START else task.extend(head + path)
+            if task.milestones:
+                task.extend(head + path)  # a confirmed window: MODAL stays in the path
+            else:
+                task.set_milestones(head + path)
             return 1 if outcome.kind == "queued" else None
         try:
             reservation = account.reserve(now, self.profile.dispatch_ms, task.id)
@@ -496,10 +502,10 @@ class Engine:
             start += 5 * max(self.profile.step_ms, 1)  # waits as if others were ahead
         path = build_path(self.profile, plan, start, self.ids.fraction())
         account.occupy(reservation, slot_hold(path), task.id)
-        if head[0].status is Status.NOT_START and not task.milestones:
-            task.set_milestones(head + path)
-        else:
+        if task.milestones:
             task.extend(head + path)
+        else:
+            task.set_milestones(head + path)
         last = task.milestones[-1]
         if last.status is Status.FAILURE and last.at is not None:
             heapq.heappush(self._refunds, (last.at, task.id, task.owner))
@@ -513,33 +519,40 @@ class Engine:
             listener.task_scheduled(task, first_index)
 
     # ----------------------------------------------------------------------------- modal and cancel
-    def confirm_modal(self, caller: Caller, task_id: Any, prompt: str | None, extra: dict[str, Any]) -> Accepted:
+    def confirm_modal(self, caller: Caller, task_id: Any, prompt: str, recipe: dict[str, Any],
+                      updates: dict[str, Any], uploads: list[tuple[str, bytes, str]]) -> Accepted:
+        """Move a MODAL task on. It is scheduled first: if that is refused (queue full) nothing changed."""
         with self.lock:
             task = self.task_for(caller, task_id)
-            if self.status_of(task) is not Status.MODAL:
-                raise param(
-                    "task_status", f"task {task.id} is {self.status_of(task).value}, not MODAL: nothing to confirm"
-                )
-            if prompt:
-                cleaned, _ = split_directive(prompt)
-                task.prompt = prompt
-                task.prompt_en = self.english(cleaned)
-                task.final_prompt = task.prompt_en
-            if task.image_recipe is not None:
-                task.image_recipe = {**task.image_recipe, **extra}
-            # the window is confirmed: Custom Zoom stops saying "Waiting for window confirm"
-            task.description = task.extra.get("description_after_modal", task.description)
             account = next(a for a in self.accounts if a.instance_id == task.account_id)
             outcome = task.extra.get("outcome") or Outcome()
             if outcome.kind == "modal":
                 outcome = Outcome()
             index = len(task.milestones)
             queued = self._schedule(task, account, [Milestone(Status.NOT_START, None, self.now())], outcome)
+            cleaned, _ = split_directive(prompt)
+            task.prompt, task.prompt_en = prompt, self.english(cleaned)
+            task.final_prompt = task.prompt_en
+            if task.image_recipe is not None:
+                task.image_recipe = {**task.image_recipe, **recipe}
+            # the window is confirmed: Custom Zoom stops saying "Waiting for window confirm"
+            task.description = task.extra.get("description_after_modal", task.description)
+            if "notifyHook" in updates:
+                task.properties["notifyHook"] = updates["notifyHook"]
+            task.state = updates.get("state", task.state)
+            self.keep_uploads(task, uploads)
             self._announce(task, index + 1)
             props = {"discordInstanceId": account.instance_id, "discordChannelId": account.channel_id}
             if queued is not None:
                 return Accepted("queued", task.id, {**props, "numberOfQueues": queued}, {"ahead": queued})
             return Accepted("ok", task.id, props)
+
+    def keep_uploads(self, task: Task | None, uploads: list[tuple[str, bytes, str]]) -> None:
+        """Serve these images from now on; those of a task go when its tenant is reset."""
+        for path, data, mime in uploads:
+            self.uploads[path] = (data, mime)
+        if task is not None:
+            task.extra.setdefault("uploads", []).extend(path for path, _, _ in uploads)
 
     def cancel(self, caller: Caller, task_id: Any) -> Accepted:
         with self.lock:

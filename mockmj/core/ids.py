@@ -19,17 +19,22 @@ class IdSource:
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**63)
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
-        self._issued_tasks: set[str] = set()
+        self._issued_tasks: set[str] = set()  # ids of the latest milliseconds only: older ones cannot recur
+        self._issued_ms = 0
         self._sequence = 0
 
     def reset(self) -> None:
         with self._lock:
             self._rng = random.Random(self.seed)
             self._issued_tasks.clear()
+            self._issued_ms = 0
             self._sequence = 0
 
     def task_id(self, now_ms: int) -> str:
         with self._lock:
+            if now_ms > self._issued_ms:
+                self._issued_tasks = {i for i in self._issued_tasks if int(i[:-3]) >= now_ms}
+                self._issued_ms = now_ms
             while True:
                 candidate = f"{now_ms}{self._rng.randrange(1000):03d}"
                 if candidate not in self._issued_tasks:

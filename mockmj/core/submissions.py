@@ -64,9 +64,8 @@ class Uploads:
     def url(self, path: str) -> str:
         return (self.engine.settings.public_url or self.caller.origin).rstrip("/") + path
 
-    def commit(self) -> None:
-        for path, data, mime in self.pending:
-            self.engine.uploads[path] = (data, mime)
+    def commit(self, task: Task | None = None) -> None:
+        self.engine.keep_uploads(task, self.pending)
 
 
 def _launch(engine: Engine, caller: Caller, spec: NewTask, body: dict[str, Any], outcome: Outcome,
@@ -74,7 +73,7 @@ def _launch(engine: Engine, caller: Caller, spec: NewTask, body: dict[str, Any],
     with engine.lock:
         accepted = engine.launch(caller, spec, body, outcome)
         if uploads is not None:
-            uploads.commit()
+            uploads.commit(engine.store.get(accepted.result))
         return accepted
 
 
@@ -247,10 +246,10 @@ def upload(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     items = body.get("base64Array")
     if not isinstance(items, list):
         raise param("base64_list", "base64Array must be a list of data-URL images")
-    engine.choose_account(body.get("filter"), caller.mode)
     uploads = Uploads(engine, caller)
     paths = [uploads.add(_image(v, f"base64Array[{i}]"), f"upload_{i}") for i, v in enumerate(items)]
     with engine.lock:
+        engine.choose_account(body.get("filter"), caller.mode)
         uploads.commit()
     return Accepted("ok", [uploads.url(p) for p in paths])
 
@@ -449,40 +448,51 @@ def modal(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     if _blank(task_id):
         raise param("task_id_blank", "taskId must not be empty")
     with engine.lock:
-        task = engine.task_for(caller, task_id)
-        status = engine.status_of(task)
-        if status is not Status.MODAL:
-            raise param("task_status", f"task {task.id} is {status.value}, not MODAL: there is no window to confirm")
+        task = _modal_task(engine, caller, task_id)
         prompt = body.get("prompt")
         prompt = prompt.strip() if isinstance(prompt, str) and prompt.strip() else (task.final_prompt or "")
-        if not prompt:
-            raise param("prompt_blank", "prompt must not be empty (and the task has no prompt to fall back to)")
         kind = task.extra.get("modal_kind")
-        extra: dict[str, Any] = {}
-        if kind == "custom_zoom":
-            zoom = parse_zoom(prompt)
-            if zoom is None or not 1.0 <= zoom <= 2.0:
-                raise param("zoom", "Custom Zoom needs --zoom with a value between 1 and 2 in the prompt")
-            extra["factor"] = zoom
-        if kind == "inpaint":
-            mask_value = body.get("maskBase64")
-            if _blank(mask_value):
-                raise param("mask_blank", "maskBase64 must not be empty: Vary (Region) needs a mask")
-            parent_size = engine.image_size(task.image_recipe["parent"]) if task.image_recipe else (512, 512)
-            try:
-                mask = decode_mask(mask_value, "maskBase64", parent_size)
-            except ImageInputError as exc:
-                raise param("mask_format", str(exc)) from None
-            buffer = io.BytesIO()
-            mask.save(buffer, format="PNG")
-            path = f"/attachments/{task.account_id}/{task.message_id}/mask_{task.message_hash}.png"
-            engine.uploads[path] = (buffer.getvalue(), "image/png")
-            extra["mask"] = path
-        if _blank(body.get("notifyHook")) is False:
-            task.properties["notifyHook"] = body["notifyHook"]
-        if body.get("state") is not None:
-            task.state = str(body["state"])
-        return engine.confirm_modal(caller, task.id, prompt, extra)
+        parent_id = (task.image_recipe or {}).get("parent")
+    if not prompt:
+        raise param("prompt_blank", "prompt must not be empty (and the task has no prompt to fall back to)")
+    recipe: dict[str, Any] = {}
+    uploads: list[tuple[str, bytes, str]] = []
+    if kind == "custom_zoom":
+        zoom = parse_zoom(prompt)
+        if zoom is None or not 1.0 <= zoom <= 2.0:
+            raise param("zoom", "Custom Zoom needs --zoom with a value between 1 and 2 in the prompt")
+        recipe["factor"] = zoom
+    if kind == "inpaint":
+        mask_value = body.get("maskBase64")
+        if _blank(mask_value):
+            raise param("mask_blank", "maskBase64 must not be empty: Vary (Region) needs a mask")
+        # the parent's size may need its image rendered: done outside the lock, it is deterministic
+        parent_size = engine.image_size(parent_id) if parent_id else (512, 512)
+        try:
+            mask = decode_mask(mask_value, "maskBase64", parent_size)
+        except ImageInputError as exc:
+            raise param("mask_format", str(exc)) from None
+        buffer = io.BytesIO()
+        mask.save(buffer, format="PNG")
+        path = f"/attachments/{task.account_id}/{task.message_id}/mask_{task.message_hash}.png"
+        uploads.append((path, buffer.getvalue(), "image/png"))
+        recipe["mask"] = path
+    updates: dict[str, Any] = {}
+    if not _blank(body.get("notifyHook")):
+        updates["notifyHook"] = body["notifyHook"]
+    if body.get("state") is not None:
+        updates["state"] = str(body["state"])
+    with engine.lock:
+        _modal_task(engine, caller, task_id)  # still waiting? (it may have been cancelled meanwhile)
+        return engine.confirm_modal(caller, task.id, prompt, recipe, updates, uploads)
+
+
+def _modal_task(engine: Engine, caller: Caller, task_id: Any) -> Task:
+    task = engine.task_for(caller, task_id)
+    status = engine.status_of(task)
+    if status is not Status.MODAL:
+        raise param("task_status", f"task {task.id} is {status.value}, not MODAL: there is no window to confirm")
+    return task
 
 
 # --------------------------------------------------------------------------------------- legacy change

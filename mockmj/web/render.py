@@ -1,22 +1,14 @@
-"""Compact JSON and the envelopes, rendered through the dialect.
-
-Compact separators are not cosmetic: relays rewrite `"code":21` and `"code":22` in the body as plain
-text, which only works if there is no space after the colon (Jackson's default output).
-"""
+"""The envelopes, rendered through the dialect, as compact JSON (see core/jsonio.py for why compact)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.dialects import Dialect
 from ..core.engine import Accepted
 from ..core.errors import Refusal
-
-
-def compact(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+from ..core.jsonio import compact
 
 
 @dataclass
