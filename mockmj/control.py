@@ -15,13 +15,11 @@ from flask import Flask, Response, request
 
 from . import __version__
 from .core.buttons import parse_custom_id
-from .core.callbacks import Callbacks
 from .core.errors import Refusal
-from .core.rules import RequestFacts, Rules
-from .core.tasks import Status
+from .core.rules import RequestFacts
 from .web.app import spring_timestamp
 from .web.render import Reply, compact, envelope, http_error
-from .web.spec import Operation, describe_error, load_spec
+from .web.spec import Operation, describe_error
 
 if TYPE_CHECKING:
     from .web.app import Mock
@@ -40,9 +38,6 @@ class ControlError(Exception):
 
 
 def register_control(app: Flask, mock: Mock) -> None:
-    mock.control_spec = load_spec("control-openapi.yaml")
-    mock.rules = Rules()
-    mock.callbacks = Callbacks(mock.engine)
     mock.before_handler.append(lambda op, ctx: apply_rules(mock, op, ctx))
     handlers = _handlers(mock)
     for op in mock.control_spec.operations:
@@ -178,7 +173,7 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
                 {"time": m.at, "kind": "transition", "status": m.status.value, "progress": m.progress}
                 for m in task.milestones[: reached + 1]
             ]
-            events += [{"time": t, "kind": "poll"} for t in engine.polls.get(id, [])]
+            events += [{"time": t, "kind": "poll"} for t in engine.polls_of(id)]
         events += [{"time": e["time"], "kind": "callback", "status": e["status"], "progress": e["progress"],
                     "detail": {k: e[k] for k in ("url", "attempt", "httpStatus", "error", "latencyMs", "fault")}}
                    for e in mock.callbacks.entries(id)]
@@ -187,9 +182,7 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
         return {"taskId": id, "events": events}
 
     def list_keys(_: dict[str, Any]) -> list[dict[str, Any]]:
-        with engine.lock:
-            engine._apply_refunds()
-            return [k.describe() for k in engine.keys.values()]
+        return engine.key_views()
 
     def get_key(_: dict[str, Any], key: str) -> dict[str, Any]:
         record = engine.api_key(key)
@@ -206,8 +199,7 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
             if "balance" in body:
                 record.balance = int(body["balance"])
             if "rateLimit" in body:
-                record.rate_limit = body["rateLimit"]
-                record._last = 0.0  # a new limit starts with a full bucket
+                record.set_rate_limit(body["rateLimit"])
             if "allowedOperations" in body:
                 ops = body["allowedOperations"]
                 record.allowed_operations = set(ops) if ops is not None else None
@@ -226,16 +218,8 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
                                 ("queueSize", "queue_size"), ("modes", "modes"), ("remark", "remark")):
                 if field in body:
                     setattr(account, attr, body[field])
-            if "coreSize" in body and body["coreSize"] != account.core_size:
-                grow = body["coreSize"] - account.core_size
-                if grow > 0:
-                    account.slots += [0.0] * grow
-                    account.holders += [None] * grow
-                else:
-                    keep = sorted(range(account.core_size), key=lambda i: account.slots[i])[: body["coreSize"]]
-                    account.slots = [account.slots[i] for i in sorted(keep)]
-                    account.holders = [account.holders[i] for i in sorted(keep)]
-                account.core_size = body["coreSize"]
+            if "coreSize" in body:
+                account.resize(body["coreSize"])
             return account.describe(engine.now())
 
     return {
@@ -272,8 +256,8 @@ def _default_description(mock: Mock, code: int) -> str:
 
 
 def apply_rules(mock: Mock, op: Operation, ctx: Context) -> Reply | None:
-    if op.public or op.operation_id.startswith("control"):
-        return None
+    if op.public or not mock.rules.items:
+        return None  # no rules (the usual case): nothing to match, no request facts to gather
     rule = mock.rules.take(_facts(op, ctx))
     if rule is None:
         return None
@@ -305,5 +289,3 @@ def _retry_after(respond: dict[str, Any], status: int) -> dict[str, str]:
         return {"Retry-After": str(int(respond.get("retryAfter", 1)))}
     return {}
 
-
-__all__ = ["Status", "register_control"]

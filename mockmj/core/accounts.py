@@ -104,6 +104,17 @@ class Account:
         self.slots[reservation.slot] = NEVER if free_at is None else free_at
         self.holders[reservation.slot] = task_id
 
+    def resize(self, core_size: int) -> None:
+        """Change the number of slots; when shrinking, the slots that free soonest are dropped."""
+        if core_size > self.core_size:
+            self.slots += [0.0] * (core_size - self.core_size)
+            self.holders += [None] * (core_size - self.core_size)
+        elif core_size < self.core_size:
+            keep = sorted(sorted(range(self.core_size), key=lambda i: self.slots[i])[-core_size:])
+            self.slots = [self.slots[i] for i in keep]
+            self.holders = [self.holders[i] for i in keep]
+        self.core_size = core_size
+
     def describe(self, now: int) -> dict[str, Any]:
         running, waiting = self.load(now)
         return {
@@ -131,6 +142,12 @@ class ApiKey:
     _tokens: float = 0.0
     _last: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def set_rate_limit(self, rate: float | None) -> None:
+        """A new limit starts with a full bucket."""
+        with self._lock:
+            self.rate_limit = rate
+            self._last = 0.0
 
     def may_call(self, operation_id: str) -> bool:
         return self.allowed_operations is None or operation_id in self.allowed_operations

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 BUTTON_TYPE = 2  # Discord component type: button
-SECONDARY = 2
-SUCCESS_STYLE = 3
-PRIMARY = 1
+SECONDARY = 2  # Discord's grey button, what Midjourney uses for U/V and the rest
 
 _HASH = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 

@@ -5,8 +5,9 @@ SUBMITTED, on every progress step and on the final state; nothing at NOT_START; 
 whose order is lower than the last one sent for the task is dropped (equal order is still sent).
 
 Callbacks fall due at milestone times. In real-time profiles a scheduler thread sleeps until the next
-one; advancing the clock sends everything that fell due before the control call returns. Sending runs
-on a bounded pool, so a slow or dead receiver never slows the API.
+one; with a virtual clock only `clock/advance` moves time, and it sends everything that fell due (each
+attempt with a 3 s timeout) before the control call returns. Otherwise sending runs on a bounded pool,
+so a slow or dead receiver never slows the public API.
 """
 
 from __future__ import annotations
@@ -159,8 +160,7 @@ class Callbacks:
                 if self._heap:
                     wait = (self._heap[0].at - self.engine.now()) / 1000
                 if wait > 0:
-                    # a virtual clock never reaches the next due by itself: only advance() moves it
-                    self._cond.wait(timeout=min(wait, 0.5))
+                    self._cond.wait(timeout=min(wait, 0.5))  # woken early when something new is due
                     continue
             self._drain(self.engine.now(), synchronous=False)
 

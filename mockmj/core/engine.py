@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..config import Settings
 from . import buttons as btn
@@ -27,6 +27,15 @@ from .tasks import TERMINAL, Action, Milestone, Status, Task, percent
 from .timing import PROFILES, Plan, TimingProfile, build_path, slot_hold
 
 ANONYMOUS = "anonymous"
+
+
+class Listener(Protocol):
+    """What the engine tells about its tasks (implemented by the callback scheduler)."""
+
+    def task_scheduled(self, task: Task, first_index: int) -> None: ...
+    def milestone_reached(self, task: Task, index: int) -> None: ...
+    def clock_moved(self, now: int) -> None: ...
+    def reset(self, gone: set[str] | None) -> None: ...
 
 
 @dataclass
@@ -79,7 +88,7 @@ class Engine:
         self.ids = IdSource(settings.seed)
         self.store = TaskStore()
         self.banned_words = tuple(settings.banned_words or DEFAULT_BANNED_WORDS)
-        self.listeners: list[Any] = []  # objects with task_scheduled(task, first_index) (callbacks)
+        self.listeners: list[Listener] = []  # the callback scheduler
         self.gallery = Gallery(self)
         self._set_profile(settings.timing)
         self._build_world()
@@ -117,7 +126,7 @@ class Engine:
             self.keys[k.key] = self._new_key(k.key, k.balance, k.rate_limit, k.allowed_operations)
         self.uploads: dict[str, tuple[bytes, str]] = {}
         self.attachments: dict[str, tuple[str, str]] = {}  # path → (task id, "final" | "preview")
-        self._refunds: list[tuple[int, str, str]] = []  # (due, task id, key)
+        self._refunds: list[tuple[int, str]] = []  # (due, task id): failures that give the credits back
         self.polls: dict[str, list[int]] = {}
 
     def _new_key(
@@ -195,10 +204,18 @@ class Engine:
             record = self.api_key(key)
             return record.balance if record else 0
 
+    def key_views(self) -> list[dict[str, Any]]:
+        with self.lock:
+            self._apply_refunds()
+            return [k.describe() for k in self.keys.values()]
+
+    def polls_of(self, task_id: str) -> list[int]:
+        return list(self.polls.get(task_id, []))
+
     def _apply_refunds(self) -> None:
         now = self.now()
         while self._refunds and self._refunds[0][0] <= now:
-            _, task_id, _key = heapq.heappop(self._refunds)
+            _, task_id = heapq.heappop(self._refunds)
             task = self.store.get(task_id)
             if task is not None:
                 self._refund(task)
@@ -290,7 +307,7 @@ class Engine:
 
     def fetch(self, caller: Caller, task_id: str) -> dict[str, Any] | None:
         with self.lock:
-            task = self.store.owned(caller.key, str(task_id))
+            task = self.store.owned(caller.key, str(task_id).strip())
             if task is None:
                 return None
             self._poll(task)
@@ -508,7 +525,7 @@ class Engine:
             task.set_milestones(head + path)
         last = task.milestones[-1]
         if last.status is Status.FAILURE and last.at is not None:
-            heapq.heappush(self._refunds, (last.at, task.id, task.owner))
+            heapq.heappush(self._refunds, (last.at, task.id))
         waits = reservation.must_wait if self.dialect.queued_rule == "must_wait" else reservation.ahead > 0
         if waits or outcome.kind == "queued":
             return reservation.ahead

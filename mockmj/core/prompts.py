@@ -7,7 +7,6 @@ small fixed glossary so the result is deterministic and needs no network.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 CJK = re.compile(r"[\u4e00-\u9fa5]")
 
@@ -74,16 +73,8 @@ def find_banned(prompt_en: str, words: tuple[str, ...] | list[str]) -> str | Non
     return None
 
 
-@dataclass(frozen=True)
-class Zoom:
-    factor: float
-
 
 def parse_zoom(prompt: str) -> float | None:
     m = re.search(r"--zoom\s+([0-9]+(?:\.[0-9]+)?)", prompt)
     return float(m.group(1)) if m else None
 
-
-def strip_params(prompt: str) -> str:
-    """The prompt text without trailing --parameters (what describe/shorten words come from)."""
-    return re.split(r"\s--", " " + prompt, maxsplit=1)[0].strip()

@@ -27,11 +27,6 @@ class TaskStore:
     def of_owner(self, owner: str) -> Iterator[Task]:
         return iter(self._by_owner.get(owner, {}).values())
 
-    def remove(self, task_id: str) -> None:
-        task = self._by_id.pop(task_id, None)
-        if task is not None:
-            self._by_owner.get(task.owner, {}).pop(task_id, None)
-
     def drop_owner(self, owner: str) -> list[Task]:
         tasks = list(self._by_owner.pop(owner, {}).values())
         for task in tasks:

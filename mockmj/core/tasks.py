@@ -111,7 +111,6 @@ class Task:
     custom_id: str | None = None
     image_recipe: dict[str, Any] | None = None
     seed: str | None = None
-    polls: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def recipe_has_image(self) -> bool:

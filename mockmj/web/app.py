@@ -18,9 +18,12 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from ..config import Settings
+from ..core.callbacks import Callbacks
+from ..core.dialects import Dialect
 from ..core.engine import ANONYMOUS, Caller, Engine
 from ..core.errors import Refusal
 from ..core.journal import Journal, billable
+from ..core.rules import Rules
 from .handlers import HANDLERS, Context
 from .render import Reply, http_error, refused
 from .spec import ApiSpec, Operation, describe_error, load_spec
@@ -43,12 +46,20 @@ class Mock:
         self.settings = settings
         self.engine = Engine(settings)
         self.spec: ApiSpec = load_spec()
+        self.control_spec: ApiSpec = load_spec("control-openapi.yaml")
         self.journal = Journal(settings.journal_size)
+        self.rules = Rules()
+        self.callbacks = Callbacks(self.engine)
         self.before_handler: list[Callable[[Operation, Context], Reply | None]] = []
 
     @property
-    def dialect(self):
+    def dialect(self) -> Dialect:
         return self.engine.dialect
+
+    def docs_html(self) -> str:
+        from .docs import docs_html  # docs imports this module for its types
+
+        return docs_html(self)
 
     def auth_required(self) -> bool:
         if self.settings.no_auth:
@@ -107,10 +118,6 @@ def _create_app(settings: Settings | None) -> Flask:
                 view_func=_view(mock, op, MODE_OF_PREFIX.get(prefix)),
                 methods=[op.method],
             )
-
-    from .docs import docs_html  # late: the docs page reads the routes bound above
-
-    mock.docs_html = lambda: docs_html(mock)  # type: ignore[attr-defined]
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -186,8 +193,7 @@ def _handle(
         outcome=request.headers.get(OUTCOME_HEADER),
         callback_fault=_fault(request.headers.get(FAULT_HEADER)),
     )
-    ctx = Context(mock.engine, caller, body, path_params, mock.spec.text, mock.docs_html,  # type: ignore[attr-defined]
-                  request.path)
+    ctx = Context(mock.engine, caller, body, path_params, mock.spec.text, mock.docs_html, request.path)
     for hook in mock.before_handler:
         early = hook(op, ctx)
         if early is not None:

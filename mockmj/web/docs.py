@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from .spec import HTTP_METHODS
+
+if TYPE_CHECKING:
+    from .app import Mock
 
 
 def _operations(document: dict[str, Any]) -> str:
@@ -26,9 +27,9 @@ def _operations(document: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def docs_html(mock: Any) -> str:
+def docs_html(mock: Mock) -> str:
     public = mock.spec.document
-    control = yaml.safe_load(mock.control_spec.text) if getattr(mock, "control_spec", None) else {}
+    control = mock.control_spec.document
     info = public.get("info", {})
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(info.get('title', 'mockmj'))}</title>

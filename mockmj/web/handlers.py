@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core import submissions
+from ..core.dialects import Dialect
 from ..core.engine import Caller, Engine
 from ..core.errors import Refusal
 from .render import Reply, accepted, envelope
@@ -24,7 +25,7 @@ class Context:
     path: str
 
     @property
-    def dialect(self):
+    def dialect(self) -> Dialect:
         return self.engine.dialect
 
 

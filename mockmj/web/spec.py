@@ -43,7 +43,6 @@ class Operation:
     public: bool  # security: [] (no key needed)
     body_validator: Draft202012Validator | None
     responses: dict[str, Draft202012Validator | None] = field(default_factory=dict)
-    tags: list[str] = field(default_factory=list)
 
     @property
     def flask_path(self) -> str:
@@ -146,7 +145,6 @@ class ApiSpec:
                         public=op.get("security", global_security) == [],
                         body_validator=self._validator(body_schema) if body_schema else None,
                         responses=responses,
-                        tags=op.get("tags", []),
                     )
                 )
         return ops
