@@ -7,11 +7,11 @@ import signal
 import sys
 
 import click
-from waitress.server import create_server
 
 from .config import KeyConfig, load_settings
 from .core.dialects import DIALECTS
 from .core.timing import PROFILES
+from .server import waitress_server
 
 
 @click.group()
@@ -54,7 +54,7 @@ def serve(host: str, port: int, dialect: str | None, timing: str | None, seed: i
     except (ValueError, TypeError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
     try:
-        server = create_server(app, host=host, port=port, threads=threads, ident="mockmj")
+        server = waitress_server(app, host, port, threads)
     except OSError as exc:  # the port is taken, the host does not exist…
         raise click.UsageError(f"cannot listen on {host}:{port}: {exc}") from exc
 

@@ -16,13 +16,18 @@ from .web.app import Mock, create_app
 WsgiApp = Callable[..., Any]
 
 
+def waitress_server(app: WsgiApp, host: str, port: int, threads: int) -> Any:
+    """The production WSGI server both `mockmj serve` and the in-process servers run on."""
+    return create_server(app, host=host, port=port, threads=threads, ident="mockmj",
+                         clear_untrusted_proxy_headers=True)
+
+
 class MockServer:
     """A mock listening on loopback in a background thread; `stop()` closes it."""
 
-    def __init__(self, app: Any, wsgi: WsgiApp, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
         self.app = app
-        self._server = create_server(wsgi, host=host, port=port, threads=threads, ident="mockmj",
-                                     clear_untrusted_proxy_headers=True)
+        self._server = waitress_server(app, host, port, threads)
         self.host = host
         self.port = int(self._server.effective_port)  # type: ignore[union-attr]
         self._stopping = False
@@ -85,7 +90,6 @@ def start_mock(
         settings = load_settings(None, dialect=dialect, timing=timing, seed=seed, keys=keys,
                                  no_auth=no_auth or None, notify_hook=notify_hook, **overrides)
     app = create_app(settings)
-    wsgi = app_wrapper(app.wsgi_app) if app_wrapper else app.wsgi_app
     if app_wrapper:
-        app.wsgi_app = wsgi  # type: ignore[method-assign]
-    return MockServer(app, app)
+        app.wsgi_app = app_wrapper(app.wsgi_app)  # type: ignore[method-assign]
+    return MockServer(app)

@@ -21,7 +21,7 @@ from .errors import Refusal, param
 from .gallery import Gallery
 from .ids import IdSource
 from .outcomes import Outcome, parse_outcome, split_directive
-from .prompts import DEFAULT_BANNED_WORDS, find_banned, translate
+from .prompts import DEFAULT_BANNED_WORDS, banned_pattern, find_banned, translate
 from .store import TaskStore
 from .tasks import TERMINAL, Action, Milestone, Status, Task, percent
 from .timing import PROFILES, Plan, TimingProfile, build_path, slot_hold
@@ -87,7 +87,7 @@ class Engine:
         self.lock = threading.RLock()
         self.ids = IdSource(settings.seed)
         self.store = TaskStore()
-        self.banned_words = tuple(settings.banned_words or DEFAULT_BANNED_WORDS)
+        self.banned = banned_pattern(settings.banned_words or DEFAULT_BANNED_WORDS)
         self.listeners: list[Listener] = []  # the callback scheduler
         self.gallery = Gallery(self)
         self._set_profile(settings.timing)
@@ -391,7 +391,7 @@ class Engine:
         return translate(prompt, self.settings.glossary)
 
     def banned_word(self, prompt_en: str) -> str | None:
-        return find_banned(prompt_en, self.banned_words)
+        return find_banned(prompt_en, self.banned)
 
     def launch(self, caller: Caller, spec: NewTask, body: dict[str, Any], outcome: Outcome) -> Accepted:
         with self.lock:

@@ -120,9 +120,6 @@ class Gallery:
         if kind == "swap":
             return images.swap_face(self._upload(recipe["source"]), self._upload(recipe["target"]), seed)
         parent = self.picture(recipe["parent"])
-        # Zoom, pan and region results come back as a grid of four panel-sized images, so the
-        # parent is brought down to panel size first (also keeps rendering cheap).
-        small = _fit(parent, images.PANEL_LONG_SIDE)
         if kind == "upscale":
             return images.upscale(images.crop_panel(parent, recipe["index"]), 2.0)
         if kind == "upscale_hd":
@@ -131,6 +128,9 @@ class Gallery:
             index = recipe.get("index", 0)
             source = images.crop_panel(parent, index) if index else parent
             return images.variation_grid(source, seed, recipe.get("strength", 0.45))
+        # Zoom, pan and region results come back as a grid of four panel-sized images, so the
+        # parent is brought down to panel size first (also keeps rendering cheap).
+        small = images.fit_within(parent, images.PANEL_LONG_SIDE)
         if kind == "zoom":
             factor = float(recipe.get("factor") or 2.0)
             return _grid_of([images.zoom_out(small, factor, f"{seed}:{i}") for i in range(4)])
@@ -141,13 +141,6 @@ class Gallery:
             mask = mask.resize(small.size)
             return _grid_of([images.inpaint(small, mask, f"{seed}:{i}") for i in range(4)])
         raise ValueError(f"unknown image recipe {kind!r}")
-
-
-def _fit(picture: Image.Image, long_side: int) -> Image.Image:
-    scale = long_side / max(picture.size)
-    if scale >= 1:
-        return picture
-    return picture.resize((max(1, round(picture.width * scale)), max(1, round(picture.height * scale))))
 
 
 def _grid_of(panels: list[Image.Image]) -> Image.Image:

@@ -456,7 +456,7 @@ def swap_face(source: Image.Image, target: Image.Image, seed: str) -> Image.Imag
     The source is colour-matched halfway towards the region it replaces, so the result depends on
     both inputs everywhere in the ellipse and the seam reads as one picture.
     """
-    base = _fit_within(_rgb(target), MAX_SWAP_SIDE)
+    base = fit_within(_rgb(target), MAX_SWAP_SIDE)
     face_src = _rgb(source)
     rng = random.Random(f"mockmj:swap:{seed}")
     width, height = base.size
@@ -795,7 +795,8 @@ def _rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _fit_within(image: Image.Image, long_side: int) -> Image.Image:
+def fit_within(image: Image.Image, long_side: int) -> Image.Image:
+    """The image scaled down (never up) so that its long side is at most `long_side`."""
     if max(image.size) <= long_side:
         return image
     scale = long_side / max(image.size)
@@ -813,6 +814,7 @@ __all__ = [
     "describe",
     "encode_png",
     "encode_webp",
+    "fit_within",
     "inpaint",
     "pan",
     "panel_size",

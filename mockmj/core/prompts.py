@@ -64,13 +64,15 @@ def translate(text: str, glossary: dict[str, str] | None = None) -> str:
     return re.sub(r"\s+", " ", "".join(out)).strip()
 
 
-def find_banned(prompt_en: str, words: tuple[str, ...] | list[str]) -> str | None:
+def banned_pattern(words: tuple[str, ...] | list[str]) -> re.Pattern[str]:
+    """One case-insensitive pattern for the whole list, built once (the proxy checks `\\bword\\b` per line)."""
+    return re.compile("|".join(rf"\b{re.escape(w.lower())}\b" for w in words) or r"(?!)", re.IGNORECASE)
+
+
+def find_banned(prompt_en: str, pattern: re.Pattern[str]) -> str | None:
     """The first banned word in the prompt, in the prompt's own case (as the proxy reports it)."""
-    for word in words:
-        m = re.search(rf"\b{re.escape(word.lower())}\b", prompt_en.lower())
-        if m:
-            return prompt_en[m.start() : m.end()]
-    return None
+    m = pattern.search(prompt_en)
+    return m.group(0) if m else None
 
 
 

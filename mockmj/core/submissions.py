@@ -17,7 +17,7 @@ from PIL import Image
 
 from . import images
 from .accounts import Account
-from .buttons import Press, parse_custom_id
+from .buttons import Press, buttons_for, parse_custom_id
 from .engine import Accepted, Caller, Engine, NewTask
 from .errors import Refusal, param
 from .image_input import DecodedImage, ImageInputError, decode_data_url, decode_mask
@@ -277,7 +277,7 @@ def action(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         status = engine.status_of(parent)
         if status is not Status.SUCCESS:
             raise param("task_status", f"task {parent.id} is {status.value}: buttons can be used only at SUCCESS")
-        own = {b["customId"] for b in engine.snapshot(parent, caller.origin)["buttons"]}
+        own = {b["customId"] for b in buttons_for(parent.button_set, parent.message_hash, parent.final_prompt)}
         if custom_id not in own:
             raise param("custom_id_unknown", f"customId '{custom_id}' is not one of the buttons of task {parent.id}")
         return press_button(engine, caller, body, parent, press, custom_id)
