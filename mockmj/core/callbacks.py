@@ -186,10 +186,10 @@ class Callbacks:
                 self._last_order.pop(task.id, None)  # terminal: nothing can follow, keep the map small
             else:
                 self._last_order[task.id] = order
-            payload = engine.snapshot(task, task.extra.get("origin", ""), due.index)
-            attempt = _Attempt(task.id, task.owner, self._hook(task) or "", task.extra.get("callback_fault"),
+            payload = engine.snapshot(task, task.origin, due.index)
+            attempt = _Attempt(task.id, task.owner, self._hook(task) or "", task.callback_fault,
                                self._generation)
-            delay_ms = int(task.extra.get("callback_delay_ms") or 2000)
+            delay_ms = int(task.callback_delay_ms or 2000)
             final = milestone.status in (Status.SUCCESS, Status.FAILURE, Status.CANCEL)
             sends = [(payload, milestone)]
             if attempt.fault == "drop" and final:

@@ -77,7 +77,10 @@ class NewTask:
     parent: Task | None = None
     custom_id: str | None = None
     account: Account | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    choices: list[str] = field(default_factory=list)
+    source_prompt: str | None = None
+    prompt_after_start: bool = False
+    modal_kind: str | None = None
 
 
 class Engine:
@@ -158,7 +161,7 @@ class Engine:
                 account.release(gone)
             for task in dropped:
                 self.polls.pop(task.id, None)
-                for path in task.extra.get("uploads", []):
+                for path in task.uploads:
                     self.uploads.pop(path, None)
             configured = next((k for k in self.settings.keys if k.key == key), None)
             if configured is not None:
@@ -221,12 +224,12 @@ class Engine:
                 self._refund(task)
 
     def _refund(self, task: Task) -> None:
-        if task.extra.get("refunded") or not task.extra.get("price"):
+        if task.refunded or not task.price:
             return
-        task.extra["refunded"] = True
+        task.refunded = True
         record = self.keys.get(task.owner)
         if record is not None:
-            record.balance += task.extra["price"]
+            record.balance += task.price
 
     # ----------------------------------------------------------------------------- reading tasks
     def per_poll(self) -> bool:
@@ -242,7 +245,7 @@ class Engine:
         props: dict[str, Any] = dict(task.properties)
         image_url = None
         prompt, prompt_en = task.prompt, task.prompt_en
-        if task.extra.get("prompt_after_start") and not started:
+        if task.prompt_after_start and not started:
             prompt = prompt_en = None  # blend: Midjourney renders the prompt only when the job starts
         if started:
             props["progressMessageId"] = task.progress_message_id
@@ -287,7 +290,7 @@ class Engine:
 
     def _url(self, origin: str, task: Task, variant: str) -> str:
         base = (self.settings.public_url or origin).rstrip("/")
-        return base + task.extra[f"{variant}_path"]
+        return base + (task.final_path if variant == "final" else task.preview_path or "")
 
     def _poll(self, task: Task) -> None:
         """Record a poll; in per-poll timing, move the task one milestone."""
@@ -420,8 +423,11 @@ class Engine:
             image_recipe=spec.recipe,
             final_prompt=spec.final_prompt,
             reveal_prompt=spec.reveal_prompt,
+            choices=spec.choices,
+            source_prompt=spec.source_prompt,
+            prompt_after_start=spec.prompt_after_start,
+            modal_kind=spec.modal_kind,
         )
-        task.extra.update(spec.extra)
         hook = _text(body.get("notifyHook")) or self.settings.notify_hook or None
         task.properties = {
             "notifyHook": hook,
@@ -441,16 +447,16 @@ class Engine:
         )
         # describe shows the image it was sent: Midjourney made no image, so there is no seed
         task.seed = self.ids.seed_value() if task.recipe_has_image() else None
-        task.extra["origin"] = caller.origin
-        task.extra["callback_fault"] = caller.callback_fault
-        task.extra["callback_delay_ms"] = caller.callback_delay_ms
-        task.extra["outcome"] = outcome
-        task.extra["steps"] = spec.steps
+        task.origin = caller.origin
+        task.callback_fault = caller.callback_fault
+        task.callback_delay_ms = caller.callback_delay_ms
+        task.outcome = outcome
+        task.steps = spec.steps
         self._register_paths(task)
         accepted_properties = {"discordInstanceId": account.instance_id, "discordChannelId": account.channel_id}
         if modal:
             task.set_milestones([Milestone(Status.MODAL, None, now)])
-            task.extra["description_after_modal"] = task.description
+            task.description_after_modal = task.description
             task.description = (
                 self.dialect.messages["modal"] if spec.custom_id and "CustomZoom" in spec.custom_id
                 else task.description
@@ -474,26 +480,26 @@ class Engine:
             return
         if task.image_recipe.get("kind") == "source":
             # describe: the image shown is the one that was sent, already served from its upload URL
-            task.extra["final_path"] = task.image_recipe["path"]
+            task.final_path = task.image_recipe["path"]
             return
         channel = task.properties["discordInstanceId"]
         slug = "".join(ch if ch.isalnum() else "_" for ch in (task.prompt_en or task.action.value)[:40])
         final = f"/attachments/{channel}/{task.message_id}/user_{slug.strip('_') or 'image'}_{task.message_hash}.png"
         preview = f"/attachments/{channel}/{task.progress_message_id}/{task.message_hash}_grid_0.webp"
-        task.extra["final_path"], task.extra["preview_path"] = final, preview
+        task.final_path, task.preview_path = final, preview
         self.attachments[final] = (task.id, "final")
         self.attachments[preview] = (task.id, "preview")
 
     def _charge(self, record: ApiKey, task: Task, price: int) -> None:
         record.balance -= price
-        task.extra["price"] = price
+        task.price = price
 
     def _schedule(
         self, task: Task, account: Account, head: list[Milestone], outcome: Outcome
     ) -> int | None:
         """Give the task its path from `head` on; the number of tasks ahead when it is queued."""
         now = self.now()
-        plan: Plan = outcome.plan(task.extra.get("steps", True), self.dialect.timeout_reason)
+        plan: Plan = outcome.plan(task.steps, self.dialect.timeout_reason)
         if plan.fail_reason:
             task.fail_reason = plan.fail_reason
         if self.per_poll():
@@ -542,7 +548,7 @@ class Engine:
         with self.lock:
             task = self.task_for(caller, task_id)
             account = next(a for a in self.accounts if a.instance_id == task.account_id)
-            outcome = task.extra.get("outcome") or Outcome()
+            outcome = task.outcome or Outcome()
             if outcome.kind == "modal":
                 outcome = Outcome()
             index = len(task.milestones)
@@ -553,7 +559,7 @@ class Engine:
             if task.image_recipe is not None:
                 task.image_recipe = {**task.image_recipe, **recipe}
             # the window is confirmed: Custom Zoom stops saying "Waiting for window confirm"
-            task.description = task.extra.get("description_after_modal", task.description)
+            task.description = task.description_after_modal or task.description
             if "notifyHook" in updates:
                 task.properties["notifyHook"] = updates["notifyHook"]
             task.state = updates.get("state", task.state)
@@ -569,7 +575,7 @@ class Engine:
         for path, data, mime in uploads:
             self.uploads[path] = (data, mime)
         if task is not None:
-            task.extra.setdefault("uploads", []).extend(path for path, _, _ in uploads)
+            task.uploads.extend(path for path, _, _ in uploads)
 
     def cancel(self, caller: Caller, task_id: Any) -> Accepted:
         with self.lock:

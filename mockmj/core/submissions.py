@@ -144,7 +144,7 @@ def blend(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         recipe={"kind": "blend", "inputs": paths, "aspect": [w, h]},
         bot_type=_bot_type(body),
         final_prompt=prompt,
-        extra={"prompt_after_start": True},
+        prompt_after_start=True,
     )
     return _launch(engine, caller, spec, body, outcome, uploads)
 
@@ -164,7 +164,7 @@ def _describe_spec(source_path: str, picture: Image.Image, ext: str, seed: str, 
         bot_type=_bot_type(body),
         final_prompt=text,
         reveal_prompt=text,
-        extra={"choices": text.split("\n\n")},
+        choices=text.split("\n\n"),
     )
 
 
@@ -210,7 +210,7 @@ def shorten(engine: Engine, caller: Caller, body: dict[str, Any], details: bool 
         steps=False,
         bot_type=_bot_type(body),
         final_prompt=text,
-        extra={"choices": shortened, "source_prompt": prompt_en},
+        choices=shortened, source_prompt=prompt_en,
     )
     return _launch(engine, caller, spec, body, outcome)
 
@@ -391,7 +391,7 @@ def _pan(c: Click) -> tuple[NewTask, Window]:
 
 
 def _picreader(c: Click) -> tuple[NewTask, Window]:
-    choice = c.parent.extra["choices"][c.press.index - 1]
+    choice = c.parent.choices[c.press.index - 1]
     return c.imagine(re.sub(r"^\S+\s", "", choice, count=1)), "imagine"  # without the number emoji
 
 
@@ -404,16 +404,16 @@ def _picread_retry(c: Click) -> tuple[NewTask, Window]:
 
 
 def _prompt_analyzer(c: Click) -> tuple[NewTask, Window]:
-    choices = c.parent.extra.get("choices") or []
+    choices = c.parent.choices
     text = choices[c.press.index - 1] if c.press.index <= len(choices) else c.parent.prompt_en or ""
     return c.imagine(text), "imagine"
 
 
 def _show_details(c: Click) -> tuple[NewTask, Window]:
-    source = c.parent.extra.get("source_prompt") or c.parent.prompt_en or ""
+    source = c.parent.source_prompt or c.parent.prompt_en or ""
     text, shortened = _shorten_text(source, source, details=True)
     spec = c.child(Action.SHORTEN, "Show Details", "shorten", None, steps=False, final_prompt=text,
-                   extra={"choices": shortened, "source_prompt": source})
+                   choices=shortened, source_prompt=source)
     return spec, None
 
 
@@ -433,7 +433,7 @@ def press_button(engine: Engine, caller: Caller, body: dict[str, Any], parent: T
     spec, window = BUTTONS[press.kind](click)
     remix = _remix(body, account.remix, account.remix_auto_submit)
     spec.modal = window is not None and (window != "remix" or remix)
-    spec.extra["modal_kind"] = window or "remix"
+    spec.modal_kind = window or "remix"
     _, outcome = engine.outcome_for(caller, None)
     return _launch(engine, caller, spec, body, outcome)
 
@@ -451,7 +451,7 @@ def modal(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         task = _modal_task(engine, caller, task_id)
         prompt = body.get("prompt")
         prompt = prompt.strip() if isinstance(prompt, str) and prompt.strip() else (task.final_prompt or "")
-        kind = task.extra.get("modal_kind")
+        kind = task.modal_kind
         parent_id = (task.image_recipe or {}).get("parent")
     if not prompt:
         raise param("prompt_blank", "prompt must not be empty (and the task has no prompt to fall back to)")

@@ -12,7 +12,10 @@ import bisect
 import itertools
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .outcomes import Outcome
 
 
 class Status(StrEnum):
@@ -111,7 +114,23 @@ class Task:
     custom_id: str | None = None
     image_recipe: dict[str, Any] | None = None
     seed: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # per kind of task
+    steps: bool = True  # reports IN_PROGRESS percentages (upscale, describe, shorten do not)
+    choices: list[str] = field(default_factory=list)  # describe/shorten results its buttons pick from
+    source_prompt: str | None = None  # shorten: the prompt analysed (Show Details analyses it again)
+    prompt_after_start: bool = False  # blend: prompt/promptEn stay null until the job starts
+    modal_kind: str | None = None  # what /submit/modal must check: custom_zoom, inpaint, imagine, remix
+    description_after_modal: str | None = None
+    # bookkeeping of the engine
+    outcome: Outcome | None = None  # asked for at submit (kept for the modal confirmation)
+    origin: str = ""  # base URL of the submitting request, for links in callbacks
+    callback_fault: str | None = None
+    callback_delay_ms: int | None = None
+    final_path: str | None = None  # where the result image is served
+    preview_path: str | None = None
+    uploads: list[str] = field(default_factory=list)  # images sent with the task, served until reset
+    price: int = 0
+    refunded: bool = False
 
     def recipe_has_image(self) -> bool:
         return self.image_recipe is not None and self.image_recipe.get("kind") != "source"
