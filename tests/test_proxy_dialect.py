@@ -143,6 +143,9 @@ def test_modal_is_code_21(proxy: Client) -> None:
     assert (answer["code"], answer["description"]) == (21, "Waiting for window confirm")
     assert answer["properties"]["remix"] is True
     assert proxy.fetch(answer["result"])["status"] == "MODAL"
+    assert proxy.post(f"/mj/task/{answer['result']}/cancel").json()["code"] == 1
+    cancelled = proxy.fetch(answer["result"])
+    assert (cancelled["status"], cancelled["failReason"]) == ("CANCEL", "取消任务")
 
 
 def test_http_400_is_springs_error_json(proxy: Client) -> None:

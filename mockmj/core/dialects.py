@@ -82,6 +82,7 @@ EIGHTY_EIGHT = Dialect(
         "insufficient_balance": "Insufficient balance: {detail}",
         "banned": "Banned prompt: {detail}",
         "seed": "Success",
+        "cancelled": "Task cancelled",
     },
     http_status={"not_found": 404},
 )
@@ -115,6 +116,7 @@ PROXY = Dialect(
         "insufficient_balance": "余额不足",
         "banned": "可能包含敏感词",
         "seed": "成功",
+        "cancelled": "取消任务",
     },
     param_messages={
         "prompt_blank": "prompt不能为空",

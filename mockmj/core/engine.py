@@ -163,13 +163,14 @@ class Engine:
                 self.polls.pop(task.id, None)
                 for path in task.uploads:
                     self.uploads.pop(path, None)
+                for path in (task.final_path, task.preview_path):
+                    self.attachments.pop(path or "", None)
             configured = next((k for k in self.settings.keys if k.key == key), None)
             if configured is not None:
                 self.keys[key] = self._new_key(key, configured.balance, configured.rate_limit,
                                                configured.allowed_operations)
             else:
                 self.keys.pop(key, None)  # an ad-hoc key comes back with the defaults when next used
-            self.attachments = {p: v for p, v in self.attachments.items() if v[0] not in gone}
             for listener in self.listeners:
                 listener.reset(gone)
 
@@ -267,7 +268,7 @@ class Engine:
         if m.status is Status.FAILURE:
             fail_reason = task.fail_reason
         elif m.status is Status.CANCEL:
-            fail_reason = self.dialect.messages.get("cancelled", "Task cancelled")
+            fail_reason = self.dialect.messages["cancelled"]
         return {
             "id": task.id,
             "action": task.action.value,
@@ -338,9 +339,9 @@ class Engine:
     def queue(self, caller: Caller) -> list[dict[str, Any]]:
         with self.lock:
             waiting = (Status.NOT_START, Status.SUBMITTED, Status.IN_PROGRESS)
-            views = [self.snapshot(t, caller.origin) for t in self.store.of_owner(caller.key)]
-            views = [v for v in views if v["status"] in waiting]
-            return sorted(views, key=lambda v: (v["submitTime"], v["id"]))
+            tasks = [t for t in self.store.of_owner(caller.key) if self.status_of(t) in waiting]
+            tasks.sort(key=lambda t: (t.submit_time, t.id))
+            return [self.snapshot(t, caller.origin) for t in tasks]
 
     def task_for(self, caller: Caller, task_id: Any) -> Task:
         task = self.store.owned(caller.key, str(task_id).strip())
@@ -457,10 +458,8 @@ class Engine:
         if modal:
             task.set_milestones([Milestone(Status.MODAL, None, now)])
             task.description_after_modal = task.description
-            task.description = (
-                self.dialect.messages["modal"] if spec.custom_id and "CustomZoom" in spec.custom_id
-                else task.description
-            )
+            if spec.modal_kind == "custom_zoom":  # upstream shows the window's state as the description
+                task.description = self.dialect.messages["modal"]
             self._charge(record, task, price)
             self.store.add(task)
             props = {**accepted_properties, "finalPrompt": spec.final_prompt or spec.prompt_en or "", "remix": True}
