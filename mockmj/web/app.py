@@ -18,7 +18,7 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from ..config import Settings
-from ..core.callbacks import Callbacks
+from ..core.callbacks import FAULTS, Callbacks
 from ..core.dialects import Dialect
 from ..core.engine import ANONYMOUS, Caller, Engine
 from ..core.errors import Refusal
@@ -155,34 +155,43 @@ def _view(mock: Mock, op: Operation, mode: str | None) -> Callable[..., Response
     return view
 
 
+def _authorize(mock: Mock, op: Operation) -> tuple[str | None, Reply | None]:
+    """The caller's key, and the refusal (401, 403, 429) to send instead of handling, if any."""
+    key = api_key_of(request.headers)
+    if op.public:
+        return key, None
+    required = mock.auth_required()
+
+    def refuse(status: int, why: str) -> Reply:
+        return http_error(mock.dialect, status, why, request.path, spring_timestamp())
+
+    if key is None:
+        if required:
+            return None, refuse(401, "Unauthorized: send your API key as 'Authorization: Bearer <key>' or "
+                                     "'mj-api-secret: <key>'")
+        return None, None
+    record = mock.engine.api_key(key)
+    if record is None:
+        if required:
+            return key, refuse(401, "Unauthorized: this API key is not valid")
+        return None, None  # auth is off: an unknown key is simply not a tenant of its own
+    if not record.may_call(op.operation_id):
+        return key, refuse(403, f"Forbidden: this API key may not call {op.operation_id}")
+    wait = record.throttle()
+    if wait is not None:
+        reply = refuse(429, f"Too many requests: the limit of this key is {record.rate_limit:g}/s, "
+                            f"retry in {wait:.2f}s")
+        reply.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+        return key, reply
+    return key, None
+
+
 def _handle(
     mock: Mock, op: Operation, mode: str | None, handler: Callable[[Context], Reply], path_params: dict[str, str]
 ) -> tuple[Reply, str | None]:
-    dialect = mock.dialect
-    key = api_key_of(request.headers)
-    if not op.public:
-        if key is None and mock.auth_required():
-            return http_error(dialect, 401, "Unauthorized: send your API key as 'Authorization: Bearer <key>' "
-                              "or 'mj-api-secret: <key>'", request.path, spring_timestamp()), None
-        if key is not None or mock.auth_required():
-            record = mock.engine.api_key(key or "")
-            if record is None:
-                if not mock.auth_required():
-                    key = None  # auth is off: an unknown key is simply not a tenant of its own
-                else:
-                    return http_error(dialect, 401, "Unauthorized: this API key is not valid", request.path,
-                                      spring_timestamp()), key
-            elif not record.may_call(op.operation_id):
-                return http_error(dialect, 403, f"Forbidden: this API key may not call {op.operation_id}",
-                                  request.path, spring_timestamp()), key
-            else:
-                wait = record.throttle()
-                if wait is not None:
-                    reply = http_error(dialect, 429, f"Too many requests: the limit of this key is "
-                                       f"{record.rate_limit:g}/s, retry in {wait:.2f}s", request.path,
-                                       spring_timestamp())
-                    reply.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
-                    return reply, key
+    key, refusal = _authorize(mock, op)
+    if refusal is not None:
+        return refusal, key
     body, problem = _read_body(mock, op)
     if problem is not None:
         return problem, key
@@ -202,8 +211,6 @@ def _handle(
 
 
 def _fault(value: str | None) -> str | None:
-    from ..core.callbacks import FAULTS
-
     if not value:
         return None
     if value not in FAULTS:
