@@ -61,6 +61,18 @@ class Settings:
     strict: bool = False  # validate every response against the spec (on in mockmj's own tests)
     journal_size: int = 1000
     outbox_size: int = 1000
+    # --- bounds on what clients may make the mock hold (see web/guard.py and the README's "Limits")
+    journal_bytes: int = 4 * 1024 * 1024  # the journal is capped by bytes as well as by entries
+    max_body_bytes: int = 32 * 1024 * 1024  # larger request bodies answer 413
+    max_json_depth: int = 32  # deeper JSON answers 400 (the API's own bodies are 3 levels deep)
+    max_prompt_chars: int = 6000  # what a Discord slash-command option carries
+    max_state_chars: int = 255  # as trueai's proxy
+    max_notify_hook_chars: int = 2000  # as trueai's proxy
+    max_images: int = 5  # reference images of one imagine, items of one upload (blend: 2-5 anyway)
+    max_tasks: int = 100_000  # finished tasks beyond this are evicted, oldest first
+    idle_key_seconds: int = 3600  # any-key mode: a key unused this long loses its tasks and balance
+    list_limit: int = 100  # /mj/task/list returns the latest N, as trueai does
+    control_token: str | None = None  # when set, /_mockmj/* (but health) needs X-MockMJ-Control-Token
 
     def check(self) -> None:
         _check_types(self)
@@ -81,6 +93,12 @@ class Settings:
                 raise ValueError(f"account {account.instance_id}: core_size must be ≥ 1 and queue_size ≥ 0")
         if self.journal_size < 0 or self.outbox_size < 0 or self.default_balance < 0:
             raise ValueError("journal_size, outbox_size and default_balance must not be negative")
+        for name in ("journal_bytes", "max_body_bytes", "max_json_depth", "max_prompt_chars", "max_state_chars",
+                     "max_notify_hook_chars", "max_images", "max_tasks", "idle_key_seconds", "list_limit"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.control_token is not None and not self.control_token.strip():
+            raise ValueError("control_token must not be empty")
 
 
 def _matches(value: Any, hint: Any) -> bool:

@@ -6,7 +6,7 @@ and outcomes), since rules are a control feature layered on the public API.
 
 from __future__ import annotations
 
-import json
+import hmac
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -16,8 +16,10 @@ from flask import Flask, Response, request
 from . import __version__
 from .core.buttons import parse_custom_id
 from .core.errors import Refusal
+from .core.masking import mask_key_field
 from .core.rules import RequestFacts
 from .web.app import spring_timestamp
+from .web.guard import BodyProblem, check_body, parse_json
 from .web.render import Reply, compact, envelope, http_error
 from .web.spec import Operation, describe_error
 
@@ -47,10 +49,31 @@ def register_control(app: Flask, mock: Mock) -> None:
                          view_func=_view(mock, op, handlers[op.operation_id]), methods=[op.method])
 
 
+TOKEN_HEADER = "X-MockMJ-Control-Token"
+OPEN_OPERATIONS = frozenset({"controlHealth"})  # liveness probes (a container's HEALTHCHECK) need no token
+
+
+def _token_refusal(mock: Mock, op: Operation) -> Response | None:
+    """401 unless the control token is configured and sent (compared in constant time)."""
+    wanted = mock.settings.control_token
+    if wanted is None or op.operation_id in OPEN_OPERATIONS:
+        return None
+    sent = request.headers.get(TOKEN_HEADER, "")
+    if hmac.compare_digest(sent.encode("utf-8", "replace"), wanted.encode("utf-8")):
+        return None
+    why = f"the control API needs the header {TOKEN_HEADER} with the token given by --control-token"
+    if sent:
+        why = f"the {TOKEN_HEADER} header does not match the token given by --control-token"
+    return Response(compact({"error": why}), status=401, mimetype="application/json")
+
+
 def _view(mock: Mock, op: Operation, handler: Callable[..., Any]) -> Callable[..., Response]:
     def view(**params: str) -> Response:
+        refusal = _token_refusal(mock, op)
+        if refusal is not None:
+            return refusal
         try:
-            body = _body(op)
+            body = _body(mock, op)
             result = handler(body, **params)
             status = 200
         except ControlError as exc:
@@ -69,14 +92,16 @@ def _view(mock: Mock, op: Operation, handler: Callable[..., Any]) -> Callable[..
     return view
 
 
-def _body(op: Operation) -> dict[str, Any]:
+def _body(mock: Mock, op: Operation) -> dict[str, Any]:
     if op.body_validator is None:
         return {}
     raw = request.get_data(cache=True)
     try:
-        body = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise ControlError(400, f"the body is not valid JSON: {exc}") from None
+        body = parse_json(raw, mock.limits.max_depth) if raw.strip() else {}
+        if isinstance(body, dict):
+            check_body(body, mock.limits)
+    except BodyProblem as problem:
+        raise ControlError(400, problem.message) from None
     if not isinstance(body, dict):
         raise ControlError(400, "the body must be a JSON object")
     errors = list(op.body_validator.iter_errors(body))
@@ -156,11 +181,12 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
             if name in filters and not filters[name].lstrip("-").isdigit():
                 raise ControlError(400, f"{name} must be an integer")
         return {"total": mock.journal.total, "capacity": mock.settings.journal_size,
-                "items": mock.journal.query(filters, _limit())}
+                "items": [mask_key_field(e) for e in mock.journal.query(filters, _limit())]}
 
     def callbacks(_: dict[str, Any]) -> dict[str, Any]:
         return {"total": mock.callbacks.total, "capacity": mock.settings.outbox_size,
-                "items": mock.callbacks.entries(request.args.get("taskId"), _limit(), request.args.get("key"))}
+                "items": [mask_key_field(e) for e in
+                          mock.callbacks.entries(request.args.get("taskId"), _limit(), request.args.get("key"))]}
 
     def timeline(_: dict[str, Any], id: str) -> dict[str, Any]:
         with engine.lock:
@@ -195,13 +221,16 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
         record = engine.api_key(key)
         if record is None:
             raise ControlError(404, f"no key {key} (only the configured keys are accepted)")
+        # every value is converted first, so a bad one leaves the key unchanged
+        balance = int(body["balance"]) if "balance" in body else None
+        rate = float(body["rateLimit"]) if body.get("rateLimit") is not None else None
+        ops = body.get("allowedOperations")
         with engine.lock:
-            if "balance" in body:
-                record.balance = int(body["balance"])
+            if balance is not None:
+                record.balance = balance
             if "rateLimit" in body:
-                record.set_rate_limit(body["rateLimit"])
+                record.set_rate_limit(rate)
             if "allowedOperations" in body:
-                ops = body["allowedOperations"]
                 record.allowed_operations = set(ops) if ops is not None else None
         return record.describe()
 
@@ -214,12 +243,17 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
             account = next((a for a in engine.accounts if a.instance_id == instanceId), None)
             if account is None:
                 raise ControlError(404, f"no account {instanceId}")
-            for field, attr in (("enabled", "enabled"), ("remix", "remix"), ("remixAutoSubmit", "remix_auto_submit"),
-                                ("queueSize", "queue_size"), ("modes", "modes"), ("remark", "remark")):
-                if field in body:
-                    setattr(account, attr, body[field])
-            if "coreSize" in body:
-                account.resize(body["coreSize"])
+            # JSON Schema counts 4.0 as an integer: convert every count before changing anything
+            changes = {attr: body[field] for field, attr in (
+                ("enabled", "enabled"), ("remix", "remix"), ("remixAutoSubmit", "remix_auto_submit"),
+                ("modes", "modes"), ("remark", "remark")) if field in body}
+            if "queueSize" in body:
+                changes["queue_size"] = int(body["queueSize"])
+            core_size = int(body["coreSize"]) if "coreSize" in body else None
+            for attr, value in changes.items():
+                setattr(account, attr, value)
+            if core_size is not None:
+                account.resize(core_size)
             return account.describe(engine.now())
 
     return {

@@ -36,7 +36,7 @@ def test_journal_records_each_request(manual: Client) -> None:
     first, second, third = page["items"]
     assert [e["seq"] for e in page["items"]] == [1, 2, 3]
     assert first["method"] == "POST" and first["path"] == "/mj/submit/imagine"
-    assert first["operationId"] == "submitImagine" and first["key"] == "test-key"
+    assert first["operationId"] == "submitImagine" and first["key"] == "test…", "keys are masked"
     assert first["status"] == 200 and first["code"] == 1 and first["billable"] is True
     assert first["body"].startswith('{"prompt"') and first["body"].endswith("…") and len(first["body"]) <= 301
     assert first["time"] == VIRTUAL_EPOCH_MS and first["latencyMs"] >= 0
@@ -201,7 +201,7 @@ def test_key_control_errors(mocks: Servers) -> None:
     assert requests.patch(f"{base}/stranger", json={"balance": 1}, timeout=10).status_code == 404
     assert requests.patch(f"{base}/only-this", json={"rateLimit": 0}, timeout=10).status_code == 400
     assert requests.patch(f"{base}/only-this", json={"balance": "lots"}, timeout=10).status_code == 400
-    assert [k["key"] for k in client.control("GET", "/keys")] == ["only-this"]
+    assert [k["key"] for k in client.control("GET", "/keys")] == ["only…"]
 
 
 # --------------------------------------------------------------------------- accounts

@@ -14,6 +14,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from .masking import masked
+
 MODES = ("FAST", "RELAX", "TURBO")
 NEVER = math.inf
 
@@ -175,7 +177,7 @@ class ApiKey:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "key": self.key,
+            "key": masked(self.key),
             "balance": self.balance,
             "rateLimit": self.rate_limit,
             "allowedOperations": sorted(self.allowed_operations) if self.allowed_operations else None,

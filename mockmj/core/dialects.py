@@ -37,6 +37,20 @@ class Dialect:
     # malformed JSON and unknown enum values get Spring's 400; the rest reach the semantic checks).
     schema_errors: str = "envelope"
     timeout_reason: str = "任务超时"
+    # HTTP-level errors (bad JSON, unknown path, 405, 413): "envelope" ({code, description, …}, code 21
+    # for a 400) or "spring" (Spring Boot's {timestamp, status, error, path}).
+    error_body: str = "envelope"
+    # a body over a limit or not valid Unicode: "http" (HTTP 400 with the error body) or "param" (HTTP
+    # 200 and the parameter-error code, as trueai's proxy answers `State参数过长，最大255字符`).
+    limit_errors: str = "http"
+    # Content-Type of a JSON body: "lenient" (relays parse the body whatever it says) or "json" (Spring's
+    # @RequestBody answers 415 Unsupported Media Type unless it is application/json).
+    content_type: str = "lenient"
+    # without configured keys: True asks every request for some key (88API), False asks for none
+    # (upstream checks mj-api-secret only when a secret is configured).
+    auth_without_keys: bool = True
+    # an unknown /attachments/... path: "refusal" (the not-found envelope) or "http" (a plain 404).
+    missing_attachment: str = "refusal"
 
     def code(self, kind: str) -> int:
         return self.codes[kind]
@@ -134,12 +148,20 @@ PROXY = Dialect(
         "face_blank": "人脸图片不能为空",
         "target_blank": "目标图片不能为空",
         "face_same": "人脸图片和目标图片不能相同",
+        # trueai's wording for its length limits, extended to every limited field
+        "too_long": "{Field}参数过长，最大{limit}字符",
+        "not_unicode": "{Field}参数错误，不是有效的Unicode文本",
     },
     queued_rule="others_waiting",
     banned="reject",
     unknown_fetch="empty",
     auth_body="empty",
     schema_errors="lenient",
+    error_body="spring",
+    limit_errors="param",
+    content_type="json",
+    missing_attachment="http",
+    auth_without_keys=False,
 )
 
 DIALECTS = {d.name: d for d in (EIGHTY_EIGHT, PROXY)}

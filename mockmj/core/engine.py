@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import heapq
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,6 +29,7 @@ from .tasks import TERMINAL, Action, Milestone, Status, Task, percent
 from .timing import PROFILES, Plan, TimingProfile, build_path, slot_hold
 
 ANONYMOUS = "anonymous"
+MAX_LOOSE_UPLOADS = 100  # per key: uploads that belong to no task
 
 
 class Listener(Protocol):
@@ -92,6 +95,7 @@ class Engine:
         self.store = TaskStore()
         self.banned = banned_pattern(settings.banned_words or DEFAULT_BANNED_WORDS)
         self.listeners: list[Listener] = []  # the callback scheduler
+        self.on_evict: list[Callable[[list[str], int], None]] = []  # told which tasks max_tasks evicted
         self.gallery = Gallery(self)
         self._set_profile(settings.timing)
         self._build_world()
@@ -128,6 +132,9 @@ class Engine:
         for k in self.settings.keys:
             self.keys[k.key] = self._new_key(k.key, k.balance, k.rate_limit, k.allowed_operations)
         self.uploads: dict[str, tuple[bytes, str]] = {}
+        self.loose_uploads: dict[str, list[str]] = {}  # key → paths of its uploads that belong to no task
+        self.key_seen: dict[str, float] = {}  # any-key mode: key → when it was last used (monotonic s)
+        self._last_sweep = time.monotonic()
         self.attachments: dict[str, tuple[str, str]] = {}  # path → (task id, "final" | "preview")
         self._refunds: list[tuple[int, str]] = []  # (due, task id): failures that give the credits back
         self.polls: dict[str, list[int]] = {}
@@ -157,6 +164,9 @@ class Engine:
                 return
             dropped = self.store.drop_owner(key)
             gone = {t.id for t in dropped}
+            for path in self.loose_uploads.pop(key, []):
+                self.uploads.pop(path, None)
+            self.key_seen.pop(key, None)
             for account in self.accounts:
                 account.release(gone)
             for task in dropped:
@@ -200,7 +210,21 @@ class Engine:
             found = self.keys.get(key)
             if found is None and not self.settings.keys and key:
                 found = self.keys[key] = self._new_key(key)
+            if found is not None and not self.settings.keys:
+                self._note_use(key)
             return found
+
+    def _note_use(self, key: str) -> None:
+        """Any-key mode: remember when a key was used; now and then forget the keys unused for long
+        (their tasks, uploads and balance), so that a stream of throwaway keys cannot fill memory."""
+        now = time.monotonic()
+        self.key_seen[key] = now
+        idle = self.settings.idle_key_seconds
+        if now - self._last_sweep < min(60.0, idle / 4):
+            return
+        self._last_sweep = now
+        for stale in [k for k, seen in self.key_seen.items() if now - seen > idle]:
+            self.reset(stale)
 
     def balance(self, key: str) -> int:
         with self.lock:
@@ -334,7 +358,7 @@ class Engine:
     def list_all(self, caller: Caller) -> list[dict[str, Any]]:
         with self.lock:
             tasks = sorted(self.store.of_owner(caller.key), key=lambda t: (t.submit_time, t.id), reverse=True)
-            return [self.snapshot(t, caller.origin) for t in tasks]
+            return [self.snapshot(t, caller.origin) for t in tasks[: self.settings.list_limit]]
 
     def queue(self, caller: Caller) -> list[dict[str, Any]]:
         with self.lock:
@@ -462,11 +486,13 @@ class Engine:
                 task.description = self.dialect.messages["modal"]
             self._charge(record, task, price)
             self.store.add(task)
+            self._evict_beyond_cap()
             props = {**accepted_properties, "finalPrompt": spec.final_prompt or spec.prompt_en or "", "remix": True}
             return Accepted("modal", task.id, props)
         queued_ahead = self._schedule(task, account, [Milestone(Status.NOT_START, None, now)], outcome)
         self._charge(record, task, price)
         self.store.add(task)
+        self._evict_beyond_cap()
         self._announce(task, 1)
         if queued_ahead is not None:
             return Accepted(
@@ -569,12 +595,50 @@ class Engine:
                 return Accepted("queued", task.id, {**props, "numberOfQueues": queued}, {"ahead": queued})
             return Accepted("ok", task.id, props)
 
-    def keep_uploads(self, task: Task | None, uploads: list[tuple[str, bytes, str]]) -> None:
+    def _evict_beyond_cap(self) -> None:
+        """Past `max_tasks`, forget the oldest finished tasks (never an unfinished one) down to 99% of
+        the cap, so the work is done once per hundredth of the cap and not at every submission."""
+        cap = self.settings.max_tasks
+        if len(self.store) <= cap:
+            return
+        self._apply_refunds()  # a failure's refund is due when it fails: give it before forgetting it
+        target = cap - cap // 100 - 1 if cap >= 100 else cap
+        excess = len(self.store) - max(target, 0)
+        now = self.now()
+        evicted = []
+        for task in self.store.oldest():
+            if len(evicted) >= excess:
+                break
+            if task.milestones[task.reached_index(now, self.per_poll())].status in TERMINAL:
+                evicted.append(task)
+        for task in evicted:
+            self.store.remove(task)
+            self.polls.pop(task.id, None)
+            for path in task.uploads:
+                self.uploads.pop(path, None)
+            for path in (task.final_path, task.preview_path):
+                self.attachments.pop(path or "", None)
+        if evicted:
+            for notify in self.on_evict:
+                notify([t.id for t in evicted], cap)
+
+    def has_upload(self, path: str) -> bool:
+        return path in self.uploads
+
+    def keep_uploads(self, task: Task | None, uploads: list[tuple[str, bytes, str]],
+                     owner: str | None = None) -> None:
         """Serve these images from now on; those of a task go when its tenant is reset."""
         for path, data, mime in uploads:
             self.uploads[path] = (data, mime)
         if task is not None:
             task.uploads.extend(path for path, _, _ in uploads)
+        elif owner is not None:
+            # uploads with no task (/upload-discord-images) belong to their key: freed by its reset,
+            # and only the latest MAX_LOOSE_UPLOADS of a key are kept
+            paths = self.loose_uploads.setdefault(owner, [])
+            paths.extend(path for path, _, _ in uploads)
+            while len(paths) > MAX_LOOSE_UPLOADS:
+                self.uploads.pop(paths.pop(0), None)
 
     def cancel(self, caller: Caller, task_id: Any) -> Accepted:
         with self.lock:

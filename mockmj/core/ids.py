@@ -54,6 +54,12 @@ class IdSource:
         with self._lock:
             return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
+    def token(self) -> str:
+        """64 random bits as 16 hex digits: the unguessable part of an attachment URL (Discord's CDN
+        signs its links the same way), so one tenant cannot find another's uploads by counting."""
+        with self._lock:
+            return f"{self._rng.getrandbits(64):016x}"
+
     def seed_value(self) -> str:
         """An image seed as Midjourney shows it (a decimal up to 4294967295)."""
         with self._lock:

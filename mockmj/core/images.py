@@ -19,6 +19,7 @@ import io
 import math
 import random
 import re
+from collections import Counter
 from fractions import Fraction
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat
@@ -685,7 +686,7 @@ def shorten(prompt: str, seed: str) -> tuple[list[str], list[str]]:
     content = [i for i, w in enumerate(lowered) if w not in _FILLER and w not in _HYPE]
     if not content:
         content = list(range(len(words)))
-    repeats = {w: lowered.count(w) for w in lowered}
+    repeats = Counter(lowered)  # one pass: counting each word separately was quadratic
     score = {i: _word_score(lowered[i], i / len(words), repeats[lowered[i]]) + rng.random() * 1e-6 for i in content}
 
     unique: dict[str, int] = {}

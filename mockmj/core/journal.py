@@ -6,6 +6,8 @@ import threading
 from collections import deque
 from typing import Any
 
+from .masking import key_matches
+
 BILLABLE_PREFIXES = ("/mj/submit/", "/mj/insight-face/")
 
 
@@ -14,16 +16,39 @@ def billable(method: str, path: str) -> bool:
     return method == "POST" and any(path.startswith(p) for p in BILLABLE_PREFIXES)
 
 
+ENTRY_OVERHEAD = 400  # bytes of a journal entry besides its texts (dict, numbers, small strings)
+
+
+def _weight(entry: dict[str, Any]) -> int:
+    """Roughly what an entry holds in memory: its texts plus a fixed overhead."""
+    return ENTRY_OVERHEAD + sum(len(v) for v in entry.values() if isinstance(v, str))
+
+
 class Journal:
-    def __init__(self, size: int) -> None:
+    """Capped by entries and by bytes: the oldest entries go first."""
+
+    def __init__(self, size: int, max_bytes: int = 4 * 1024 * 1024) -> None:
         self._items: deque[dict[str, Any]] = deque(maxlen=size)
         self._lock = threading.Lock()
         self.total = 0
+        self.max_bytes = max_bytes
+        self._bytes = 0
 
     def record(self, entry: dict[str, Any]) -> None:
         with self._lock:
             self.total += 1
+            if self._items.maxlen == 0:
+                return
+            if len(self._items) == self._items.maxlen:
+                self._bytes -= _weight(self._items[0])
             self._items.append({"seq": self.total, **entry})
+            self._bytes += _weight(entry)
+            while self._bytes > self.max_bytes and len(self._items) > 1:
+                self._bytes -= _weight(self._items.popleft())
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
 
     def clear(self, key: str | None = None) -> None:
         with self._lock:
@@ -32,6 +57,7 @@ class Journal:
                 self.total = 0
             else:
                 self._items = deque((e for e in self._items if e.get("key") != key), maxlen=self._items.maxlen)
+            self._bytes = sum(_weight(e) for e in self._items)
 
     def query(self, filters: dict[str, str], limit: int | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -42,6 +68,8 @@ class Journal:
                 items = [e for e in items if e.get("billable") is flag]
             elif name == "since":
                 items = [e for e in items if e["seq"] > int(wanted)]
+            elif name == "key":
+                items = [e for e in items if key_matches(e.get("key"), wanted)]
             else:
                 items = [e for e in items if str(e.get(name)) == wanted]
         if limit is not None and limit >= 0:

@@ -19,7 +19,9 @@ from .timing import PROGRESS_STEPS, Plan
 KINDS = ("success", "fail", "banned", "stuck", "stall", "timeout", "modal", "queued", "slow")
 
 DEFAULT_FAIL_REASON = "[Invalid parameter] The job could not be completed (forced by mockmj)"
-DIRECTIVE = re.compile(r"\s*--mockmj\s+((?:(?!\s--)\S|\s(?!--))+)")
+DIRECTIVE_FLAG = "--mockmj"
+# The directive's value runs up to the next Midjourney parameter (whitespace then `--`) or the end.
+_NEXT_PARAMETER = re.compile(r"\s--")
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,23 @@ def parse_outcome(text: str | None) -> Outcome:
 
 
 def split_directive(prompt: str) -> tuple[str, str | None]:
-    """(prompt without the directive, the directive's outcome text or None)."""
-    m = DIRECTIVE.search(prompt)
-    if not m:
-        return prompt, None
-    cleaned = (prompt[: m.start()] + prompt[m.end():]).strip()
-    return cleaned, m.group(1).strip()
+    """(prompt without the directive, the directive's outcome text or None).
+
+    A scan, not a backtracking regular expression: a prompt of a million spaces costs one pass.
+    """
+    start = 0
+    while True:
+        at = prompt.find(DIRECTIVE_FLAG, start)
+        if at < 0:
+            return prompt, None
+        begin = at + len(DIRECTIVE_FLAG)
+        value_at = begin
+        while value_at < len(prompt) and prompt[value_at].isspace():
+            value_at += 1
+        if value_at == begin or value_at == len(prompt) or prompt.startswith("--", value_at):
+            start = begin  # `--mockmjx`, a flag with no value, or one followed by another parameter
+            continue
+        following = _NEXT_PARAMETER.search(prompt, value_at)
+        end = following.start() if following else len(prompt)
+        cleaned = (prompt[:at].rstrip() + prompt[end:]).strip()
+        return cleaned, prompt[value_at:end].strip()

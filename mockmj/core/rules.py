@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from .masking import mask_key_field
+
 
 @dataclass
 class Rule:
@@ -22,7 +24,8 @@ class Rule:
     fired: int = 0
 
     def view(self) -> dict[str, Any]:
-        return {"id": self.id, "match": self.match, "respond": self.respond, "times": self.times,
+        match = mask_key_field(self.match)  # a rule may name a key: show it masked, like every listing
+        return {"id": self.id, "match": match, "respond": self.respond, "times": self.times,
                 "remaining": self.remaining, "fired": self.fired}
 
 

@@ -28,6 +28,7 @@ from .tasks import Action, Status, Task
 GRID_ACTIONS = (Action.IMAGINE, Action.VARIATION, Action.REROLL, Action.BLEND, Action.ZOOM, Action.PAN)
 DIMENSIONS = {"PORTRAIT": (2, 3), "SQUARE": (1, 1), "LANDSCAPE": (3, 2)}
 BOT_TYPES = ("MID_JOURNEY", "NIJI_JOURNEY")
+_ZOOM_PARAMETER = re.compile(r"--zoom\s+\S+")
 PAN_LABEL = {"left": "Pan Left", "right": "Pan Right", "up": "Pan Up", "down": "Pan Down"}
 
 
@@ -56,8 +57,12 @@ class Uploads:
 
     def add(self, image: DecodedImage, name: str) -> str:
         channel = self.engine.accounts[0].channel_id
-        message = self.engine.ids.snowflake(self.engine.now())
-        path = f"/attachments/{channel}/{message}/{name}.{image.ext}"
+        taken = {p for p, _, _ in self.pending}
+        while True:  # 64 random bits collide about never; checking makes it never
+            message = self.engine.ids.snowflake(self.engine.now())
+            path = f"/attachments/{channel}/{message}/{name}_{self.engine.ids.token()}.{image.ext}"
+            if path not in taken and not self.engine.has_upload(path):
+                break
         self.pending.append((path, image.data, image.mime))
         return path
 
@@ -65,7 +70,7 @@ class Uploads:
         return (self.engine.settings.public_url or self.caller.origin).rstrip("/") + path
 
     def commit(self, task: Task | None = None) -> None:
-        self.engine.keep_uploads(task, self.pending)
+        self.engine.keep_uploads(task, self.pending, owner=self.caller.key)
 
 
 def _launch(engine: Engine, caller: Caller, spec: NewTask, body: dict[str, Any], outcome: Outcome,
@@ -439,7 +444,14 @@ def press_button(engine: Engine, caller: Caller, body: dict[str, Any], parent: T
 
 
 def _without_zoom(prompt: str) -> str:
-    return re.sub(r"\s*--zoom\s+\S+", "", prompt).strip()
+    # the whitespace before each `--zoom` goes with it; stripped by hand, since a leading `\s*` in the
+    # pattern would rescan every run of spaces from each of its characters (quadratic)
+    kept, last = [], 0
+    for m in _ZOOM_PARAMETER.finditer(prompt):
+        kept.append(prompt[last:m.start()].rstrip())
+        last = m.end()
+    kept.append(prompt[last:])
+    return "".join(kept).strip()
 
 
 # --------------------------------------------------------------------------------------- modal

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, current_app, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ..config import Settings
 from ..core.callbacks import FAULTS, Callbacks
@@ -24,6 +24,7 @@ from ..core.engine import ANONYMOUS, Caller, Engine
 from ..core.errors import Refusal
 from ..core.journal import Journal, billable
 from ..core.rules import Rules
+from .guard import BodyLimits, BodyProblem, check_body, parse_json
 from .handlers import HANDLERS, Context
 from .render import Reply, http_error, refused
 from .spec import ApiSpec, Operation, describe_error, load_spec
@@ -47,10 +48,21 @@ class Mock:
         self.engine = Engine(settings)
         self.spec: ApiSpec = load_spec()
         self.control_spec: ApiSpec = load_spec("control-openapi.yaml")
-        self.journal = Journal(settings.journal_size)
+        self.journal = Journal(settings.journal_size, settings.journal_bytes)
         self.rules = Rules()
         self.callbacks = Callbacks(self.engine)
         self.before_handler: list[Callable[[Operation, Context], Reply | None]] = []
+        self.limits = BodyLimits.of(settings)
+        self.engine.on_evict.append(self._journal_eviction)
+
+    def _journal_eviction(self, task_ids: list[str], cap: int) -> None:
+        """Evictions are never silent: one journal entry per batch names the tasks that went."""
+        listed = ", ".join(task_ids[:20]) + (f" and {len(task_ids) - 20} more" if len(task_ids) > 20 else "")
+        self.journal.record({
+            "time": self.engine.now(), "method": "EVICT", "path": "/mj/task", "operationId": "mockmjEviction",
+            "key": None, "status": 0, "code": None, "billable": False, "latencyMs": 0.0,
+            "body": f"evicted {len(task_ids)} finished task(s), oldest first, beyond max_tasks={cap}: {listed}",
+        })
 
     @property
     def dialect(self) -> Dialect:
@@ -64,19 +76,34 @@ class Mock:
     def auth_required(self) -> bool:
         if self.settings.no_auth:
             return False
-        # Upstream checks mj-api-secret only when a secret is configured.
-        return not (self.dialect.name == "proxy" and not self.settings.keys)
+        return bool(self.settings.keys) or self.dialect.auth_without_keys
+
+
+# What clients send when their key variable is unset or empty: a mock should catch that bug, not hide it.
+PLACEHOLDER_KEYS = frozenset({"", "undefined", "null", "none", "nil", "bearer"})
 
 
 def api_key_of(headers: Any) -> str | None:
-    """The key from `Authorization: Bearer K` or `mj-api-secret: K` (a `Bearer ` prefix tolerated)."""
+    """The key from `Authorization: Bearer K` or `mj-api-secret: K` (a `Bearer ` prefix tolerated).
+
+    A header that is present but holds no real key (`Bearer `, `undefined`, `null`, `None`) gives "":
+    the caller tried to authenticate and failed, which is not the same as sending no key at all.
+    """
+    placeholder = False
     for name in ("Authorization", "mj-api-secret"):
-        value = (headers.get(name) or "").strip()
-        if value.lower().startswith("bearer "):
-            value = value[7:].strip()
-        if value and value != "midjourney-proxy":
-            return value
-    return None
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        value = raw.strip()
+        if value[:7].lower() == "bearer " or value.lower() == "bearer":
+            value = value[6:].strip()
+        if value == "midjourney-proxy":  # the proxy's own placeholder secret, which relays send
+            continue
+        if value.lower() in PLACEHOLDER_KEYS:
+            placeholder = True
+            continue
+        return value
+    return "" if placeholder else None
 
 
 def spring_timestamp() -> str:
@@ -102,6 +129,7 @@ def _create_app(settings: Settings | None) -> Flask:
     mock = Mock(settings)
     app = Flask("mockmj", static_folder=None)
     app.json.compact = True  # type: ignore[attr-defined]
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes  # larger bodies: 413, read no further
     app.extensions["mockmj"] = mock
 
     missing = [op.operation_id for op in mock.spec.operations if op.operation_id not in HANDLERS]
@@ -122,8 +150,13 @@ def _create_app(settings: Settings | None) -> Flask:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
-        reply = http_error(mock.dialect, status, f"{exc.name}: {request.method} {request.path}",
-                           request.path, spring_timestamp())
+        if status == 413:
+            why = f"Payload Too Large: the request body is over the limit of {settings.max_body_bytes} bytes"
+        else:
+            why = f"{exc.name}: {request.method} {request.path}"
+        reply = http_error(mock.dialect, status, why, request.path, spring_timestamp())
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            reply.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
         _journal(mock, None, reply, None, 0.0)
         return _to_response(reply)
 
@@ -165,6 +198,11 @@ def _authorize(mock: Mock, op: Operation) -> tuple[str | None, Reply | None]:
     def refuse(status: int, why: str) -> Reply:
         return http_error(mock.dialect, status, why, request.path, spring_timestamp())
 
+    if key == "":
+        if required:
+            return None, refuse(401, "Unauthorized: the API key is empty or a placeholder ('undefined', 'null', "
+                                     "'None'): is the client's key variable set?")
+        return None, None
     if key is None:
         if required:
             return None, refuse(401, "Unauthorized: send your API key as 'Authorization: Bearer <key>' or "
@@ -219,19 +257,29 @@ def _fault(value: str | None) -> str | None:
 
 
 def _read_body(mock: Mock, op: Operation) -> tuple[dict[str, Any], Reply | None]:
-    """The JSON body of an operation that takes one; GET bodies (relays send `null`) are ignored."""
+    """The JSON body of an operation that takes one; GET bodies (relays send `null`) are ignored.
+
+    Bounded before anything else looks at it: size (413, by Flask's MAX_CONTENT_LENGTH), depth,
+    Unicode and the field limits (web/guard.py); then the schema.
+    """
     if op.body_validator is None:
         return {}, None
     dialect = mock.dialect
+
+    def bad(status: int, why: str) -> tuple[dict[str, Any], Reply]:
+        return {}, http_error(dialect, status, why, request.path, spring_timestamp())
+
     raw = request.get_data(cache=True)
+    if dialect.content_type == "json" and (raw or request.content_type) and not _is_json(request.mimetype):
+        return bad(415, f"Unsupported Media Type: Content-Type '{request.content_type or ''}' is not supported; "
+                        "send application/json")
     try:
-        body = json.loads(raw) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError) as exc:
-        return {}, http_error(dialect, 400, f"Parameter error: the request body is not valid JSON ({exc})",
-                              request.path, spring_timestamp())
-    if not isinstance(body, dict):
-        return {}, http_error(dialect, 400, "Parameter error: the request body must be a JSON object",
-                              request.path, spring_timestamp())
+        body = parse_json(raw, mock.limits.max_depth) if raw.strip() else None
+        if not isinstance(body, dict):
+            return bad(400, "Parameter error: the request body must be a JSON object")
+        check_body(body, mock.limits)
+    except BodyProblem as problem:
+        return {}, _limit_reply(mock, problem)
     errors = sorted(op.body_validator.iter_errors(body), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if not errors:
         return body, None
@@ -239,12 +287,30 @@ def _read_body(mock: Mock, op: Operation) -> tuple[dict[str, Any], Reply | None]
         # Jackson refuses only what it cannot bind (unknown enum constants); the rest reaches the
         # controller's own checks, which answer with the upstream messages.
         if any(_unbindable(e) for e in errors):
-            return {}, http_error(dialect, 400, "", request.path, spring_timestamp())
+            return bad(400, "")
         for error in errors:
             _coerce_to_string(body, error)
         return body, None
-    return {}, http_error(dialect, 400, f"Parameter error: {describe_error(errors[0])}", request.path,
-                          spring_timestamp())
+    return bad(400, f"Parameter error: {describe_error(errors[0])}")
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
+def _limit_reply(mock: Mock, problem: BodyProblem) -> Reply:
+    """A body over a limit: HTTP 400, or the dialect's parameter-error code naming the field and limit."""
+    dialect = mock.dialect
+    if problem.field is None or dialect.limit_errors == "http":
+        return http_error(dialect, 400, f"Parameter error: {problem.message}", request.path, spring_timestamp())
+    if problem.field == "base64Array":
+        rule = "base64_list"
+    else:
+        rule = "too_long" if problem.limit is not None else "not_unicode"
+    field = problem.field
+    return refused(dialect, Refusal("param", problem.message, rule=rule,
+                                    params={"field": field, "Field": field[:1].upper() + field[1:],
+                                            "limit": problem.limit}))
 
 
 def _unbindable(error: Any) -> bool:
@@ -279,7 +345,8 @@ def _coerce_to_string(body: dict[str, Any], error: Any) -> None:
 
 def _journal(mock: Mock, op: Operation | None, reply: Reply, key: str | None, seconds: float) -> None:
     body_summary = None
-    raw = request.get_data(cache=True)
+    too_large = (request.content_length or 0) > mock.settings.max_body_bytes
+    raw = b"" if too_large else request.get_data(cache=True)
     if raw:
         text = raw[:300].decode("utf-8", "replace")
         body_summary = text + ("…" if len(raw) > 300 else "")

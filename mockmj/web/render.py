@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from ..core.dialects import Dialect
@@ -51,11 +52,10 @@ def refused(dialect: Dialect, refusal: Refusal) -> Reply:
 
 def http_error(dialect: Dialect, status: int, description: str, path: str, timestamp: str) -> Reply:
     """An HTTP-level refusal (bad JSON, unknown path, auth) in the dialect's shape."""
-    if dialect.name == "proxy":
-        if status == 401:
-            return Reply(401, empty=True)
-        phrase = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-                  429: "Too Many Requests", 500: "Internal Server Error"}.get(status, "Error")
+    if status == 401 and dialect.auth_body == "empty":
+        return Reply(401, empty=True)
+    if dialect.error_body == "spring":
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
         return Reply(status, {"timestamp": timestamp, "status": status, "error": phrase, "path": path})
     code = 21 if status == 400 else status
     return Reply(status, envelope(code, description))
