@@ -11,7 +11,7 @@ import click
 from .config import KeyConfig, load_settings
 from .core.dialects import DIALECTS
 from .core.timing import PROFILES
-from .server import waitress_server
+from .server import is_loopback, waitress_server
 
 
 @click.group()
@@ -37,9 +37,12 @@ def main() -> None:
 @click.option("--callback-policy", type=click.Choice(["upstream", "retry"]), default=None)
 @click.option("--threads", default=8, show_default=True, type=int, help="Server worker threads.")
 @click.option("--strict", is_flag=True, default=None, help="Validate every response against openapi.yaml.")
+@click.option("--control-token", default=None, envvar="MOCKMJ_CONTROL_TOKEN",
+              help="Require the header X-MockMJ-Control-Token with this value on /_mockmj/* (all but health).")
 def serve(host: str, port: int, dialect: str | None, timing: str | None, seed: int | None,
           api_keys: tuple[str, ...], no_auth: bool | None, config_path: str | None, public_url: str | None,
-          notify_hook: str | None, callback_policy: str | None, threads: int, strict: bool | None) -> None:
+          notify_hook: str | None, callback_policy: str | None, threads: int, strict: bool | None,
+          control_token: str | None) -> None:
     """Serve the mock (Ctrl-C stops it cleanly)."""
     from .web.app import create_app
 
@@ -48,7 +51,7 @@ def serve(host: str, port: int, dialect: str | None, timing: str | None, seed: i
         settings = load_settings(
             config_path, dialect=dialect, timing=timing, seed=seed,
             keys=[KeyConfig(key=k) for k in api_keys] or None, no_auth=no_auth, public_url=public_url,
-            notify_hook=notify_hook, callback_policy=callback_policy, strict=strict,
+            notify_hook=notify_hook, callback_policy=callback_policy, strict=strict, control_token=control_token,
         )
         app = create_app(settings)
     except (ValueError, TypeError, OSError) as exc:
@@ -64,6 +67,10 @@ def serve(host: str, port: int, dialect: str | None, timing: str | None, seed: i
         server.close()
         sys.exit(0)
 
+    if settings.control_token is None and not is_loopback(host):
+        click.echo(f"mockmj: WARNING: listening on {host}, beyond loopback, with no control token: anyone who "
+                   "can reach this port can reset the mock, change keys and read the journal. Pass "
+                   "--control-token (or MOCKMJ_CONTROL_TOKEN).", err=True)
     signal.signal(signal.SIGTERM, stop)
     click.echo(f"mockmj {settings.dialect} dialect, {settings.timing} timing, on "
                f"http://{host}:{server.effective_port}  (docs: /docs)", err=True)  # type: ignore[union-attr]

@@ -60,6 +60,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Timing profile of that mock (default fast: a task succeeds about 1 s after submit).")
     group.addoption("--mockmj-seed", dest="mockmj_seed", type=int, default=None,
                     help="Seed for ids, hashes, images and timings (default: random).")
+    group.addoption("--mockmj-control-token", dest="mockmj_control_token", default=None,
+                    help="Control token of that mock (sent as X-MockMJ-Control-Token by the fixture).")
+    parser.addini("mockmj_control_token", "mockmj fixture: control token (empty: none)", default="")
     parser.addini("mockmj_dialect", "mockmj fixture: API dialect (88api or proxy)", default=DEFAULTS["dialect"])
     parser.addini("mockmj_timing", "mockmj fixture: timing profile (fast, realistic, per-poll or manual)",
                   default=DEFAULTS["timing"])
@@ -88,7 +91,8 @@ def server_options(config: pytest.Config) -> dict[str, Any]:
         seed = int(seed_text) if seed_text else None
     except ValueError:
         raise pytest.UsageError(f"mockmj_seed must be an integer, not {seed_text!r}") from None
-    return {"dialect": dialect, "timing": timing, "seed": seed}
+    token = config.getoption("mockmj_control_token") or config.getini("mockmj_control_token") or None
+    return {"dialect": dialect, "timing": timing, "seed": seed, "control_token": token}
 
 
 # ------------------------------------------------------------------------------------------ fixtures
@@ -132,6 +136,9 @@ class MockMJ:
         self.api_key: str = api_key
         self.headers: dict[str, str] = {"Authorization": f"Bearer {api_key}"}
         self._http = requests.Session()
+        token = server.mock.settings.control_token
+        if token:
+            self._http.headers["X-MockMJ-Control-Token"] = token
         self._rule_ids: list[str] = []
         self._accounts_before: dict[str, dict[str, Any]] = {}
         self._timing_before: str | None = None

@@ -3,6 +3,7 @@ the test suite and the contract suite's in-process target."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 from collections.abc import Callable
@@ -16,10 +17,32 @@ from .web.app import Mock, create_app
 WsgiApp = Callable[..., Any]
 
 
+# Idle or slow clients must not starve the others: waitress stops accepting at `connection_limit`
+# open channels (default 100, which 98 idle sockets nearly exhausted), and closes idle ones after
+# `channel_timeout`. Its select()-based loop cannot watch more than ~1,000 sockets, hence the limit.
+CONNECTION_LIMIT = 900
+CHANNEL_TIMEOUT_S = 30
+# Bodies past this are refused by waitress itself; smaller ones past max_body_bytes get the dialect's 413.
+WAITRESS_BODY_LIMIT = 64 * 1024 * 1024
+
+
 def waitress_server(app: WsgiApp, host: str, port: int, threads: int) -> Any:
     """The production WSGI server both `mockmj serve` and the in-process servers run on."""
+    mock = getattr(app, "extensions", {}).get("mockmj")
+    body_limit = max(WAITRESS_BODY_LIMIT, 2 * mock.settings.max_body_bytes) if mock else WAITRESS_BODY_LIMIT
     return create_server(app, host=host, port=port, threads=threads, ident="mockmj",
-                         clear_untrusted_proxy_headers=True)
+                         clear_untrusted_proxy_headers=True, connection_limit=CONNECTION_LIMIT,
+                         channel_timeout=CHANNEL_TIMEOUT_S, max_request_body_size=body_limit)
+
+
+def is_loopback(host: str) -> bool:
+    """Does `host` name only this machine (127.0.0.0/8, ::1, localhost)?"""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class MockServer:

@@ -357,7 +357,8 @@ class Engine:
 
     def list_all(self, caller: Caller) -> list[dict[str, Any]]:
         with self.lock:
-            tasks = sorted(self.store.of_owner(caller.key), key=lambda t: (t.submit_time, t.id), reverse=True)
+            # newest first; a stable sort keeps submission order among tasks of the same millisecond
+            tasks = sorted(self.store.of_owner(caller.key), key=lambda t: t.submit_time)[::-1]
             return [self.snapshot(t, caller.origin) for t in tasks[: self.settings.list_limit]]
 
     def queue(self, caller: Caller) -> list[dict[str, Any]]:

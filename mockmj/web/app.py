@@ -154,7 +154,7 @@ def _create_app(settings: Settings | None) -> Flask:
             why = f"Payload Too Large: the request body is over the limit of {settings.max_body_bytes} bytes"
         else:
             why = f"{exc.name}: {request.method} {request.path}"
-        reply = http_error(mock.dialect, status, why, request.path, spring_timestamp())
+        reply = http_error(mock.dialect, status, why, request.path, spring_timestamp(), explain=status == 413)
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             reply.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
         _journal(mock, None, reply, None, 0.0)
@@ -266,13 +266,13 @@ def _read_body(mock: Mock, op: Operation) -> tuple[dict[str, Any], Reply | None]
         return {}, None
     dialect = mock.dialect
 
-    def bad(status: int, why: str) -> tuple[dict[str, Any], Reply]:
-        return {}, http_error(dialect, status, why, request.path, spring_timestamp())
+    def bad(status: int, why: str, explain: bool = False) -> tuple[dict[str, Any], Reply]:
+        return {}, http_error(dialect, status, why, request.path, spring_timestamp(), explain)
 
     raw = request.get_data(cache=True)
     if dialect.content_type == "json" and (raw or request.content_type) and not _is_json(request.mimetype):
         return bad(415, f"Unsupported Media Type: Content-Type '{request.content_type or ''}' is not supported; "
-                        "send application/json")
+                        "send application/json", explain=True)
     try:
         body = parse_json(raw, mock.limits.max_depth) if raw.strip() else None
         if not isinstance(body, dict):
@@ -302,7 +302,8 @@ def _limit_reply(mock: Mock, problem: BodyProblem) -> Reply:
     """A body over a limit: HTTP 400, or the dialect's parameter-error code naming the field and limit."""
     dialect = mock.dialect
     if problem.field is None or dialect.limit_errors == "http":
-        return http_error(dialect, 400, f"Parameter error: {problem.message}", request.path, spring_timestamp())
+        return http_error(dialect, 400, f"Parameter error: {problem.message}", request.path, spring_timestamp(),
+                          explain=True)
     if problem.field == "base64Array":
         rule = "base64_list"
     else:

@@ -50,12 +50,25 @@ def refused(dialect: Dialect, refusal: Refusal) -> Reply:
     return Reply(status, envelope(dialect.code(refusal.kind), dialect.describe(refusal), None, refusal.properties))
 
 
-def http_error(dialect: Dialect, status: int, description: str, path: str, timestamp: str) -> Reply:
-    """An HTTP-level refusal (bad JSON, unknown path, auth) in the dialect's shape."""
+# Spring's reason phrases where they differ from Python's (the proxy runs on Spring Boot 2).
+SPRING_PHRASES = {413: "Payload Too Large"}
+_KNOWN = {s.value for s in HTTPStatus}
+
+
+def http_error(dialect: Dialect, status: int, description: str, path: str, timestamp: str,
+               explain: bool = False) -> Reply:
+    """An HTTP-level refusal (bad JSON, unknown path, auth) in the dialect's shape.
+
+    `explain`: a limit of the mock's own (size, depth, Unicode); Spring bodies then carry the
+    `message` that Spring Boot adds with `server.error.include-message=always`, so the client learns why.
+    """
     if status == 401 and dialect.auth_body == "empty":
         return Reply(401, empty=True)
     if dialect.error_body == "spring":
-        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-        return Reply(status, {"timestamp": timestamp, "status": status, "error": phrase, "path": path})
+        phrase = SPRING_PHRASES.get(status) or (HTTPStatus(status).phrase if status in _KNOWN else "Error")
+        body = {"timestamp": timestamp, "status": status, "error": phrase, "path": path}
+        if explain and description:
+            body["message"] = description
+        return Reply(status, body)
     code = 21 if status == 400 else status
     return Reply(status, envelope(code, description))
