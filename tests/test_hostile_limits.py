@@ -164,6 +164,7 @@ def test_unused_keys_are_forgotten_in_any_key_mode() -> None:
         assert "idle…" not in keys and "busy…" in keys, keys
         assert busy.control("GET", "/health")["tasks"] == 0, "the idle key's task went with it"
         assert requests.get(upload["result"][0], timeout=10).status_code == 404, "its uploads went too"
+        assert idle.get(f"/mj/task/{task}/fetch").status_code == 404, "coming back, the key starts afresh"
 
 
 def test_journal_is_capped_by_bytes_as_well_as_entries() -> None:
