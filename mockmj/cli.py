@@ -56,6 +56,10 @@ def serve(host: str, port: int, dialect: str | None, timing: str | None, seed: i
         app = create_app(settings)
     except (ValueError, TypeError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
+    if settings.control_token is None and not is_loopback(host):
+        click.echo(f"mockmj: WARNING: listening on {host}, beyond loopback, with no control token: anyone who "
+                   "can reach this port can reset the mock, change keys and read the journal. Pass "
+                   "--control-token (or MOCKMJ_CONTROL_TOKEN).", err=True)
     try:
         server = waitress_server(app, host, port, threads)
     except OSError as exc:  # the port is taken, the host does not exist…
@@ -67,10 +71,6 @@ def serve(host: str, port: int, dialect: str | None, timing: str | None, seed: i
         server.close()
         sys.exit(0)
 
-    if settings.control_token is None and not is_loopback(host):
-        click.echo(f"mockmj: WARNING: listening on {host}, beyond loopback, with no control token: anyone who "
-                   "can reach this port can reset the mock, change keys and read the journal. Pass "
-                   "--control-token (or MOCKMJ_CONTROL_TOKEN).", err=True)
     signal.signal(signal.SIGTERM, stop)
     click.echo(f"mockmj {settings.dialect} dialect, {settings.timing} timing, on "
                f"http://{host}:{server.effective_port}  (docs: /docs)", err=True)  # type: ignore[union-attr]

@@ -151,6 +151,7 @@ PROXY = Dialect(
         # trueai's wording for its length limits, extended to every limited field
         "too_long": "{Field}参数过长，最大{limit}字符",
         "not_unicode": "{Field}参数错误，不是有效的Unicode文本",
+        "bad_url": "{Field}参数错误，须为不含空白的http(s)链接",
     },
     queued_rule="others_waiting",
     banned="reject",

@@ -83,8 +83,8 @@ def split_directive(prompt: str) -> tuple[str, str | None]:
         value_at = begin
         while value_at < len(prompt) and prompt[value_at].isspace():
             value_at += 1
-        if value_at == begin or value_at == len(prompt) or prompt.startswith("--", value_at):
-            start = begin  # `--mockmjx`, a flag with no value, or one followed by another parameter
+        if value_at == begin or value_at == len(prompt):
+            start = begin  # `--mockmjx`, or a flag with no value at the end
             continue
         following = _NEXT_PARAMETER.search(prompt, value_at)
         end = following.start() if following else len(prompt)

@@ -304,12 +304,8 @@ def _limit_reply(mock: Mock, problem: BodyProblem) -> Reply:
     if problem.field is None or dialect.limit_errors == "http":
         return http_error(dialect, 400, f"Parameter error: {problem.message}", request.path, spring_timestamp(),
                           explain=True)
-    if problem.field == "base64Array":
-        rule = "base64_list"
-    else:
-        rule = "too_long" if problem.limit is not None else "not_unicode"
     field = problem.field
-    return refused(dialect, Refusal("param", problem.message, rule=rule,
+    return refused(dialect, Refusal("param", problem.message, rule=problem.rule,
                                     params={"field": field, "Field": field[:1].upper() + field[1:],
                                             "limit": problem.limit}))
 

@@ -21,9 +21,10 @@ from ..config import Settings
 class BodyProblem(Exception):
     """A body refused before it reaches a handler. `field`/`limit` name what was exceeded, if anything."""
 
-    def __init__(self, message: str, field: str | None = None, limit: int | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, limit: int | None = None,
+                 rule: str = "too_long") -> None:
         super().__init__(message)
-        self.message, self.field, self.limit = message, field, limit
+        self.message, self.field, self.limit, self.rule = message, field, limit, rule
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,16 @@ def check_body(body: Any, limits: BodyLimits) -> None:
     images = body.get("base64Array")
     if isinstance(images, list) and len(images) > limits.max_images:
         raise BodyProblem(f"base64Array holds {len(images)} images; the limit is {limits.max_images}",
-                          "base64Array", limits.max_images)
+                          "base64Array", limits.max_images, rule="base64_list")
+    hook = body.get("notifyHook")
+    if isinstance(hook, str) and hook and not _is_hook_url(hook):
+        raise BodyProblem("notifyHook must be an http:// or https:// URL with no whitespace (a trailing newline "
+                          "included)", "notifyHook", rule="bad_url")
+
+
+def _is_hook_url(value: str) -> bool:
+    return value.startswith(("http://", "https://")) and len(value) > 8 and not any(
+        ch.isspace() or ord(ch) < 32 for ch in value)
 
 
 def _walk(body: Any, max_depth: int) -> None:
@@ -100,4 +110,5 @@ def _check_text(text: str, field: str) -> None:
             f"{field} is not valid Unicode: a lone surrogate U+{ord(bad):04X} at character {exc.start} "
             "(a string cut inside an emoji?)",
             field.split("[")[0].split(".")[0],
+            rule="not_unicode",
         ) from None

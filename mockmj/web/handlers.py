@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from werkzeug.exceptions import NotFound
+
 from ..core import submissions
 from ..core.dialects import Dialect
 from ..core.engine import Caller, Engine
@@ -75,6 +77,8 @@ def cancel_task(ctx: Context) -> Reply:
 def attachment(ctx: Context) -> Reply:
     found = ctx.engine.gallery.attachment(ctx.path)
     if found is None:
+        if ctx.dialect.missing_attachment == "http":
+            raise NotFound()  # a file the server does not have: Spring's plain 404, not a business answer
         raise Refusal("not_found", f"no image at {ctx.path}")
     data, mime = found
     return Reply(200, raw=data, mimetype=mime, headers={"Cache-Control": "public, max-age=31536000"})
