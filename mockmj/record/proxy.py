@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -38,6 +39,12 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
 KEY_HEADERS = ("authorization", "mj-api-secret")
 VIOLATIONS_PATH = "/_mockmj/violations"
 StartResponse = Callable[..., Any]
+MODE_PREFIX = re.compile(r"^/mj-[a-z]+(?=/mj/)")
+
+
+def is_billable(method: str, path: str) -> bool:
+    """A submission, with or without a mode prefix (/mj-fast/mj/submit/… costs as much as /mj/submit/…)."""
+    return billable(method, MODE_PREFIX.sub("", urlsplit(path).path))
 
 
 def client_key(headers: list[tuple[str, str]]) -> str | None:
@@ -131,7 +138,7 @@ class Recorder:
 
     def _over_budget(self, method: str, path: str) -> tuple[int, str, list[tuple[str, str]], bytes] | None:
         """A billable request past --budget is refused here, in the dialect's envelope, and costs nothing."""
-        if self.budget is None or not billable(method, path):
+        if self.budget is None or not is_billable(method, path):
             return None
         with self._lock:
             if self.spent < self.budget:
