@@ -137,7 +137,8 @@ def record(target: str, out: str, host: str, port: int, target_key: str | None, 
 
     def stop(*_: object) -> None:
         listing = recorder.validator.listing()
-        click.echo(f"mockmj record: stopping; {len(recorder.writer.entries)} exchange(s) in "
+        recorder.writer.close()  # waits for a write under way: the HAR never ends in half an entry
+        click.echo(f"mockmj record: stopping; {recorder.writer.entries} exchange(s) in "
                    f"{Path(out) / 'recording.har'}, {listing['total']} violation(s)", err=True)
         server.close()
         sys.exit(0)

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import mimetypes
-import os
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -108,22 +107,36 @@ class Exchange:
 
 
 class RecordingWriter:
-    """Appends exchanges and media; the HAR file is rewritten whole (atomically) after each exchange,
-    so a recorder stopped at any moment leaves a valid file behind."""
+    """Appends exchanges and media to the HAR file as they happen.
+
+    Only the file's tail is rewritten per exchange (the new entry and `log._mockmj`), so recording
+    costs the same at the ten-thousandth exchange as at the first, and the file is valid JSON after
+    every write. `close()` waits for a write under way, so a stopped recorder never leaves half an entry.
+    """
 
     def __init__(self, directory: str | Path, meta: dict[str, Any]) -> None:
         self.directory = Path(directory)
         (self.directory / MEDIA_DIR).mkdir(parents=True, exist_ok=True)
-        self.meta = {**meta, "media": {}, "violations": []}
-        self.entries: list[dict[str, Any]] = []
+        self.meta = {**meta, "media": {}, "violationCount": 0}
+        self.entries = 0
         self._lock = threading.Lock()
-        self._version = _version()
+        self._file = open(self.directory / HAR_NAME, "w+b")  # noqa: SIM115 (open for the recorder's life)
+        head = {"version": "1.2", "creator": {"name": "mockmj", "version": _version()}, "pages": []}
+        self._file.write(('{"log":' + json.dumps(head, ensure_ascii=False)[:-1] + ',"entries":[').encode("utf-8"))
+        self._entries_end = self._file.tell()
+        self._write_tail()
 
     def add(self, exchange: Exchange) -> None:
+        text = json.dumps(exchange.to_har(), ensure_ascii=False, indent=1)
         with self._lock:
-            self.entries.append(exchange.to_har())
-            self.meta["violations"].extend(exchange.violations)
-            self._write()
+            if self._file.closed:
+                return
+            self._file.seek(self._entries_end)
+            self._file.write(((",\n" if self.entries else "\n") + text).encode("utf-8"))
+            self._entries_end = self._file.tell()
+            self.entries += 1
+            self.meta["violationCount"] += len(exchange.violations)
+            self._write_tail()
 
     def has_media(self, url: str) -> bool:
         with self._lock:
@@ -136,21 +149,21 @@ class RecordingWriter:
         (self.directory / MEDIA_DIR / name).write_bytes(body)
         with self._lock:
             self.meta["media"][url] = {"file": f"{MEDIA_DIR}/{name}", "mimeType": mime, "size": len(body)}
-            self._write()
+            if not self._file.closed:
+                self._file.seek(self._entries_end)
+                self._write_tail()
         return name
 
-    def _write(self) -> None:
-        document = {"log": {
-            "version": "1.2",
-            "creator": {"name": "mockmj", "version": self._version},
-            "pages": [],
-            "entries": self.entries,
-            "_mockmj": self.meta,
-        }}
-        path = self.directory / HAR_NAME
-        temporary = path.with_suffix(".har.tmp")
-        temporary.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(temporary, path)
+    def close(self) -> None:
+        with self._lock:
+            if not self._file.closed:
+                self._file.close()
+
+    def _write_tail(self) -> None:
+        tail = "\n]," + json.dumps({"_mockmj": self.meta}, ensure_ascii=False, indent=1)[1:] + "}\n"
+        self._file.write(tail.encode("utf-8"))
+        self._file.truncate()
+        self._file.flush()
 
 
 def _version() -> str:

@@ -254,7 +254,7 @@ class RecorderServer(MockServer):
         return self.app  # type: ignore[no-any-return]
 
     def _release(self) -> None:
-        return  # the recorder holds sockets only
+        self.recorder.writer.close()
 
 
 def start_recorder(target: str, out: str | Path, host: str = "127.0.0.1", port: int = 0, threads: int = 8,
