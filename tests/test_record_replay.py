@@ -28,8 +28,9 @@ class Flow:
     """The client of the test: one flow (imagine → polls → U1 → polls → image-seed → failure → code 25),
     and everything it saw, in order."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, key: str | None = DUMMY_KEY) -> None:
         self.base = base
+        self.key = key
         self.http = requests.Session()
         self.http.trust_env = False
         self.requests = 0  # exchanges with `base` (image downloads go wherever imageUrl points)
@@ -38,7 +39,7 @@ class Flow:
     def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
         self.requests += 1
         r = self.http.request(method, self.base + path, json=body, timeout=30,
-                              headers={"mj-api-secret": DUMMY_KEY, **(headers or {})})
+                              headers={**({"mj-api-secret": self.key} if self.key else {}), **(headers or {})})
         assert r.status_code == 200, r.text
         return r.json()
 
@@ -157,7 +158,7 @@ def test_replay_without_the_target_shows_the_same_flow(recorded: dict[str, Any])
         requests.get(recorded["target_url"] + "/_mockmj/health", timeout=2)  # the target is gone
     server = replay(recorded, speed=1000)  # each poll takes the next recorded answer
     try:
-        flow = Flow(server.base_url)
+        flow = Flow(server.base_url, key=None)  # no key needed
         seen = flow.run()
         assert seen == recorded["seen"]  # statuses, progress, codes, buttons, image bytes, failure, code 25
         assert flow.requests == recorded["requests"]

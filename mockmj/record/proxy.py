@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.utils import get_environ_proxies
 
 from ..core.dialects import DIALECTS
 from ..core.errors import Refusal
@@ -103,7 +104,8 @@ class Recorder:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
-            session.trust_env = False  # loopback targets must not go through a proxy from the environment
+            # no .netrc credentials slipped in; proxies from the environment are applied per URL (no_proxy kept)
+            session.trust_env = False
         return session
 
     # ------------------------------------------------------------------------------------------ WSGI
@@ -163,7 +165,7 @@ class Recorder:
                 forwarded.append(("Authorization", f"Bearer {self.target_key}"))
         url = self.target + path + (f"?{query}" if query else "")
         answer = self.http.request(method, url, headers=dict(forwarded), data=body or None, timeout=self.timeout,
-                                   allow_redirects=False)
+                                   allow_redirects=False, proxies=get_environ_proxies(url))
         out_headers = [(k, v) for k, v in answer.raw.headers.items() if k.lower() not in HOP_BY_HOP]
         return answer.status_code, answer.reason or "", out_headers, answer.content
 
@@ -197,7 +199,7 @@ class Recorder:
         if self.writer.has_media(redacted):
             return []
         try:
-            answer = self.http.get(url, timeout=self.timeout)
+            answer = self.http.get(url, timeout=self.timeout, proxies=get_environ_proxies(url))
         except requests.RequestException as exc:
             return [("media-decodes", f"GET {redacted} failed: {exc}")]
         mime = answer.headers.get("Content-Type", "application/octet-stream")
