@@ -176,6 +176,7 @@ def test_replay_gives_fresh_ids_and_local_media(recorded: dict[str, Any]) -> Non
         task = flow.poll(again, 0)
         assert task["id"] == again and task["status"] == "SUCCESS"
         assert task["imageUrl"].startswith(server.base_url + MEDIA_ROUTE)
+        assert flow.call("GET", f"/mj-fast/mj/task/{again}/fetch") == task  # a mode prefix polls the same task
         # the U1 of the fresh id maps back to the recorded task
         u1 = next(b["customId"] for b in task["buttons"] if b["label"] == "U1")
         answer = flow.call("POST", "/mj/submit/action", {"taskId": again, "customId": u1})

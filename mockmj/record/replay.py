@@ -35,7 +35,7 @@ from .har import MEDIA_DIR, content_bytes, load_har, parse_iso
 from .proxy import HOP_BY_HOP, is_billable
 
 MEDIA_ROUTE = "/_mockmj/replay/media/"
-FETCH = re.compile(r"^/mj(?:-[a-z]+)?/task/([^/]+)/fetch$")
+FETCH = re.compile(r"^(?:/mj-[a-z]+)?/mj/task/([^/]+)/fetch$")  # with or without a mode prefix
 TASK_ID = re.compile(r"(?<![0-9])[0-9]{10,20}(?![0-9])")  # task ids: long runs of digits
 DROPPED_HEADERS = HOP_BY_HOP | {"date", "server"}
 ACCEPTED = frozenset({1, 22})
