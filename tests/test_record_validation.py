@@ -33,6 +33,7 @@ EXPECTED = {
     "pretty-prints JSON": "compact-json",
     "error body without result": "spec",
     "5xx for an action on an unknown task": "spec",
+    "buttons outside the Discord grammar": "button-grammar",
 }
 BY_NAME = {c.name: c for c in CORRUPTIONS}
 
@@ -101,3 +102,26 @@ def test_dialect_rules_judge_by_the_chosen_dialect() -> None:
             if r == "dialect-code"] == ["dialect-code"]
     assert [r for r, _ in proxy.check("GET", "/mj/task/list", 401, "application/json", b'{"a":1}')
             if r.startswith("dialect")] == ["dialect-unauthorized"]
+
+
+def task_answer(**fields: Any) -> bytes:
+    task = {"id": "1796000000000001", "action": "IMAGINE", "status": "IN_PROGRESS", "progress": "15%",
+            "failReason": None, "buttons": [], **fields}
+    return json.dumps(task, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(("fields", "rule"), [
+    ({"status": "SUCCESS", "progress": "93%"}, "progress-format"),
+    ({"status": "IN_PROGRESS", "progress": "fast"}, "progress-format"),
+    ({"status": "FAILURE", "progress": "", "failReason": ""}, "failure-reason"),
+    ({"status": "SUCCESS", "progress": "100%", "buttons": [{"customId": "U1", "label": "U1"}]}, "button-grammar"),
+])
+def test_task_rules_on_single_answers(fields: dict[str, Any], rule: str) -> None:
+    found = [r for r, _ in Validator("88api").check("GET", "/mj/task/1796000000000001/fetch", 200,
+                                                     "application/json", task_answer(**fields))]
+    assert rule in found, found
+    fine = {"status": "SUCCESS", "progress": "100%",
+            "buttons": [{"customId": "MJ::JOB::upsample::1::82c51c9d-bc33-4c07-a471-36c3dcb1a6f0"},
+                        {"customId": "MJ::CustomZoom::82c51c9d-bc33-4c07-a471-36c3dcb1a6f0"}]}
+    assert rule not in [r for r, _ in Validator("88api").check("GET", "/mj/task/1/fetch", 200, "application/json",
+                                                               task_answer(**fine))]

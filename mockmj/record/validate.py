@@ -27,6 +27,7 @@ ACCEPTED_CODES = frozenset({1, 22})
 OK_DESCRIPTIONS = {"88api": ("Submitted successfully", "提交成功"), "proxy": ("提交成功",)}
 TASK_READS = re.compile(r"/task/(?:[^/]+/fetch|list-by-condition|list-by-ids|list|queue)$")
 PERCENT = re.compile(r"^(\d{1,3})%$")
+CUSTOM_ID = re.compile(r"^MJ::[\w.%-]+(?:::[\w.%-]+)+$")  # MJ::JOB::upsample::1::<hash>, MJ::CustomZoom::<hash>…
 MAX_KEPT = 1000  # violations kept for GET /_mockmj/violations (the total keeps counting)
 
 
@@ -45,7 +46,10 @@ RULES = {r.name: r for r in (
     Rule("status-forward", "LIFE-1", "a task's status never moves back along the documented graph"),
     Rule("terminal-final", "LIFE-2", "SUCCESS, FAILURE and CANCEL are final"),
     Rule("progress-forward", "LIFE-4", "a task's progress never decreases"),
+    Rule("progress-format", "LIFE-3", "progress is \"NN%\" while a task runs, \"100%\" at SUCCESS"),
     Rule("times-ordered", "LIFE-5", "submitTime ≤ startTime ≤ finishTime"),
+    Rule("failure-reason", "LIFE-11", "a FAILURE carries a non-empty failReason"),
+    Rule("button-grammar", "LIFE-7", "each button's customId follows Discord's MJ::…::… grammar"),
     Rule("media-decodes", "LIFE-6", "an image the API points to downloads and decodes"),
     Rule("dialect-code", "ENV-1", "business codes are the dialect's codes"),
     Rule("dialect-ok-description", "ENV-7", "code 1 carries the dialect's description"),
@@ -167,6 +171,18 @@ class Validator:
         if known != sorted(known):
             found.append(("times-ordered", f"task {tid}: submitTime={times[0]} startTime={times[1]} "
                                            f"finishTime={times[2]}"))
+        status, progress = task.get("status"), task.get("progress")
+        running = status in ("SUBMITTED", "IN_PROGRESS")
+        if (status == "SUCCESS" and progress != "100%") or (running and (_percent(progress) or 0) > 100) or (
+                running and _percent(progress) is None):
+            found.append(("progress-format", f"task {tid}: {status} with progress {progress!r}"))
+        reason = task.get("failReason")
+        if status == "FAILURE" and not (isinstance(reason, str) and reason.strip()):
+            found.append(("failure-reason", f"task {tid}: FAILURE with failReason {reason!r}"))
+        odd = [b.get("customId") for b in task.get("buttons") or [] if isinstance(b, dict)
+               and not CUSTOM_ID.match(str(b.get("customId")))]
+        if odd:
+            found.append(("button-grammar", f"task {tid}: customId {odd[0]!r} is not MJ::…::…"))
         with self._lock:
             before = self._last.get(tid)
             self._last[tid] = {"status": task.get("status"), "progress": task.get("progress")}
