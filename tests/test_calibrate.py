@@ -107,7 +107,7 @@ def test_a_profile_file_with_actions_and_a_manual_base(tmp_path: Path) -> None:
 def served(tmp_path: Path, text: str) -> MockServer:
     path = tmp_path / "p.toml"
     path.write_text(text, encoding="utf-8")
-    return start_mock(timing=f"file:{path}")
+    return start_mock(timing=f"file:{path}", strict=True)
 
 
 @pytest.mark.parametrize(("text", "words"), [

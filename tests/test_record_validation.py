@@ -56,7 +56,7 @@ def drive(base: str) -> None:
 
 
 def violations_of(tmp_path: Path, wrapper: Callable[..., Any] | None) -> dict[str, Any]:
-    target = start_mock(timing="per-poll", seed=4, api_keys=[KEY], app_wrapper=wrapper)
+    target = start_mock(timing="per-poll", seed=4, api_keys=[KEY], app_wrapper=wrapper, strict=True)
     recorder = start_recorder(target.base_url, tmp_path, dialect="88api")
     try:
         drive(recorder.base_url)
