@@ -184,14 +184,13 @@ class Recorder:
                 payload = None
             for media in dict.fromkeys(media_urls(payload)):
                 found += self._keep_media(media)
-        violations = [self._violation(rule, detail, method, url, status, r.text(out_body[:300].decode("utf-8",
-                                                                                                       "replace")))
-                      for rule, detail in found]
+        excerpt = r.text(out_body[:300].decode("utf-8", "replace"))
+        violations = [self._violation(rule, detail, method, url, status, excerpt) for rule, detail in found]
         self.writer.add(Exchange(
             started=started, elapsed_ms=seconds * 1000, method=method, url=url,
-            request_headers=r.headers(headers), request_body=r.text(body.decode("utf-8", "replace")).encode("utf-8")
-            if body else b"", status=status, reason=reason, response_headers=r.headers(out_headers),
-            response_body=_redact_body(r, out_body, mime), violations=violations,
+            request_headers=r.headers(headers), request_body=r.data(body),
+            status=status, reason=reason, response_headers=r.headers(out_headers),
+            response_body=r.data(out_body), violations=violations,
         ))
 
     def _keep_media(self, url: str) -> list[tuple[str, str]]:
@@ -219,15 +218,6 @@ class Recorder:
         log.warning("violation %s (%s): %s — %s %s → %s", rule, known.clause, violation["detail"], method, url,
                     status)
         return violation
-
-
-def _redact_body(r: Redactor, body: bytes, mime: str) -> bytes:
-    if not body or not any(t in mime for t in ("json", "text", "xml", "html")):
-        return body
-    try:
-        return r.text(body.decode("utf-8")).encode("utf-8")
-    except UnicodeDecodeError:
-        return body
 
 
 def _request_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:

@@ -38,6 +38,19 @@ class Redactor:
         pattern = self._pattern
         return pattern.sub(REDACTED, value) if pattern else value
 
+    def data(self, body: bytes) -> bytes:
+        """A body of any type: as UTF-8 text when it is, else byte for byte (a key inside binary data too)."""
+        if not body or self._pattern is None:
+            return body
+        try:
+            return self.text(body.decode("utf-8")).encode("utf-8")
+        except UnicodeDecodeError:
+            with self._lock:
+                secrets = sorted(self._secrets, key=len, reverse=True)
+            for secret in secrets:
+                body = body.replace(secret.encode("utf-8"), REDACTED.encode("ascii"))
+            return body
+
     def header(self, name: str, value: str) -> str:
         if SECRET_HEADERS.search(name):
             scheme = value.split(" ", 1)[0] if " " in value.strip() else ""
