@@ -10,7 +10,7 @@ import click
 
 from .config import KeyConfig, load_settings
 from .core.dialects import DIALECTS
-from .core.timing import PROFILES
+from .record.commands import TIMING, install_from_cli, register, replay_options
 from .server import is_loopback, waitress_server
 
 
@@ -25,8 +25,8 @@ def main() -> None:
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--dialect", type=click.Choice(sorted(DIALECTS)), default=None,
               help="API dialect: 88api (default) or proxy (upstream midjourney-proxy).")
-@click.option("--timing", type=click.Choice(sorted(PROFILES)), default=None,
-              help="Timing profile (default fast: a task succeeds about 1 s after submit).")
+@click.option("--timing", type=TIMING, default=None,
+              help="Timing profile (default fast: a task succeeds about 1 s after submit), or file:PROFILE.toml.")
 @click.option("--seed", type=int, default=None, help="Make ids, hashes, images and timings reproducible.")
 @click.option("--api-key", "api_keys", multiple=True, help="Accept only this key (repeatable).")
 @click.option("--no-auth", is_flag=True, default=None, help="Accept requests without a key.")
@@ -39,6 +39,7 @@ def main() -> None:
 @click.option("--strict", is_flag=True, default=None, help="Validate every response against openapi.yaml.")
 @click.option("--control-token", default=None, envvar="MOCKMJ_CONTROL_TOKEN",
               help="Require the header X-MockMJ-Control-Token with this value on /_mockmj/* (all but health).")
+@replay_options  # --replay DIR, --replay-ids, --replay-miss, --replay-speed (mockmj/record/commands.py)
 def serve(host: str, port: int, dialect: str | None, timing: str | None, seed: int | None,
           api_keys: tuple[str, ...], no_auth: bool | None, config_path: str | None, public_url: str | None,
           notify_hook: str | None, callback_policy: str | None, threads: int, strict: bool | None,
@@ -54,6 +55,7 @@ def serve(host: str, port: int, dialect: str | None, timing: str | None, seed: i
             notify_hook=notify_hook, callback_policy=callback_policy, strict=strict, control_token=control_token,
         )
         app = create_app(settings)
+        install_from_cli(app)  # serve --replay DIR
     except (ValueError, TypeError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
     if settings.control_token is None and not is_loopback(host):
@@ -78,3 +80,6 @@ def serve(host: str, port: int, dialect: str | None, timing: str | None, seed: i
         server.run()
     except KeyboardInterrupt:
         stop()
+
+
+register(main)  # `mockmj record` and `mockmj calibrate` (mockmj/record/commands.py)

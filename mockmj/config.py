@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .core.dialects import DIALECTS
+from .core.profile_file import resolve_profile
 from .core.timing import DEFAULT_PROFILE, PROFILES
 
 # What each accepted submission costs, in the mock's credit units (the real relays price per action).
@@ -83,7 +84,7 @@ class Settings:
         if self.dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {self.dialect!r}; choose one of {', '.join(DIALECTS)}")
         if self.timing not in PROFILES:
-            raise ValueError(f"unknown timing {self.timing!r}; choose one of {', '.join(PROFILES)}")
+            resolve_profile(self.timing)  # file:PROFILE.toml is read here, so its mistakes stop the start
         if self.callback_policy not in ("upstream", "retry"):
             raise ValueError("callback policy must be 'upstream' or 'retry'")
         if not self.accounts:

@@ -78,7 +78,7 @@ class MockServer:
         if self._stopping:
             return
         self._stopping = True
-        self.mock.callbacks.stop()
+        self._release()
         server = self._server
         server.logger.setLevel(logging.CRITICAL)
         while server._map:  # type: ignore[attr-defined]
@@ -86,6 +86,10 @@ class MockServer:
                 channel.handle_close()
         server.task_dispatcher.shutdown()  # type: ignore[attr-defined]
         self._thread.join(timeout=0.05)  # the loop notices within its select timeout; no need to wait
+
+    def _release(self) -> None:
+        """Stop what the app runs besides its sockets (a mock: its callback worker)."""
+        self.mock.callbacks.stop()
 
     def __enter__(self) -> MockServer:
         return self

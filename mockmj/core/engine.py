@@ -23,6 +23,7 @@ from .errors import Refusal, param
 from .gallery import Gallery
 from .ids import IdSource
 from .outcomes import Outcome, parse_outcome, split_directive
+from .profile_file import resolve_profile
 from .prompts import DEFAULT_BANNED_WORDS, banned_pattern, find_banned, translate
 from .store import TaskStore
 from .tasks import TERMINAL, Action, Milestone, Status, Task, percent
@@ -102,7 +103,7 @@ class Engine:
 
     # ----------------------------------------------------------------------------- setup and reset
     def _set_profile(self, name: str) -> None:
-        self.profile: TimingProfile = PROFILES[name]
+        self.profile: TimingProfile = resolve_profile(name)
         current = getattr(self, "clock", None)
         if self.profile.virtual_clock and not isinstance(current, VirtualClock):
             self.clock: Clock = VirtualClock() if current is None else VirtualClock(current.now_ms())
@@ -529,7 +530,7 @@ class Engine:
         if plan.fail_reason:
             task.fail_reason = plan.fail_reason
         if self.per_poll():
-            path = build_path(self.profile, plan, None)
+            path = build_path(self.profile.for_action(task.action.value), plan, None)
             head[-1].at = now
             if task.milestones:
                 task.extend(head + path)  # a confirmed window: MODAL stays in the path
@@ -549,7 +550,7 @@ class Engine:
         start = reservation.start
         if outcome.kind == "queued":
             start += 5 * max(self.profile.step_ms, 1)  # waits as if others were ahead
-        path = build_path(self.profile, plan, start, self.ids.fraction())
+        path = build_path(self.profile.for_action(task.action.value), plan, start, self.ids.fraction())
         account.occupy(reservation, slot_hold(path), task.id)
         if task.milestones:
             task.extend(head + path)

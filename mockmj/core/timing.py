@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .tasks import Milestone, Status
 
@@ -22,6 +22,18 @@ class TimingProfile:
     jitter: float = 0.0  # ± fraction applied to each stage, drawn from the seed
     per_poll: bool = False  # each fetch moves the task one milestone; time does not
     virtual_clock: bool = False  # time moves only through the control API
+    steps: tuple[str, ...] = PROGRESS_STEPS  # the IN_PROGRESS percentages after "0%" (a custom profile's own)
+    actions: tuple[tuple[str, TimingProfile], ...] = ()  # per-action overrides (IMAGINE, UPSCALE…)
+
+    def for_action(self, action: str) -> TimingProfile:
+        """The stages of one kind of task: its own override when the profile has one."""
+        for name, override in self.actions:
+            if name == action:
+                return override
+        return self
+
+    def with_values(self, **values: object) -> TimingProfile:
+        return replace(self, **values)  # type: ignore[arg-type]
 
 
 PROFILES: dict[str, TimingProfile] = {
@@ -73,9 +85,10 @@ def build_path(
         return path
     if plan.steps or plan.end == "stall":
         path.append(Milestone(Status.IN_PROGRESS, "0%", at(profile.start_ms)))
-        for step in PROGRESS_STEPS:
+        for step in profile.steps:
             path.append(Milestone(Status.IN_PROGRESS, step, at(profile.step_ms)))
-            if plan.end == "stall" and step == plan.stall_at:
+            # a custom profile's steps may not hold the stall percentage: stall at the first one past it
+            if plan.end == "stall" and int(step.rstrip("%")) >= int(plan.stall_at.rstrip("%")):
                 return path
         last = profile.finish_ms
     else:
