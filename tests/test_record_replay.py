@@ -99,10 +99,13 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     seen = flow.run(code_25_rule)
     violations = requests.get(recorder.base_url + "/_mockmj/violations", timeout=10).json()
     target_journal = requests.get(target.base_url + "/_mockmj/requests", timeout=10).json()
+    target_journal_live_key = requests.get(target.base_url + "/_mockmj/requests", params={"key": LIVE_KEY},
+                                           timeout=10).json()
     recorder.stop()
     target.stop()
     yield {"dir": out, "seen": seen, "requests": flow.requests, "violations": violations,
-           "target_journal": target_journal, "target_url": target.base_url}
+           "target_journal": target_journal, "target_journal_live_key": target_journal_live_key,
+           "target_url": target.base_url}
 
 
 def test_the_flow_reached_every_step_against_the_live_target(recorded: dict[str, Any]) -> None:
@@ -114,9 +117,11 @@ def test_the_flow_reached_every_step_against_the_live_target(recorded: dict[str,
     assert seen[8][:2] == ("seed", 1) and seen[8][2].isdigit()
     assert seen[10] == ("failure", "FAILURE", "[Job failed] the GPU is on fire")
     assert seen[11][:2] == ("code", 25) and seen[11][3] is None
-    # the target only ever saw its own key, never the client's dummy
+    # the target only ever saw its own key, never the client's dummy (its journal shows keys masked)
     keys = {e.get("key") for e in recorded["target_journal"]["items"] if e["path"].startswith("/mj/")}
-    assert keys == {LIVE_KEY}, keys
+    assert keys == {LIVE_KEY[:4] + "…"}, keys
+    api_calls = [e for e in recorded["target_journal"]["items"] if e["path"].startswith("/mj/")]
+    assert len(recorded["target_journal_live_key"]["items"]) == len(api_calls), "filtered by the full key: all"
 
 
 def test_a_clean_target_breaks_no_rule(recorded: dict[str, Any]) -> None:
