@@ -130,6 +130,9 @@ def _create_app(settings: Settings | None) -> Flask:
     from ..control import register_control  # the control plane has its own spec and routes
 
     register_control(app, mock)
+    from ..logs import install as install_logs
+
+    install_logs(app, mock)
     return app
 
 
