@@ -17,6 +17,7 @@ from . import __version__
 from .core.buttons import parse_custom_id
 from .core.errors import Refusal
 from .core.rules import RequestFacts
+from .dashboard import dashboard_handlers
 from .web.app import spring_timestamp
 from .web.render import Reply, compact, envelope, http_error
 from .web.spec import Operation, describe_error
@@ -39,7 +40,7 @@ class ControlError(Exception):
 
 def register_control(app: Flask, mock: Mock) -> None:
     mock.before_handler.append(lambda op, ctx: apply_rules(mock, op, ctx))
-    handlers = _handlers(mock)
+    handlers = {**_handlers(mock), **dashboard_handlers(mock, ControlError)}
     for op in mock.control_spec.operations:
         if op.operation_id not in handlers:
             raise RuntimeError(f"control operation without a handler: {op.operation_id}")

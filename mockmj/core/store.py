@@ -19,6 +19,10 @@ class TaskStore:
     def get(self, task_id: str) -> Task | None:
         return self._by_id.get(task_id)
 
+    def every(self) -> list[Task]:
+        """Every task of every owner, in submission order (the dashboard's view)."""
+        return list(self._by_id.values())
+
     def owned(self, owner: str, task_id: str) -> Task | None:
         """A task only its owner may see: another key's task looks like no task at all."""
         task = self._by_id.get(task_id)
