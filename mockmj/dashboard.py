@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Response, redirect, request
 
+from .core.masking import key_matches, masked
 from .core.tasks import Status
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def browser_redirect() -> Response | None:
 
 
 def _row(engine: Engine, task: Task, origin: str) -> dict[str, Any]:
-    return {"key": task.owner, "parentId": task.parent_id, "task": engine.snapshot(task, origin)}
+    return {"key": masked(task.owner), "parentId": task.parent_id, "task": engine.snapshot(task, origin)}
 
 
 def _children(by_parent: dict[str, list[Task]], engine: Engine, task_id: str, depth: int = 0) -> list[dict]:
@@ -77,8 +78,8 @@ def dashboard_handlers(mock: Mock, refuse: Callable[[int, str], Exception]) -> d
         limit, offset = number("limit", DEFAULT_LIMIT), number("offset", 0)
         origin = request.host_url.rstrip("/")
         with engine.lock:
-            tasks = [t for t in engine.store.every()
-                     if (key is None or t.owner == key) and (action is None or t.action.value == action)
+            tasks = [t for t in engine.store.oldest()
+                     if (key is None or key_matches(t.owner, key)) and (action is None or t.action.value == action)
                      and (not text or text in (t.prompt or "").lower() or text in t.id)]
             counts: dict[str, int] = {}
             statuses = {t.id: engine.status_of(t).value for t in tasks}
@@ -89,7 +90,7 @@ def dashboard_handlers(mock: Mock, refuse: Callable[[int, str], Exception]) -> d
             tasks.reverse()  # the store keeps submission order: newest first, also among equal submit times
             tasks.sort(key=lambda t: t.submit_time, reverse=True)
             page = [_row(engine, t, origin) for t in tasks[offset:offset + limit]]
-            keys = sorted({t.owner for t in engine.store.every()})
+            keys = sorted({masked(t.owner) or "" for t in engine.store.oldest()})
         return {"total": len(tasks), "offset": offset, "counts": counts, "keys": keys, "items": page}
 
     def get_task(_: dict[str, Any], id: str) -> dict[str, Any]:
@@ -98,7 +99,7 @@ def dashboard_handlers(mock: Mock, refuse: Callable[[int, str], Exception]) -> d
             if task is None:
                 raise refuse(404, f"no task {id}")
             by_parent: dict[str, list[Task]] = {}
-            for other in engine.store.every():
+            for other in engine.store.oldest():
                 if other.parent_id:
                     by_parent.setdefault(other.parent_id, []).append(other)
             row = _row(engine, task, request.host_url.rstrip("/"))

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
 
+from .core.masking import masked
+
 if TYPE_CHECKING:
     from .config import Settings
     from .core.tasks import Task
@@ -26,15 +28,6 @@ task_log = logging.getLogger("mockmj.tasks")
 startup_log = logging.getLogger("mockmj.startup")
 MAX_BODY_TO_READ = 256 * 1024  # larger answers (images, long lists) are not parsed for a code or task id
 SEEN_TASKS = 10_000  # how many tasks' last observed state the debug log remembers
-
-
-def mask_key(key: str | None) -> str | None:
-    """Enough of a key to tell keys apart in a log, never the whole secret."""
-    if not key:
-        return None
-    if len(key) <= 6:
-        return key[0] + "…"
-    return f"{key[:3]}…{key[-2:]}"
 
 
 class JsonLines(logging.Formatter):
@@ -167,7 +160,7 @@ def install(app: Flask, mock: Mock) -> None:
         if want_states and task is not None:
             states.observe(task)
         if want_access:
-            key = mask_key(api_key_of(request.headers))
+            key = masked(api_key_of(request.headers))
             fields = {"method": request.method, "path": request.path, "status": response.status_code,
                       "code": code, "key": key, "ms": round(ms, 1), "taskId": task_id}
             text = f"{request.method} {request.path} {response.status_code}"

@@ -19,10 +19,6 @@ class TaskStore:
     def get(self, task_id: str) -> Task | None:
         return self._by_id.get(task_id)
 
-    def every(self) -> list[Task]:
-        """Every task of every owner, in submission order (the dashboard's view)."""
-        return list(self._by_id.values())
-
     def owned(self, owner: str, task_id: str) -> Task | None:
         """A task only its owner may see: another key's task looks like no task at all."""
         task = self._by_id.get(task_id)
@@ -30,6 +26,10 @@ class TaskStore:
 
     def of_owner(self, owner: str) -> Iterator[Task]:
         return iter(self._by_owner.get(owner, {}).values())
+
+    def oldest(self) -> Iterator[Task]:
+        """Every task, oldest submission first (dicts keep insertion order)."""
+        return iter(list(self._by_id.values()))
 
     def drop_owner(self, owner: str) -> list[Task]:
         tasks = list(self._by_owner.pop(owner, {}).values())
