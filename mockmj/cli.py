@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import logging
+import os
 import signal
+import socket
 import sys
+from typing import Any
 
 import click
 
-from .config import KeyConfig, load_settings
+from .config import ENV_CONFIG, LOG_FORMATS, LOG_LEVELS, KeyConfig, load_settings, unknown_environment
 from .core.dialects import DIALECTS
+from .logs import configure_logging, startup_line
 from .record.commands import TIMING, install_from_cli, register, replay_options
 from .server import is_loopback, waitress_server
 
@@ -21,8 +24,8 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--host", default=None, help="Interface to listen on.  [default: 127.0.0.1]")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port to listen on.  [default: 8080]")
 @click.option("--dialect", type=click.Choice(sorted(DIALECTS)), default=None,
               help="API dialect: 88api (default) or proxy (upstream midjourney-proxy).")
 @click.option("--timing", type=TIMING, default=None,
@@ -31,40 +34,49 @@ def main() -> None:
 @click.option("--api-key", "api_keys", multiple=True, help="Accept only this key (repeatable).")
 @click.option("--no-auth", is_flag=True, default=None, help="Accept requests without a key.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="TOML file with keys, accounts, prices, banned words…")
+              help="TOML file with keys, accounts, prices, banned words… (or MOCKMJ_CONFIG).")
 @click.option("--public-url", default=None, help="Base URL used in image links (default: the request's host).")
 @click.option("--notify-hook", default=None, help="Global callback URL for tasks without a notifyHook.")
 @click.option("--callback-policy", type=click.Choice(["upstream", "retry"]), default=None)
-@click.option("--threads", default=8, show_default=True, type=int, help="Server worker threads.")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="Server worker threads.  [default: 8]")
 @click.option("--strict", is_flag=True, default=None, help="Validate every response against openapi.yaml.")
-@click.option("--control-token", default=None, envvar="MOCKMJ_CONTROL_TOKEN",
+@click.option("--control-token", default=None,
               help="Require the header X-MockMJ-Control-Token with this value on /_mockmj/* (all but health).")
+@click.option("--quiet", is_flag=True, default=None, help="No access log (one line per request otherwise).")
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default=None,
+              help="Log lines as text (default) or JSON lines.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default=None,
+              help="debug adds the state changes of tasks.  [default: info]")
 @replay_options  # --replay DIR, --replay-ids, --replay-miss, --replay-speed (mockmj/record/commands.py)
-def serve(host: str, port: int, dialect: str | None, timing: str | None, seed: int | None,
-          api_keys: tuple[str, ...], no_auth: bool | None, config_path: str | None, public_url: str | None,
-          notify_hook: str | None, callback_policy: str | None, threads: int, strict: bool | None,
-          control_token: str | None) -> None:
-    """Serve the mock (Ctrl-C stops it cleanly)."""
+def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) -> None:
+    """Serve the mock (Ctrl-C stops it cleanly).
+
+    Every option can also be set as an environment variable MOCKMJ_<OPTION> (MOCKMJ_PORT, MOCKMJ_API_KEY
+    comma-separated, MOCKMJ_CONFIG…) and in the config file; the command line wins over the environment,
+    which wins over the file.
+    """
     from .web.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for variable in unknown_environment(os.environ):
+        click.echo(f"mockmj: warning: {variable} names no setting; ignored", err=True)
+    config_path = config_path or os.environ.get(ENV_CONFIG) or None
     try:
-        settings = load_settings(
-            config_path, dialect=dialect, timing=timing, seed=seed,
-            keys=[KeyConfig(key=k) for k in api_keys] or None, no_auth=no_auth, public_url=public_url,
-            notify_hook=notify_hook, callback_policy=callback_policy, strict=strict, control_token=control_token,
-        )
+        settings = load_settings(config_path, environ=os.environ,
+                                 keys=[KeyConfig(key=k) for k in api_keys] or None, **options)
+        _check_host(settings.host, settings.port)
+        configure_logging(settings)
         app = create_app(settings)
         install_from_cli(app)  # serve --replay DIR
     except (ValueError, TypeError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
+    host, port = settings.host, settings.port
     if settings.control_token is None and not is_loopback(host):
         click.echo(f"mockmj: WARNING: listening on {host}, beyond loopback, with no control token: anyone who "
                    "can reach this port can reset the mock, change keys and read the journal. Pass "
                    "--control-token (or MOCKMJ_CONTROL_TOKEN).", err=True)
     try:
-        server = waitress_server(app, host, port, threads)
-    except OSError as exc:  # the port is taken, the host does not exist…
+        server = waitress_server(app, host, port, settings.threads)
+    except OSError as exc:  # the port is taken…
         raise click.UsageError(f"cannot listen on {host}:{port}: {exc}") from exc
 
     def stop(*_: object) -> None:
@@ -74,12 +86,19 @@ def serve(host: str, port: int, dialect: str | None, timing: str | None, seed: i
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    click.echo(f"mockmj {settings.dialect} dialect, {settings.timing} timing, on "
-               f"http://{host}:{server.effective_port}  (docs: /docs)", err=True)  # type: ignore[union-attr]
+    url = f"http://{host}:{server.effective_port}"  # type: ignore[union-attr]
+    startup_line(settings, url)
     try:
         server.run()
     except KeyboardInterrupt:
         stop()
+
+
+def _check_host(host: str, port: int) -> None:
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ValueError(f"host {host!r} does not resolve to an address to listen on ({exc})") from None
 
 
 register(main)  # `mockmj record` and `mockmj calibrate` (mockmj/record/commands.py)

@@ -18,6 +18,7 @@ from .core.buttons import parse_custom_id
 from .core.errors import Refusal
 from .core.masking import mask_key_field
 from .core.rules import RequestFacts
+from .dashboard import dashboard_handlers
 from .web.app import spring_timestamp
 from .web.guard import BodyProblem, check_body, parse_json
 from .web.render import Reply, compact, envelope, http_error
@@ -41,7 +42,7 @@ class ControlError(Exception):
 
 def register_control(app: Flask, mock: Mock) -> None:
     mock.before_handler.append(lambda op, ctx: apply_rules(mock, op, ctx))
-    handlers = _handlers(mock)
+    handlers = {**_handlers(mock), **dashboard_handlers(mock, ControlError)}
     for op in mock.control_spec.operations:
         if op.operation_id not in handlers:
             raise RuntimeError(f"control operation without a handler: {op.operation_id}")

@@ -42,3 +42,29 @@ def test_every_flow_example_runs_against_a_live_mock(make_server: Any, tmp_path:
     assert "1️⃣" in done.stdout and "--ar 4:3" in done.stdout
     assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "uploaded.png").stat().st_size > 0
+
+
+def test_quick_start_copy_pastes_in_a_fresh_shell(tmp_path: Path) -> None:
+    """The Quick start block as a newcomer pastes it: a fresh bash, nothing on PATH but the virtual
+    environment and the system's tools, no MJ/KEY set (its port moved to a free one: 8080 may be taken)."""
+    import json
+    import socket
+
+    text = README.read_text(encoding="utf-8")
+    section = text.split("<!-- quick-start:start -->", 1)[1].split("<!-- quick-start:end -->", 1)[0]
+    (block,) = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null' EXIT\n" + block.replace("8080", str(port))
+    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}/usr/local/bin{os.pathsep}/usr/bin{os.pathsep}/bin",
+           "HOME": str(tmp_path)}
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    lines = done.stdout.splitlines()
+    task_id = re.fullmatch(r"task: (\d{16})", lines[0])
+    assert task_id, lines
+    task = json.loads(lines[-1])
+    assert (task["id"], task["status"], task["progress"]) == (task_id.group(1), "SUCCESS", "100%")
+    assert task["imageUrl"].startswith(f"http://127.0.0.1:{port}/attachments/")
+    assert any(b["label"] == "U1" for b in task["buttons"])

@@ -39,7 +39,8 @@ small{{color:#777;font-weight:normal}}</style></head><body>
 <h1>{html.escape(info.get('title', 'mockmj'))}</h1>
 <p>Dialect: <b>{html.escape(mock.dialect.name)}</b> ·
 timing: <b>{html.escape(mock.engine.profile.name)}</b> · machine-readable:
-<a href="/openapi.yaml">/openapi.yaml</a>, <a href="/_mockmj/openapi.yaml">/_mockmj/openapi.yaml</a></p>
+<a href="/openapi.yaml">/openapi.yaml</a>, <a href="/_mockmj/openapi.yaml">/_mockmj/openapi.yaml</a> ·
+<a href="/_mockmj/ui">dashboard</a></p>
 <h2>Public API</h2>
 {_operations(public)}
 <h2>Control API (tests only)</h2>

@@ -1,0 +1,22 @@
+# mockmj as a CI service container: one port (8080), 0.0.0.0 inside, a non-root user, every option as a
+# MOCKMJ_* environment variable, and a HEALTHCHECK that needs nothing but the image's own Python.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MOCKMJ_HOST=0.0.0.0 \
+    MOCKMJ_PORT=8080
+
+WORKDIR /opt/mockmj
+COPY pyproject.toml README.md openapi.yaml ./
+COPY mockmj ./mockmj
+RUN pip install --no-cache-dir . \
+    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin mockmj
+
+USER 10001
+EXPOSE 8080
+HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/_mockmj/health' % os.environ.get('MOCKMJ_PORT', '8080'), timeout=2)"]
+CMD ["mockmj", "serve"]
