@@ -70,10 +70,6 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
     except (ValueError, TypeError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
     host, port = settings.host, settings.port
-    if settings.control_token is None and not is_loopback(host):
-        click.echo(f"mockmj: WARNING: listening on {host}, beyond loopback, with no control token: anyone who "
-                   "can reach this port can reset the mock, change keys and read the journal. Pass "
-                   "--control-token (or MOCKMJ_CONTROL_TOKEN).", err=True)
     try:
         server = waitress_server(app, host, port, settings.threads)
     except OSError as exc:  # the port is taken…
@@ -87,7 +83,11 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
 
     signal.signal(signal.SIGTERM, stop)
     url = f"http://{host}:{server.effective_port}"  # type: ignore[union-attr]
-    startup_line(settings, url)
+    startup_line(settings, url)  # first: log-based waits look for it
+    if settings.control_token is None and not is_loopback(host):
+        click.echo(f"mockmj: WARNING: listening on {host}, beyond loopback, with no control token: anyone who "
+                   "can reach this port can reset the mock, change keys and read the journal. Pass "
+                   "--control-token (or MOCKMJ_CONTROL_TOKEN).", err=True)
     try:
         server.run()
     except KeyboardInterrupt:

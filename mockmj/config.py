@@ -90,6 +90,11 @@ class Settings:
     idle_key_seconds: int = 3600  # any-key mode: a key unused this long loses its tasks and balance
     list_limit: int = 100  # /mj/task/list returns the latest N, as trueai does
     control_token: str | None = None  # when set, /_mockmj/* (but health) needs X-MockMJ-Control-Token
+    # `serve --replay DIR`: answer from a recording (mockmj/record/replay.py)
+    replay: str | None = None
+    replay_ids: str = "fresh"  # fresh | recorded
+    replay_miss: str = "simulate"  # simulate | strict
+    replay_speed: float = 1.0
 
     def check(self) -> None:
         _check_types(self)
@@ -117,6 +122,10 @@ class Settings:
                 raise ValueError(f"{name} must be at least 1")
         if self.control_token is not None and not self.control_token.strip():
             raise ValueError("control_token must not be empty")
+        if self.replay_ids not in ("fresh", "recorded") or self.replay_miss not in ("simulate", "strict"):
+            raise ValueError("replay_ids must be fresh or recorded, replay_miss simulate or strict")
+        if self.replay_speed <= 0:
+            raise ValueError("replay_speed must be above 0")
 
 
 def _matches(value: Any, hint: Any) -> bool:

@@ -84,16 +84,20 @@ def test_loopback_addresses() -> None:
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "10.1.2.3", "example.org"))
 
 
-def test_serving_beyond_loopback_without_a_token_warns_on_start(tmp_path) -> None:
-    # `--host 0.0.0.0` would listen on every interface; the warning is decided before listening, so a
-    # port that is already taken ends the command right after it, with nothing served.
+def test_serving_beyond_loopback_without_a_token_warns_on_start(tmp_path) -> None:  # noqa: ANN001
+    # listening on every interface (as the container image does); only loopback traffic is sent
     import socket
 
-    with socket.socket() as taken:
-        taken.bind(("0.0.0.0", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "mockmj", "serve", "--host", "0.0.0.0", "--port", str(port)],
-                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
-    assert done.returncode != 0
-    assert "WARNING" in done.stderr and "--control-token" in done.stderr, done.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "mockmj", "serve", "--host", "0.0.0.0", "--port", str(port)],
+                               stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        assert process.stderr is not None
+        first, second = process.stderr.readline(), process.stderr.readline()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert f"on http://0.0.0.0:{port}" in first, "the start-up line stays first"
+    assert "WARNING" in second and "--control-token" in second, second

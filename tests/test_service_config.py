@@ -28,12 +28,14 @@ def sample(name: str) -> tuple[str, str, Any]:
     param = next(p for p in serve.params if p.name == name)
     default = Settings.__dataclass_fields__[name].default
     value: Any
-    if isinstance(param.type, click.Choice):
+    if getattr(param.type, "choices", None):  # click.Choice, and --timing's names
         value = next(choice for choice in param.type.choices if choice != default)
     elif getattr(param, "is_flag", False):
         value = True
     elif isinstance(param.type, click.types.IntParamType):
         value = (default or 0) + 1
+    elif isinstance(param.type, click.types.FloatParamType):
+        value = (default or 0) + 1.5
     else:
         value = f"sample-{name.replace('_', '-')}"
     text = "true" if value is True else str(value)

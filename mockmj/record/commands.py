@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -18,13 +19,12 @@ import click
 
 from ..core.timing import PROFILES
 
-CONTEXT_KEY = "mockmj.replay"
-
 
 class TimingChoice(click.ParamType):
     """A built-in timing profile, or `file:PROFILE.toml` (read and checked when the mock starts)."""
 
     name = "timing"
+    choices = tuple(sorted(PROFILES))  # the built-in names (a file: profile is the other way)
 
     def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str:
         return "[" + "|".join(sorted(PROFILES)) + "|file:PROFILE.toml]"
@@ -53,25 +53,20 @@ def replay_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
-        directory = kwargs.pop("replay")
-        chosen = {name: kwargs.pop(name) for name in ("replay_ids", "replay_miss", "replay_speed")}
-        if directory is None:
-            given = [f"--{n.replace('_', '-')}" for n, v in chosen.items() if v is not None]
-            if given:
-                raise click.UsageError(f"{', '.join(given)} only make(s) sense with --replay DIR")
-        else:
+        # the replay options are settings like any other (MOCKMJ_REPLAY…, `replay = "DIR"` in the file);
+        # on the command line, the ones that only qualify --replay make no sense without it
+        directory = kwargs.get("replay")
+        given = [f"--{n.replace('_', '-')}" for n in ("replay_ids", "replay_miss", "replay_speed")
+                 if kwargs.get(n) is not None]
+        if directory is None and given:
+            raise click.UsageError(f"{', '.join(given)} only make(s) sense with --replay DIR")
+        if directory is not None and kwargs.get("dialect") is None and not os.environ.get("MOCKMJ_DIALECT"):
             from .replay import Recording
 
             try:
-                recording = Recording(directory)
+                kwargs["dialect"] = Recording(directory).dialect  # misses are simulated in the recorded dialect
             except ValueError as exc:
                 raise click.UsageError(str(exc)) from exc
-            if kwargs.get("dialect") is None:
-                kwargs["dialect"] = recording.dialect  # misses are simulated in the recorded dialect
-            click.get_current_context().meta[CONTEXT_KEY] = {
-                "directory": directory, "ids": chosen["replay_ids"] or "fresh",
-                "miss": chosen["replay_miss"] or "simulate", "speed": chosen["replay_speed"] or 1.0,
-            }
         return command(**kwargs)
 
     options = [
@@ -89,18 +84,18 @@ def replay_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install_from_cli(app: Any) -> None:
-    """Put the recording chosen with --replay in front of the app `serve` built (no-op without it)."""
-    chosen = click.get_current_context().meta.get(CONTEXT_KEY)
-    if chosen is None:
+    """Put the recording the settings name (`--replay DIR`) in front of the app `serve` built."""
+    settings = app.extensions["mockmj"].settings
+    if settings.replay is None:
         return
     from .replay import install_replay
 
     try:
-        install_replay(app, chosen["directory"], chosen["ids"], chosen["miss"], chosen["speed"])
+        install_replay(app, settings.replay, settings.replay_ids, settings.replay_miss, settings.replay_speed)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    click.echo(f"mockmj: replaying {chosen['directory']} (ids {chosen['ids']}, misses {chosen['miss']}, "
-               f"speed {chosen['speed']:g})", err=True)
+    click.echo(f"mockmj: replaying {settings.replay} (ids {settings.replay_ids}, misses {settings.replay_miss}, "
+               f"speed {settings.replay_speed:g})", err=True)
 
 
 # ------------------------------------------------------------------------------------------ record
