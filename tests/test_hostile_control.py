@@ -84,7 +84,7 @@ def test_loopback_addresses() -> None:
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "10.1.2.3", "example.org"))
 
 
-def test_serving_beyond_loopback_without_a_token_warns_on_start(tmp_path) -> None:  # noqa: ANN001
+def test_serving_beyond_loopback_without_a_token_warns_on_start(tmp_path) -> None:
     # listening on every interface (as the container image does); only loopback traffic is sent
     import socket
 
