@@ -58,7 +58,7 @@ def grid_set(h: str) -> list[tuple[str, str, str]]:
     return [*ups, *reroll, *variations]
 
 
-def upscaled_set(h: str, family: str = "v6") -> list[tuple[str, str, str]]:
+def upscaled_set(h: str, family: str = "v7") -> list[tuple[str, str, str]]:
     if family == "v5":
         upscalers = [(f"MJ::JOB::upsample_v5_2x::1::{h}::SOLO", "Upscale (2x)", ""),
                      (f"MJ::JOB::upsample_v5_4x::1::{h}::SOLO", "Upscale (4x)", "")]
@@ -165,13 +165,15 @@ def test_u_button_of_a_wide_grid_keeps_the_aspect(pc: Client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("suffix", "family"),
-    [("", "v6"), (" --v 6", "v6"), (" --v 6.1", "v6r1"), (" --v 7", "v7"), (" --v 5.2", "v5")],
+    ("suffix", "family", "version"),
+    [("", "v7", "7"), (" --v 6", "v6", "6"), (" --v 6.1", "v6r1", "6.1"), (" --v 7", "v7", "7"),
+     (" --v 5.2", "v5", "5.2"), (" --niji 6", "v6", "niji 6")],
 )
-def test_upscaled_buttons_follow_the_model_version(pc: Client, suffix: str, family: str) -> None:
+def test_upscaled_buttons_follow_the_model_version(pc: Client, suffix: str, family: str, version: str) -> None:
     parent = finished(pc, submit(pc, "/mj/submit/imagine", {"prompt": f"a red fox{suffix}"}))
+    assert parent["version"] == version
     _, task = child(pc, parent, button(parent, "U1"))
-    assert task["status"] == "SUCCESS"
+    assert task["status"] == "SUCCESS" and task["version"] == version
     assert shown(task) == upscaled_set(task["properties"]["messageHash"], family)
 
 

@@ -10,10 +10,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .versions import UPSCALER_JOBS, version_of
+
 BUTTON_TYPE = 2  # Discord component type: button
 SECONDARY = 2  # Discord's grey button, what Midjourney uses for U/V and the rest
 
 _HASH = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_UPSCALERS = "|".join(re.escape(job.removeprefix("upsample_")) for job in UPSCALER_JOBS)
 
 
 def button(custom_id: str, label: str = "", emoji: str = "", style: int = SECONDARY) -> dict[str, Any]:
@@ -29,33 +32,13 @@ def grid_buttons(h: str) -> list[dict[str, Any]]:
 
 
 def model_version(prompt: str | None) -> str:
-    """The upscaler family a prompt selects: v5, v6, v6r1 or v7 (v6 when --v is absent)."""
-    m = re.search(r"--(?:v|version)\s+([0-9.]+)", prompt or "")
-    if not m:
-        return "v6"
-    v = m.group(1)
-    if v.startswith("5"):
-        return "v5"
-    if v.startswith("6.1"):
-        return "v6r1"
-    if v.startswith("7"):
-        return "v7"
-    return "v6"
+    """The upscaler family a prompt selects: v5, v6, v6r1 or v7 (v7, today's default, when --v is absent)."""
+    return version_of(prompt).family
 
 
 def upscaled_buttons(h: str, prompt: str | None) -> list[dict[str, Any]]:
-    """Under a single upscaled image, as Midjourney v5.2+ shows them."""
-    v = model_version(prompt)
-    if v == "v5":
-        upscalers = [
-            button(f"MJ::JOB::upsample_v5_2x::1::{h}::SOLO", "Upscale (2x)"),
-            button(f"MJ::JOB::upsample_v5_4x::1::{h}::SOLO", "Upscale (4x)"),
-        ]
-    else:
-        upscalers = [
-            button(f"MJ::JOB::upsample_{v}_2x_subtle::1::{h}::SOLO", "Upscale (Subtle)", "upscale_1"),
-            button(f"MJ::JOB::upsample_{v}_2x_creative::1::{h}::SOLO", "Upscale (Creative)", "upscale_1"),
-        ]
+    """Under a single upscaled image, as Midjourney shows them for the prompt's model version."""
+    upscalers = [button(f"MJ::JOB::{up.job}::1::{h}::SOLO", up.label, up.emoji) for up in version_of(prompt).upscalers]
     return [
         *upscalers,
         button(f"MJ::JOB::low_variation::1::{h}::SOLO", "Vary (Subtle)", "🪄"),
@@ -113,8 +96,7 @@ _GRAMMAR: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^MJ::JOB::upsample::([1-4])::({_HASH})$"), "upscale"),
     (re.compile(rf"^MJ::JOB::variation::([1-4])::({_HASH})$"), "variation"),
     (re.compile(rf"^MJ::JOB::reroll::(0)::({_HASH})::SOLO$"), "reroll"),
-    (re.compile(rf"^MJ::JOB::upsample_(v5_2x|v5_4x|v6_2x_subtle|v6_2x_creative|v6r1_2x_subtle|"
-                rf"v6r1_2x_creative|v7_2x_subtle|v7_2x_creative)::(1)::({_HASH})::SOLO$"), "upscale_hd"),
+    (re.compile(rf"^MJ::JOB::upsample_({_UPSCALERS})::(1)::({_HASH})::SOLO$"), "upscale_hd"),
     (re.compile(rf"^MJ::JOB::(low_variation|high_variation)::(1)::({_HASH})::SOLO$"), "vary"),
     (re.compile(rf"^MJ::Inpaint::(1)::({_HASH})::SOLO$"), "inpaint"),
     (re.compile(rf"^MJ::Outpaint::(50|75)::(1)::({_HASH})::SOLO$"), "zoom"),

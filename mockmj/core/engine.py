@@ -25,6 +25,7 @@ from .prompts import DEFAULT_BANNED_WORDS, banned_pattern, find_banned, translat
 from .store import TaskStore
 from .tasks import TERMINAL, Action, Milestone, Status, Task, percent
 from .timing import PROFILES, Plan, TimingProfile, build_path, slot_hold
+from .versions import version_of
 
 ANONYMOUS = "anonymous"
 
@@ -287,7 +288,13 @@ class Engine:
             if m.status is Status.SUCCESS
             else [],
             "properties": props,
+            **self._media_fields(task, m.status, origin),
         }
+
+    def _media_fields(self, task: Task, status: Status, origin: str) -> dict[str, Any]:
+        """The fields newer proxies add to every task (null where they say nothing)."""
+        return {"version": task.version, "imageUrls": None, "videoUrl": None, "videoUrls": None,
+                "contentType": None}
 
     def _url(self, origin: str, task: Task, variant: str) -> str:
         base = (self.settings.public_url or origin).rstrip("/")
@@ -448,6 +455,8 @@ class Engine:
         )
         # describe shows the image it was sent: Midjourney made no image, so there is no seed
         task.seed = self.ids.seed_value() if task.recipe_has_image() else None
+        if task.recipe_has_image() and spec.bot_type != "INSIGHT_FACE":
+            task.version = version_of(spec.final_prompt or spec.prompt_en).name
         task.origin = caller.origin
         task.callback_fault = caller.callback_fault
         task.callback_delay_ms = caller.callback_delay_ms

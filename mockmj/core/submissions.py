@@ -24,6 +24,7 @@ from .image_input import DecodedImage, ImageInputError, decode_data_url, decode_
 from .outcomes import Outcome
 from .prompts import parse_zoom
 from .tasks import Action, Status, Task
+from .versions import upscaler
 
 GRID_ACTIONS = (Action.IMAGINE, Action.VARIATION, Action.REROLL, Action.BLEND, Action.ZOOM, Action.PAN)
 DIMENSIONS = {"PORTRAIT": (2, 3), "SQUARE": (1, 1), "LANDSCAPE": (3, 2)}
@@ -355,11 +356,10 @@ def _reroll(c: Click) -> tuple[NewTask, Window]:
 
 
 def _upscale_hd(c: Click) -> tuple[NewTask, Window]:
-    detail = c.press.detail
-    label = {"v5_2x": "Upscale (2x)", "v5_4x": "Upscale (4x)"}.get(
-        detail, "Upscale (Subtle)" if detail.endswith("subtle") else "Upscale (Creative)")
-    recipe = {"kind": "upscale_hd", "parent": c.pid, "factor": 4.0 if detail == "v5_4x" else 2.0}
-    return c.child(Action.UPSCALE, label, "upscaled", recipe), None
+    up = upscaler(f"upsample_{c.press.detail}")
+    assert up is not None  # the grammar only matches upscalers of the version table
+    recipe = {"kind": "upscale_hd", "parent": c.pid, "factor": up.factor}
+    return c.child(Action.UPSCALE, up.label, "upscaled", recipe), None
 
 
 def _vary(c: Click) -> tuple[NewTask, Window]:

@@ -114,6 +114,7 @@ class Task:
     custom_id: str | None = None
     image_recipe: dict[str, Any] | None = None
     seed: str | None = None
+    version: str | None = None  # the model version of an image task ("7", "6.1", …), from its prompt
     # per kind of task
     steps: bool = True  # reports IN_PROGRESS percentages (upscale, describe, shorten do not)
     choices: list[str] = field(default_factory=list)  # describe/shorten results its buttons pick from
