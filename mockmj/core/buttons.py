@@ -38,7 +38,12 @@ def model_version(prompt: str | None) -> str:
 
 def upscaled_buttons(h: str, prompt: str | None) -> list[dict[str, Any]]:
     """Under a single upscaled image, as Midjourney shows them for the prompt's model version."""
-    upscalers = [button(f"MJ::JOB::{up.job}::1::{h}::SOLO", up.label, up.emoji) for up in version_of(prompt).upscalers]
+    version = version_of(prompt)
+    upscalers = [button(f"MJ::JOB::{up.job}::1::{h}::SOLO", up.label, up.emoji) for up in version.upscalers]
+    animate = [
+        button(f"MJ::JOB::animate_high::1::{h}::SOLO", "Animate (High motion)", "🎞️"),
+        button(f"MJ::JOB::animate_low::1::{h}::SOLO", "Animate (Low motion)", "🎞️"),
+    ] if version.animate else []
     return [
         *upscalers,
         button(f"MJ::JOB::low_variation::1::{h}::SOLO", "Vary (Subtle)", "🪄"),
@@ -52,6 +57,21 @@ def upscaled_buttons(h: str, prompt: str | None) -> list[dict[str, Any]]:
         button(f"MJ::JOB::pan_up::1::{h}::SOLO", "", "⬆️"),
         button(f"MJ::JOB::pan_down::1::{h}::SOLO", "", "⬇️"),
         button(f"MJ::BOOKMARK::{h}", "", "❤️"),
+        *animate,
+    ]
+
+
+def video_buttons(h: str, videos: int) -> list[dict[str, Any]]:
+    """Under a finished video batch: U1..Un upscale video n, and 🔄 makes the batch again."""
+    upscales = [button(f"MJ::JOB::video_virtual_upscale::{i}::{h}", f"U{i}") for i in range(1, videos + 1)]
+    return [*upscales, button(f"MJ::JOB::reroll::0::{h}::SOLO", "", "🔄")]
+
+
+def video_upscaled_buttons(h: str) -> list[dict[str, Any]]:
+    """Under an upscaled video: extend it with high or low motion."""
+    return [
+        button(f"MJ::JOB::animate_high_extend::1::{h}", "Extend (High motion)", "🎞️"),
+        button(f"MJ::JOB::animate_low_extend::1::{h}", "Extend (Low motion)", "🎞️"),
     ]
 
 
@@ -79,6 +99,10 @@ def buttons_for(button_set: str, h: str | None, prompt: str | None) -> list[dict
         return describe_buttons()
     if button_set == "shorten" and h:
         return shorten_buttons(h)
+    if button_set.startswith("video:") and h:  # "video:<batch size>"
+        return video_buttons(h, int(button_set.removeprefix("video:")))
+    if button_set == "video_upscaled" and h:
+        return video_upscaled_buttons(h)
     return []
 
 
@@ -103,6 +127,9 @@ _GRAMMAR: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^MJ::CustomZoom::({_HASH})$"), "custom_zoom"),
     (re.compile(rf"^MJ::JOB::pan_(left|right|up|down)::(1)::({_HASH})::SOLO$"), "pan"),
     (re.compile(rf"^MJ::BOOKMARK::({_HASH})$"), "bookmark"),
+    (re.compile(rf"^MJ::JOB::animate_(high|low)::(1)::({_HASH})::SOLO$"), "animate"),
+    (re.compile(rf"^MJ::JOB::animate_(high|low)_extend::(1)::({_HASH})$"), "animate_extend"),
+    (re.compile(rf"^MJ::JOB::video_virtual_upscale::([1-4])::({_HASH})$"), "video_upscale"),
     (re.compile(r"^MJ::Job::PicReader::([1-4])$"), "picreader"),
     (re.compile(r"^MJ::Picread::Retry$"), "picread_retry"),
     (re.compile(rf"^MJ::Job::PromptAnalyzer::({_HASH})::([1-5])$"), "prompt_analyzer"),
@@ -117,9 +144,9 @@ def parse_custom_id(custom_id: str) -> Press | None:
         if not m:
             continue
         g = m.groups()
-        if kind in ("upscale", "variation", "reroll"):
+        if kind in ("upscale", "variation", "reroll", "video_upscale"):
             return Press(kind, int(g[0]), g[1])
-        if kind in ("upscale_hd", "vary", "pan"):
+        if kind in ("upscale_hd", "vary", "pan", "animate", "animate_extend"):
             return Press(kind, 1, g[2], detail=g[0])
         if kind == "zoom":
             return Press(kind, 1, g[2], detail=g[0])

@@ -68,6 +68,7 @@ EIGHTY_EIGHT = Dialect(
         "insufficient_balance": 25,
         "banned": 24,
         "seed": 1,
+        "parent_missing": 21,
     },
     messages={
         "ok": "Submitted successfully",
@@ -83,8 +84,9 @@ EIGHTY_EIGHT = Dialect(
         "banned": "Banned prompt: {detail}",
         "seed": "Success",
         "cancelled": "Task cancelled",
+        "parent_missing": "Parameter error: {detail}",
     },
-    http_status={"not_found": 404},
+    http_status={"not_found": 404, "parent_missing": 404},
 )
 
 PROXY = Dialect(
@@ -102,6 +104,7 @@ PROXY = Dialect(
         "insufficient_balance": 25,
         "banned": 24,
         "seed": 1,
+        "parent_missing": 3,
     },
     messages={
         "ok": "提交成功",
@@ -117,7 +120,9 @@ PROXY = Dialect(
         "banned": "可能包含敏感词",
         "seed": "成功",
         "cancelled": "取消任务",
+        "parent_missing": "关联任务不存在或已失效",
     },
+    http_status={"parent_missing": 404},  # trueai's /submit/video answers an unknown parent with HTTP 404
     param_messages={
         "prompt_blank": "prompt不能为空",
         "base64_format": "base64格式错误",
@@ -134,6 +139,12 @@ PROXY = Dialect(
         "face_blank": "人脸图片不能为空",
         "target_blank": "目标图片不能为空",
         "face_same": "人脸图片和目标图片不能相同",
+        # 2025 submissions (trueai 11.x): video, edits, retexture, describe by link
+        "video_prompt_blank": "Prompt 不能为空",
+        "video_task_type": "任务类型错误",
+        "edit_blank": "image或prompt不能为空",
+        "describe_blank": "base64或link不能为空",
+        "link_format": "链接格式错误",
     },
     queued_rule="others_waiting",
     banned="reject",

@@ -39,6 +39,9 @@ class Action(StrEnum):
     BLEND = "BLEND"
     SHORTEN = "SHORTEN"
     SWAP_FACE = "SWAP_FACE"
+    VIDEO = "VIDEO"
+    EDIT = "EDIT"
+    RETEXTURE = "RETEXTURE"
 
 
 TERMINAL = frozenset({Status.SUCCESS, Status.FAILURE, Status.CANCEL})
@@ -129,6 +132,7 @@ class Task:
     callback_delay_ms: int | None = None
     final_path: str | None = None  # where the result image is served
     preview_path: str | None = None
+    media_paths: list[str] = field(default_factory=list)  # a video task's videos, thumbnails and frames
     uploads: list[str] = field(default_factory=list)  # images sent with the task, served until reset
     price: int = 0
     refunded: bool = False
