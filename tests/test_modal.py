@@ -184,6 +184,14 @@ def test_vary_region_redraws_only_the_masked_area(
         assert panel.crop((w // 2, 0, w, h)).tobytes() == parent_right.tobytes(), k
 
 
+def test_vary_region_takes_a_mask_without_the_data_prefix(pc: Client, upscaled: dict[str, Any]) -> None:
+    task_id = opened(press(pc, upscaled, button(upscaled, "Vary (Region)")))
+    bare = mask_url().split(",", 1)[1]  # trueai accepts maskBase64 with or without "data:image/png;base64,"
+    confirmed = submit(pc, "/mj/submit/modal", {"taskId": task_id, "prompt": "a red roof", "maskBase64": bare})
+    assert confirmed["code"] == 1, confirmed
+    assert pc.finish(task_id)["status"] == "SUCCESS"
+
+
 @pytest.mark.parametrize(
     ("mask", "words"),
     [(None, "maskBase64"), ("", "maskBase64"), ("black", "no white")],
