@@ -113,6 +113,11 @@ def mock_client(**options: Any) -> Iterator[Client]:
     server.stop()
 
 
+def is_proxy(c: Client) -> bool:
+    """Does this client's mock speak the proxy dialect?"""
+    return c.server.mock.engine.dialect.name == "proxy"
+
+
 def reset_client(server: MockServer) -> Client:
     """A client of a shared mock, reset to a clean world (tasks, keys, accounts, clock)."""
     client = Client(server)

@@ -20,6 +20,7 @@ from .helpers import (
     decode_image,
     download,
     image_of,
+    is_proxy,
     mock_client,
     quarter,
     run,
@@ -31,10 +32,6 @@ from .helpers import (
 @pytest.fixture(scope="module", params=["88api", "proxy"])
 def ec(request: pytest.FixtureRequest) -> Iterator[Client]:
     yield from mock_client(timing="per-poll", seed=3, dialect=request.param)
-
-
-def is_proxy(c: Client) -> bool:
-    return c.server.mock.engine.dialect.name == "proxy"
 
 
 def halves(size: tuple[int, int] = (120, 80)) -> bytes:

@@ -17,18 +17,24 @@ from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from mockmj.core import video
 
-from .helpers import Client, Receiver, balance, button, decode_image, download, mock_client, run, submit, task_count
-
-VIDEO_KEYS = ("videoUrl", "videoUrls", "imageUrls", "contentType")
+from .helpers import (
+    Client,
+    Receiver,
+    balance,
+    button,
+    decode_image,
+    download,
+    is_proxy,
+    mock_client,
+    run,
+    submit,
+    task_count,
+)
 
 
 @pytest.fixture(scope="module", params=["88api", "proxy"])
 def vc(request: pytest.FixtureRequest) -> Iterator[Client]:
     yield from mock_client(timing="per-poll", seed=11, dialect=request.param)
-
-
-def is_proxy(c: Client) -> bool:
-    return c.server.mock.engine.dialect.name == "proxy"
 
 
 def start_image(size: tuple[int, int] = (96, 64)) -> str:
