@@ -125,6 +125,20 @@ def reset_client(server: MockServer) -> Client:
     return client
 
 
+def run_bash(server: MockServer, script: str, cwd: Any) -> Any:
+    """Run a README script with $MJ and $KEY set for this mock; the finished process (it must succeed)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "MJ": server.base_url, "KEY": "demo",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run(["bash", "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    return done
+
+
 # ------------------------------------------------------------------------------------------- images
 def png_data_url(size: tuple[int, int] = (64, 48), colour: tuple[int, int, int] = (200, 30, 30),
                  fmt: str = "PNG") -> str:

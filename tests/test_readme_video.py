@@ -3,14 +3,13 @@ open the flow section (auth, field, wait_done, png): documentation that cannot r
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from mockmj.core import video
+
+from .helpers import run_bash
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -28,12 +27,7 @@ def video_script() -> str:
 
 
 def test_every_video_example_runs_against_a_live_mock(make_server: Any, tmp_path: Path) -> None:
-    server = make_server(timing="fast", seed=5)
-    env = {**os.environ, "MJ": server.base_url, "KEY": "demo",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run(["bash", "-c", video_script()], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    done = run_bash(make_server(timing="fast", seed=5), video_script(), tmp_path)
     promised = re.findall(r'echo "([\w -]+): .*#\s*\1: (.+)$', video_script(), flags=re.M)
     assert len(promised) >= 8
     printed = dict(line.split(": ", 1) for line in done.stdout.splitlines() if re.match(r"^[\w -]+: ", line))
