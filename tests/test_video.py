@@ -276,3 +276,14 @@ def test_callbacks_carry_the_videos(vc: Client, receiver: Receiver) -> None:
     final = [p for p in calls if p["id"] == task["id"] and p["status"] == "SUCCESS"]
     assert final and final[-1]["videoUrl"] == task["videoUrl"] and final[-1]["contentType"] == "video/mp4"
     assert any(p["status"] == "IN_PROGRESS" for p in calls if p["id"] == task["id"])
+
+
+def test_control_rules_match_video_submissions_and_buttons(vc: Client) -> None:
+    rule = {"match": {"key": vc.key, "action": "video"}, "respond": {"code": 23}, "times": 1}
+    vc.control("POST", "/rules", rule)
+    assert vc.post("/mj/submit/video", {"prompt": "x", "image": start_image()}).json()["code"] == 23
+    assert vc.post("/mj/submit/video", {"prompt": "x", "image": start_image()}).json()["code"] == 1
+    clip = animate_small(vc, batchSize=1)
+    vc.control("POST", "/rules", {**rule, "match": {"key": vc.key, "action": "video_upscale"}})
+    r = vc.post("/mj/submit/action", {"taskId": clip["id"], "customId": button(clip, "U1")})
+    assert r.json()["code"] == 23, r.text
