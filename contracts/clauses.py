@@ -115,6 +115,19 @@ CLAUSES: dict[str, Clause] = {
            "A notification with a lower order than the last one sent is dropped", True),
         _c("CB-3", "The last callback carries the terminal state that fetch shows", "88API l.518; upstream §7",
            "the terminal SUCCESS / \"100%\" or FAILURE", True),
+        # -- today's Midjourney: true sizes and video (contracts/test_video.py) -------------------------
+        _c("IMG-1", "A U result is its grid cell at the cell's own size, pixel for pixel",
+           "midjourney-2025 §1", "a 1792×2688 grid gives an 896×1344 U result ... the sizes must agree exactly",
+           True),
+        _c("VID-1", "Animate on an upscaled image makes a VIDEO task whose videos download as MP4 that decode",
+           "midjourney-2025 §1-2", "videoUrl (the first video), videoUrls and imageUrls as lists of {url, thumbnail}",
+           True),
+        _c("VID-2", "A finished video extends through /mj/submit/video (action extend, taskId, index)",
+           "midjourney-2025 §2-3", "Through a relay, video follow-ups go only through /mj/submit/video", True),
+        _c("VID-3", "/mj/submit/video refuses a blank prompt, a taskId without extend and an unknown parent, "
+                    "creating no task", "midjourney-2025 §2",
+           "4 \"Prompt 不能为空\" ... taskId without action:\"extend\" → 4 \"任务类型错误\"; unknown parent "
+           "→ HTTP 404", True),
     )
 }
 

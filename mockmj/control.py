@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 ACTION_OF_OPERATION = {"submitImagine": "imagine", "submitBlend": "blend", "submitDescribe": "describe",
                        "submitShorten": "shorten", "submitSwapFace": "swap_face", "submitModal": "modal",
                        "submitChange": "change", "submitSimpleChange": "change",
-                       "uploadDiscordImages": "upload"}
+                       "uploadDiscordImages": "upload", "submitVideo": "video", "submitEdits": "edit",
+                       "submitEdit": "edit", "submitRetexture": "retexture"}
 
 
 class ControlError(Exception):

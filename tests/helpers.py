@@ -113,11 +113,30 @@ def mock_client(**options: Any) -> Iterator[Client]:
     server.stop()
 
 
+def is_proxy(c: Client) -> bool:
+    """Does this client's mock speak the proxy dialect?"""
+    return c.server.mock.engine.dialect.name == "proxy"
+
+
 def reset_client(server: MockServer) -> Client:
     """A client of a shared mock, reset to a clean world (tasks, keys, accounts, clock)."""
     client = Client(server)
     client.control("POST", "/reset", {})
     return client
+
+
+def run_bash(server: MockServer, script: str, cwd: Any) -> Any:
+    """Run a README script with $MJ and $KEY set for this mock; the finished process (it must succeed)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "MJ": server.base_url, "KEY": "demo",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run(["bash", "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    return done
 
 
 # ------------------------------------------------------------------------------------------- images

@@ -58,7 +58,7 @@ def grid_set(h: str) -> list[tuple[str, str, str]]:
     return [*ups, *reroll, *variations]
 
 
-def upscaled_set(h: str, family: str = "v6") -> list[tuple[str, str, str]]:
+def upscaled_set(h: str, family: str = "v7") -> list[tuple[str, str, str]]:
     if family == "v5":
         upscalers = [(f"MJ::JOB::upsample_v5_2x::1::{h}::SOLO", "Upscale (2x)", ""),
                      (f"MJ::JOB::upsample_v5_4x::1::{h}::SOLO", "Upscale (4x)", "")]
@@ -78,6 +78,8 @@ def upscaled_set(h: str, family: str = "v6") -> list[tuple[str, str, str]]:
         (f"MJ::JOB::pan_up::1::{h}::SOLO", "", "⬆️"),
         (f"MJ::JOB::pan_down::1::{h}::SOLO", "", "⬇️"),
         (f"MJ::BOOKMARK::{h}", "", "❤️"),
+        *([] if family == "v5" else [(f"MJ::JOB::animate_high::1::{h}::SOLO", "Animate (High motion)", "🎞️"),
+                                     (f"MJ::JOB::animate_low::1::{h}::SOLO", "Animate (Low motion)", "🎞️")]),
     ]
 
 
@@ -132,7 +134,7 @@ def upscaled_image(pc: Client, upscaled: dict[str, Any]) -> Image.Image:
 def test_a_finished_grid_shows_u_reroll_v_buttons(grid: dict[str, Any], grid_image: Image.Image) -> None:
     h = grid["properties"]["messageHash"]
     assert shown(grid) == grid_set(h)
-    assert grid_image.size == (1024, 1024)
+    assert grid_image.size == (2048, 2048)  # four 1024² cells, as a V7 grid
 
 
 @pytest.mark.parametrize("index", [1, 2, 3, 4])
@@ -148,30 +150,32 @@ def test_u_button_upscales_that_panel(pc: Client, grid: dict[str, Any], grid_ima
 
     image = image_of(pc, task)
     panel = quarter(grid_image, index)
-    assert image.size == (panel.width * 2, panel.height * 2) == grid_image.size  # larger than a panel
+    assert image.size == panel.size == (1024, 1024)  # the cell at its own size, as Midjourney's U gives it
+    assert image.tobytes() == panel.tobytes()  # pixel for pixel
     distances = [mean_diff(image, quarter(grid_image, j)) for j in range(1, 5)]
-    assert distances[index - 1] < 3, distances
     assert min(d for j, d in enumerate(distances) if j != index - 1) > 10, distances
 
 
 def test_u_button_of_a_wide_grid_keeps_the_aspect(pc: Client) -> None:
     wide = finished(pc, submit(pc, "/mj/submit/imagine", {"prompt": "a harbour at night --ar 3:2"}))
     wide_image = image_of(pc, wide)
-    assert wide_image.width / wide_image.height == pytest.approx(1.5, rel=0.02)
+    assert wide_image.size == (2688, 1792)  # four 1344×896 cells
     _, task = child(pc, wide, button(wide, "U4"))
     image = image_of(pc, task)
-    assert image.size == wide_image.size  # twice the 3:2 panel
-    assert mean_diff(image, quarter(wide_image, 4)) < 3
+    assert image.size == (1344, 896)
+    assert image.tobytes() == quarter(wide_image, 4).tobytes()
 
 
 @pytest.mark.parametrize(
-    ("suffix", "family"),
-    [("", "v6"), (" --v 6", "v6"), (" --v 6.1", "v6r1"), (" --v 7", "v7"), (" --v 5.2", "v5")],
+    ("suffix", "family", "version"),
+    [("", "v7", "7"), (" --v 6", "v6", "6"), (" --v 6.1", "v6r1", "6.1"), (" --v 7", "v7", "7"),
+     (" --v 5.2", "v5", "5.2"), (" --niji 6", "v6", "niji 6")],
 )
-def test_upscaled_buttons_follow_the_model_version(pc: Client, suffix: str, family: str) -> None:
+def test_upscaled_buttons_follow_the_model_version(pc: Client, suffix: str, family: str, version: str) -> None:
     parent = finished(pc, submit(pc, "/mj/submit/imagine", {"prompt": f"a red fox{suffix}"}))
+    assert parent["version"] == version
     _, task = child(pc, parent, button(parent, "U1"))
-    assert task["status"] == "SUCCESS"
+    assert task["status"] == "SUCCESS" and task["version"] == version
     assert shown(task) == upscaled_set(task["properties"]["messageHash"], family)
 
 
@@ -215,7 +219,7 @@ def test_reroll_repeats_the_parents_action(pc: Client, upscaled: dict[str, Any])
 
 
 # ------------------------------------------------------------------------------------------- upscaled image
-def test_upscale_subtle_doubles_and_creative_is_capped_at_2048(
+def test_upscale_subtle_and_creative_double_the_image(
     pc: Client, upscaled: dict[str, Any], upscaled_image: Image.Image
 ) -> None:
     statuses, subtle = child(pc, upscaled, button(upscaled, "Upscale (Subtle)"))
@@ -230,7 +234,7 @@ def test_upscale_subtle_doubles_and_creative_is_capped_at_2048(
     _, creative = child(pc, subtle, button(subtle, "Upscale (Creative)"))
     assert creative["action"] == "UPSCALE"
     assert creative["description"] == f"/up {subtle['id']} Upscale (Creative)"
-    assert image_of(pc, creative).size == (2048, 2048)  # 2× of 2048, capped at the long side 2048
+    assert image_of(pc, creative).size == (4096, 4096)  # 2× of the 2048² subtle upscale
 
 
 def test_vary_subtle_and_strong_make_variation_grids_strong_changing_more(
@@ -244,7 +248,7 @@ def test_vary_subtle_and_strong_make_variation_grids_strong_changing_more(
         assert task["description"] == f"/up {upscaled['id']} {label}"
         assert shown(task) == grid_set(task["properties"]["messageHash"])
         image = image_of(pc, task)
-        assert image.size == upscaled_image.size  # four panel-sized variations, 2×2
+        assert image.size == (upscaled_image.width * 2, upscaled_image.height * 2)  # four cell-sized variations
         distances = [mean_diff(quarter(image, k), upscaled_image) for k in range(1, 5)]
         assert all(d < 40 for d in distances), (label, distances)  # variations of it, not new pictures
         change[label] = sum(distances) / 4
@@ -261,7 +265,7 @@ def test_zoom_out_shrinks_the_subject_in_an_extended_frame(
     assert task["description"] == f"/up {upscaled['id']} {label}"
     assert shown(task) == grid_set(task["properties"]["messageHash"])
     image = image_of(pc, task)
-    assert image.size == upscaled_image.size  # a 2×2 grid of half-size panels, same aspect as the parent
+    assert image.size == (upscaled_image.width * 2, upscaled_image.height * 2)  # four parent-sized results
     for k in range(1, 5):
         panel = quarter(image, k)
         inner = round(panel.width / factor)

@@ -83,7 +83,8 @@ def test_blend_of_two_makes_a_grid_of_the_asked_aspect(pc: Client, dimensions: s
     assert len(URL_IN_PROMPT.findall(task["prompt"])) == 2
     image = image_of(pc, task)
     assert image.width / image.height == pytest.approx(w / h, rel=0.02)
-    assert max(image.size) == 1024
+    cells = {"PORTRAIT": (1792, 2688), "SQUARE": (2048, 2048), "LANDSCAPE": (2688, 1792)}
+    assert image.size == cells[dimensions or "SQUARE"]
 
 
 def test_blend_of_five_uses_every_image(pc: Client) -> None:

@@ -196,7 +196,8 @@ def test_wrongly_typed_setting_is_refused(tmp_path: Path) -> None:
 
 
 TASK_KEYS = {"id", "action", "status", "progress", "prompt", "promptEn", "description", "state", "submitTime",
-             "startTime", "finishTime", "imageUrl", "failReason", "buttons", "properties"}
+             "startTime", "finishTime", "imageUrl", "failReason", "buttons", "properties",
+             "version", "imageUrls", "videoUrl", "videoUrls", "contentType"}
 
 
 def test_full_lifecycle_against_mockmj_serve(serve: list[subprocess.Popen[str]]) -> None:

@@ -52,7 +52,8 @@ def grid() -> Image.Image:
 
 @pytest.fixture(scope="module")
 def panel(grid: Image.Image) -> Image.Image:
-    return crop_panel(grid, 2)
+    """A 512² picture: the pure image functions below are size-agnostic, and small is fast."""
+    return crop_panel(grid, 2).resize((512, 512), Image.Resampling.BILINEAR)
 
 
 # --- aspect ratios and sizes ---------------------------------------------------------------------
@@ -107,11 +108,18 @@ def test_parse_aspect_always_answers_a_reduced_ratio_within_limits(suffix: str) 
 
 @pytest.mark.parametrize(
     ("aspect", "size"),
-    [((1, 1), (512, 512)), ((16, 9), (512, 288)), ((2, 3), (344, 512)), ((4, 1), (512, 128)), ((1, 4), (128, 512))],
+    [((1, 1), (1024, 1024)), ((2, 3), (896, 1344)), ((3, 2), (1344, 896)), ((16, 9), (1456, 816)),
+     ((4, 6), (896, 1344)), ((4, 1), (2192, 544)), ((1, 4), (544, 2192))],
 )
-def test_panel_size_keeps_the_long_side_and_multiples_of_eight(aspect: tuple[int, int], size: tuple[int, int]) -> None:
+def test_panel_size_is_midjourneys_cell_size(aspect: tuple[int, int], size: tuple[int, int]) -> None:
     assert panel_size(aspect) == size
-    assert all(side % 8 == 0 for side in size)
+    assert all(side % 16 == 0 for side in size)
+
+
+def test_panel_size_of_an_unlisted_ratio_keeps_the_pixel_count_of_a_2_3_cell() -> None:
+    width, height = panel_size((5, 4))
+    assert abs(width * height - 896 * 1344) / (896 * 1344) < 0.03
+    assert abs(width / height - 5 / 4) < 0.03
 
 
 def test_panel_size_refuses_a_degenerate_aspect() -> None:
@@ -119,7 +127,7 @@ def test_panel_size_refuses_a_degenerate_aspect() -> None:
         panel_size((0, 1))
 
 
-@pytest.mark.parametrize(("aspect", "size"), [((1, 1), (1024, 1024)), ((16, 9), (1024, 576)), ((2, 3), (688, 1024))])
+@pytest.mark.parametrize(("aspect", "size"), [((1, 1), (2048, 2048)), ((16, 9), (2912, 1632)), ((2, 3), (1792, 2688))])
 def test_grid_size_is_two_panels_each_way(aspect: tuple[int, int], size: tuple[int, int]) -> None:
     result = render_grid("seed", aspect)
     assert (result.mode, result.size) == ("RGB", size)
@@ -191,10 +199,10 @@ def test_crop_panel_refuses_a_bad_index(grid: Image.Image, index: int) -> None:
         crop_panel(grid, index)
 
 
-def test_upscale_doubles_and_caps_at_2048() -> None:
+def test_upscale_doubles_and_caps_at_4096() -> None:
     assert upscale(solid((1, 2, 3), (512, 288))).size == (1024, 576)
-    assert upscale(solid((1, 2, 3), (1024, 768)), 4.0).size == (2048, 1536)
-    assert upscale(solid((1, 2, 3), (3000, 1000)), 1.0).size == (2048, 683)
+    assert upscale(solid((1, 2, 3), (1024, 768)), 4.0).size == (4096, 3072)
+    assert upscale(solid((1, 2, 3), (5000, 1000)), 1.0).size == (4096, 819)
 
 
 def test_upscale_refuses_a_non_positive_factor() -> None:
@@ -206,20 +214,20 @@ def test_upscale_refuses_a_non_positive_factor() -> None:
 
 
 def test_variation_grid_has_the_grid_size_of_the_panel_aspect(panel: Image.Image) -> None:
-    assert variation_grid(panel, "v", 0.45).size == (1024, 1024)
+    assert variation_grid(panel, "v", 0.45).size == (2048, 2048)
     wide = render_panel("wide", (16, 9), 1)
-    assert variation_grid(wide, "v", 0.45).size == (1024, 576)
-    assert variation_grid(upscale(wide), "v", 0.45).size == (1024, 576)  # from an upscaled image
+    assert variation_grid(wide, "v", 0.45).size == (2912, 1632)
+    assert variation_grid(upscale(wide), "v", 0.45).size == (2912, 1632)  # from an upscaled image
 
 
 def test_variations_resemble_the_source_more_when_subtle(panel: Image.Image) -> None:
     def distance(strength: float) -> float:
         result = variation_grid(panel, "v", strength)
-        return sum(mean_difference(crop_panel(result, i), panel) for i in range(1, 5)) / 4
+        return sum(mean_difference(crop_panel(result, i).resize(panel.size), panel) for i in range(1, 5)) / 4
 
     subtle, strong = distance(0.25), distance(0.6)
     assert 0 < subtle < strong
-    unrelated = mean_difference(render_panel("elsewhere", (1, 1), 1), panel)
+    unrelated = mean_difference(render_panel("elsewhere", (1, 1), 1).resize(panel.size), panel)
     assert subtle < unrelated
 
 
@@ -298,8 +306,8 @@ def test_pan_refuses_an_unknown_direction(panel: Image.Image) -> None:
 
 def test_blend_is_a_grid_of_the_requested_aspect(panel: Image.Image) -> None:
     other = render_panel("other", (1, 1), 1)
-    assert blend([panel, other], (1, 1), "b").size == (1024, 1024)
-    assert blend([panel, other, panel], (2, 3), "b").size == (688, 1024)
+    assert blend([panel, other], (1, 1), "b").size == (2048, 2048)
+    assert blend([panel, other, panel], (2, 3), "b").size == (1792, 2688)
 
 
 def test_blend_is_really_made_of_its_inputs() -> None:
@@ -367,8 +375,8 @@ def test_swap_face_depends_on_both_images_and_keeps_the_target_size(panel: Image
     assert result.crop((0, 0, 20, 20)).tobytes() == target.crop((0, 0, 20, 20)).tobytes()
 
 
-def test_swap_face_caps_the_result_at_1024() -> None:
-    assert swap_face(solid((9, 9, 9)), solid((200, 100, 50), (2048, 1536)), "s").size == (1024, 768)
+def test_swap_face_caps_the_result_at_2048() -> None:
+    assert swap_face(solid((9, 9, 9)), solid((200, 100, 50), (4096, 3072)), "s").size == (2048, 1536)
 
 
 # --- describe and shorten ------------------------------------------------------------------------
@@ -480,8 +488,12 @@ def test_tiny_images_do_not_break_anything(width: int, height: int) -> None:
     assert pan(source, "right", "p").size == (width + width // 2, height)
     assert swap_face(source, source, "s").size == (width, height)
     assert len(describe(source, "d")) == 4
-    assert variation_grid(source, "v", 0.5).size == tuple(2 * side for side in panel_size((width, height)))
     assert blurred_preview(source, 0).size == (width, height)
+
+
+def test_a_variation_of_a_tiny_image_is_a_grid_of_cells_of_its_aspect() -> None:
+    source = solid((120, 60, 30), (3, 7))
+    assert variation_grid(source, "v", 0.5).size == tuple(2 * side for side in panel_size((3, 7)))
 
 
 def run_fresh_python(code: str, hash_seed: str) -> str:

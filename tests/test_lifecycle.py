@@ -19,6 +19,7 @@ from tests.helpers import Client, decode_image, reset_client
 TASK_KEYS = {
     "id", "action", "status", "progress", "prompt", "promptEn", "description", "state", "submitTime", "startTime",
     "finishTime", "imageUrl", "failReason", "buttons", "properties",
+    "version", "imageUrls", "videoUrl", "videoUrls", "contentType",  # the fields newer proxies add
 }
 RANK = {"NOT_START": 0, "SUBMITTED": 1, "IN_PROGRESS": 2, "SUCCESS": 3, "FAILURE": 3, "CANCEL": 3}
 CANONICAL = [

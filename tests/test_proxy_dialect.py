@@ -40,7 +40,7 @@ def test_accepted_submission_speaks_upstream(proxy: Client) -> None:
         ("/mj/submit/imagine", {"prompt": "  "}, "prompt不能为空"),
         ("/mj/submit/imagine", {}, "prompt不能为空"),
         ("/mj/submit/imagine", {"prompt": "cat", "base64Array": ["aGVsbG8="]}, "base64格式错误"),
-        ("/mj/submit/describe", {"base64": ""}, "base64不能为空"),
+        ("/mj/submit/describe", {"base64": ""}, "base64或link不能为空"),  # trueai: base64 or link
         ("/mj/submit/describe", {"base64": "not a data url"}, "base64格式错误"),
         ("/mj/submit/blend", {"base64Array": []}, "base64List参数错误"),
         ("/mj/submit/blend", {"base64Array": [png_data_url()] * 6}, "base64List参数错误"),

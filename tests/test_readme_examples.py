@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.helpers import run_bash
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -21,12 +23,7 @@ def readme_script() -> str:
 
 
 def test_every_flow_example_runs_against_a_live_mock(make_server: Any, tmp_path: Path) -> None:
-    server = make_server(timing="fast", seed=5)
-    env = {**os.environ, "MJ": server.base_url, "KEY": "demo",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run(["bash", "-c", readme_script()], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    done = run_bash(make_server(timing="fast", seed=5), readme_script(), tmp_path)
     lines = done.stdout.splitlines()
     assert lines[0].startswith("MJ::JOB::upsample::1::")
     # every value the README announces in a "# label: value" comment is what the mock printed

@@ -10,10 +10,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .versions import UPSCALER_JOBS, version_of
+
 BUTTON_TYPE = 2  # Discord component type: button
 SECONDARY = 2  # Discord's grey button, what Midjourney uses for U/V and the rest
 
 _HASH = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_UPSCALERS = "|".join(re.escape(job.removeprefix("upsample_")) for job in UPSCALER_JOBS)
 
 
 def button(custom_id: str, label: str = "", emoji: str = "", style: int = SECONDARY) -> dict[str, Any]:
@@ -29,33 +32,18 @@ def grid_buttons(h: str) -> list[dict[str, Any]]:
 
 
 def model_version(prompt: str | None) -> str:
-    """The upscaler family a prompt selects: v5, v6, v6r1 or v7 (v6 when --v is absent)."""
-    m = re.search(r"--(?:v|version)\s+([0-9.]+)", prompt or "")
-    if not m:
-        return "v6"
-    v = m.group(1)
-    if v.startswith("5"):
-        return "v5"
-    if v.startswith("6.1"):
-        return "v6r1"
-    if v.startswith("7"):
-        return "v7"
-    return "v6"
+    """The upscaler family a prompt selects: v5, v6, v6r1 or v7 (v7, today's default, when --v is absent)."""
+    return version_of(prompt).family
 
 
 def upscaled_buttons(h: str, prompt: str | None) -> list[dict[str, Any]]:
-    """Under a single upscaled image, as Midjourney v5.2+ shows them."""
-    v = model_version(prompt)
-    if v == "v5":
-        upscalers = [
-            button(f"MJ::JOB::upsample_v5_2x::1::{h}::SOLO", "Upscale (2x)"),
-            button(f"MJ::JOB::upsample_v5_4x::1::{h}::SOLO", "Upscale (4x)"),
-        ]
-    else:
-        upscalers = [
-            button(f"MJ::JOB::upsample_{v}_2x_subtle::1::{h}::SOLO", "Upscale (Subtle)", "upscale_1"),
-            button(f"MJ::JOB::upsample_{v}_2x_creative::1::{h}::SOLO", "Upscale (Creative)", "upscale_1"),
-        ]
+    """Under a single upscaled image, as Midjourney shows them for the prompt's model version."""
+    version = version_of(prompt)
+    upscalers = [button(f"MJ::JOB::{up.job}::1::{h}::SOLO", up.label, up.emoji) for up in version.upscalers]
+    animate = [
+        button(f"MJ::JOB::animate_high::1::{h}::SOLO", "Animate (High motion)", "🎞️"),
+        button(f"MJ::JOB::animate_low::1::{h}::SOLO", "Animate (Low motion)", "🎞️"),
+    ] if version.animate else []
     return [
         *upscalers,
         button(f"MJ::JOB::low_variation::1::{h}::SOLO", "Vary (Subtle)", "🪄"),
@@ -69,6 +57,21 @@ def upscaled_buttons(h: str, prompt: str | None) -> list[dict[str, Any]]:
         button(f"MJ::JOB::pan_up::1::{h}::SOLO", "", "⬆️"),
         button(f"MJ::JOB::pan_down::1::{h}::SOLO", "", "⬇️"),
         button(f"MJ::BOOKMARK::{h}", "", "❤️"),
+        *animate,
+    ]
+
+
+def video_buttons(h: str, videos: int) -> list[dict[str, Any]]:
+    """Under a finished video batch: U1..Un upscale video n, and 🔄 makes the batch again."""
+    upscales = [button(f"MJ::JOB::video_virtual_upscale::{i}::{h}", f"U{i}") for i in range(1, videos + 1)]
+    return [*upscales, button(f"MJ::JOB::reroll::0::{h}::SOLO", "", "🔄")]
+
+
+def video_upscaled_buttons(h: str) -> list[dict[str, Any]]:
+    """Under an upscaled video: extend it with high or low motion."""
+    return [
+        button(f"MJ::JOB::animate_high_extend::1::{h}", "Extend (High motion)", "🎞️"),
+        button(f"MJ::JOB::animate_low_extend::1::{h}", "Extend (Low motion)", "🎞️"),
     ]
 
 
@@ -96,6 +99,10 @@ def buttons_for(button_set: str, h: str | None, prompt: str | None) -> list[dict
         return describe_buttons()
     if button_set == "shorten" and h:
         return shorten_buttons(h)
+    if button_set.startswith("video:") and h:  # "video:<batch size>"
+        return video_buttons(h, int(button_set.removeprefix("video:")))
+    if button_set == "video_upscaled" and h:
+        return video_upscaled_buttons(h)
     return []
 
 
@@ -113,14 +120,16 @@ _GRAMMAR: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^MJ::JOB::upsample::([1-4])::({_HASH})$"), "upscale"),
     (re.compile(rf"^MJ::JOB::variation::([1-4])::({_HASH})$"), "variation"),
     (re.compile(rf"^MJ::JOB::reroll::(0)::({_HASH})::SOLO$"), "reroll"),
-    (re.compile(rf"^MJ::JOB::upsample_(v5_2x|v5_4x|v6_2x_subtle|v6_2x_creative|v6r1_2x_subtle|"
-                rf"v6r1_2x_creative|v7_2x_subtle|v7_2x_creative)::(1)::({_HASH})::SOLO$"), "upscale_hd"),
+    (re.compile(rf"^MJ::JOB::upsample_({_UPSCALERS})::(1)::({_HASH})::SOLO$"), "upscale_hd"),
     (re.compile(rf"^MJ::JOB::(low_variation|high_variation)::(1)::({_HASH})::SOLO$"), "vary"),
     (re.compile(rf"^MJ::Inpaint::(1)::({_HASH})::SOLO$"), "inpaint"),
     (re.compile(rf"^MJ::Outpaint::(50|75)::(1)::({_HASH})::SOLO$"), "zoom"),
     (re.compile(rf"^MJ::CustomZoom::({_HASH})$"), "custom_zoom"),
     (re.compile(rf"^MJ::JOB::pan_(left|right|up|down)::(1)::({_HASH})::SOLO$"), "pan"),
     (re.compile(rf"^MJ::BOOKMARK::({_HASH})$"), "bookmark"),
+    (re.compile(rf"^MJ::JOB::animate_(high|low)::(1)::({_HASH})::SOLO$"), "animate"),
+    (re.compile(rf"^MJ::JOB::animate_(high|low)_extend::(1)::({_HASH})$"), "animate_extend"),
+    (re.compile(rf"^MJ::JOB::video_virtual_upscale::([1-4])::({_HASH})$"), "video_upscale"),
     (re.compile(r"^MJ::Job::PicReader::([1-4])$"), "picreader"),
     (re.compile(r"^MJ::Picread::Retry$"), "picread_retry"),
     (re.compile(rf"^MJ::Job::PromptAnalyzer::({_HASH})::([1-5])$"), "prompt_analyzer"),
@@ -135,9 +144,9 @@ def parse_custom_id(custom_id: str) -> Press | None:
         if not m:
             continue
         g = m.groups()
-        if kind in ("upscale", "variation", "reroll"):
+        if kind in ("upscale", "variation", "reroll", "video_upscale"):
             return Press(kind, int(g[0]), g[1])
-        if kind in ("upscale_hd", "vary", "pan"):
+        if kind in ("upscale_hd", "vary", "pan", "animate", "animate_extend"):
             return Press(kind, 1, g[2], detail=g[0])
         if kind == "zoom":
             return Press(kind, 1, g[2], detail=g[0])

@@ -82,6 +82,7 @@ EIGHTY_EIGHT = Dialect(
         "insufficient_balance": 25,
         "banned": 24,
         "seed": 1,
+        "parent_missing": 21,
     },
     messages={
         "ok": "Submitted successfully",
@@ -97,8 +98,9 @@ EIGHTY_EIGHT = Dialect(
         "banned": "Banned prompt: {detail}",
         "seed": "Success",
         "cancelled": "Task cancelled",
+        "parent_missing": "Parameter error: {detail}",
     },
-    http_status={"not_found": 404},
+    http_status={"not_found": 404, "parent_missing": 404},
 )
 
 PROXY = Dialect(
@@ -116,6 +118,7 @@ PROXY = Dialect(
         "insufficient_balance": 25,
         "banned": 24,
         "seed": 1,
+        "parent_missing": 3,
     },
     messages={
         "ok": "提交成功",
@@ -131,7 +134,9 @@ PROXY = Dialect(
         "banned": "可能包含敏感词",
         "seed": "成功",
         "cancelled": "取消任务",
+        "parent_missing": "关联任务不存在或已失效",
     },
+    http_status={"parent_missing": 404},  # trueai's /submit/video answers an unknown parent with HTTP 404
     param_messages={
         "prompt_blank": "prompt不能为空",
         "base64_format": "base64格式错误",
@@ -152,6 +157,12 @@ PROXY = Dialect(
         "too_long": "{Field}参数过长，最大{limit}字符",
         "not_unicode": "{Field}参数错误，不是有效的Unicode文本",
         "bad_url": "{Field}参数错误，须为不含空白的http(s)链接",
+        # 2025 submissions (trueai 11.x): video, edits, retexture, describe by link
+        "video_prompt_blank": "Prompt 不能为空",
+        "video_task_type": "任务类型错误",
+        "edit_blank": "image或prompt不能为空",
+        "describe_blank": "base64或link不能为空",
+        "link_format": "链接格式错误",
     },
     queued_rule="others_waiting",
     banned="reject",

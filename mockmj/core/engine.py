@@ -28,6 +28,8 @@ from .prompts import DEFAULT_BANNED_WORDS, banned_pattern, find_banned, translat
 from .store import TaskStore
 from .tasks import TERMINAL, Action, Milestone, Status, Task, percent
 from .timing import PROFILES, Plan, TimingProfile, build_path, slot_hold
+from .versions import version_of
+from .video_gallery import is_video, media_paths, video_count
 
 ANONYMOUS = "anonymous"
 MAX_LOOSE_UPLOADS = 100  # per key: uploads that belong to no task
@@ -174,7 +176,7 @@ class Engine:
                 self.polls.pop(task.id, None)
                 for path in task.uploads:
                     self.uploads.pop(path, None)
-                for path in (task.final_path, task.preview_path):
+                for path in (task.final_path, task.preview_path, *task.media_paths):
                     self.attachments.pop(path or "", None)
             configured = next((k for k in self.settings.keys if k.key == key), None)
             if configured is not None:
@@ -312,7 +314,32 @@ class Engine:
             if m.status is Status.SUCCESS
             else [],
             "properties": props,
+            **self._media_fields(task, m.status, origin),
         }
+
+    def _media_fields(self, task: Task, status: Status, origin: str) -> dict[str, Any]:
+        """The fields newer proxies add to every task (null where they say nothing): a finished video
+        task lists each video of its batch with a thumbnail, and its cover frames."""
+        fields: dict[str, Any] = {"version": task.version, "imageUrls": None, "videoUrl": None, "videoUrls": None,
+                                  "contentType": None}
+        if not is_video(task.image_recipe):
+            return fields
+        fields["contentType"] = "video/mp4"
+        if status is Status.SUCCESS:
+            base = (self.settings.public_url or origin).rstrip("/")
+            by_variant = {self.attachments[p][1]: base + p for p in task.media_paths if p in self.attachments}
+            count = video_count(task.image_recipe)
+            fields["videoUrls"] = [{"url": by_variant[f"video:{i}"], "thumbnail": by_variant[f"thumb:{i}"]}
+                                   for i in range(count)]
+            fields["imageUrls"] = [{"url": by_variant[f"frame:{i}"], "thumbnail": by_variant[f"thumb:{i}"]}
+                                   for i in range(count)]
+            fields["videoUrl"] = fields["videoUrls"][0]["url"]
+        return fields
+
+    def media_url(self, caller: Caller, task: Task, variant: str) -> str:
+        """The absolute URL of one video, thumbnail or cover frame of a video task ("video:0", …)."""
+        path = next(p for p in task.media_paths if self.attachments.get(p, ("", ""))[1] == variant)
+        return (self.settings.public_url or caller.origin).rstrip("/") + path
 
     def _url(self, origin: str, task: Task, variant: str) -> str:
         base = (self.settings.public_url or origin).rstrip("/")
@@ -474,6 +501,8 @@ class Engine:
         )
         # describe shows the image it was sent: Midjourney made no image, so there is no seed
         task.seed = self.ids.seed_value() if task.recipe_has_image() else None
+        if task.recipe_has_image() and spec.bot_type != "INSIGHT_FACE" and not is_video(spec.recipe):
+            task.version = version_of(spec.final_prompt or spec.prompt_en).name
         task.origin = caller.origin
         task.callback_fault = caller.callback_fault
         task.callback_delay_ms = caller.callback_delay_ms
@@ -516,6 +545,9 @@ class Engine:
         task.final_path, task.preview_path = final, preview
         self.attachments[final] = (task.id, "final")
         self.attachments[preview] = (task.id, "preview")
+        for path, variant in media_paths(task, channel).items():
+            self.attachments[path] = (task.id, variant)
+            task.media_paths.append(path)
 
     def _charge(self, record: ApiKey, task: Task, price: int) -> None:
         record.balance -= price

@@ -16,6 +16,7 @@ from PIL import Image
 
 from . import images
 from .tasks import Status
+from .video_gallery import Videos, is_video
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -47,6 +48,7 @@ class Gallery:
         self.engine = engine
         self._pictures = _Lru(pictures)
         self._encoded = _Lru(encoded)
+        self.videos = Videos(self)
 
     def clear(self) -> None:
         self._pictures = _Lru(self._pictures.size)
@@ -72,6 +74,8 @@ class Gallery:
             return upload
         if task is None or target is None:
             return None
+        if target[1] not in ("final", "preview"):
+            return self.videos.serve(task.id, target[1])  # a video, its thumbnail or its cover frame
         if target[1] == "final":
             key = ("final", task.id)
             data = self._encoded.get(key)
@@ -91,14 +95,18 @@ class Gallery:
         cached = self._pictures.get(task_id)
         if cached is not None:
             return cached
+        recipe, seed = self.recipe_of(task_id)
+        picture = self.videos.picture(recipe, task_id) if is_video(recipe) else self._render(recipe, seed)
+        self._pictures.put(task_id, picture)
+        return picture
+
+    def recipe_of(self, task_id: str) -> tuple[dict[str, Any], str]:
+        """A copy of the task's image recipe and the seed its pictures are drawn from."""
         with self.engine.lock:
             task = self.engine.store.get(task_id)
             if task is None or task.image_recipe is None:
                 raise KeyError(task_id)
-            recipe, seed = dict(task.image_recipe), task.message_hash or task.id
-        picture = self._render(recipe, seed)
-        self._pictures.put(task_id, picture)
-        return picture
+            return dict(task.image_recipe), task.message_hash or task.id
 
     def size(self, task_id: str) -> tuple[int, int]:
         return self.picture(task_id).size
@@ -117,29 +125,35 @@ class Gallery:
             return self._upload(recipe["path"])
         if kind == "blend":
             return images.blend([self._upload(p) for p in recipe["inputs"]], tuple(recipe["aspect"]), seed)
+        if kind == "edit":
+            return images.edit_grid(self._upload(recipe["source"]), seed)
+        if kind == "retexture":
+            return images.retexture_grid(self._upload(recipe["source"]), seed)
         if kind == "swap":
             return images.swap_face(self._upload(recipe["source"]), self._upload(recipe["target"]), seed)
         parent = self.picture(recipe["parent"])
         if kind == "upscale":
-            return images.upscale(images.crop_panel(parent, recipe["index"]), 2.0)
+            return images.crop_panel(parent, recipe["index"])  # the cell itself, as Midjourney's U does
         if kind == "upscale_hd":
             return images.upscale(parent, recipe.get("factor", 2.0))
         if kind == "variation":
             index = recipe.get("index", 0)
             source = images.crop_panel(parent, index) if index else parent
             return images.variation_grid(source, seed, recipe.get("strength", 0.45))
-        # Zoom, pan and region results come back as a grid of four panel-sized images, so the
-        # parent is brought down to panel size first (also keeps rendering cheap).
-        small = images.fit_within(parent, images.PANEL_LONG_SIDE)
+        if kind == "inpaint":
+            # Vary (Region) edits the image it was pressed on at its own size: outside the mask every
+            # pixel of each of the four results is the parent's.
+            mask = Image.open(io.BytesIO(self.engine.uploads[recipe["mask"]][0])).convert("L")
+            mask = mask.resize(parent.size)
+            return _grid_of([images.inpaint(parent, mask, f"{seed}:{i}") for i in range(4)])
+        # Zoom and pan results come back as a grid of four cell-sized images: an upscaled (2x) parent
+        # is brought down to the cell size of its aspect first; a U result already has it.
+        small = images.fit_within(parent, max(images.panel_size(parent.size)))
         if kind == "zoom":
             factor = float(recipe.get("factor") or 2.0)
             return _grid_of([images.zoom_out(small, factor, f"{seed}:{i}") for i in range(4)])
         if kind == "pan":
             return _grid_of([images.pan(small, recipe["direction"], f"{seed}:{i}") for i in range(4)])
-        if kind == "inpaint":
-            mask = Image.open(io.BytesIO(self.engine.uploads[recipe["mask"]][0])).convert("L")
-            mask = mask.resize(small.size)
-            return _grid_of([images.inpaint(small, mask, f"{seed}:{i}") for i in range(4)])
         raise ValueError(f"unknown image recipe {kind!r}")
 
 

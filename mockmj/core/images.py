@@ -6,9 +6,9 @@ images are real, each one a pure function of its inputs (same inputs → byte-id
 no global randomness: every choice comes from ``random.Random`` seeded with a string, which Python
 hashes with SHA-512, stable across processes and PYTHONHASHSEED.
 
-Speed matters more than beauty: a CI run may render thousands of grids, so drawing happens at
-panel size (long side 512) and the soft generated parts (outpainting, previews) are computed at
-low resolution and scaled up.
+Sizes are Midjourney's own (see CELL_SIZES): clients compare a U result with its grid cell pixel by
+pixel. Speed still matters more than beauty, so the smooth parts (sky, outpainting, previews) are
+computed at low resolution and scaled up.
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat
 
 RGB = tuple[int, int, int]
 
-PANEL_LONG_SIDE = 512
-MAX_UPSCALE_SIDE = 2048
-MAX_SWAP_SIDE = 1024
+MAX_UPSCALE_SIDE = 4096  # a V5 4x of the largest cells; every other upscale stays below
+MAX_SWAP_SIDE = 2048  # InsightFace keeps the target's size; a V7 cell or its 2x upscale fits
 _MIN_RATIO = Fraction(1, 4)
 _MAX_RATIO = Fraction(4, 1)
 
@@ -65,18 +64,39 @@ def parse_aspect(prompt: str | None) -> tuple[int, int]:
     return (ratio.numerator, ratio.denominator)
 
 
-def panel_size(aspect: tuple[int, int], long_side: int = PANEL_LONG_SIDE) -> tuple[int, int]:
-    """Pixel size of one panel: the long side fixed, both sides multiples of 8, as diffusion models need."""
+# Grid cell sizes of today's Midjourney (V6/V7), width × height, by reduced aspect ratio. 1:1 and 2:3 are
+# measured on the live service (a 2048² grid of 1024² cells; a 1792×2688 grid of 896×1344 cells), the
+# others are the sizes users commonly report for V6/V7. A U result is the cell itself, same pixels.
+CELL_SIZES: dict[tuple[int, int], tuple[int, int]] = {
+    (1, 1): (1024, 1024),
+    (2, 3): (896, 1344), (3, 2): (1344, 896),
+    (3, 4): (928, 1232), (4, 3): (1232, 928),
+    (9, 16): (816, 1456), (16, 9): (1456, 816),
+}
+# Any other ratio keeps the pixel count of the measured 2:3 cell (about 1.2 MP), sides multiples of 16.
+_OTHER_RATIO_PIXELS = 896 * 1344
+
+
+def panel_size(aspect: tuple[int, int]) -> tuple[int, int]:
+    """Pixel size of one grid cell for an aspect ratio, as Midjourney makes it (see CELL_SIZES)."""
     width, height = aspect
-    if width <= 0 or height <= 0 or long_side < 8:
-        raise ValueError(f"invalid aspect {aspect!r} or long side {long_side}")
-    long_px = _round8(long_side)
-    short_px = _round8(long_side * min(width, height) / max(width, height))
-    return (long_px, short_px) if width >= height else (short_px, long_px)
+    if width <= 0 or height <= 0:
+        raise ValueError(f"invalid aspect {aspect!r}")
+    ratio = Fraction(width, height)
+    known = CELL_SIZES.get((ratio.numerator, ratio.denominator))
+    if known is not None:
+        return known
+    # The size of an existing picture (a cell, its upscale) names its listed ratio only approximately:
+    # 1456×816 is 16:9 within half a percent.
+    for (w, h), size in CELL_SIZES.items():
+        if abs(ratio / Fraction(w, h) - 1) < 0.01:
+            return size
+    w = math.sqrt(_OTHER_RATIO_PIXELS * ratio)
+    return (_round16(w), _round16(_OTHER_RATIO_PIXELS / w))
 
 
-def _round8(value: float) -> int:
-    return max(8, math.floor(value / 8 + 0.5) * 8)
+def _round16(value: float) -> int:
+    return max(16, math.floor(value / 16 + 0.5) * 16)
 
 
 # --- generated panels and grids ----------------------------------------------------------------
@@ -111,10 +131,30 @@ def variation_grid(source_panel: Image.Image, seed: str, strength: float) -> Ima
     """
     strength = min(max(float(strength), 0.0), 1.0)
     source = _rgb(source_panel)
-    # An upscaled image is varied at panel size: the result is a grid, like the one it came from.
+    # An upscaled image is varied at cell size: the result is a grid, like the one it came from.
     size = panel_size(source.size)
     base = ImageOps.fit(source, size, Image.Resampling.BICUBIC)
     return _assemble([_perturb(base, seed, strength, index) for index in range(1, 5)])
+
+
+def edit_grid(source: Image.Image, seed: str) -> Image.Image:
+    """/edit: four edits of the image, at the cell size of its aspect: it, reframed and recoloured a little."""
+    return variation_grid(source, f"edit:{seed}", 0.35)
+
+
+def retexture_grid(source: Image.Image, seed: str) -> Image.Image:
+    """/retexture: the image's shapes kept (its light and shade), new colours and surfaces per panel."""
+    size = panel_size(source.size)
+    shade = ImageOps.fit(_rgb(source), size, Image.Resampling.BICUBIC).convert("L")
+    panels = []
+    for index in range(1, 5):
+        rng = random.Random(f"mockmj:retexture:{seed}:{index}")
+        hue = rng.random()
+        dark, light = _hsv(hue, rng.uniform(0.5, 0.9), 0.15), _hsv(hue + rng.uniform(0.05, 0.3), 0.35, 0.97)
+        tinted = ImageOps.colorize(shade, dark, light)
+        surface = _draw_panel(f"retexture:{seed}", size, index).convert("L").convert("RGB")
+        panels.append(ImageChops.soft_light(tinted, surface))
+    return _assemble(panels)
 
 
 def _check_index(index: int) -> None:
@@ -261,7 +301,7 @@ def _colour_matrix(
 
 
 def upscale(image: Image.Image, factor: float = 2.0) -> Image.Image:
-    """LANCZOS resize by ``factor``, the long side capped at 2048 (aspect ratio kept)."""
+    """LANCZOS resize by ``factor``, the long side capped at MAX_UPSCALE_SIDE (aspect ratio kept)."""
     if not math.isfinite(factor) or factor <= 0:
         raise ValueError(f"upscale factor must be positive, got {factor!r}")
     source = _rgb(image)
@@ -806,13 +846,14 @@ def fit_within(image: Image.Image, long_side: int) -> Image.Image:
 
 
 __all__ = [
+    "CELL_SIZES",
     "MAX_SWAP_SIDE",
     "MAX_UPSCALE_SIDE",
-    "PANEL_LONG_SIDE",
     "blend",
     "blurred_preview",
     "crop_panel",
     "describe",
+    "edit_grid",
     "encode_png",
     "encode_webp",
     "fit_within",
@@ -822,6 +863,7 @@ __all__ = [
     "parse_aspect",
     "render_grid",
     "render_panel",
+    "retexture_grid",
     "shorten",
     "swap_face",
     "upscale",

@@ -21,11 +21,15 @@ from .buttons import Press, buttons_for, parse_custom_id
 from .engine import Accepted, Caller, Engine, NewTask
 from .errors import Refusal, param
 from .image_input import DecodedImage, ImageInputError, decode_data_url, decode_mask
+from .image_source import fetch_link, is_link, with_data_prefix
 from .outcomes import Outcome
 from .prompts import parse_zoom
 from .tasks import Action, Status, Task
+from .versions import upscaler
+from .video_buttons import VIDEO_BUTTONS
 
-GRID_ACTIONS = (Action.IMAGINE, Action.VARIATION, Action.REROLL, Action.BLEND, Action.ZOOM, Action.PAN)
+GRID_ACTIONS = (Action.IMAGINE, Action.VARIATION, Action.REROLL, Action.BLEND, Action.ZOOM, Action.PAN,
+                Action.EDIT, Action.RETEXTURE, Action.VIDEO)  # what 🔄 can make again
 DIMENSIONS = {"PORTRAIT": (2, 3), "SQUARE": (1, 1), "LANDSCAPE": (3, 2)}
 BOT_TYPES = ("MID_JOURNEY", "NIJI_JOURNEY")
 _ZOOM_PARAMETER = re.compile(r"--zoom\s+\S+")
@@ -174,15 +178,27 @@ def _describe_spec(source_path: str, picture: Image.Image, ext: str, seed: str, 
 
 
 def describe(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
+    if _blank(body.get("base64")) and _blank(body.get("link")):
+        raise param("describe_blank", "base64 or link must not be empty")
     if _blank(body.get("base64")):
-        raise param("base64_blank", "base64 must not be empty")
-    picture = _image(body.get("base64"), "base64")
+        try:
+            picture = fetch_link(engine, caller, _link(body["link"]), "link")
+        except ImageInputError as exc:
+            raise param("link_format", str(exc)) from None
+    else:
+        picture = _image(body.get("base64"), "base64")
     uploads = Uploads(engine, caller)
     path = uploads.add(picture, "describe")
     seed = str(engine.ids.fraction())
     spec = _describe_spec(path, Image.open(io.BytesIO(picture.data)), picture.ext, seed, body)
     _, outcome = engine.outcome_for(caller, None)
     return _launch(engine, caller, spec, body, outcome, uploads)
+
+
+def _link(value: Any) -> str:
+    if not is_link(value):
+        raise param("link_format", f"link must be an http(s):// URL of an image, not {str(value)[:80]!r}")
+    return str(value).strip()
 
 
 # --------------------------------------------------------------------------------------- shorten
@@ -356,15 +372,14 @@ def _reroll(c: Click) -> tuple[NewTask, Window]:
     if parent.action not in GRID_ACTIONS or parent.image_recipe is None:
         raise param("reroll_unsupported", f"task {c.pid} ({parent.action.value}) cannot be rerolled")
     action = c.legacy_action or parent.action  # a new grid of the same kind (a blend rerolls as a blend)
-    return c.child(action, "R", "grid", dict(parent.image_recipe)), "remix"
+    return c.child(action, "R", parent.button_set, dict(parent.image_recipe)), "remix"
 
 
 def _upscale_hd(c: Click) -> tuple[NewTask, Window]:
-    detail = c.press.detail
-    label = {"v5_2x": "Upscale (2x)", "v5_4x": "Upscale (4x)"}.get(
-        detail, "Upscale (Subtle)" if detail.endswith("subtle") else "Upscale (Creative)")
-    recipe = {"kind": "upscale_hd", "parent": c.pid, "factor": 4.0 if detail == "v5_4x" else 2.0}
-    return c.child(Action.UPSCALE, label, "upscaled", recipe), None
+    up = upscaler(f"upsample_{c.press.detail}")
+    assert up is not None  # the grammar only matches upscalers of the version table
+    recipe = {"kind": "upscale_hd", "parent": c.pid, "factor": up.factor}
+    return c.child(Action.UPSCALE, up.label, "upscaled", recipe), None
 
 
 def _vary(c: Click) -> tuple[NewTask, Window]:
@@ -426,6 +441,7 @@ BUTTONS: dict[str, Callable[[Click], tuple[NewTask, Window]]] = {
     "upscale": _upscale, "variation": _variation, "reroll": _reroll, "upscale_hd": _upscale_hd, "vary": _vary,
     "inpaint": _inpaint, "zoom": _zoom, "custom_zoom": _custom_zoom, "pan": _pan, "picreader": _picreader,
     "picread_retry": _picread_retry, "prompt_analyzer": _prompt_analyzer, "show_details": _show_details,
+    **VIDEO_BUTTONS,
 }
 
 
@@ -481,7 +497,7 @@ def modal(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         # the parent's size may need its image rendered: done outside the lock, it is deterministic
         parent_size = engine.image_size(parent_id) if parent_id else (512, 512)
         try:
-            mask = decode_mask(mask_value, "maskBase64", parent_size)
+            mask = decode_mask(with_data_prefix(mask_value), "maskBase64", parent_size)  # prefix optional
         except ImageInputError as exc:
             raise param("mask_format", str(exc)) from None
         buffer = io.BytesIO()

@@ -39,6 +39,9 @@ class Action(StrEnum):
     BLEND = "BLEND"
     SHORTEN = "SHORTEN"
     SWAP_FACE = "SWAP_FACE"
+    VIDEO = "VIDEO"
+    EDIT = "EDIT"
+    RETEXTURE = "RETEXTURE"
 
 
 TERMINAL = frozenset({Status.SUCCESS, Status.FAILURE, Status.CANCEL})
@@ -114,6 +117,7 @@ class Task:
     custom_id: str | None = None
     image_recipe: dict[str, Any] | None = None
     seed: str | None = None
+    version: str | None = None  # the model version of an image task ("7", "6.1", …), from its prompt
     # per kind of task
     steps: bool = True  # reports IN_PROGRESS percentages (upscale, describe, shorten do not)
     choices: list[str] = field(default_factory=list)  # describe/shorten results its buttons pick from
@@ -128,6 +132,7 @@ class Task:
     callback_delay_ms: int | None = None
     final_path: str | None = None  # where the result image is served
     preview_path: str | None = None
+    media_paths: list[str] = field(default_factory=list)  # a video task's videos, thumbnails and frames
     uploads: list[str] = field(default_factory=list)  # images sent with the task, served until reset
     price: int = 0
     refunded: bool = False

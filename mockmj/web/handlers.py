@@ -9,7 +9,7 @@ from typing import Any
 
 from werkzeug.exceptions import NotFound
 
-from ..core import submissions
+from ..core import submissions, video_submissions
 from ..core.dialects import Dialect
 from ..core.engine import Caller, Engine
 from ..core.errors import Refusal
@@ -103,6 +103,10 @@ HANDLERS: dict[str, Handler] = {
     "submitSimpleChange": _submit(submissions.simple_change),
     "uploadDiscordImages": _submit(submissions.upload),
     "submitSwapFace": _submit(submissions.swap_face),
+    "submitVideo": _submit(video_submissions.video),
+    "submitEdits": _submit(video_submissions.edits),
+    "submitEdit": _submit(video_submissions.edits),
+    "submitRetexture": _submit(video_submissions.retexture),
     "listTasksByCondition": list_by_ids,
     "listTasksByIds": list_by_ids,
     "listTasks": list_tasks,
