@@ -33,7 +33,8 @@ def test_every_video_example_runs_against_a_live_mock(make_server: Any, tmp_path
     printed = dict(line.split(": ", 1) for line in done.stdout.splitlines() if re.match(r"^[\w -]+: ", line))
     for label, value in promised:
         assert printed[label] == value.strip(), label
-    assert re.search(r"/video_start_[0-9a-f]{16}\.png waves roll in --video 1 --motion high --bs 2$", done.stdout, flags=re.M)
+    assert re.search(r"/video_start_[0-9a-f]{16}\.png waves roll in --video 1 --motion high --bs 2$", done.stdout,
+                     flags=re.M)
     assert re.search(r"^MJ::JOB::video_virtual_upscale::1::[0-9a-f-]{36}$", done.stdout, flags=re.M)
     frames = video.decode_frames((tmp_path / "clip.mp4").read_bytes())
     assert (len(frames), frames[0].size) == (18, (96, 64))  # what the README says the MP4 is

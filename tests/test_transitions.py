@@ -336,7 +336,7 @@ def test_per_poll_moves_one_milestone_per_known_time(plan: Plan, nows: list[int]
     assert task.reached_index(10**15, True) == 0  # time alone does not move a per-poll task
     # Each poll makes the next milestone's time known; the reached index moves exactly one step.
     for known in range(1, len(path)):
-        path[known].at = known
+        task.milestones[known].at = known  # as a poll does: the task keeps its own copy of the path
         for now in nows:
             assert task.reached_index(now, True) == known
     assert task.reached_index(0, True) == len(path) - 1

@@ -6,8 +6,10 @@ whose order is lower than the last one sent for the task is dropped (equal order
 
 Callbacks fall due at milestone times. In real-time profiles a scheduler thread sleeps until the next
 one; with a virtual clock only `clock/advance` moves time, and it sends everything that fell due (each
-attempt with a 3 s timeout) before the control call returns. Otherwise sending runs on a bounded pool,
-so a slow or dead receiver never slows the public API.
+attempt with a 3 s timeout) before the control call returns. Either way sending runs on a pool that is
+fair between tenants (see fairpool.py): a slow or dead receiver never slows the public API, and one
+tenant's receiver never delays another tenant's callbacks; a task's own updates still go one at a time,
+in order.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import logging
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_chain, wait_fixed
 
+from .fairpool import Batch, FairPool, Job
 from .jsonio import compact
 from .tasks import Milestone, Status, Task
 
@@ -38,7 +42,13 @@ FAULTS = ("drop", "duplicate", "delay", "reorder")
 SEND_TIMEOUT_S = 10.0
 SYNC_SEND_TIMEOUT_S = 3.0
 RETRY_DELAYS_S = (0.5, 1.0, 2.0)
-MAX_PENDING = 2000
+MAX_PENDING = 1000  # callbacks of one tenant waiting to be sent; beyond it they are recorded as overflow
+WORKERS = 32
+PER_TENANT = 2  # sends of one tenant in flight at once: a slow receiver holds at most this many workers
+
+
+class _NotDelivered(Exception):
+    """The receiver did not answer 2xx: what the retry policy retries on."""
 
 
 def _order(m: Milestone) -> float:
@@ -65,6 +75,7 @@ class _Due:
     seq: int
     task_id: str = ""
     index: int = 0
+    owner: str = ""  # the tenant: whose queue the send waits in
 
 
 class Callbacks:
@@ -77,12 +88,15 @@ class Callbacks:
         self._cond = threading.Condition()
         self._last_order: dict[str, float] = {}
         self._held: dict[str, tuple[str, dict[str, Any], Milestone]] = {}  # reorder fault
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mockmj-callback")
-        self._pending = 0
+        self._pool = FairPool(WORKERS, PER_TENANT)
         self._generation = 0  # bumped by a full reset: attempts still in flight then are not recorded
         self._timers: set[threading.Timer] = set()
         self._stopped = False
+        self._stopping = threading.Event()
         self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=WORKERS, pool_maxsize=WORKERS)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         self._thread = threading.Thread(target=self._run, name="mockmj-callback-clock", daemon=True)
         self._thread.start()
         engine.listeners.append(self)
@@ -95,7 +109,7 @@ class Callbacks:
             for index in range(max(1, first_index), len(task.milestones)):
                 m = task.milestones[index]
                 if m.at is not None and m.status not in (Status.NOT_START, Status.MODAL):
-                    heapq.heappush(self._heap, _Due(m.at, next(self._seq), task.id, index))
+                    heapq.heappush(self._heap, _Due(m.at, next(self._seq), task.id, index, task.owner))
             self._cond.notify()
         if self.engine.clock.virtual:
             self._drain(self.engine.now(), synchronous=False)  # e.g. a cancel, due at once
@@ -104,7 +118,8 @@ class Callbacks:
         """Per-poll timing: the poll that moved the task sends its callback, off the request thread."""
         if self._hook(task) and task.milestones[index].status not in (Status.NOT_START, Status.MODAL):
             with self._cond:
-                heapq.heappush(self._heap, _Due(task.milestones[index].at or 0, next(self._seq), task.id, index))
+                heapq.heappush(self._heap, _Due(task.milestones[index].at or 0, next(self._seq), task.id, index,
+                                                 task.owner))
                 self._cond.notify()
 
     def clock_moved(self, now: int) -> None:
@@ -133,13 +148,14 @@ class Callbacks:
     def stop(self) -> None:
         with self._cond:
             self._stopped = True
+            self._stopping.set()
             self._cond.notify()
             timers, self._timers = self._timers, set()
         for timer in timers:
             timer.cancel()
         if self in self.engine.listeners:
             self.engine.listeners.remove(self)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.stop()
         self._thread.join(timeout=1)
         self._session.close()
 
@@ -165,14 +181,23 @@ class Callbacks:
             self._drain(self.engine.now(), synchronous=False)
 
     def _drain(self, now: int, synchronous: bool) -> None:
+        """Queue every send that fell due; when `synchronous`, return only once they are all done."""
+        batch = Batch() if synchronous else None
         while True:
             with self._cond:
                 if not self._heap or self._heap[0].at > now:
-                    return
+                    break
                 due = heapq.heappop(self._heap)
-            self._deliver(due, synchronous)
+            if batch is None and self._pool.waiting(due.owner) >= MAX_PENDING:
+                self._deliver(due, synchronous, overflow=True)  # decided and recorded, not sent
+                continue
+            job = Job(due.owner, due.task_id, lambda due=due: self._deliver(due, synchronous), batch)
+            self._pool.submit(job)
+        if batch is not None:
+            batch.wait(lambda: self._pool.stopped)
 
-    def _deliver(self, due: _Due, synchronous: bool) -> None:
+    def _deliver(self, due: _Due, synchronous: bool, overflow: bool = False) -> None:
+        """Decide what this milestone sends (under the engine's lock), then send it from this worker."""
         engine = self.engine
         with engine.lock:  # every decision about this task's callbacks is taken under the engine's lock
             task = engine.store.get(due.task_id)
@@ -206,16 +231,19 @@ class Callbacks:
         if attempt.fault == "drop" and final:
             self._record(attempt, payload, milestone, 0, None, "dropped by fault", None)
         for body, m in sends:
-            if attempt.fault == "delay" and not synchronous:
+            if overflow:
+                self._record(attempt, body, m, 0, None, "outbox overflow: not sent", None)
+            elif attempt.fault == "delay" and not synchronous:
                 self._later(delay_ms / 1000, attempt, body, m)
             else:
-                self._submit(attempt, body, m, synchronous)
+                self._send(attempt, body, m, SYNC_SEND_TIMEOUT_S if synchronous else SEND_TIMEOUT_S)
 
     def _later(self, seconds: float, attempt: _Attempt, payload: dict[str, Any], m: Milestone) -> None:
         def fire() -> None:
             with self._cond:
                 self._timers.discard(timer)
-            self._submit(attempt, payload, m, False)
+            job = Job(attempt.key, attempt.task_id, lambda: self._send(attempt, payload, m, SEND_TIMEOUT_S))
+            self._pool.submit(job)
 
         timer = threading.Timer(seconds, fire)
         with self._cond:
@@ -224,49 +252,33 @@ class Callbacks:
             self._timers.add(timer)
         timer.start()
 
-    def _submit(self, attempt: _Attempt, payload: dict[str, Any], m: Milestone, synchronous: bool) -> None:
-        if synchronous:
-            self._send(attempt, payload, m, SYNC_SEND_TIMEOUT_S)
-            return
-        with self._cond:
-            if self._pending >= MAX_PENDING:
-                overflow = True
-            else:
-                overflow = False
-                self._pending += 1
-        if overflow:
-            self._record(attempt, payload, m, 0, None, "outbox overflow: not sent", None)
-            return
-        try:
-            self._pool.submit(self._send_and_release, attempt, payload, m)
-        except RuntimeError:  # the pool is shut down: the mock is stopping
-            with self._cond:
-                self._pending -= 1
-
-    def _send_and_release(self, attempt: _Attempt, payload: dict[str, Any], m: Milestone) -> None:
-        try:
-            self._send(attempt, payload, m, SEND_TIMEOUT_S)
-        finally:
-            with self._cond:
-                self._pending -= 1
-
     def _send(self, attempt: _Attempt, payload: dict[str, Any], m: Milestone, timeout: float) -> None:
+        """POST once, or (retry policy) until a 2xx with the RETRY_DELAYS_S pauses; every try is recorded."""
         tries = 1 + (len(RETRY_DELAYS_S) if self.engine.settings.callback_policy == "retry" else 0)
-        for number in range(1, tries + 1):
-            started = time.perf_counter()
-            status, error = None, None
-            try:
-                response = self._session.post(attempt.url, data=compact(payload), timeout=timeout,
-                                              headers={"Content-Type": "application/json"})
-                status = response.status_code
-            except requests.RequestException as exc:
-                error = f"{type(exc).__name__}: {exc}"[:300]
-            latency = round((time.perf_counter() - started) * 1000, 2)
-            self._record(attempt, payload, m, number, status, error, latency)
-            if error is None and status is not None and 200 <= status < 300:
-                return
-            if number < tries:
-                time.sleep(RETRY_DELAYS_S[number - 1])
+        policy = Retrying(
+            stop=stop_after_attempt(tries),
+            wait=wait_chain(*(wait_fixed(s) for s in RETRY_DELAYS_S)),
+            retry=retry_if_exception_type(_NotDelivered),
+            retry_error_callback=lambda _state: None,  # given up: the outbox already says why
+            sleep=self._stopping.wait,  # a stopping mock does not sit out the pauses
+        )
+        for trial in policy:
+            with trial:
+                self._post(attempt, payload, m, trial.retry_state.attempt_number, timeout)
+
+    def _post(self, attempt: _Attempt, payload: dict[str, Any], m: Milestone, number: int, timeout: float) -> None:
+        started = time.perf_counter()
+        status, error = None, None
+        try:
+            response = self._session.post(attempt.url, data=compact(payload), timeout=timeout,
+                                          headers={"Content-Type": "application/json"})
+            status = response.status_code
+        except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300]
+        latency = round((time.perf_counter() - started) * 1000, 2)
+        self._record(attempt, payload, m, number, status, error, latency)
+        if error is not None or status is None or not 200 <= status < 300:
+            raise _NotDelivered
 
     def _record(self, attempt: _Attempt, payload: dict[str, Any], m: Milestone, number: int,
                 status: int | None, error: str | None, latency: float | None) -> None:
