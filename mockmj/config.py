@@ -27,6 +27,7 @@ from .core.timing import DEFAULT_PROFILE, PROFILES
 DEFAULT_PRICES: dict[str, int] = {
     "IMAGINE": 10, "BLEND": 10, "DESCRIBE": 5, "SHORTEN": 5, "SWAP_FACE": 10, "UPSCALE": 5,
     "VARIATION": 10, "REROLL": 10, "ZOOM": 10, "PAN": 10,
+    "VIDEO": 20, "EDIT": 10, "RETEXTURE": 10,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
@@ -49,6 +50,14 @@ class Gallery:
         self._pictures = _Lru(pictures)
         self._encoded = _Lru(encoded)
         self.videos = Videos(self)
+
+    def encoded(self, key: Any, make: Callable[[], tuple[bytes, str]]) -> tuple[bytes, str]:
+        """The bytes cached under `key`, made by `make()` on a miss (rendering is deterministic)."""
+        found = self._encoded.get(key)
+        if found is None:
+            found = make()
+            self._encoded.put(key, found)
+        return found
 
     def clear(self) -> None:
         self._pictures = _Lru(self._pictures.size)
@@ -110,6 +119,9 @@ class Gallery:
 
     def size(self, task_id: str) -> tuple[int, int]:
         return self.picture(task_id).size
+
+    def upload_image(self, path: str) -> Image.Image:
+        return self._upload(path)
 
     def _upload(self, path: str) -> Image.Image:
         data = self.engine.uploads[path][0]

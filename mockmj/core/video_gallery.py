@@ -52,31 +52,26 @@ class Videos:
 
     def serve(self, task_id: str, variant: str) -> tuple[bytes, str]:
         what, index = variant.split(":")
-        key = (what, task_id, int(index))
-        cached = self.gallery._encoded.get(key)
-        if cached is not None:
-            return cached
-        clip = self.clip(task_id, int(index))
+        return self.gallery.encoded((what, task_id, int(index)), lambda: self._render(what, task_id, int(index)))
+
+    def _render(self, what: str, task_id: str, index: int) -> tuple[bytes, str]:
+        clip = self.clip(task_id, index)
         if what == "video":
-            found = (video.render_mp4(clip), "video/mp4")
-        elif what == "thumb":
-            cover = images.fit_within(video.frame_at(clip, 0.5), video.THUMBNAIL_LONG_SIDE)
-            found = (images.encode_webp(cover), "image/webp")
-        else:
-            found = (images.encode_png(video.frame_at(clip, 0.5)), "image/png")
-        self.gallery._encoded.put(key, found)
-        return found
+            return video.render_mp4(clip), "video/mp4"
+        cover = video.frame_at(clip, 0.5)
+        if what == "thumb":
+            return images.encode_webp(images.fit_within(cover, video.THUMBNAIL_LONG_SIDE)), "image/webp"
+        return images.encode_png(cover), "image/png"
 
     def picture(self, recipe: dict[str, Any], task_id: str) -> Image.Image:
         """What imageUrl shows for a video task: the middle frame of each video, side by side (2×2 for four)."""
         covers = [video.frame_at(self.clip(task_id, i), 0.5) for i in range(video_count(recipe))]
-        if len(covers) == 4:
-            return images._assemble(covers)
+        columns = 2 if len(covers) == 4 else len(covers)
         width, height = covers[0].size
-        row = Image.new("RGB", (width * len(covers), height))
+        sheet = Image.new("RGB", (width * columns, height * (len(covers) // columns)))
         for i, cover in enumerate(covers):
-            row.paste(cover, (i * width, 0))
-        return row
+            sheet.paste(cover, (i % columns * width, i // columns * height))
+        return sheet
 
     def clip(self, task_id: str, index: int) -> video.Clip:
         recipe, seed = self.gallery.recipe_of(task_id)
@@ -102,7 +97,7 @@ class Videos:
 
     def _image(self, source: dict[str, Any]) -> Image.Image:
         if "upload" in source:
-            return self.gallery._upload(source["upload"])
+            return self.gallery.upload_image(source["upload"])
         if "task" in source:
             return self.gallery.picture(source["task"])
         return video.frame_at(self.clip(source["video"], source.get("index", 0)), 1.0)  # where it stopped

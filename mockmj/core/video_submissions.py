@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import images
 from .engine import Accepted, Caller, Engine, NewTask
 from .errors import Refusal, param
 from .image_input import DecodedImage, ImageInputError
@@ -129,8 +128,7 @@ def _edit(engine: Engine, caller: Caller, body: dict[str, Any], action: Action, 
         prompt_en=final,
         description=f"/{command} {prompt.strip()}",
         button_set="grid",
-        recipe={"kind": command, "source": path, "aspect": list(images.parse_aspect(f"--ar {picture.width}:"
-                                                                                    f"{picture.height}"))},
+        recipe={"kind": command, "source": path},  # the grid takes the cells of the image's own aspect
         final_prompt=final,
     )
     return _launch(engine, caller, spec, body, outcome, uploads)
