@@ -166,7 +166,7 @@ BOMB = "image is too large in pixels (decompression bomb?)"
 )
 def test_decompression_bombs_are_refused_from_the_header(width: int, height: int, cause: type | None) -> None:
     error = refusal(data_url(png_header(width, height)))
-    assert error.reason == BOMB
+    assert error.reason.startswith(BOMB) and "the limit is 40,000,000" in error.reason
     assert (type(error.__cause__) if cause else error.__cause__) is cause
 
 
@@ -175,7 +175,7 @@ def test_pillow_bomb_warning_becomes_a_refusal_even_for_a_lowered_limit(
 ) -> None:
     # 12×12 = 144 pixels: over a limit of 100 (a warning), under twice it (not yet an error).
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
-    assert refusal(data_url(image_bytes("PNG", (12, 12)))).reason == BOMB
+    assert refusal(data_url(image_bytes("PNG", (12, 12)))).reason.startswith(BOMB)
 
 
 def test_bomb_guard_leaves_global_state_alone() -> None:

@@ -16,11 +16,16 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from . import images
+from .image_input import decoded
 from .tasks import Status
 from .video_gallery import Videos, is_video
 
 if TYPE_CHECKING:
     from .engine import Engine
+
+# Blend and swap inputs are brought down to this long side before rendering (results are at most
+# about 1024 px), so a 40-megapixel upload costs a reduced decode, not 160 MB per input.
+RENDER_INPUT_SIDE = 2048
 
 
 class _Lru:
@@ -121,13 +126,12 @@ class Gallery:
         return self.picture(task_id).size
 
     def upload_image(self, path: str) -> Image.Image:
-        return self._upload(path)
+        return self._upload(path, RENDER_INPUT_SIDE)
 
-    def _upload(self, path: str) -> Image.Image:
-        data = self.engine.uploads[path][0]
-        picture = Image.open(io.BytesIO(data))
-        picture.load()
-        return picture.convert("RGB")
+    def _upload(self, path: str, max_side: int | None = None) -> Image.Image:
+        """An uploaded image's pixels, decoded within the memory budget (reduced to `max_side`)."""
+        with decoded(self.engine.uploads[path][0], max_side) as picture:
+            return picture.convert("RGB")
 
     def _render(self, recipe: dict[str, Any], seed: str) -> Image.Image:
         kind = recipe["kind"]
@@ -136,13 +140,15 @@ class Gallery:
         if kind == "source":
             return self._upload(recipe["path"])
         if kind == "blend":
-            return images.blend([self._upload(p) for p in recipe["inputs"]], tuple(recipe["aspect"]), seed)
+            inputs = [self._upload(p, RENDER_INPUT_SIDE) for p in recipe["inputs"]]
+            return images.blend(inputs, tuple(recipe["aspect"]), seed)
         if kind == "edit":
-            return images.edit_grid(self._upload(recipe["source"]), seed)
+            return images.edit_grid(self._upload(recipe["source"], RENDER_INPUT_SIDE), seed)
         if kind == "retexture":
-            return images.retexture_grid(self._upload(recipe["source"]), seed)
+            return images.retexture_grid(self._upload(recipe["source"], RENDER_INPUT_SIDE), seed)
         if kind == "swap":
-            return images.swap_face(self._upload(recipe["source"]), self._upload(recipe["target"]), seed)
+            return images.swap_face(self._upload(recipe["source"], RENDER_INPUT_SIDE),
+                                    self._upload(recipe["target"], RENDER_INPUT_SIDE), seed)
         parent = self.picture(recipe["parent"])
         if kind == "upscale":
             return images.crop_panel(parent, recipe["index"])  # the cell itself, as Midjourney's U does

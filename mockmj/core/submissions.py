@@ -20,7 +20,7 @@ from .accounts import Account
 from .buttons import Press, buttons_for, parse_custom_id
 from .engine import Accepted, Caller, Engine, NewTask
 from .errors import Refusal, param
-from .image_input import DecodedImage, ImageInputError, decode_data_url, decode_mask
+from .image_input import DecodedImage, ImageInputError, decode_data_url, decode_mask, decoded
 from .image_source import fetch_link, is_link, with_data_prefix
 from .outcomes import Outcome
 from .prompts import parse_zoom
@@ -190,7 +190,8 @@ def describe(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     uploads = Uploads(engine, caller)
     path = uploads.add(picture, "describe")
     seed = str(engine.ids.fraction())
-    spec = _describe_spec(path, Image.open(io.BytesIO(picture.data)), picture.ext, seed, body)
+    with decoded(picture.data) as pixels:  # the whole image, in a decode budget slot
+        spec = _describe_spec(path, pixels, picture.ext, seed, body)
     _, outcome = engine.outcome_for(caller, None)
     return _launch(engine, caller, spec, body, outcome, uploads)
 
@@ -417,8 +418,8 @@ def _picreader(c: Click) -> tuple[NewTask, Window]:
 
 def _picread_retry(c: Click) -> tuple[NewTask, Window]:
     source = c.parent.image_recipe["path"] if c.parent.image_recipe else ""
-    picture = Image.open(io.BytesIO(c.engine.uploads.get(source, (b"", ""))[0]))
-    spec = _describe_spec(source, picture, source.rsplit(".", 1)[-1], str(c.engine.ids.fraction()), c.body)
+    with decoded(c.engine.uploads.get(source, (b"", ""))[0]) as picture:
+        spec = _describe_spec(source, picture, source.rsplit(".", 1)[-1], str(c.engine.ids.fraction()), c.body)
     spec.parent, spec.custom_id, spec.account = c.parent, c.custom_id, c.account
     return spec, None
 

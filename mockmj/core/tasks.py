@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import struct
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -275,7 +276,7 @@ class Task:
     description_after_modal: str | None = None
     # bookkeeping of the engine
     _outcome: Outcome | None = None  # asked for at submit (kept for the modal confirmation)
-    origin: str = ""  # base URL of the submitting request, for links in callbacks
+    _origin: str = ""  # base URL of the submitting request, for links in callbacks
     callback_fault: str | None = None
     callback_delay_ms: int | None = None
     final_path: str | None = None  # where the result image is served
@@ -286,6 +287,8 @@ class Task:
     refunded: bool = False
 
     def __post_init__(self) -> None:
+        # Each request brings its own copy of the key and the base URL: one string per value instead.
+        self.owner = sys.intern(self.owner)
         # Shared, never copied: the lists hold no state of their own (every user copies before changing).
         self.choices = tuple(self.choices) if self.choices else _EMPTY
         if self.image_recipe is not None:
@@ -301,6 +304,14 @@ class Task:
     def outcome(self, value: Outcome | None) -> None:
         # Outcomes are frozen: tasks that asked for the same one (mostly the default) share it.
         self._outcome = None if value is None else _shared(value, ("outcome", value))
+
+    @property
+    def origin(self) -> str:
+        return self._origin
+
+    @origin.setter
+    def origin(self, value: str) -> None:
+        self._origin = sys.intern(value)
 
     @property
     def uploads(self) -> list[str]:

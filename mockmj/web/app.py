@@ -308,8 +308,9 @@ def _limit_reply(mock: Mock, problem: BodyProblem) -> Reply:
     """A body over a limit: HTTP 400, or the dialect's parameter-error code naming the field and limit."""
     dialect = mock.dialect
     if problem.field is None or dialect.limit_errors == "http":
+        # unreadable JSON is Spring's plain 400; the mock's own limits say which one was hit
         return http_error(dialect, 400, f"Parameter error: {problem.message}", request.path, spring_timestamp(),
-                          explain=True)
+                          explain=problem.rule != "not_json")
     field = problem.field
     return refused(dialect, Refusal("param", problem.message, rule=problem.rule,
                                     params={"field": field, "Field": field[:1].upper() + field[1:],

@@ -52,7 +52,7 @@ def parse_json(raw: bytes, max_depth: int) -> Any:
     except RecursionError:
         raise BodyProblem(f"the request body nests deeper than {max_depth} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BodyProblem(f"the request body is not valid JSON ({exc})") from None
+        raise BodyProblem(f"the request body is not valid JSON ({exc})", rule="not_json") from None
 
 
 def check_body(body: Any, limits: BodyLimits) -> None:
