@@ -54,8 +54,6 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
     """
     from .web.app import create_app
 
-    for variable in unknown_environment(os.environ):
-        click.echo(f"mockmj: warning: {variable} names no setting; ignored", err=True)
     config_path = config_path or os.environ.get(ENV_CONFIG) or None
     try:
         settings = load_settings(config_path, environ=os.environ,
@@ -79,7 +77,9 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
 
     signal.signal(signal.SIGTERM, stop)
     url = f"http://{host}:{server.effective_port}"  # type: ignore[union-attr]
-    startup_line(settings, url)
+    startup_line(settings, url)  # first, for log-based readiness waits; warnings follow it
+    for variable in unknown_environment(os.environ):
+        click.echo(f"mockmj: warning: {variable} names no setting; ignored", err=True)
     try:
         server.run()
     except KeyboardInterrupt:
