@@ -31,6 +31,14 @@ class TaskStore:
         """Every task, oldest submission first (dicts keep insertion order)."""
         return iter(list(self._by_id.values()))
 
+    def remove(self, task: Task) -> None:
+        self._by_id.pop(task.id, None)
+        owned = self._by_owner.get(task.owner)
+        if owned is not None:
+            owned.pop(task.id, None)
+            if not owned:
+                del self._by_owner[task.owner]
+
     def drop_owner(self, owner: str) -> list[Task]:
         tasks = list(self._by_owner.pop(owner, {}).values())
         for task in tasks:
