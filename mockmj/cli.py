@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -13,7 +14,7 @@ import click
 from .config import ENV_CONFIG, LOG_FORMATS, LOG_LEVELS, KeyConfig, load_settings, unknown_environment
 from .core.dialects import DIALECTS
 from .core.timing import PROFILES
-from .logs import configure_logging, startup_line
+from .logs import configure_logging, notice, startup_line
 from .server import waitress_server
 
 
@@ -70,7 +71,7 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
         raise click.UsageError(f"cannot listen on {host}:{port}: {exc}") from exc
 
     def stop(*_: object) -> None:
-        click.echo("mockmj: stopping", err=True)
+        notice(settings, "mockmj: stopping")
         app.extensions["mockmj"].callbacks.stop()
         server.close()
         sys.exit(0)
@@ -79,7 +80,7 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
     url = f"http://{host}:{server.effective_port}"  # type: ignore[union-attr]
     startup_line(settings, url)  # first, for log-based readiness waits; warnings follow it
     for variable in unknown_environment(os.environ):
-        click.echo(f"mockmj: warning: {variable} names no setting; ignored", err=True)
+        notice(settings, f"mockmj: warning: {variable} names no setting; ignored", logging.WARNING)
     try:
         server.run()
     except KeyboardInterrupt:
