@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -12,7 +13,7 @@ import click
 
 from .config import ENV_CONFIG, LOG_FORMATS, LOG_LEVELS, KeyConfig, load_settings, unknown_environment
 from .core.dialects import DIALECTS
-from .logs import configure_logging, startup_line
+from .logs import configure_logging, notice, startup_line
 from .record.commands import TIMING, install_from_cli, register, replay_options
 from .server import is_loopback, waitress_server
 
@@ -57,8 +58,6 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
     """
     from .web.app import create_app
 
-    for variable in unknown_environment(os.environ):
-        click.echo(f"mockmj: warning: {variable} names no setting; ignored", err=True)
     config_path = config_path or os.environ.get(ENV_CONFIG) or None
     try:
         settings = load_settings(config_path, environ=os.environ,
@@ -76,18 +75,20 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
         raise click.UsageError(f"cannot listen on {host}:{port}: {exc}") from exc
 
     def stop(*_: object) -> None:
-        click.echo("mockmj: stopping", err=True)
+        notice(settings, "mockmj: stopping")
         app.extensions["mockmj"].callbacks.stop()
         server.close()
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
     url = f"http://{host}:{server.effective_port}"  # type: ignore[union-attr]
-    startup_line(settings, url)  # first: log-based waits look for it
+    startup_line(settings, url)  # first, for log-based readiness waits; warnings follow it
+    for variable in unknown_environment(os.environ):
+        notice(settings, f"mockmj: warning: {variable} names no setting; ignored", logging.WARNING)
     if settings.control_token is None and not is_loopback(host):
-        click.echo(f"mockmj: WARNING: listening on {host}, beyond loopback, with no control token: anyone who "
-                   "can reach this port can reset the mock, change keys and read the journal. Pass "
-                   "--control-token (or MOCKMJ_CONTROL_TOKEN).", err=True)
+        notice(settings, f"mockmj: WARNING: listening on {host}, beyond loopback, with no control token: anyone "
+                         "who can reach this port can reset the mock, change keys and read the journal. Pass "
+                         "--control-token (or MOCKMJ_CONTROL_TOKEN).", logging.WARNING)
     try:
         server.run()
     except KeyboardInterrupt:

@@ -52,7 +52,9 @@ def register_control(app: Flask, mock: Mock) -> None:
 
 
 TOKEN_HEADER = "X-MockMJ-Control-Token"
-OPEN_OPERATIONS = frozenset({"controlHealth"})  # liveness probes (a container's HEALTHCHECK) need no token
+# Liveness probes (a container's HEALTHCHECK) need no token, nor the dashboard's static files: the page
+# must load before it can ask for the token, and every call it then makes sends it.
+OPEN_OPERATIONS = frozenset({"controlHealth", "controlDashboard", "controlDashboardFile"})
 
 
 def _token_refusal(mock: Mock, op: Operation) -> Response | None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from flask import Response, redirect, request
+from flask import Flask, Response, redirect, request
 
 from .core.masking import key_matches, masked
 from .core.tasks import Status
@@ -37,11 +37,15 @@ def wants_html() -> bool:
         and request.accept_mimetypes["text/html"] > request.accept_mimetypes["application/json"]
 
 
-def browser_redirect() -> Response | None:
-    """`GET /` or `/_mockmj/` from a browser: off to the dashboard (API clients keep their JSON 404)."""
-    if request.method == "GET" and request.path in BROWSER_ENTRY_PATHS and wants_html():
-        return redirect("/_mockmj/ui", code=302)  # type: ignore[return-value]
-    return None
+def lead_browsers_to_the_dashboard(app: Flask) -> None:
+    """`GET /` or `/_mockmj/` from a browser: off to the dashboard. These paths have no route, so API
+    clients (and browsers anywhere else, /mj/... included) still get the dialect's JSON 404."""
+
+    @app.before_request  # runs before the routing error of an unknown path is raised
+    def _to_dashboard() -> Response | None:
+        if request.method == "GET" and request.path in BROWSER_ENTRY_PATHS and wants_html():
+            return redirect("/_mockmj/ui", code=302)  # type: ignore[return-value]
+        return None
 
 
 def _row(engine: Engine, task: Task, origin: str) -> dict[str, Any]:

@@ -74,6 +74,14 @@ def startup_line(settings: Settings, url: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
+def notice(settings: Settings, text: str, level: int = logging.INFO) -> None:
+    """A line of `serve` itself (stopping, a warning): plain on stderr, or a JSON line in JSON mode."""
+    if settings.log_format == "json":
+        startup_log.log(level, text)
+    else:
+        print(text, file=sys.stderr, flush=True)
+
+
 # ------------------------------------------------------------------------------------ access log
 def _task_id(response: Response) -> tuple[int | None, str | None, dict[str, Any] | None]:
     """The envelope's code, the task the request was about, and the task JSON when it is one."""

@@ -67,8 +67,10 @@ def traffic(base: str) -> str:
 def test_json_lines_one_per_request(launch) -> None:  # type: ignore[no-untyped-def]
     process, base = launch("--log-format", "json", "--timing", "manual", "--log-level", "debug")
     task_id = traffic(base)
-    lines = [json.loads(line) for line in stop(process) if line.startswith("{")]
+    raw = stop(process)
+    lines = [json.loads(line) for line in raw]  # every line is JSON, the stopping line too
     assert lines[0]["url"] == base and base in lines[0]["message"]  # the start-up line, first
+    assert lines[-1]["message"] == "mockmj: stopping"
     access = [line for line in lines if line["logger"] == "mockmj.access"]
     shapes = [(a["method"], a["path"], a["status"], a["code"]) for a in access if a["path"] != "/_mockmj/health"]
     assert shapes == [

@@ -109,6 +109,23 @@ def test_a_rule_is_added_and_deleted_from_the_page(c: Client, page: Any) -> None
     assert c.control("GET", "/rules") == []
 
 
+def test_a_balance_is_set_and_an_account_disabled_from_the_page(c: Client, page: Any) -> None:
+    c.imagine("a key comes into being")  # any-key mode: the key exists once used
+    page.goto(c.base + "/_mockmj/ui#keys")
+    page.wait_for_selector("[data-testid=keys]")
+    page.fill("[data-testid=balance-key]", "test-key")
+    page.fill("[data-testid=balance-value]", "0")
+    page.click("[data-testid=balance-set]")
+    page.wait_for_function("() => document.querySelector('[data-testid=keys]').innerText.includes('\\t0\\t')")
+    assert c.control("GET", "/keys/test-key")["balance"] == 0
+    assert c.imagine("no credit left").json()["code"] == 25  # the balance set in the page is the mock's
+    with page.expect_response(lambda r: "/_mockmj/accounts/" in r.url and r.request.method == "PATCH") as sent:
+        page.uncheck("[data-testid=account-enabled]")
+    assert sent.value.status == 200
+    (account,) = c.control("GET", "/accounts")
+    assert account["enabled"] is False
+
+
 def test_the_control_token_is_sent_and_asked_for(c: Client, page: Any) -> None:
     sent: list[tuple[str, str | None]] = []
 

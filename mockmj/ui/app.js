@@ -304,21 +304,38 @@ async function refreshRules(view) {
   fill(view, form, h("div", { class: "panel" }, h("h3", {}, `Active rules (${rules.length})`), list));
 }
 
+function balanceForm() {
+  // The control plane may list keys masked ("sk-d…"): a balance is set by the full key, typed here.
+  const error = h("span", { class: "error", "data-testid": "balance-error" });
+  const form = h("form", { class: "rule", "data-testid": "balance-form" },
+    h("label", {}, "key (in full)", h("input", { name: "key", required: true, "data-testid": "balance-key" })),
+    h("label", {}, "new balance", h("input", { name: "balance", type: "number", required: true, "data-testid": "balance-value" })),
+    h("div", {}, h("button", { type: "submit", "data-testid": "balance-set" }, "Set balance"), " ", error));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api("PATCH", `/keys/${encodeURIComponent(form.elements.key.value.trim())}`, { balance: Number(form.elements.balance.value) });
+      error.textContent = "";
+      form.reset();
+      refresh();
+    } catch (e) { error.textContent = e.message; }
+  });
+  return form;
+}
+
 async function refreshKeys(view) {
   const [keys, accounts] = await Promise.all([api("GET", "/keys"), api("GET", "/accounts")]);
   const signature = JSON.stringify([keys, accounts]);
-  if (view.dataset.signature === signature || view.contains(document.activeElement) && document.activeElement.tagName === "INPUT") return;
+  if (view.dataset.signature === signature) return;
   view.dataset.signature = signature;
-  const balance = (k) => {
-    const input = h("input", { type: "number", value: k.balance, style: "width:9rem", "data-testid": "key-balance" });
-    return h("span", {}, input, " ", h("button", { onclick: async () => { await api("PATCH", `/keys/${encodeURIComponent(k.key)}`, { balance: Number(input.value) }); refresh(); } }, "Set"));
-  };
   const toggle = (a, name) => h("input", { type: "checkbox", checked: a[name], "data-testid": `account-${name}`,
     onchange: async (e) => { await api("PATCH", `/accounts/${a.instanceId}`, { [name]: e.target.checked }); refresh(); } });
+  const form = view.querySelector("form[data-testid=balance-form]") || balanceForm();
   fill(view,
     h("div", { class: "panel" }, h("h3", {}, `Keys (${keys.length})`),
-      table("keys", [["key", (k) => h("span", { class: "mono" }, k.key)], ["balance", balance], ["rate limit /s", (k) => k.rateLimit ?? "none"],
-        ["allowed operations", (k) => (k.allowedOperations || ["all"]).join(", ")]], keys)),
+      table("keys", [["key", (k) => h("span", { class: "mono" }, k.key)], ["balance", (k) => k.balance],
+        ["rate limit /s", (k) => k.rateLimit ?? "none"],
+        ["allowed operations", (k) => (k.allowedOperations || ["all"]).join(", ")]], keys), form),
     h("div", { class: "panel" }, h("h3", {}, `Accounts (${accounts.length})`),
       table("accounts", [["instanceId", (a) => h("span", { class: "mono" }, a.instanceId)], ["enabled", (a) => toggle(a, "enabled")],
         ["remix", (a) => toggle(a, "remix")], ["modes", (a) => a.modes.join(", ")], ["running / core", (a) => `${a.running} / ${a.coreSize}`],

@@ -24,7 +24,6 @@ from ..core.engine import ANONYMOUS, Caller, Engine
 from ..core.errors import Refusal
 from ..core.journal import Journal, billable
 from ..core.rules import Rules
-from ..dashboard import browser_redirect
 from .guard import BodyLimits, BodyProblem, check_body, parse_json
 from .handlers import HANDLERS, Context
 from .render import Reply, http_error, refused
@@ -151,8 +150,6 @@ def _create_app(settings: Settings | None) -> Flask:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
-        if status == 404 and (to_dashboard := browser_redirect()) is not None:
-            return to_dashboard  # a person's browser at / or /_mockmj/; API clients get the JSON 404
         if status == 413:
             why = f"Payload Too Large: the request body is over the limit of {settings.max_body_bytes} bytes"
         else:
@@ -166,9 +163,11 @@ def _create_app(settings: Settings | None) -> Flask:
     from ..control import register_control  # the control plane has its own spec and routes
 
     register_control(app, mock)
+    from ..dashboard import lead_browsers_to_the_dashboard
     from ..logs import install as install_logs
 
     install_logs(app, mock)
+    lead_browsers_to_the_dashboard(app)
     return app
 
 
