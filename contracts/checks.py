@@ -7,10 +7,10 @@ import json
 import re
 from typing import Any
 
-from contracts.clauses import Recorder
-from contracts.client import Client, Exchange
-from contracts.dialects import Expectations, Reading, body_code, first_reading
-from contracts.grammar import GRID_ACTIONS, parse
+from .clauses import Recorder
+from .client import Client, Exchange
+from .dialects import Expectations, Reading, body_code, first_reading
+from .grammar import GRID_ACTIONS, parse
 
 TASK_KEYS = ("id", "action", "status", "progress", "prompt", "promptEn", "description", "state", "submitTime",
              "startTime", "finishTime", "imageUrl", "failReason", "properties", "buttons")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from contracts.client import Exchange
+from .client import Exchange
 
 Predicate = Callable[[Exchange], bool]
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from contracts.clauses import CLAUSES, Recorder
+from .clauses import CLAUSES, Recorder
 
 ICON = {"passed": "PASS", "failed": "FAIL", "not run": "----"}
 

@@ -9,6 +9,7 @@ import sys
 import click
 
 from .config import KeyConfig, load_settings
+from .contract_cli import contract
 from .core.dialects import DIALECTS
 from .core.timing import PROFILES
 from .server import waitress_server
@@ -71,3 +72,6 @@ def serve(host: str, port: int, dialect: str | None, timing: str | None, seed: i
         server.run()
     except KeyboardInterrupt:
         stop()
+
+
+main.add_command(contract)  # the contract suite's command lives in its own module
