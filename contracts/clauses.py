@@ -1,10 +1,10 @@
 """The clauses of the contract, and the recorder that turns checks into a clause-by-clause verdict.
 
 A clause is one promise of the documentation, small enough to be checked by one kind of assertion.
-Each carries the place it comes from: `88API l.N` points at a line of the 88API document (the
-primary contract, kept in shared/reference/88api-midjourney-api.md); `upstream §N` at the section
-of the midjourney-proxy reference (behaviour of the open-source / plus proxy, not written in the
-88API document); `relay` at what relays such as new-api need (relay-compatibility notes).
+Its `source` and `quote` are a short note for readers of this file (`88API l.N`: a line of the 88API
+page as kept beside the repository; `upstream §N`: a section of the midjourney-proxy notes; `relay`:
+what relays such as new-api need). What a report shows is in sources.py: the exact sentences each
+clause checks, their section and the public address of the document.
 """
 
 from __future__ import annotations
@@ -146,6 +146,7 @@ class ClauseResult:
 
 
 MAX_EVIDENCE = 3
+NOT_SELECTED = "not selected (--mj-clauses)"
 
 
 class Recorder:
@@ -229,7 +230,7 @@ class Recorder:
     def reason(self, cid: str) -> str:
         res = self.results[cid]
         if cid not in self.selected and res.status == "not run":
-            return "not selected (--mj-clauses)"
+            return NOT_SELECTED
         if res.status == "failed":
             return " | ".join(res.evidence)
         if res.status == "not run":

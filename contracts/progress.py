@@ -50,6 +50,11 @@ class Progress:
         if report.failed:  # pytest's terminal output is off: say why collection failed
             self.write(f"collection error in {report.nodeid or '(session)'}:\n{report.longreprtext}")
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # pytest.exit() (an unusable target) and Ctrl-C: pytest's terminal output, which would say so, is off
+        message = getattr(excinfo.value, "msg", None) or excinfo.typename
+        self.write(f"stopped: {message}")
+
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         for group in self.groups_of.pop(nodeid, set()):
             self.pending[group] -= 1

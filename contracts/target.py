@@ -101,6 +101,10 @@ def start_target(opts: Options) -> Target:
             dialect, source = str(info["dialect"]), "reported by the mockmj target"
         else:
             dialect, source = "88api", "default"
+        if info and info.get("auth") == "keys" and not opts.api_key:
+            raise TargetUnusable(f"{opts.base_url} is a mockmj that accepts only the keys it was given "
+                                 "(/_mockmj/health auth \"keys\"): pass one of them as the key "
+                                 "(--api-key, or --mj-api-key under pytest)")
         api_key = opts.api_key or (MOCK_KEYS[0] if info else None)
         if api_key is None:
             raise TargetUnusable(f"{opts.base_url} is not a mockmj (no /_mockmj/health): pass --mj-api-key "

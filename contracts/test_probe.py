@@ -30,7 +30,7 @@ from .probe import Followed, follow, submit_and_follow
 from .runtime import Run
 from .target import Target
 
-FORBIDDEN = (Reading("HTTP 403 (88API l.738)", lambda ex: ex.status == 403),)
+FORBIDDEN = (Reading("HTTP 403 (88API: 403 Forbidden)", lambda ex: ex.status == 403),)
 
 
 def _need_task(probe: Followed) -> str:

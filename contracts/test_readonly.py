@@ -36,7 +36,8 @@ def _auth_disabled(client: Client, target: Target, exchanges: list[Exchange]) ->
     return all(ex.status != 401 for ex in _read_probes(wrong))
 
 
-AUTH_OFF = "the proxy-dialect target has authentication disabled (upstream §2: no mj.api-secret configured)"
+AUTH_OFF = ("the proxy-dialect target has authentication disabled (midjourney-proxy checks no key when no "
+            "mj.api-secret is configured)")
 NO_AUTH = "the target reports that it needs no key (/_mockmj/health auth \"none\"): nothing to refuse"
 ANY_KEY = ("the target reports that it accepts any non-empty key (/_mockmj/health auth \"any-key\"): no key is"
            " wrong there (start it with --api-key K to check refusals)")
