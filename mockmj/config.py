@@ -61,6 +61,11 @@ class Settings:
     strict: bool = False  # validate every response against the spec (on in mockmj's own tests)
     journal_size: int = 1000
     outbox_size: int = 1000
+    # findings (client mistakes, see core/findings.py): their thresholds
+    findings_polls_per_second: float = 2.0
+    findings_poll_window: float = 2.0
+    findings_terminal_polls: int = 3
+    findings_abandoned_after: float = 60.0
 
     def check(self) -> None:
         _check_types(self)
