@@ -239,3 +239,25 @@ class Recorder:
 
     def any_failed(self) -> bool:
         return any(self.status(cid) == "failed" for cid in CLAUSES)
+
+
+# Clauses added for sentences the list above left out (issue 13); kept apart so that clauses added inside
+# the list elsewhere merge without touching these lines.
+CLAUSES.update({
+    c.id: c
+    for c in (
+        _c("TASK-5", "Every button carries customId, emoji, label, style (2 or 3) and type", "88API l.657-666",
+           "customId Action identifier; emoji Button icon; label Button text; style (2=Primary, 3=Green); type",
+           True),
+        _c("TASK-6", "A task keeps the submitted prompt in `prompt`; a SUCCESS Imagine has its `promptEn`",
+           "88API l.698-706", "prompt • Original prompt; promptEn • English prompt", True),
+        _c("LIFE-13", "Blend `dimensions` shapes the image: PORTRAIT 2:3, SQUARE 1:1, LANDSCAPE 3:2",
+           "88API l.532-538", "PORTRAIT: 2:3 ratio; SQUARE: 1:1 ratio; LANDSCAPE: 3:2 ratio", True),
+        _c("LIFE-14", "A finished DESCRIBE carries the generated description in `prompt`", "88API l.424-428",
+           "Generate text descriptions based on input images", True),
+        _c("ENV-8", "Upload to Discord answers code 1 and the uploaded images' URLs as an array in `result`",
+           "88API l.448-452, l.634-636", "Upload images to the Discord platform; result • String or array", True),
+        _c("IMG-1", "Images in every documented format (JPEG, PNG, GIF, WEBP) are accepted", "88API l.768-774",
+           "Supported image formats: JPEG/JPG, PNG, GIF (static), WEBP", True),
+    )
+})

@@ -77,5 +77,6 @@ RUN: Run | None = None
 
 def current() -> Run:
     if RUN is None:
-        raise RuntimeError("the contract suite's plugin is not configured (run pytest from the repository root)")
+        raise RuntimeError("the contract suite's plugin is not configured (run `mockmj contract`, or "
+                           "`pytest contracts` from a clone)")
     return RUN

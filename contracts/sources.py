@@ -176,6 +176,25 @@ CITATIONS: dict[str, tuple[Cite, ...]] = {
     "CB-1": (NOTIFY_HOOK, CALLBACKS, PLUS_CALLBACK),
     "CB-2": (CALLBACKS,),
     "CB-3": (NOTIFY_HOOK, CALLBACKS),
+    # added in issue 13 (contracts/test_documented.py)
+    "TASK-5": (Cite(A, RESPONSE, "buttons • Type: Object array • Description: Executable operation buttons — customId "
+                                 "Action identifier, emoji Button icon, label Button text, style Style (2=Primary, "
+                                 "3=Green), type Type used internally by the system"),),
+    "TASK-6": (Cite(A, RESPONSE, "prompt • Type: String • Description: Original prompt"),
+               Cite(A, RESPONSE, "promptEn • Type: String • Description: English prompt")),
+    "LIFE-13": (Cite(A, f"{BODY} › Submit Blend Task", "dimensions • Type: Enum string • Required: No • Options: "
+                                                        "PORTRAIT: 2:3 ratio, SQUARE: 1:1 ratio, LANDSCAPE: 3:2 ratio "
+                                                        "• Description: Output image aspect ratio settings"),),
+    "LIFE-14": (Cite(A, "Endpoints › Submit Describe Task", "POST /mj/submit/describe: Generate text descriptions "
+                                                             "based on input images."),
+                Cite("proxy", "describe success handler" + CODE, "On success prompt, promptEn and "
+                                                                 "properties.finalPrompt hold the description: the "
+                                                                 "four numbered prompts.")),
+    "ENV-8": (Cite(A, "Endpoints › Upload Files to Discord", "POST /mj/submit/upload-discord-images: Upload images "
+                                                              "to the Discord platform."),
+              RESULT),
+    "IMG-1": (Cite(A, "💡 Best Practices › Image Format Requirements", "Supported image formats: JPEG/JPG, PNG, GIF "
+                                                                     "(static), WEBP"),),
 }
 
 

@@ -90,3 +90,18 @@ def test_listed_keys_without_a_key_is_a_usage_error(tmp_path: Path) -> None:
         run = run_command(["--base-url", base, "--clauses", "AUTH-1"], tmp_path, timeout=120)
     assert run.returncode == 4, run.output
     assert "pass one of them as the key" in run.output, run.output
+
+
+def test_the_wheel_ships_the_suite_where_the_command_looks() -> None:
+    """pyproject puts contracts/ into the wheel as mockmj/contracts, which is the first place the command
+    looks; from a clone it finds contracts/ beside the package."""
+    import tomllib
+
+    from mockmj import contract_cli
+
+    pyproject = tomllib.loads((Path(contract_cli.__file__).parents[1] / "pyproject.toml").read_text("utf-8"))
+    include = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert include["contracts"] == "mockmj/contracts"
+    assert contract_cli.suite_dir() == Path(contract_cli.__file__).parents[1] / "contracts"
+    dependencies = " ".join(pyproject["project"]["dependencies"])
+    assert "pytest" in dependencies and "schemathesis" in dependencies  # the suite runs from a plain install
