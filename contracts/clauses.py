@@ -259,5 +259,12 @@ CLAUSES.update({
            "88API l.448-452, l.634-636", "Upload images to the Discord platform; result • String or array", True),
         _c("IMG-1", "Images in every documented format (JPEG, PNG, GIF, WEBP) are accepted", "88API l.768-774",
            "Supported image formats: JPEG/JPG, PNG, GIF (static), WEBP", True),
+        _c("BAD-7", "A face swap without sourceBase64 or without targetBase64 is refused and creates no task",
+           "88API l.563-574", "sourceBase64 • Required: Yes; targetBase64 • Required: Yes", True),
+        _c("BAD-8", "An Imagine image without its MIME type prefix is refused and creates no task",
+           "88API l.500-504; upstream §4.1", "Each element should be a complete base64 image string with MIME type "
+           "prefix", True),
+        _c("LIFE-15", "An Imagine with a reference image succeeds, its promptEn led by the image's URL",
+           "88API l.500-504; upstream §4.1", "base64Array • Base64 encoded array for image padding", True),
     )
 })

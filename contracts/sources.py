@@ -195,6 +195,22 @@ CITATIONS: dict[str, tuple[Cite, ...]] = {
               RESULT),
     "IMG-1": (Cite(A, "💡 Best Practices › Image Format Requirements", "Supported image formats: JPEG/JPG, PNG, GIF "
                                                                      "(static), WEBP"),),
+    "BAD-7": (Cite(A, f"{BODY} › Submit Swap Face Task", "sourceBase64 • Type: String • Required: Yes • Description: "
+                                                          "Base64 encoding of the face source image"),
+              Cite(A, f"{BODY} › Submit Swap Face Task", "targetBase64 • Type: String • Required: Yes • Description: "
+                                                          "Base64 encoding of the target image"),
+              BAD_REQUEST),
+    "BAD-8": (Cite(A, f"{BODY} › Submit Imagine Task", "base64Array • Type: String array • Required: No • Description: "
+                                                        "Base64 encoded array for image padding • Format: Each element "
+                                                        "should be a complete base64 image string with MIME type "
+                                                        "prefix"),
+              Cite("proxy", "SubmitController.java" + CODE, "A base64Array item that is not a data URL is refused "
+                                                            "with code 4, \"base64格式错误\".")),
+    "LIFE-15": (Cite(A, f"{BODY} › Submit Imagine Task", "base64Array • Type: String array • Required: No • "
+                                                          "Description: Base64 encoded array for image padding"),
+                Cite("proxy", "imagine with reference images" + CODE, "The worker uploads each image and rewrites the "
+                                                                      "prompt (and promptEn) as \"<url1> <url2> … "
+                                                                      "\" + prompt.")),
 }
 
 

@@ -24,6 +24,7 @@ from .observe import describe_history
 from .probe import Followed, accepted_id, submit_and_follow
 from .runtime import Run
 from .target import Target
+from .test_bad_input import _refused as refused
 from .test_probe import _need_success as need_success
 
 BUTTON_STYLES = (2, 3)  # the 88API buttons table: "style Style (2=Primary, 3=Green)"
@@ -167,3 +168,39 @@ def test_every_documented_image_format_is_accepted(client: Client, rec: Recorder
                 got = client.get(f"/mj/task/{task_id}/fetch")
                 rec.check("IMG-1", got.status == 200 and isinstance(got.json_or_none(), dict),
                           lambda got=got, fmt=fmt: f"the {fmt} describe task cannot be fetched: {got.brief()}")
+
+
+# -- required request fields and formats ------------------------------------------------------------------
+@pytest.mark.clauses("BAD-7")
+@pytest.mark.cost(billable=2, priority=65)
+def test_swap_face_needs_both_images(client: Client, rec: Recorder, target: Target, run: Run) -> None:
+    need_budget(run, 2)
+    refused(client, rec, target, run, "BAD-7", "/mj/insight-face/swap", "face swap without targetBase64",
+            {"sourceBase64": png_data_url()})
+    refused(client, rec, target, run, "BAD-7", "/mj/insight-face/swap", "face swap without sourceBase64",
+            {"targetBase64": png_data_url(colour=(20, 90, 200))})
+
+
+@pytest.mark.clauses("BAD-8")
+@pytest.mark.cost(billable=1, priority=66)
+def test_imagine_images_need_the_mime_prefix(client: Client, rec: Recorder, target: Target, run: Run) -> None:
+    bare = png_data_url().split(",", 1)[1]  # the same image, without "data:image/png;base64,"
+    refused(client, rec, target, run, "BAD-8", "/mj/submit/imagine", "an Imagine image without its MIME prefix",
+            {"prompt": "a lighthouse", "base64Array": [bare]})
+
+
+@pytest.mark.clauses("LIFE-15")
+@pytest.mark.cost(billable=1, priority=67)
+def test_imagine_with_a_reference_image(client: Client, rec: Recorder, target: Target, run: Run) -> None:
+    need_budget(run, 1)
+    prompt = "a lighthouse in the style of the reference"
+    followed = submit_and_follow(client, target, "/mj/submit/imagine",
+                                 {"prompt": prompt, "base64Array": [png_data_url(64, 64, (30, 160, 90))]},
+                                 run.opts.task_timeout, with_hook=False)
+    final = _finished(followed, "Imagine with a reference image")
+    prompt_en = str(final.get("promptEn") or "")
+    head = prompt_en.split(" ", 1)[0]
+    with rec.soft():
+        _check_action(rec, "LIFE-15", final, "IMAGINE")
+        rec.check("LIFE-15", head.startswith(("http://", "https://")) and prompt_en.rstrip().endswith(prompt),
+                  lambda: f"promptEn should be the uploaded image's URL, then the prompt: {short(prompt_en)}")

@@ -265,6 +265,40 @@ def upload_result_as_string(environ: dict[str, Any], reply: Reply) -> None:
         reply.set_json(data)
 
 
+def _accepts_when(reply: Reply, bad: bool) -> None:
+    """Answer a refused submission as if it had been accepted."""
+    if bad and reply.json() is not None and (reply.code >= 400 or (reply.json() or {}).get("code") != 1):
+        reply.status = "200 OK"
+        reply.set_json({"code": 1, "description": "Submitted successfully", "result": "1795400000000002",
+                        "properties": {}})
+
+
+def _sent(reply: Reply) -> Any:
+    try:
+        return json.loads(reply.request_body or b"null")
+    except ValueError:
+        return None
+
+
+def swap_with_one_image(environ: dict[str, Any], reply: Reply) -> None:
+    sent = _sent(reply)
+    if _path(environ).endswith("/insight-face/swap") and isinstance(sent, dict):
+        _accepts_when(reply, not (sent.get("sourceBase64") and sent.get("targetBase64")))
+
+
+def bare_base64_accepted(environ: dict[str, Any], reply: Reply) -> None:
+    sent = _sent(reply)
+    if _path(environ).endswith("/mj/submit/imagine") and isinstance(sent, dict):
+        images = sent.get("base64Array") or []
+        _accepts_when(reply, any(isinstance(i, str) and not i.startswith("data:") for i in images))
+
+
+def reference_urls_dropped(task: dict[str, Any]) -> None:
+    text = task.get("promptEn")
+    if isinstance(text, str) and text.startswith("http"):
+        task["promptEn"] = " ".join(w for w in text.split(" ") if not w.startswith("http"))
+
+
 def webp_refused(environ: dict[str, Any], reply: Reply) -> None:
     if _path(environ).endswith("/mj/submit/describe") and b"data:image/webp" in reply.request_body:
         reply.status = "200 OK"
@@ -308,4 +342,9 @@ CORRUPTIONS: tuple[Corruption, ...] = (
     Corruption("describe without its text", lambda: rewriting(on_tasks(description_lost)), "LIFE-14", "LIFE-14"),
     Corruption("upload result as a string", lambda: rewriting(upload_result_as_string), "ENV-8", "ENV-8"),
     Corruption("WEBP refused", lambda: rewriting(webp_refused), "IMG-1", "IMG-1"),
+    Corruption("face swap with one image accepted", lambda: rewriting(swap_with_one_image), "BAD-7", "BAD-7"),
+    Corruption("Imagine image without MIME prefix accepted", lambda: rewriting(bare_base64_accepted), "BAD-8",
+               "BAD-8"),
+    Corruption("reference image URL dropped from promptEn", lambda: rewriting(on_tasks(reference_urls_dropped)),
+               "LIFE-15", "LIFE-15"),
 )
