@@ -168,3 +168,17 @@ def test_bad_final_and_bad_thresholds_are_refused(make_server: Make) -> None:
     assert r.status_code == 400 and "final" in r.json()["error"]
     with pytest.raises(ValueError, match="findings_polls_per_second"):
         make_server(findings_polls_per_second=0.0)
+
+
+def test_a_modal_confirm_does_not_make_a_read_task_look_unread() -> None:
+    """/submit/modal answers the MODAL task's own id: the task stays the one the client already read."""
+    from mockmj.core.findings import Findings, Seen
+
+    tracker = Findings()
+    tracker.observe(Seen(key="k", kind="action", method="POST", path="/mj/submit/action", status=200, code=21,
+                         created="1", parent_status="SUCCESS"))
+    tracker.observe(Seen(key="k", kind="fetch", method="GET", path="/mj/task/1/fetch", status=200, task_id="1",
+                         task_status="MODAL"))
+    tracker.observe(Seen(key="k", kind="submit", method="POST", path="/mj/submit/modal", status=200, code=1,
+                         created="1"))
+    assert tracker.of("k", final=True) == []

@@ -217,7 +217,7 @@ class Findings:
                 self._note(state, "repeated-refused-submission", f"{seen.method} {seen.path}", seen.at,
                            {"sent": count + 1, "lastStatus": seen.status, "lastCode": seen.code,
                             "secondsSinceFirst": round(seen.at - first, 3)})
-        elif seen.created:
+        elif seen.created and seen.created not in state.tasks:  # a modal confirm answers its task's own id
             state.tasks[seen.created] = _Task(seen.at, seen.callback, seen.path)
             if len(state.tasks) > MAX_TASKS:
                 state.tasks.popitem(last=False)
