@@ -266,5 +266,7 @@ CLAUSES.update({
            "prefix", True),
         _c("LIFE-15", "An Imagine with a reference image succeeds, its promptEn led by the image's URL",
            "88API l.500-504; upstream §4.1", "base64Array • Base64 encoded array for image padding", True),
+        _c("LIFE-16", "Cancelling an unfinished task ends it CANCEL (or FAILURE with a reason), with a finishTime",
+           "88API l.37, l.719; upstream §10.8", "Task cancellation function; CANCEL Cancelled", True),
     )
 })

@@ -211,6 +211,9 @@ CITATIONS: dict[str, tuple[Cite, ...]] = {
                 Cite("proxy", "imagine with reference images" + CODE, "The worker uploads each image and rewrites the "
                                                                       "prompt (and promptEn) as \"<url1> <url2> … "
                                                                       "\" + prompt.")),
+    "LIFE-16": (Cite(A, "Feature table › Account Management", "Task cancellation function"),
+                Cite(A, RESPONSE, "status • Type: Enum string • Description: Task status — … CANCEL Cancelled"),
+                Cite("plus", "admin UI API (src/services/mj/api.ts)", "POST /mj/task/{id}/cancel → status CANCEL")),
 }
 
 

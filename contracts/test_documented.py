@@ -21,7 +21,7 @@ from .client import Client
 from .common import need, need_budget, png_data_url
 from .dialects import body_code
 from .observe import describe_history
-from .probe import Followed, accepted_id, submit_and_follow
+from .probe import Followed, accepted_id, follow, submit_and_follow
 from .runtime import Run
 from .target import Target
 from .test_bad_input import _refused as refused
@@ -204,3 +204,35 @@ def test_imagine_with_a_reference_image(client: Client, rec: Recorder, target: T
         _check_action(rec, "LIFE-15", final, "IMAGINE")
         rec.check("LIFE-15", head.startswith(("http://", "https://")) and prompt_en.rstrip().endswith(prompt),
                   lambda: f"promptEn should be the uploaded image's URL, then the prompt: {short(prompt_en)}")
+
+
+@pytest.mark.clauses("LIFE-16")
+@pytest.mark.cost(billable=1, priority=68)
+def test_a_cancelled_task_ends_cancelled(client: Client, rec: Recorder, target: Target, run: Run) -> None:
+    need_budget(run, 1)
+    submit = client.post("/mj/submit/imagine", {"prompt": "a lighthouse, to be cancelled"})
+    task_id = accepted_id(submit, target.expect)
+    need(task_id is not None, f"the Imagine to cancel was not accepted: {submit.brief()}")
+    cancel = client.post(f"/mj/task/{task_id}/cancel", {})
+    check_no_server_error(rec, cancel)
+    need(cancel.status != 404, f"the target has no POST /mj/task/{{id}}/cancel (the open-source proxy has none): "
+                               f"{cancel.brief()}")
+    if not (cancel.status == 200 and body_code(cancel) in target.expect.accepted_codes):
+        got = client.get(f"/mj/task/{task_id}/fetch").json_or_none() or {}
+        need(got.get("status") not in ("SUCCESS", "FAILURE"), f"the task finished before the cancel: {cancel.brief()}")
+        rec.fail("LIFE-16", f"cancelling an unfinished task was refused: {cancel.brief()}")
+    fetches: list[Any] = []
+    follow(client, str(task_id), run.opts.task_timeout, target.local, fetches)
+    final = fetches[-1].json_or_none() if fetches else None
+    with rec.soft():
+        status = final.get("status") if isinstance(final, dict) else None
+        if status == "FAILURE":
+            rec.reading("LIFE-16", "FAILURE with a failReason (trueai)")
+            rec.check("LIFE-16", bool(str(final.get("failReason") or "").strip()),  # type: ignore[union-attr]
+                      lambda: f"a cancel that ends FAILURE should say why: {short(final)}")
+        else:
+            rec.reading("LIFE-16", "CANCEL (midjourney-proxy-plus)")
+            rec.check("LIFE-16", status == "CANCEL", lambda: f"a cancelled task should end CANCEL: {short(final)}")
+        if isinstance(final, dict):
+            rec.check("LIFE-16", isinstance(final.get("finishTime"), int),
+                      lambda: f"a cancelled task should carry its finishTime: {short(final)}")

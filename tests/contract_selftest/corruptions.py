@@ -299,6 +299,18 @@ def reference_urls_dropped(task: dict[str, Any]) -> None:
         task["promptEn"] = " ".join(w for w in text.split(" ") if not w.startswith("http"))
 
 
+def cancel_lost(environ: dict[str, Any]) -> None:
+    """The cancel never reaches the task (it goes to an id nobody has), and the rewrite below says it did."""
+    if _path(environ).endswith("/cancel"):
+        environ["PATH_INFO"] = "/mj/task/9999999999999999/cancel"
+
+
+def cancel_claimed(environ: dict[str, Any], reply: Reply) -> None:
+    if _path(environ).endswith("/cancel"):
+        reply.status = "200 OK"
+        reply.set_json({"code": 1, "description": "Submitted successfully", "result": None, "properties": {}})
+
+
 def webp_refused(environ: dict[str, Any], reply: Reply) -> None:
     if _path(environ).endswith("/mj/submit/describe") and b"data:image/webp" in reply.request_body:
         reply.status = "200 OK"
@@ -345,6 +357,8 @@ CORRUPTIONS: tuple[Corruption, ...] = (
     Corruption("face swap with one image accepted", lambda: rewriting(swap_with_one_image), "BAD-7", "BAD-7"),
     Corruption("Imagine image without MIME prefix accepted", lambda: rewriting(bare_base64_accepted), "BAD-8",
                "BAD-8"),
+    Corruption("a cancel that changes nothing", lambda: rewriting(cancel_claimed, before=cancel_lost), "LIFE-16",
+               "LIFE-16"),
     Corruption("reference image URL dropped from promptEn", lambda: rewriting(on_tasks(reference_urls_dropped)),
                "LIFE-15", "LIFE-15"),
 )
