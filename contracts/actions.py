@@ -6,14 +6,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.checks import check_no_server_error, check_submit_envelope, short
-from contracts.clauses import Recorder
-from contracts.client import Client, Exchange
-from contracts.common import png_data_url, token
-from contracts.dialects import body_code
-from contracts.grammar import ACTION_FOR_KIND, parse
-from contracts.observe import Observer
-from contracts.target import Target
+from .checks import check_no_server_error, check_submit_envelope, short
+from .clauses import Recorder
+from .client import Client, Exchange
+from .common import png_data_url, token
+from .dialects import body_code
+from .grammar import ACTION_FOR_KIND, parse
+from .observe import Observer
+from .target import Target
 
 MODAL_DESCRIPTIONS = ("Waiting for window confirm", "窗口等待")
 

@@ -7,10 +7,10 @@ import json
 import re
 from typing import Any
 
-from contracts.clauses import Recorder
-from contracts.client import Client, Exchange
-from contracts.dialects import Expectations, Reading, body_code, first_reading
-from contracts.grammar import GRID_ACTIONS, parse
+from .clauses import Recorder
+from .client import Client, Exchange
+from .dialects import Expectations, Reading, body_code, first_reading
+from .grammar import GRID_ACTIONS, parse
 
 TASK_KEYS = ("id", "action", "status", "progress", "prompt", "promptEn", "description", "state", "submitTime",
              "startTime", "finishTime", "imageUrl", "failReason", "properties", "buttons")
@@ -110,15 +110,15 @@ def check_error_body(rec: Recorder, ex: Exchange, expect: Expectations) -> None:
         return
     if ex.status == 401 and expect.unauthorized_body == "empty":
         ok = ex.body.strip() == b""
-        rec.check("ENV-6", ok, lambda: f"401 should have an empty body (upstream §2): {ex.brief()}")
+        rec.check("ENV-6", ok, lambda: f"401 should have an empty body (midjourney-proxy): {ex.brief()}")
         if ok:
-            rec.reading("ENV-6", "401 with empty body (upstream §2)")
+            rec.reading("ENV-6", "401 with empty body (midjourney-proxy)")
         return
     if ex.status == 429:  # rate limiting is the deployment's, not the contract's
         return
     data = ex.json_or_none()
     if expect.name == "proxy" and isinstance(data, dict) and {"status", "error"} <= data.keys():
-        rec.reading("ENV-6", "Spring error JSON {timestamp,status,error,path} (upstream §1)")
+        rec.reading("ENV-6", "Spring error JSON {timestamp,status,error,path} (midjourney-proxy, Spring Boot)")
         rec.ok("ENV-6")
         return
     check_compact(rec, ex)
@@ -137,7 +137,7 @@ def check_error_body(rec: Recorder, ex: Exchange, expect: Expectations) -> None:
             problems.append("result is missing (documented: null)")
     rec.check("ENV-6", not problems, lambda: f"{'; '.join(problems)}: {ex.brief()}")
     if not problems:
-        rec.reading("ENV-6", "{code, description, result:null} (88API l.744-750)")
+        rec.reading("ENV-6", "{code, description, result:null} (88API Error Response Format)")
 
 
 def check_reading(rec: Recorder, cid: str, readings: tuple[Reading, ...], ex: Exchange, what: str) -> bool:
@@ -265,7 +265,7 @@ def task_hash(task: dict[str, Any]) -> tuple[str | None, str]:
     props = task.get("properties") if isinstance(task.get("properties"), dict) else {}
     h = props.get("messageHash")
     if isinstance(h, str) and h:
-        return h, "hash from properties.messageHash (upstream §5.4)"
+        return h, "hash from properties.messageHash (midjourney-proxy properties)"
     return None, "no properties.messageHash: buttons must agree on one hash"
 
 

@@ -1,10 +1,10 @@
 """The clauses of the contract, and the recorder that turns checks into a clause-by-clause verdict.
 
 A clause is one promise of the documentation, small enough to be checked by one kind of assertion.
-Each carries the place it comes from: `88API l.N` points at a line of the 88API document (the
-primary contract, kept in shared/reference/88api-midjourney-api.md); `upstream §N` at the section
-of the midjourney-proxy reference (behaviour of the open-source / plus proxy, not written in the
-88API document); `relay` at what relays such as new-api need (relay-compatibility notes).
+Its `source` and `quote` are a short note for readers of this file (`88API l.N`: a line of the 88API
+page as kept beside the repository; `upstream §N`: a section of the midjourney-proxy notes; `relay`:
+what relays such as new-api need). What a report shows is in sources.py: the exact sentences each
+clause checks, their section and the public address of the document.
 """
 
 from __future__ import annotations
@@ -159,6 +159,7 @@ class ClauseResult:
 
 
 MAX_EVIDENCE = 3
+NOT_SELECTED = "not selected (--mj-clauses)"
 
 
 class Recorder:
@@ -242,7 +243,7 @@ class Recorder:
     def reason(self, cid: str) -> str:
         res = self.results[cid]
         if cid not in self.selected and res.status == "not run":
-            return "not selected (--mj-clauses)"
+            return NOT_SELECTED
         if res.status == "failed":
             return " | ".join(res.evidence)
         if res.status == "not run":
@@ -251,3 +252,34 @@ class Recorder:
 
     def any_failed(self) -> bool:
         return any(self.status(cid) == "failed" for cid in CLAUSES)
+
+
+# Clauses added for sentences the list above left out (issue 13); kept apart so that clauses added inside
+# the list elsewhere merge without touching these lines.
+CLAUSES.update({
+    c.id: c
+    for c in (
+        _c("TASK-5", "Every button carries customId, emoji, label, style (2 or 3) and type", "88API l.657-666",
+           "customId Action identifier; emoji Button icon; label Button text; style (2=Primary, 3=Green); type",
+           True),
+        _c("TASK-6", "A task keeps the submitted prompt in `prompt`; a SUCCESS Imagine has its `promptEn`",
+           "88API l.698-706", "prompt • Original prompt; promptEn • English prompt", True),
+        _c("LIFE-13", "Blend `dimensions` shapes the image: PORTRAIT 2:3, SQUARE 1:1, LANDSCAPE 3:2",
+           "88API l.532-538", "PORTRAIT: 2:3 ratio; SQUARE: 1:1 ratio; LANDSCAPE: 3:2 ratio", True),
+        _c("LIFE-14", "A finished DESCRIBE carries the generated description in `prompt`", "88API l.424-428",
+           "Generate text descriptions based on input images", True),
+        _c("ENV-8", "Upload to Discord answers code 1 and the uploaded images' URLs as an array in `result`",
+           "88API l.448-452, l.634-636", "Upload images to the Discord platform; result • String or array", True),
+        _c("IMG-1", "Images in every documented format (JPEG, PNG, GIF, WEBP) are accepted", "88API l.768-774",
+           "Supported image formats: JPEG/JPG, PNG, GIF (static), WEBP", True),
+        _c("BAD-7", "A face swap without sourceBase64 or without targetBase64 is refused and creates no task",
+           "88API l.563-574", "sourceBase64 • Required: Yes; targetBase64 • Required: Yes", True),
+        _c("BAD-8", "An Imagine image without its MIME type prefix is refused and creates no task",
+           "88API l.500-504; upstream §4.1", "Each element should be a complete base64 image string with MIME type "
+           "prefix", True),
+        _c("LIFE-15", "An Imagine with a reference image succeeds, its promptEn led by the image's URL",
+           "88API l.500-504; upstream §4.1", "base64Array • Base64 encoded array for image padding", True),
+        _c("LIFE-16", "Cancelling an unfinished task ends it CANCEL (or FAILURE with a reason), with a finishTime",
+           "88API l.37, l.719; upstream §10.8", "Task cancellation function; CANCEL Cancelled", True),
+    )
+})

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from contracts.checks import rejected_without_task
-from contracts.clauses import Recorder
-from contracts.client import Client, Exchange
-from contracts.dialects import Expectations
+from .checks import rejected_without_task
+from .clauses import Recorder
+from .client import Client, Exchange
+from .dialects import Expectations
 
 
 def unknown_task_id() -> str:

@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from contracts import report as report_mod
-from contracts import runtime
-from contracts.clauses import CLAUSES, Recorder
-from contracts.client import Client, is_billable
-from contracts.common import need_budget
-from contracts.observe import Observer
-from contracts.options import add_options, read_options
-from contracts.probe import Followed, run_probe
-from contracts.target import Target
+from . import report as report_mod
+from . import runtime
+from .clauses import CLAUSES, Recorder
+from .client import Client, is_billable
+from .common import need_budget
+from .observe import Observer
+from .options import add_options, read_options
+from .probe import Followed, run_probe
+from .target import Target
 
 REPORT_KEY = pytest.StashKey[dict[str, Any]]()
 FAILS_KEY = pytest.StashKey[int]()
@@ -31,6 +31,8 @@ FAILS_KEY = pytest.StashKey[int]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+    parser.addoption("--mj-progress", action="store_true", default=False,
+                     help="one line per clause group and the clause table (what `mockmj contract` shows)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,6 +45,10 @@ def pytest_configure(config: pytest.Config) -> None:
     run = runtime.Run(opts)
     run.rec.selected = {cid for cid in CLAUSES if opts.selects(cid)}
     runtime.RUN = run
+    if config.getoption("mj_progress"):
+        from .progress import Progress
+
+        config.pluginmanager.register(Progress(run.rec, item_clauses, report_key=REPORT_KEY), "mj-progress")
 
 
 def item_clauses(item: pytest.Item) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from contracts.client import Exchange
+from .client import Exchange
 
 Predicate = Callable[[Exchange], bool]
 
@@ -64,14 +64,14 @@ EIGHTY_EIGHT = Expectations(
     modal_code=21,
     ok_descriptions=("Submitted successfully", "提交成功"),
     validation=(
-        Reading("HTTP 400 (88API l.737)", _status(400)),
-        Reading("HTTP 200 + code 21 Parameter error (88API l.624)", _code(200, 21)),
+        Reading("HTTP 400 (88API: 400 Bad Request)", _status(400)),
+        Reading("HTTP 200 + code 21 Parameter error (88API status codes)", _code(200, 21)),
     ),
-    unknown_task_read=(Reading("HTTP 404 (88API l.740)", _status(404)),),
+    unknown_task_read=(Reading("HTTP 404 (88API: 404 Not Found)", _status(404)),),
     unknown_task_write=(
-        Reading("HTTP 404 (88API l.740)", _status(404)),
-        Reading("HTTP 400 (88API l.737)", _status(400)),
-        Reading("HTTP 200 + code 21 Parameter error (88API l.624)", _code(200, 21)),
+        Reading("HTTP 404 (88API: 404 Not Found)", _status(404)),
+        Reading("HTTP 400 (88API: 400 Bad Request)", _status(400)),
+        Reading("HTTP 200 + code 21 Parameter error (88API status codes)", _code(200, 21)),
     ),
     unauthorized_body="envelope",
     param_messages={},
@@ -83,17 +83,17 @@ PROXY = Expectations(
     modal_code=21,
     ok_descriptions=("提交成功",),
     validation=(
-        Reading("HTTP 200 + code 4 (upstream §3.2 VALIDATION_ERROR)", _code(200, 4)),
-        Reading("HTTP 400 Spring error (upstream §1)", _status(400)),
+        Reading("HTTP 200 + code 4 (midjourney-proxy VALIDATION_ERROR)", _code(200, 4)),
+        Reading("HTTP 400 Spring error (midjourney-proxy)", _status(400)),
     ),
     unknown_task_read=(
-        Reading("HTTP 200 + empty body (upstream §1, §4.6)", lambda ex: ex.status == 200 and empty_body(ex)),
-        Reading("HTTP 404 + code 3 (upstream §10.6, trueai)", _status(404)),
+        Reading("HTTP 200 + empty body (midjourney-proxy)", lambda ex: ex.status == 200 and empty_body(ex)),
+        Reading("HTTP 404 + code 3 (trueai midjourney-proxy)", _status(404)),
     ),
     unknown_task_write=(
-        Reading("HTTP 404 + code 3 (upstream §10.2, trueai)", _status(404)),
-        Reading("HTTP 200 + code 3 NOT_FOUND (upstream §3.2)", _code(200, 3)),
-        Reading("HTTP 200 + code 4 VALIDATION_ERROR (upstream §3.2)", _code(200, 4)),
+        Reading("HTTP 404 + code 3 (trueai midjourney-proxy)", _status(404)),
+        Reading("HTTP 200 + code 3 NOT_FOUND (midjourney-proxy)", _code(200, 3)),
+        Reading("HTTP 200 + code 4 VALIDATION_ERROR (midjourney-proxy)", _code(200, 4)),
     ),
     unauthorized_body="empty",
     param_messages={

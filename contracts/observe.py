@@ -8,10 +8,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.checks import TERMINAL, check_buttons, check_compact, check_image, check_step, check_task, short
-from contracts.clauses import Recorder
-from contracts.client import Client, Exchange
-from contracts.dialects import Expectations
+from .checks import TERMINAL, check_buttons, check_compact, check_image, check_step, check_task, short
+from .clauses import Recorder
+from .client import Client, Exchange
+from .dialects import Expectations
 
 
 @dataclass

@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.checks import TERMINAL
-from contracts.client import Client, Exchange
-from contracts.common import submit_body, token
-from contracts.dialects import Expectations, body_code
-from contracts.target import Target
+from .checks import TERMINAL
+from .client import Client, Exchange
+from .common import submit_body, token
+from .dialects import Expectations, body_code
+from .target import Target
 
 
 @dataclass

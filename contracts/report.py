@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from contracts.clauses import CLAUSES, Recorder
+from .clauses import CLAUSES, NOT_SELECTED, Clause, Recorder
+from .sources import DOCS, citations_of
 
 ICON = {"passed": "PASS", "failed": "FAIL", "not run": "----"}
 
@@ -20,8 +21,7 @@ def build(rec: Recorder, meta: dict[str, Any]) -> dict[str, Any]:
         clauses.append({
             "id": cid,
             "title": clause.title,
-            "source": clause.source,
-            "quote": clause.quote,
+            "citations": citations(clause),
             "billable": clause.billable,
             "status": status,
             "observations": res.observations,
@@ -32,8 +32,42 @@ def build(rec: Recorder, meta: dict[str, Any]) -> dict[str, Any]:
             "notes": res.not_run if status != "not run" else [],
             "tests": sorted(res.tests),
         })
+    for c in clauses:
+        c["source"] = _where(c)  # the sections quoted; the repository's own notes never leave it
     summary = {s: sum(1 for c in clauses if c["status"] == s) for s in ("passed", "failed", "not run")}
     return {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **meta, "summary": summary, "clauses": clauses}
+
+
+def citations(clause: Clause) -> list[dict[str, str | None]]:
+    """The clause's quoted sentences; a clause sources.py does not know quotes its own short source."""
+    return citations_of(clause.id) or [{"document": clause.source, "url": None, "section": "", "text": clause.quote}]
+
+
+def _where(c: dict[str, Any]) -> str:
+    """The table's short "documented at": the sections, without the sentences (quoted below the table)."""
+    seen: list[str] = []
+    for cite in c.get("citations") or []:
+        doc = next((k for k, d in DOCS.items() if d.title == cite["document"]), None)
+        label = f"{'88API' if doc == '88api' else doc or cite['document']}"
+        where = f"{label} › {cite['section']}" if cite["section"] else label
+        if where not in seen:
+            seen.append(where)
+    return "; ".join(seen) or c.get("source", "")
+
+
+def _sources_section(report: dict[str, Any]) -> list[str]:
+    lines = ["## What each clause checks", "",
+             "Each clause quotes the documentation it checks, with the section and the public document.", ""]
+    for c in report["clauses"]:
+        lines.append(f"- **{c['id']}** {c['title']}")
+        for cite in c.get("citations") or []:
+            doc = f"[{cite['document']}]({cite['url']})" if cite.get("url") else cite["document"]
+            section = f"{cite['section']}, " if cite.get("section") else ""
+            lines.append(f"  > {' '.join(str(cite['text']).split())}")
+            lines.append(f"  — {section}{doc}")
+    lines += ["", "Documents:", ""]
+    lines += [f"- {d.title}" + (f": <{d.url}>" if d.url else "") for d in DOCS.values()]
+    return [*lines, ""]
 
 
 def _checks(n: int) -> str:
@@ -74,10 +108,9 @@ def markdown(report: dict[str, Any]) -> str:
                 detail += "; seen: " + ", ".join(c["readings"])
             if c["notes"]:
                 detail += "; partly not run: " + "; ".join(c["notes"])
-        lines.append(f"| {c['id']} | {c['status']} | {_cell(c['title'], 120)} | {_cell(c['source'], 80)} | "
+        lines.append(f"| {c['id']} | {c['status']} | {_cell(c['title'], 120)} | {_cell(_where(c), 160)} | "
                      f"{_cell(detail)} |")
-    lines += ["", "Sources: `88API l.N` = line N of the 88API Midjourney document; `upstream §N` = the "
-              "midjourney-proxy behaviour reference; `relay` = what relays such as new-api require.", ""]
+    lines += ["", *_sources_section(report)]
     return "\n".join(lines)
 
 
@@ -86,7 +119,10 @@ def terminal_lines(report: dict[str, Any], width: int = 120) -> list[str]:
     b = report.get("budget", {})
     t = report.get("target", {})
     out = [f"target {t.get('base_url')}  dialect {t.get('dialect')}  billable {b.get('used')}/{b.get('limit')}"]
+    unselected = [c["id"] for c in report["clauses"] if c["reason"] == NOT_SELECTED]
     for c in report["clauses"]:
+        if c["reason"] == NOT_SELECTED:
+            continue
         if c["status"] == "failed":
             detail = c["evidence"][0] if c["evidence"] else ""
         elif c["status"] == "not run":
@@ -98,6 +134,8 @@ def terminal_lines(report: dict[str, Any], width: int = 120) -> list[str]:
         out.append(line[:width])
         if detail and c["status"] != "passed":
             out.append(("       " + " ".join(detail.split()))[:width])
+    if unselected:
+        out.append(f"---- {len(unselected)} clauses not selected (--mj-clauses)")
     out.append(f"{s['passed']} passed, {s['failed']} failed, {s['not run']} not run")
     return out
 

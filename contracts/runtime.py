@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from contracts.clauses import Recorder
-from contracts.client import Budget, Client, Counters, Spacer
-from contracts.observe import Observer
-from contracts.options import Options
-from contracts.target import Target, make_client, start_target
+from .clauses import Recorder
+from .client import Budget, Client, Counters, Spacer
+from .observe import Observer
+from .options import Options
+from .target import Target, make_client, start_target
 
 
 @dataclass
@@ -77,5 +77,6 @@ RUN: Run | None = None
 
 def current() -> Run:
     if RUN is None:
-        raise RuntimeError("the contract suite's plugin is not configured (run pytest from the repository root)")
+        raise RuntimeError("the contract suite's plugin is not configured (run `mockmj contract`, or "
+                           "`pytest contracts` from a clone)")
     return RUN

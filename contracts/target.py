@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 
 import requests
 
-from contracts.client import Budget, Client, Counters, Spacer
-from contracts.dialects import EXPECTATIONS, Expectations
-from contracts.options import Options
-from contracts.receiver import Receiver
+from .client import Budget, Client, Counters, Spacer
+from .dialects import EXPECTATIONS, Expectations
+from .options import Options
+from .receiver import Receiver
 
 MOCK_KEYS = ("contract-key-1", "contract-key-2")
 
@@ -37,6 +37,9 @@ class Target:
     in_process: bool
     local: bool
     mock_info: dict[str, Any] = field(default_factory=dict)
+    # what a mockmj says of its auth in /_mockmj/health: "keys" (only listed keys), "any-key" (any
+    # non-empty key), "none" (no key needed); None for another target, which says nothing of itself
+    auth: str | None = None
     receiver: Receiver | None = None
     receiver_note: str = ""
     server: Any = None  # the in-process MockServer
@@ -54,6 +57,7 @@ class Target:
             "in_process": self.in_process,
             "local": self.local,
             "mock": self.mock_info,
+            "auth": self.auth or "(not reported)",
             "callbacks": self.receiver.base_url if self.receiver else self.receiver_note,
         }
 
@@ -87,7 +91,7 @@ def start_target(opts: Options) -> Target:
                         dialect=dialect, dialect_source="--mj-dialect" if opts.dialect else "default",
                         is_mockmj=True, in_process=True, local=True,
                         mock_info={"timing": opts.mock_timing, "api_keys": "restricted to the suite's two keys"},
-                        server=server)
+                        auth="keys", server=server)
     else:
         assert opts.base_url is not None
         info = probe_mockmj(opts.base_url)
@@ -97,6 +101,10 @@ def start_target(opts: Options) -> Target:
             dialect, source = str(info["dialect"]), "reported by the mockmj target"
         else:
             dialect, source = "88api", "default"
+        if info and info.get("auth") == "keys" and not opts.api_key:
+            raise TargetUnusable(f"{opts.base_url} is a mockmj that accepts only the keys it was given "
+                                 "(/_mockmj/health auth \"keys\"): pass one of them as the key "
+                                 "(--api-key, or --mj-api-key under pytest)")
         api_key = opts.api_key or (MOCK_KEYS[0] if info else None)
         if api_key is None:
             raise TargetUnusable(f"{opts.base_url} is not a mockmj (no /_mockmj/health): pass --mj-api-key "
@@ -104,7 +112,7 @@ def start_target(opts: Options) -> Target:
         second = opts.second_key or (f"contract-key-{secrets.token_hex(4)}" if info else None)
         target = Target(base_url=opts.base_url, api_key=api_key, second_key=second, dialect=dialect,
                         dialect_source=source, is_mockmj=info is not None, in_process=False, local=opts.local,
-                        mock_info=info or {})
+                        mock_info=info or {}, auth=str(info["auth"]) if info and info.get("auth") else None)
     attach_receiver(target, opts)
     return target
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from contracts.checks import check_error_body, check_no_server_error, check_reading, check_submit_envelope, short
-from contracts.clauses import Recorder
-from contracts.client import Client, Exchange
-from contracts.common import (
+from .checks import check_error_body, check_no_server_error, check_reading, check_submit_envelope, short
+from .clauses import Recorder
+from .client import Client, Exchange
+from .common import (
     NoTaskWitness,
     need,
     need_budget,
@@ -23,11 +23,11 @@ from contracts.common import (
     undecodable_data_url,
     unknown_task_id,
 )
-from contracts.dialects import body_code
-from contracts.observe import Observer, describe_history
-from contracts.probe import Followed, accepted_id, follow
-from contracts.runtime import Run
-from contracts.target import Target
+from .dialects import body_code
+from .observe import Observer, describe_history
+from .probe import Followed, accepted_id, follow
+from .runtime import Run
+from .target import Target
 
 
 def _refused(client: Client, rec: Recorder, target: Target, run: Run, cid: str, path: str, what: str,

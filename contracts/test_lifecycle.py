@@ -15,15 +15,15 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, multiple, precondition, rule, run_state_machine_as_test
 
-from contracts.actions import press
-from contracts.checks import TASK_KEYS, TERMINAL, check_no_server_error, check_submit_envelope
-from contracts.clauses import Recorder
-from contracts.client import Client
-from contracts.common import need_budget, png_data_url, submit_body, unknown_task_id
-from contracts.grammar import parse
-from contracts.observe import Observer
-from contracts.runtime import Run
-from contracts.target import Target
+from .actions import press
+from .checks import TASK_KEYS, TERMINAL, check_no_server_error, check_submit_envelope
+from .clauses import Recorder
+from .client import Client
+from .common import need_budget, png_data_url, submit_body, unknown_task_id
+from .grammar import parse
+from .observe import Observer
+from .runtime import Run
+from .target import Target
 
 PROMPTS = st.sampled_from([
     "a lighthouse at dusk", "a red fox in the snow --ar 3:2", "isometric city block --v 6.1",

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from contracts.actions import Pressed, press
-from contracts.checks import (
+from .actions import Pressed, press
+from .checks import (
     RANK,
     TASK_KEYS,
     TERMINAL,
@@ -20,17 +20,17 @@ from contracts.checks import (
     percent,
     short,
 )
-from contracts.clauses import Recorder
-from contracts.client import Client
-from contracts.common import need, need_budget, submit_body
-from contracts.dialects import Reading
-from contracts.grammar import parse
-from contracts.observe import Observer, describe_history
-from contracts.probe import Followed, follow, submit_and_follow
-from contracts.runtime import Run
-from contracts.target import Target
+from .clauses import Recorder
+from .client import Client
+from .common import need, need_budget, submit_body
+from .dialects import Reading
+from .grammar import parse
+from .observe import Observer, describe_history
+from .probe import Followed, follow, submit_and_follow
+from .runtime import Run
+from .target import Target
 
-FORBIDDEN = (Reading("HTTP 403 (88API l.738)", lambda ex: ex.status == 403),)
+FORBIDDEN = (Reading("HTTP 403 (88API: 403 Forbidden)", lambda ex: ex.status == 403),)
 
 
 def _need_task(probe: Followed) -> str:
@@ -174,6 +174,8 @@ def _need_finished(probe: Followed) -> dict[str, Any]:
 @pytest.mark.clauses("AUTH-3")
 @pytest.mark.cost(billable=1, priority=14)
 def test_probe_is_private(probe: Followed, client: Client, rec: Recorder, target: Target) -> None:
+    need(target.auth != "none", "the target reports that it needs no key (/_mockmj/health auth \"none\"): "
+                                "keys are not tenants there")
     need(target.second_key is not None, "no second key (--mj-second-key) to try reading another key's task")
     tid = _need_task(probe)
     other = client.with_key(target.second_key)

@@ -20,8 +20,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from schemathesis import checks as st_checks
 
-from contracts import runtime
-from contracts.checks import (
+from . import runtime
+from .checks import (
     check_compact,
     check_error_body,
     check_no_server_error,
@@ -29,8 +29,8 @@ from contracts.checks import (
     rejected_without_task,
     short,
 )
-from contracts.client import BudgetExhausted, is_billable
-from contracts.dialects import empty_body
+from .client import BudgetExhausted, is_billable
+from .dialects import empty_body
 
 RUN = runtime.current()
 OPTS = RUN.opts

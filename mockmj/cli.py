@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from .config import ENV_CONFIG, LOG_FORMATS, LOG_LEVELS, KeyConfig, load_settings, unknown_environment
+from .contract_cli import contract
 from .core.dialects import DIALECTS
 from .logs import configure_logging, notice, startup_line
 from .record.commands import TIMING, install_from_cli, register, replay_options
@@ -103,3 +104,4 @@ def _check_host(host: str, port: int) -> None:
 
 
 register(main)  # `mockmj record` and `mockmj calibrate` (mockmj/record/commands.py)
+main.add_command(contract)  # the contract suite's command lives in its own module

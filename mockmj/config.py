@@ -96,6 +96,11 @@ class Settings:
     replay_ids: str = "fresh"  # fresh | recorded
     replay_miss: str = "simulate"  # simulate | strict
     replay_speed: float = 1.0
+    # findings (client mistakes, see core/findings.py): their thresholds
+    findings_polls_per_second: float = 2.0
+    findings_poll_window: float = 2.0
+    findings_terminal_polls: int = 3
+    findings_abandoned_after: float = 60.0
 
     def check(self) -> None:
         _check_types(self)

@@ -138,6 +138,7 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
         key = body.get("key") or None
         engine.reset(key)
         mock.journal.clear(key)
+        mock.findings.clear(key)
         if key is None:
             mock.rules.clear()
         return {"ok": True, "detail": f"reset {'key ' + key if key else 'everything'}"}
@@ -186,6 +187,13 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
                 raise ControlError(400, f"{name} must be an integer")
         return {"total": mock.journal.total, "capacity": mock.settings.journal_size,
                 "items": [mask_key_field(e) for e in mock.journal.query(filters, _limit())]}
+
+    def findings(_: dict[str, Any]) -> dict[str, Any]:
+        final = request.args.get("final", "false").lower()
+        if final not in ("true", "false", "1", "0"):
+            raise ControlError(400, "final must be true or false")
+        items = mock.findings.of(request.args.get("key") or None, final=final in ("true", "1"))
+        return {"items": items, "thresholds": mock.findings.thresholds.as_dict(), "kinds": mock.findings.advice}
 
     def callbacks(_: dict[str, Any]) -> dict[str, Any]:
         return {"total": mock.callbacks.total, "capacity": mock.settings.outbox_size,
@@ -267,6 +275,7 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
         "controlRequests": requests_, "controlCallbacks": callbacks, "controlTimeline": timeline,
         "controlListKeys": list_keys, "controlGetKey": get_key, "controlUpdateKey": update_key,
         "controlListAccounts": list_accounts, "controlUpdateAccount": update_account,
+        "controlFindings": findings,
     }
 
 

@@ -216,6 +216,28 @@ class MockMJ:
         params = {"key": self.api_key, **({"taskId": task_id} if task_id else {})}
         return self._control("GET", "/callbacks", params=params)["items"]
 
+    def findings(self, final: bool = False) -> list[dict[str, Any]]:
+        """What this test's client did wrong so far (fast-polling, ignored-retry-after, abandoned-task, …): each
+        {"kind", "subject", "taskId", "evidence", "advice", …}. `final`: the client is done, so a task it
+        submitted and never read counts as abandoned at once."""
+        params = {"key": self.api_key, "final": str(final).lower()}
+        return self._control("GET", "/findings", params=params)["items"]
+
+    def assert_well_behaved(self, ignore: list[str] | tuple[str, ...] = ()) -> None:
+        """Fail the test, naming each finding with its evidence and advice, unless the client has none (of the
+        kinds not in `ignore`). Call it at the end of a test: every unread task counts as abandoned."""
+        from .core.findings import KINDS
+
+        unknown = set(ignore) - set(KINDS)
+        if unknown:
+            raise ValueError(f"assert_well_behaved(ignore=...): unknown kinds {sorted(unknown)}; "
+                             f"known: {', '.join(KINDS)}")
+        found = [f for f in self.findings(final=True) if f["kind"] not in ignore]
+        if found:
+            lines = [f"- {f['kind']}: {f['subject']} {f['evidence']} — {f['advice']}" for f in found]
+            raise AssertionError(f"the client under test is not well behaved ({len(found)} findings):\n"
+                                 + "\n".join(lines))
+
     def timeline(self, task_id: str) -> list[dict[str, Any]]:
         """Transitions, polls and callback attempts of one task, in time order."""
         return self._control("GET", f"/tasks/{task_id}/timeline")["events"]

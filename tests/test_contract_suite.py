@@ -8,10 +8,6 @@ Runs are started concurrently (two at a time) to keep the wall time bounded on t
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,7 +17,7 @@ import requests
 
 from mockmj.server import start_mock
 from tests.contract_selftest.corruptions import CORRUPTIONS, Corruption
-from tests.contract_selftest.runner import REPO, SuiteRun, run_suite
+from tests.contract_selftest.runner import SuiteRun, run_suite, served
 
 POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="contract-suite-run")
 
@@ -50,44 +46,14 @@ def test_suite_detects_corruption(corruption: Corruption, corrupted_runs: dict[s
 
 
 # -- the real mock passes ------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 SERVE_KEYS = ("served-key-1", "served-key-2")
 
 
-def _serve(dialect: str, timing: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    keys = [arg for k in SERVE_KEYS for arg in ("--api-key", k)]
-    proc = subprocess.Popen([sys.executable, "-m", "mockmj", "serve", "--port", str(port), "--dialect", dialect,
-                             "--timing", timing, *keys], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/_mockmj/health", timeout=1).status_code == 200:
-                return proc, base
-        except requests.RequestException:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    proc.terminate()
-    raise RuntimeError(f"`mockmj serve` did not come up on {base}")
-
-
 def _served_run(dialect: str, timing: str, tmp: Path) -> SuiteRun:
-    proc, base = _serve(dialect, timing)
-    try:
+    keys = [arg for k in SERVE_KEYS for arg in ("--api-key", k)]
+    with served("--dialect", dialect, "--timing", timing, *keys) as base:
         return run_suite(["--mj-base-url", base, "--mj-api-key", SERVE_KEYS[0], "--mj-second-key", SERVE_KEYS[1]],
                          tmp / f"serve-{dialect}", timeout=300)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

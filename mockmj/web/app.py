@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ..config import Settings
@@ -22,8 +22,11 @@ from ..core.callbacks import FAULTS, Callbacks
 from ..core.dialects import Dialect
 from ..core.engine import ANONYMOUS, Caller, Engine
 from ..core.errors import Refusal
+from ..core.findings import Findings
 from ..core.journal import Journal, billable
 from ..core.rules import Rules
+from .findings_feed import feed as feed_findings
+from .findings_feed import thresholds_of
 from .guard import BodyLimits, BodyProblem, check_body, parse_json
 from .handlers import HANDLERS, Context
 from .render import Reply, http_error, refused
@@ -49,6 +52,7 @@ class Mock:
         self.spec: ApiSpec = load_spec()
         self.control_spec: ApiSpec = load_spec("control-openapi.yaml")
         self.journal = Journal(settings.journal_size, settings.journal_bytes)
+        self.findings = Findings(thresholds_of(settings))
         self.rules = Rules()
         self.callbacks = Callbacks(self.engine)
         self.before_handler: list[Callable[[Operation, Context], Reply | None]] = []
@@ -181,6 +185,7 @@ def _view(mock: Mock, op: Operation, mode: str | None) -> Callable[..., Response
             reply, key = _handle(mock, op, mode, handler, path_params)
         except Refusal as refusal:
             reply = refused(mock.dialect, refusal)
+            key = g.get("mockmj_key")  # a refused submission is still the caller's (journal, findings)
         if mock.settings.strict and op.operation_id != "getAttachment" and not reply.forced:
             problem = op.check_response(reply.status, reply.payload, not reply.empty and reply.raw is None)
             if problem:
@@ -235,6 +240,7 @@ def _handle(
     key, refusal = _authorize(mock, op)
     if refusal is not None:
         return refusal, key
+    g.mockmj_key = key
     body, problem = _read_body(mock, op)
     if problem is not None:
         return problem, key
@@ -365,6 +371,8 @@ def _journal(mock: Mock, op: Operation | None, reply: Reply, key: str | None, se
         "latencyMs": round(seconds * 1000, 2),
         "body": body_summary,
     })
+    if op is not None:
+        feed_findings(mock, op, reply, key)
 
 
 def _unprefixed(path: str) -> str:

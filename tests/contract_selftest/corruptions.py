@@ -224,6 +224,100 @@ def _noop(environ: dict[str, Any], reply: Reply) -> None:
     return
 
 
+# -- corruptions of the clauses added in issue 13 (contracts/test_documented.py) --------------------------
+def style_as_text(task: dict[str, Any]) -> None:
+    for b in task.get("buttons") or []:
+        if isinstance(b, dict):
+            b["style"] = "primary"
+
+
+def prompt_rewritten(task: dict[str, Any]) -> None:
+    if task.get("action") == "IMAGINE" and isinstance(task.get("prompt"), str):
+        task["prompt"] = task["prompt"].upper()
+
+
+def description_lost(task: dict[str, Any]) -> None:
+    if task.get("action") == "DESCRIBE" and task.get("status") == "SUCCESS":
+        task["prompt"] = task["promptEn"] = ""
+
+
+def dimensions_ignored(environ: dict[str, Any]) -> None:
+    """The blend's `dimensions` never reaches the mock: every blend comes out square."""
+    if not _path(environ).endswith("/mj/submit/blend"):
+        return
+    raw = environ["wsgi.input"].read()
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "dimensions" in body:
+        body["dimensions"] = "SQUARE"
+        raw = json.dumps(body).encode("utf-8")
+    environ["wsgi.input"] = io.BytesIO(raw)
+    environ["CONTENT_LENGTH"] = str(len(raw))
+
+
+def upload_result_as_string(environ: dict[str, Any], reply: Reply) -> None:
+    data = reply.json()
+    if _path(environ).endswith("/upload-discord-images") and isinstance(data, dict) and isinstance(
+            data.get("result"), list) and data["result"]:
+        data["result"] = data["result"][0]
+        reply.set_json(data)
+
+
+def _accepts_when(reply: Reply, bad: bool) -> None:
+    """Answer a refused submission as if it had been accepted."""
+    if bad and reply.json() is not None and (reply.code >= 400 or (reply.json() or {}).get("code") != 1):
+        reply.status = "200 OK"
+        reply.set_json({"code": 1, "description": "Submitted successfully", "result": "1795400000000002",
+                        "properties": {}})
+
+
+def _sent(reply: Reply) -> Any:
+    try:
+        return json.loads(reply.request_body or b"null")
+    except ValueError:
+        return None
+
+
+def swap_with_one_image(environ: dict[str, Any], reply: Reply) -> None:
+    sent = _sent(reply)
+    if _path(environ).endswith("/insight-face/swap") and isinstance(sent, dict):
+        _accepts_when(reply, not (sent.get("sourceBase64") and sent.get("targetBase64")))
+
+
+def bare_base64_accepted(environ: dict[str, Any], reply: Reply) -> None:
+    sent = _sent(reply)
+    if _path(environ).endswith("/mj/submit/imagine") and isinstance(sent, dict):
+        images = sent.get("base64Array") or []
+        _accepts_when(reply, any(isinstance(i, str) and not i.startswith("data:") for i in images))
+
+
+def reference_urls_dropped(task: dict[str, Any]) -> None:
+    text = task.get("promptEn")
+    if isinstance(text, str) and text.startswith("http"):
+        task["promptEn"] = " ".join(w for w in text.split(" ") if not w.startswith("http"))
+
+
+def cancel_lost(environ: dict[str, Any]) -> None:
+    """The cancel never reaches the task (it goes to an id nobody has), and the rewrite below says it did."""
+    if _path(environ).endswith("/cancel"):
+        environ["PATH_INFO"] = "/mj/task/9999999999999999/cancel"
+
+
+def cancel_claimed(environ: dict[str, Any], reply: Reply) -> None:
+    if _path(environ).endswith("/cancel"):
+        reply.status = "200 OK"
+        reply.set_json({"code": 1, "description": "Submitted successfully", "result": None, "properties": {}})
+
+
+def webp_refused(environ: dict[str, Any], reply: Reply) -> None:
+    if _path(environ).endswith("/mj/submit/describe") and b"data:image/webp" in reply.request_body:
+        reply.status = "200 OK"
+        reply.set_json({"code": 21, "description": "Parameter error: unsupported image format", "result": None,
+                        "properties": {}})
+
+
 @dataclass(frozen=True)
 class Corruption:
     name: str
@@ -253,4 +347,18 @@ CORRUPTIONS: tuple[Corruption, ...] = (
     Corruption("no key is let in", lambda: rewriting(_noop, before=accept_missing_key), "AUTH-1", "AUTH-1"),
     Corruption("all keys share one tenant", lambda: rewriting(_noop, before=one_shared_tenant), "AUTH-3",
                "AUTH-3"),
+    Corruption("button style as text", lambda: rewriting(on_tasks(style_as_text)), "TASK-5", "TASK-5"),
+    Corruption("prompt rewritten", lambda: rewriting(on_tasks(prompt_rewritten)), "TASK-6", "TASK-6"),
+    Corruption("blend dimensions ignored", lambda: rewriting(_noop, before=dimensions_ignored), "LIFE-13",
+               "LIFE-13"),
+    Corruption("describe without its text", lambda: rewriting(on_tasks(description_lost)), "LIFE-14", "LIFE-14"),
+    Corruption("upload result as a string", lambda: rewriting(upload_result_as_string), "ENV-8", "ENV-8"),
+    Corruption("WEBP refused", lambda: rewriting(webp_refused), "IMG-1", "IMG-1"),
+    Corruption("face swap with one image accepted", lambda: rewriting(swap_with_one_image), "BAD-7", "BAD-7"),
+    Corruption("Imagine image without MIME prefix accepted", lambda: rewriting(bare_base64_accepted), "BAD-8",
+               "BAD-8"),
+    Corruption("a cancel that changes nothing", lambda: rewriting(cancel_claimed, before=cancel_lost), "LIFE-16",
+               "LIFE-16"),
+    Corruption("reference image URL dropped from promptEn", lambda: rewriting(on_tasks(reference_urls_dropped)),
+               "LIFE-15", "LIFE-15"),
 )

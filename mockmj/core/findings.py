@@ -1,0 +1,253 @@
+"""Findings: what a client does wrong, as the mock sees it, kept per API key (a linter for API clients).
+
+The web layer reports every answered request as one `Seen`; this module keeps the little it needs per key
+(fetch times per task, the last Retry-After, fingerprints of refused submissions) and turns patterns into
+findings of six kinds. Each finding names the task or request, carries its evidence (times, counts) and
+one sentence of advice. Times are the wall clock (time.monotonic), not the mock's clock: polling rates
+and Retry-After are about real seconds, whatever the timing profile.
+
+Memory is bounded: per key at most MAX_TASKS tracked tasks and MAX_REFUSED fingerprints (oldest dropped),
+and at most MAX_KEYS keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+TERMINAL = frozenset({"SUCCESS", "FAILURE", "CANCEL"})
+MAX_KEYS = 1000
+MAX_TASKS = 5000
+MAX_REFUSED = 1000
+RATE_TOLERANCE = 1.1  # a client polling exactly at the limit, with scheduling jitter, is not flagged
+
+KINDS: dict[str, str] = {
+    "fast-polling": "Poll a task at most every {interval:g} s, or better, pass a notifyHook and wait for the "
+                    "callback.",
+    "polling-after-terminal": "Stop polling a task once it is SUCCESS, FAILURE or CANCEL: it never changes again.",
+    "ignored-retry-after": "After a 429, wait the seconds its Retry-After header says before the next request.",
+    "repeated-refused-submission": "Do not resend a refused submission unchanged: read its code and description, "
+                                   "fix the request (or the balance/account) first.",
+    "abandoned-task": "Fetch every task you submit until it finishes (or pass a notifyHook): a task nobody reads "
+                      "is credit spent for nothing.",
+    "button-before-success": "Press a task's buttons only once it is SUCCESS: before that it has none to press.",
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    polls_per_second: float = 2.0  # fast-polling: the highest sustained fetch rate per task
+    poll_window: float = 2.0  # seconds over which that rate is measured
+    terminal_polls: int = 3  # polling-after-terminal: fetches allowed after the first terminal answer
+    abandoned_after: float = 60.0  # abandoned-task: seconds after submit without any fetch
+
+    def check(self) -> None:
+        if not self.polls_per_second > 0 or not self.poll_window > 0:
+            raise ValueError("findings_polls_per_second and findings_poll_window must be > 0")
+        if self.terminal_polls < 0 or self.abandoned_after < 0:
+            raise ValueError("findings_terminal_polls and findings_abandoned_after must not be negative")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"pollsPerSecond": self.polls_per_second, "pollWindowSeconds": self.poll_window,
+                "terminalPolls": self.terminal_polls, "abandonedAfterSeconds": self.abandoned_after}
+
+
+@dataclass
+class Seen:
+    """One answered request, as the web layer saw it."""
+
+    key: str
+    kind: str  # "fetch", "list", "submit", "action", "other"
+    method: str
+    path: str
+    status: int
+    code: int | None = None
+    task_id: str | None = None  # fetch: the task read; action: the task whose button was pressed
+    task_ids: tuple[str, ...] = ()  # list-by-condition / list-by-ids: the tasks answered
+    task_status: str | None = None  # fetch: the status answered
+    parent_status: str | None = None  # action: the pressed task's status at that moment
+    created: str | None = None  # submit/action: the task id it created
+    refused: bool = False  # submit/action: refused (bad input, balance, account, banned…)
+    body: bytes = b""
+    retry_after: float | None = None  # a 429's Retry-After, seconds
+    callback: bool = False  # submit/action: a callback receiver is configured for the new task
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Finding:
+    kind: str
+    subject: str  # "task 123…" or "POST /mj/submit/imagine"
+    evidence: dict[str, Any]
+    count: int = 1
+    first: float = 0.0
+    last: float = 0.0
+    task_id: str | None = None
+
+    def view(self, started: float, wall: float, advice: str) -> dict[str, Any]:
+        """`first`/`last` as epoch ms: monotonic times mapped through the moment the tracker started."""
+        def epoch(t: float) -> int:
+            return round((wall + t - started) * 1000)
+
+        return {"kind": self.kind, "subject": self.subject, "taskId": self.task_id, "count": self.count,
+                "firstSeen": epoch(self.first), "lastSeen": epoch(self.last), "evidence": dict(self.evidence),
+                "advice": advice}
+
+
+@dataclass
+class _Task:
+    submitted: float
+    callback: bool
+    path: str
+    fetched: bool = False
+    fetches: deque[float] = field(default_factory=lambda: deque(maxlen=64))
+    fetch_count: int = 0
+    terminal: str | None = None  # the terminal status first answered
+    after_terminal: int = 0
+
+
+@dataclass
+class _Key:
+    tasks: OrderedDict[str, _Task] = field(default_factory=OrderedDict)
+    refused: OrderedDict[str, tuple[int, float]] = field(default_factory=OrderedDict)  # fingerprint -> (n, first)
+    retry_until: float | None = None
+    retry_after: float | None = None
+    findings: dict[tuple[str, str], Finding] = field(default_factory=dict)
+
+
+class Findings:
+    def __init__(self, thresholds: Thresholds | None = None) -> None:
+        self.thresholds = thresholds or Thresholds()
+        self.thresholds.check()
+        interval = round(1 / self.thresholds.polls_per_second, 2)
+        self.advice = {kind: text.format(interval=interval) for kind, text in KINDS.items()}
+        self._keys: OrderedDict[str, _Key] = OrderedDict()
+        self._lock = threading.Lock()
+        self._started, self._wall = time.monotonic(), time.time()
+
+    # ------------------------------------------------------------------------------------------ intake
+    def observe(self, seen: Seen) -> None:
+        with self._lock:
+            state = self._key(seen.key)
+            self._retry_after(state, seen)
+            if seen.kind == "fetch" and seen.task_id:
+                self._fetch(state, seen)
+            elif seen.kind == "list":
+                for task_id in seen.task_ids:
+                    task = state.tasks.get(task_id)
+                    if task is not None:
+                        task.fetched = True
+            elif seen.kind in ("submit", "action"):
+                self._submit(state, seen)
+
+    def _key(self, key: str) -> _Key:
+        state = self._keys.get(key)
+        if state is None:
+            state = self._keys[key] = _Key()
+            if len(self._keys) > MAX_KEYS:
+                self._keys.popitem(last=False)
+        else:
+            self._keys.move_to_end(key)
+        return state
+
+    def _note(self, state: _Key, kind: str, subject: str, at: float, evidence: dict[str, Any],
+              task_id: str | None = None) -> None:
+        found = state.findings.get((kind, subject))
+        if found is None:
+            state.findings[(kind, subject)] = Finding(kind, subject, evidence, 1, at, at, task_id)
+        else:
+            found.count += 1
+            found.last = at
+            found.evidence = evidence
+
+    def _retry_after(self, state: _Key, seen: Seen) -> None:
+        if state.retry_until is not None and seen.at < state.retry_until:
+            early = round(state.retry_until - seen.at, 3)
+            self._note(state, "ignored-retry-after", f"{seen.method} {seen.path}", seen.at,
+                       {"retryAfterSeconds": state.retry_after, "secondsTooEarly": early})
+        if seen.status == 429 and seen.retry_after is not None:
+            until = seen.at + seen.retry_after
+            state.retry_until = max(until, state.retry_until or 0.0)
+            state.retry_after = seen.retry_after
+
+    def _fetch(self, state: _Key, seen: Seen) -> None:
+        assert seen.task_id is not None
+        task = state.tasks.get(seen.task_id)
+        if task is None:
+            return  # not submitted by this key since the tracker started (or dropped): nothing to judge
+        task.fetched = True
+        task.fetch_count += 1
+        task.fetches.append(seen.at)
+        limits = self.thresholds
+        subject = f"task {seen.task_id}"
+        if task.terminal is not None:
+            task.after_terminal += 1
+            if task.after_terminal > limits.terminal_polls:
+                self._note(state, "polling-after-terminal", subject, seen.at,
+                           {"status": task.terminal, "fetchesAfterTerminal": task.after_terminal,
+                            "allowed": limits.terminal_polls}, seen.task_id)
+        elif seen.task_status in TERMINAL:
+            task.terminal = seen.task_status
+        recent = [t for t in task.fetches if t > seen.at - limits.poll_window]
+        if len(recent) >= max(3, int(limits.polls_per_second * limits.poll_window) + 1):
+            span = recent[-1] - recent[0]
+            rate = (len(recent) - 1) / span if span > 0 else float("inf")
+            if rate > limits.polls_per_second * RATE_TOLERANCE:
+                worst = (state.findings.get(("fast-polling", subject)) or Finding("", "", {})).evidence
+                peak = max(rate, float(worst.get("peakPerSecond", 0) or 0))
+                self._note(state, "fast-polling", subject, seen.at,
+                           {"peakPerSecond": round(min(peak, 1e6), 2), "fetches": task.fetch_count,
+                            "limitPerSecond": limits.polls_per_second}, seen.task_id)
+
+    def _submit(self, state: _Key, seen: Seen) -> None:
+        if seen.kind == "action" and seen.parent_status is not None and seen.parent_status != "SUCCESS":
+            self._note(state, "button-before-success", f"task {seen.task_id}", seen.at,
+                       {"status": seen.parent_status, "path": seen.path}, seen.task_id)
+        if seen.refused:
+            fingerprint = hashlib.sha256(seen.path.encode() + b"\0" + seen.body).hexdigest()
+            count, first = state.refused.pop(fingerprint, (0, seen.at))
+            state.refused[fingerprint] = (count + 1, first)
+            if len(state.refused) > MAX_REFUSED:
+                state.refused.popitem(last=False)
+            if count:
+                self._note(state, "repeated-refused-submission", f"{seen.method} {seen.path}", seen.at,
+                           {"sent": count + 1, "lastStatus": seen.status, "lastCode": seen.code,
+                            "secondsSinceFirst": round(seen.at - first, 3)})
+        elif seen.created and seen.created not in state.tasks:  # a modal confirm answers its task's own id
+            state.tasks[seen.created] = _Task(seen.at, seen.callback, seen.path)
+            if len(state.tasks) > MAX_TASKS:
+                state.tasks.popitem(last=False)
+
+    # ------------------------------------------------------------------------------------------ verdict
+    def of(self, key: str | None = None, final: bool = False) -> list[dict[str, Any]]:
+        """The findings of one key (every key when None), oldest first. `final`: the client is done, so every
+        submitted task it never read counts as abandoned, however young."""
+        now = time.monotonic()
+        with self._lock:
+            keys = [key] if key is not None else list(self._keys)
+            out: list[tuple[str, Finding]] = []
+            for name in keys:
+                state = self._keys.get(name)
+                if state is None:
+                    continue
+                out.extend((name, f) for f in state.findings.values())
+                for task_id, task in state.tasks.items():
+                    age = now - task.submitted
+                    if task.fetched or task.callback or not (final or age >= self.thresholds.abandoned_after):
+                        continue
+                    out.append((name, Finding("abandoned-task", f"task {task_id}",
+                                              {"secondsSinceSubmit": round(age, 3), "fetches": 0, "path": task.path},
+                                              1, task.submitted, task.submitted, task_id)))
+        out.sort(key=lambda kf: kf[1].first)
+        return [{"key": name, **f.view(self._started, self._wall, self.advice[f.kind])} for name, f in out]
+
+    def clear(self, key: str | None = None) -> None:
+        with self._lock:
+            if key is None:
+                self._keys.clear()
+            else:
+                self._keys.pop(key, None)

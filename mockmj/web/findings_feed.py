@@ -1,0 +1,81 @@
+"""Feeds the findings tracker (core/findings.py) from what the web layer answered, one `Seen` per request."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from flask import request
+
+from ..core.engine import ANONYMOUS
+from ..core.findings import Seen, Thresholds
+from ..core.journal import billable
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from .app import Mock
+    from .render import Reply
+    from .spec import Operation
+
+LISTS = frozenset({"listTasksByCondition", "listTasksByIds"})
+NO_TASK = frozenset({"uploadDiscordImages"})  # billable, but its result is image URLs, not a task
+# the refusals that resending unchanged cannot cure (429 and queue-full can: the client should retry later)
+REFUSAL_KINDS = ("param", "not_found", "account_unavailable", "account_disabled", "insufficient_balance", "banned")
+
+
+def thresholds_of(settings: Settings) -> Thresholds:
+    return Thresholds(polls_per_second=settings.findings_polls_per_second, poll_window=settings.findings_poll_window,
+                      terminal_polls=settings.findings_terminal_polls,
+                      abandoned_after=settings.findings_abandoned_after)
+
+
+def _json_body() -> dict[str, Any]:
+    try:
+        body = json.loads(request.get_data(cache=True) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _retry_after(reply: Reply) -> float | None:
+    try:
+        return float(reply.headers["Retry-After"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _status_of(mock: Mock, owner: str, task_id: Any) -> str | None:
+    engine = mock.engine
+    with engine.lock:
+        task = engine.store.owned(owner, str(task_id).strip())
+        return engine.status_of(task).value if task is not None else None
+
+
+def feed(mock: Mock, op: Operation, reply: Reply, key: str | None) -> None:
+    owner = key or ANONYMOUS
+    payload = reply.payload
+    seen = Seen(key=owner, kind="other", method=request.method, path=request.path, status=reply.status,
+                code=reply.code, retry_after=_retry_after(reply))
+    if op.operation_id == "fetchTask":
+        seen.kind = "fetch"
+        seen.task_id = (request.view_args or {}).get("id")
+        seen.task_status = payload.get("status") if isinstance(payload, dict) else None
+    elif op.operation_id in LISTS:
+        seen.kind = "list"
+        seen.task_ids = tuple(str(t.get("id")) for t in payload if isinstance(t, dict)) if isinstance(
+            payload, list) else ()
+    elif billable(request.method, op.path) and op.operation_id not in NO_TASK:
+        body = _json_body()
+        seen.kind = "action" if op.operation_id == "submitAction" else "submit"
+        seen.body = request.get_data(cache=True)
+        seen.callback = bool(body.get("notifyHook") or mock.settings.notify_hook)
+        result = payload.get("result") if isinstance(payload, dict) else None
+        refused_codes = {mock.dialect.code(kind) for kind in REFUSAL_KINDS}
+        seen.refused = (400 <= reply.status < 500 and reply.status != 429) or (
+            reply.code in refused_codes and not result)
+        if not seen.refused and isinstance(result, str) and result:
+            seen.created = result
+        if seen.kind == "action" and body.get("taskId") is not None:
+            seen.task_id = str(body["taskId"])
+            seen.parent_status = _status_of(mock, owner, body["taskId"])
+    mock.findings.observe(seen)
