@@ -116,7 +116,7 @@ CLAUSES: dict[str, Clause] = {
         _c("CB-3", "The last callback carries the terminal state that fetch shows", "88API l.518; upstream §7",
            "the terminal SUCCESS / \"100%\" or FAILURE", True),
         # -- today's Midjourney: true sizes and video (contracts/test_video.py) -------------------------
-        _c("IMG-1", "A U result is its grid cell at the cell's own size, pixel for pixel",
+        _c("IMG-2", "A U result is its grid cell at the cell's own size, pixel for pixel",
            "midjourney-2025 §1", "a 1792×2688 grid gives an 896×1344 U result ... the sizes must agree exactly",
            True),
         _c("VID-1", "Animate on an upscaled image makes a VIDEO task whose videos download as MP4 that decode",

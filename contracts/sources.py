@@ -41,6 +41,8 @@ DOCS: dict[str, Doc] = {
                 "https://github.com/litter-coder/midjourney-proxy-plus"),
     "relay": Doc("new-api relay (the relay 88API-style services run; behaviour read from its source)",
                  "https://github.com/Calcium-Ion/new-api"),
+    "trueai": Doc("trueai-org/midjourney-proxy 11.x (the proxy that carries video, edits and retexture; behaviour "
+                  "read from its source)", "https://github.com/trueai-org/midjourney-proxy"),
     "spec": Doc("mockmj openapi.yaml (the OpenAPI document of the API, shipped with mockmj)", None),
 }
 
@@ -105,7 +107,24 @@ RELAY_COMPACT = Cite("relay", "relay/channel/midjourney (response rewriting)" + 
                      '"code":1, so the JSON must be compact (no space after ":").')
 SERVER_ERROR = Cite(A, ERRORS, "500 Internal Server Error: Internal server error")
 
+TRUEAI_VIDEO = "/mj/submit/video (SubmitController)" + CODE
+
 CITATIONS: dict[str, tuple[Cite, ...]] = {
+    "IMG-2": (Cite("trueai", "U1-U4 results (image proxy of the Discord CDN)" + CODE,
+                   "An upscale U1-U4 answers the grid cell at its own size (a 1792x2688 grid gives an 896x1344 "
+                   "image); only Upscale (Subtle/Creative) doubles it."),),
+    "VID-1": (Cite("trueai", TRUEAI_VIDEO,
+                   "A finished VIDEO task carries videoUrl (the first video), videoUrls and imageUrls as lists of "
+                   "{url, thumbnail}, one per video of the batch; the videos are MP4."),),
+    "VID-2": (Cite("trueai", TRUEAI_VIDEO,
+                   "Extend through the API: POST /mj/submit/video {action:\"extend\", taskId, index, motion, "
+                   "prompt}."),
+              Cite("relay", "relay/channel/midjourney (routes)" + CODE,
+                   "The relay carries /mj/submit/video; its /submit/action does not map the video buttons."),),
+    "VID-3": (Cite("trueai", TRUEAI_VIDEO,
+                   "A blank prompt → 4 \"Prompt 不能为空\"; taskId without action \"extend\" → 4 \"任务类型错误\"; an "
+                   "unknown parent → HTTP 404 with 3 \"关联任务不存在或已失效\"; a parent not SUCCESS → 4 "
+                   "\"关联任务状态错误\"."),),
     "SCHEMA-1": (Cite(A, "Endpoints", "Query Tasks by ID List POST /mj/task/list-by-condition; Get Task by Specific "
                                       "ID GET /mj/task/{id}/fetch; Get Task Image Seed GET /mj/task/{id}/image-seed"),
                  Cite("spec", "paths", "every read-only operation's documented responses")),

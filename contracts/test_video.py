@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
-from contracts.actions import Pressed, press
-from contracts.checks import TERMINAL, check_no_server_error, check_submit_envelope, short
-from contracts.clauses import Recorder
-from contracts.client import Client, Exchange
-from contracts.common import NoTaskWitness, need, need_budget, png_data_url, unknown_task_id
-from contracts.grammar import parse
-from contracts.observe import Observer
-from contracts.probe import Followed
-from contracts.runtime import Run
-from contracts.target import Target
+from .actions import Pressed, press
+from .checks import TERMINAL, check_no_server_error, check_submit_envelope, short
+from .clauses import Recorder
+from .client import Client, Exchange
+from .common import NoTaskWitness, need, need_budget, png_data_url, unknown_task_id
+from .grammar import parse
+from .observe import Observer
+from .probe import Followed
+from .runtime import Run
+from .target import Target
 
 
 def _button(task: dict[str, Any], kind: str, detail: str = "") -> dict[str, Any] | None:
@@ -120,7 +120,7 @@ def animated(u1: tuple[dict[str, Any], dict[str, Any]], client: Client, target: 
     return _poll(client, run, target, task_id)
 
 
-@pytest.mark.clauses("IMG-1")
+@pytest.mark.clauses("IMG-2")
 @pytest.mark.cost(billable=2, priority=30)
 def test_u_image_is_its_grid_cell(u1: tuple[dict[str, Any], dict[str, Any]], client: Client, rec: Recorder) -> None:
     from PIL import ImageChops, ImageStat
@@ -128,13 +128,13 @@ def test_u_image_is_its_grid_cell(u1: tuple[dict[str, Any], dict[str, Any]], cli
     grid_task, u_task = u1
     grid, cell = _picture(client, grid_task["imageUrl"]), _picture(client, u_task["imageUrl"])
     half = (grid.width // 2, grid.height // 2)
-    rec.check("IMG-1", cell.size == half,
+    rec.check("IMG-2", cell.size == half,
               lambda: f"U1 is {cell.size[0]}x{cell.size[1]}; its cell of the {grid.width}x{grid.height} grid is "
                       f"{half[0]}x{half[1]}")
     if cell.size == half:
         diff = sum(ImageStat.Stat(ImageChops.difference(grid.crop((0, 0, *half)), cell)).mean) / 3
-        rec.check("IMG-1", diff < 1.0, lambda: f"U1 differs from its grid cell by {diff:.2f}/255 on average")
-        rec.reading("IMG-1", "pixel-identical" if diff == 0 else "equal within lossy re-encoding")
+        rec.check("IMG-2", diff < 1.0, lambda: f"U1 differs from its grid cell by {diff:.2f}/255 on average")
+        rec.reading("IMG-2", "pixel-identical" if diff == 0 else "equal within lossy re-encoding")
 
 
 @pytest.mark.clauses("VID-1")
