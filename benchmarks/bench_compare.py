@@ -1,11 +1,13 @@
 """mockmj beside Prism and a bare Flask app, all in one run: the figures issue 10 sets goals on.
 
-    python benchmarks/bench_compare.py [--duration 10] [--connections 32] [--threads 2]
+    python benchmarks/bench_compare.py [--duration 10] [--connections 32] [--threads 2] [--rounds 2]
                                        [--only mockmj,prism,hello-waitress,hello-granian,fetch,submit,scale]
                                        [--large 1000000] [--fill copies|engine]
                                        [--store sqlite: --store redis://127.0.0.1:6379/0] [--workers 2]
 
-Each target runs alone on a free loopback port while wrk (Debian package `wrk`) loads it, then is stopped:
+Every target is started first, each on its own free loopback port; then wrk (Debian package `wrk`) loads
+one at a time, in `--rounds` turns over all of them, so that a change of the machine's load falls on every
+target alike. What is measured:
 
 - fetch of a finished task (one URL, GET /mj/task/{id}/fetch) and submit imagine (POST /mj/submit/imagine);
 - targets: `mockmj serve` with its defaults (a subprocess); Prism 5 (`prism mock openapi.yaml`, installed
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import http.client
 import importlib.util
 import itertools
@@ -38,7 +41,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,8 +67,9 @@ MEASURES = ("fetch", "submit", "scale")
 HELLO_ON_MOCKMJ_SERVER = HELLO_WAITRESS
 # `mockmj serve --config` for the submit measure: a queue that never fills and money that never runs
 # out, so that every request is an accepted submission (see submit_config's comment)
-SUBMIT_CONFIG = """\
-default_balance = 1000000000000
+SUBMIT_BALANCE = 10**12
+SUBMIT_CONFIG = f"""\
+default_balance = {SUBMIT_BALANCE}
 max_tasks = 100000000
 
 [[accounts]]
@@ -119,6 +123,32 @@ def parse_wrk(output: str) -> Load:
         non_2xx=int(non_2xx[1]) if non_2xx else 0,
         socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
     )
+
+
+def combine(rounds: list[Load]) -> Load:
+    """One figure from several rounds of the same measure: req/s over all of them, and the median of
+    the rounds' p50 and p99 (wrk gives percentiles, not samples, so they cannot be merged exactly)."""
+    if not rounds:
+        raise ValueError("no round to combine")
+
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        middle = len(ordered) // 2
+        return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+    requests = sum(r.requests for r in rounds)
+    seconds = sum(r.seconds for r in rounds)
+    return Load(requests=requests, seconds=seconds, rps=requests / seconds if seconds else 0.0,
+                p50_ms=median([r.p50_ms for r in rounds]), p99_ms=median([r.p99_ms for r in rounds]),
+                non_2xx=sum(r.non_2xx for r in rounds), socket_errors=sum(r.socket_errors for r in rounds))
+
+
+def refusals_counted(found: Load, accepted: int) -> Load:
+    """A submit run answers HTTP 200 even to a refusal (queue full, no balance): what the server counts
+    as accepted must cover every answer wrk read, and the shortfall is reported as invalid answers.
+    (The server may have accepted a few more than wrk read: requests in flight when wrk stopped.)"""
+    shortfall = max(0, found.requests - accepted)
+    return dataclasses.replace(found, non_2xx=found.non_2xx + shortfall)
 
 
 @dataclass(frozen=True)
@@ -198,7 +228,7 @@ def render_table(results: Results, names: dict[str, str]) -> str:
                 continue
             notes = []
             if found.non_2xx:
-                notes.append(f"INVALID: {found.non_2xx} non-2xx of {found.requests}")
+                notes.append(f"INVALID: {found.non_2xx} of {found.requests} not 2xx or refused")
             if found.socket_errors:
                 notes.append(f"{found.socket_errors} socket errors")
             rows.append(f"| {measure} | {name} | {found.rps:,.0f} | {found.p50_ms:.2f} ms | {found.p99_ms:.2f} ms "
@@ -389,30 +419,40 @@ def python_load(url: str, shape: Shape, seconds: int, method: str, body: str | N
 
 
 # ------------------------------------------------------------------------------------- targets
+@dataclass
+class Endpoint:
+    """What the load generator hits for one measure of one target."""
+
+    url: str
+    method: str = "GET"
+    body: str | None = None
+    paths: list[str] | None = None  # rotate over these paths of `url`'s server (many stored tasks)
+    accepted: Callable[[], int] | None = None  # submissions the server has accepted so far (mockmj)
+
+    def load(self, shape: Shape, seconds: int, scratch: Path) -> Load:
+        return run_load(self.url, shape, seconds, scratch, self.method, self.body, self.paths)
+
+
 class Bench:
-    def __init__(self, shape: Shape, procs: Processes, scratch: Path) -> None:
+    """Starts every target of the run (each on its own free port), then loads them in rounds."""
+
+    def __init__(self, shape: Shape, procs: Processes, scratch: Path, stack: contextlib.ExitStack) -> None:
         self.shape = shape
         self.procs = procs
         self.scratch = scratch
-        self.warmup = max(1, min(3, shape.duration // 5))
+        self.stack = stack  # stops every server when the run ends, however it ends
         self.answer: bytes | None = None  # mockmj's fetch answer: the bytes the hello apps send
+        self.names = dict(TARGETS)  # how the table names each target (Prism's with its version)
 
-    def measure(self, url: str, **load: Any) -> Load:
-        run_load(url, self.shape, self.warmup, self.scratch, **load)  # not counted: caches, JIT, pools
-        return run_load(url, self.shape, self.shape.duration, self.scratch, **load)
-
-    @contextlib.contextmanager
-    def serving(self, name: str, argv: list[str], health: str, up_within: float = 30,
-                **kw: Any) -> Iterator[str]:
+    def serve(self, name: str, argv: list[str], health: str, up_within: float = 30, **kw: Any) -> str:
+        """Start a server, wait until it answers HTTP; its base URL. It is stopped with the run."""
         port = free_port()
-        argv = [a.replace("{port}", str(port)) for a in argv]
-        proc = self.procs.start(name, argv, **kw)
-        try:
-            base = f"http://{HOST}:{port}"
-            wait_until_up(proc, base + health, up_within, self.procs, name)
-            yield base
-        finally:
-            self.procs.stop(proc)
+        name = f"{name}-{port}"  # the name of its log: one per process
+        proc = self.procs.start(name, [a.replace("{port}", str(port)) for a in argv], **kw)
+        self.stack.callback(self.procs.stop, proc)
+        base = f"http://{HOST}:{port}"
+        wait_until_up(proc, base + health, up_within, self.procs, name)
+        return base
 
     # --- mockmj
     def mockmj_argv(self, extra: list[str]) -> list[str]:
@@ -435,39 +475,35 @@ class Bench:
             time.sleep(0.2)
         raise NotAvailable(f"task {task_id} not SUCCESS after 30 s")
 
-    def mockmj_fetch(self, extra: list[str]) -> Load:
-        with self.serving("mockmj-fetch", self.mockmj_argv(extra), "/_mockmj/health") as base:
-            url, answer = self.finished_task(base)
-            if not extra:
-                self.answer = answer
-            return self.measure(url)
+    def mockmj_fetch(self, extra: list[str]) -> Endpoint:
+        base = self.serve("mockmj-fetch", self.mockmj_argv(extra), "/_mockmj/health")
+        url, answer = self.finished_task(base)
+        if not extra:
+            self.answer = answer
+        return Endpoint(url)
 
-    def mockmj_submit(self, extra: list[str]) -> Load:
+    def mockmj_submit(self, extra: list[str]) -> Endpoint:
+        # Every request must be an accepted submission, with nothing else of the defaults changed: one
+        # account as by default (3 slots; many slots or accounts would make each submission scan them),
+        # whose queue is long enough never to answer "queue full"; a balance that never runs out; and a
+        # max_tasks that evicts nothing, since the queued tasks never finish during the run.
         config = self.scratch / "submit.toml"
         config.write_text(SUBMIT_CONFIG)
-        argv = self.mockmj_argv(["--config", str(config), *extra])
-        with self.serving("mockmj-submit", argv, "/_mockmj/health") as base:
-            url = base + "/mj/submit/imagine"
-            run_load(url, self.shape, self.warmup, self.scratch, method="POST", body=IMAGINE_BODY)
-            before = self.balance(base)
-            found = run_load(url, self.shape, self.shape.duration, self.scratch, method="POST", body=IMAGINE_BODY)
-            accepted = (before - self.balance(base)) // IMAGINE_PRICE
-            # wrk counts the answers it read; the server may have taken a few more just before the end
-            if accepted < found.requests:
-                return Load(**{**found.__dict__, "non_2xx": found.non_2xx + found.requests - accepted})
-            return found
+        base = self.serve("mockmj-submit", self.mockmj_argv(["--config", str(config), *extra]), "/_mockmj/health")
+        return Endpoint(base + "/mj/submit/imagine", "POST", IMAGINE_BODY,
+                        accepted=lambda: self.spent(base) // IMAGINE_PRICE)
 
-    def balance(self, base: str) -> int:
+    def spent(self, base: str) -> int:
         status, raw = call_http("GET", f"{base}/_mockmj/keys/{KEY}")
         if status != 200:
             raise NotAvailable(f"GET /_mockmj/keys/{KEY} answered {status}")
-        return int(json.loads(raw)["balance"])
+        return SUBMIT_BALANCE - int(json.loads(raw)["balance"])
 
     # --- Prism
     def prism_binary(self, cache: Path) -> Path:
         binary = cache / "prism5" / "node_modules" / ".bin" / "prism"
         if binary.exists():
-            return binary
+            return self.named_prism(binary)
         if shutil.which("npm") is None:
             raise NotAvailable("npm is not installed")
         print(f"installing {PRISM_PACKAGE} into {cache / 'prism5'} (once; not counted in the run's time)…",
@@ -481,66 +517,66 @@ class Bench:
         if done.returncode != 0 or not binary.exists():
             tail = " / ".join(done.stderr.strip().splitlines()[-3:])
             raise NotAvailable(f"npm install failed (registry unreachable?): {tail}")
+        return self.named_prism(binary)
+
+    def named_prism(self, binary: Path) -> Path:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            version = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60,
+                                     check=False).stdout.strip()
+            if re.fullmatch(r"[\d.]+", version):
+                self.names[PRISM] = f"Prism {version} on openapi.yaml"
         return binary
 
-    @contextlib.contextmanager
-    def prism(self, cache: Path) -> Iterator[str]:
+    def prism(self, cache: Path, measures: set[str]) -> dict[str, Endpoint | str]:
         argv = [str(self.prism_binary(cache)), "mock", str(SPEC), "-h", HOST, "-p", "{port}"]
-        with self.serving("prism", argv, "/mj/task/1/fetch", up_within=90) as base:
-            yield base
-
-    def prism_figures(self, base: str, measures: set[str]) -> dict[str, Load | str]:
-        out: dict[str, Load | str] = {}
+        base = self.serve("prism", argv, "/mj/task/1/fetch", up_within=90)
+        out: dict[str, Endpoint | str] = {}
         if "fetch" in measures:
             url = f"{base}/mj/task/1732406400123456/fetch"
             status, _ = call_http("GET", url)
-            out["fetch"] = self.measure(url) if status == 200 else f"Prism answered {status} to a fetch"
+            out["fetch"] = Endpoint(url) if status == 200 else f"not measured: Prism answered {status} to a fetch"
         if "submit" in measures:
             url = base + "/mj/submit/imagine"
             status, _ = call_http("POST", url, IMAGINE_BODY)
-            out["submit"] = (self.measure(url, method="POST", body=IMAGINE_BODY) if status == 200
-                             else f"Prism answered {status} to a submit")
+            out["submit"] = (Endpoint(url, "POST", IMAGINE_BODY) if status == 200
+                             else f"not measured: Prism answered {status} to a submit")
         return out
 
     # --- the Flask hello
     def answer_file(self) -> Path:
-        if self.answer is None:  # mockmj's fetch was not measured in this run: ask it once
-            with self.serving("mockmj-answer", self.mockmj_argv([]), "/_mockmj/health") as base:
-                _, self.answer = self.finished_task(base)
+        if self.answer is None:  # mockmj's fetch is not measured in this run: ask it once
+            _, self.answer = self.finished_task(self.serve("mockmj-answer", self.mockmj_argv([]), "/_mockmj/health"))
         path = self.scratch / "answer.json"
         path.write_bytes(self.answer)
         return path
 
-    def hello_waitress(self) -> Load:
+    def hello_waitress(self) -> Endpoint:
         env = {"MOCKMJ_BENCH_BODY": str(self.answer_file())}
         argv = [sys.executable, str(HERE / "hello_app.py"), "--host", HOST, "--port", "{port}"]
-        with self.serving("hello-waitress", argv, "/", env=env) as base:
-            return self.measure(base + "/mj/task/1/fetch")
+        return Endpoint(self.serve("hello-waitress", argv, "/", env=env) + "/mj/task/1/fetch")
 
-    def hello_granian(self) -> Load:
+    def hello_granian(self) -> Endpoint:
         ensure_granian()
         env = {"MOCKMJ_BENCH_BODY": str(self.answer_file()), "PYTHONPATH": str(HERE)}
         argv = [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "1", "--host", HOST,
                 "--port", "{port}", "--log-level", "warning", "hello_app:app"]
-        with self.serving("hello-granian", argv, "/", env=env, cwd=HERE) as base:
-            return self.measure(base + "/mj/task/1/fetch")
+        return Endpoint(self.serve("hello-granian", argv, "/", env=env, cwd=HERE) + "/mj/task/1/fetch")
 
     # --- fetch with many stored tasks
-    def scale(self, tasks: int, fill: str, fill_timeout: float) -> Load:
-        name = f"filled-{tasks}"
+    def start_filling(self, tasks: int, fill: str) -> subprocess.Popen[bytes]:
         argv = [sys.executable, str(HERE / "filled_mock.py"), "--tasks", str(tasks), "--fill", fill, "--host", HOST]
-        proc = self.procs.start(name, argv, stdout=subprocess.PIPE)
-        try:
-            ready = read_first_line(proc, fill_timeout)
-            if ready is None:
-                raise NotAvailable(f"not filled within {fill_timeout:.0f} s: {self.procs.log_tail(name)}")
-            info = json.loads(ready)
-            print(f"  {info['stored']:,} tasks stored ({info['fill']}) in {info['fill_seconds']} s, "
-                  f"peak RSS {info['peak_rss_mb']:,} MB", flush=True)
-            base = f"http://{HOST}:{info['port']}"
-            return self.measure(base + "/", paths=[f"/mj/task/{i}/fetch" for i in info["ids"]])
-        finally:
-            self.procs.stop(proc)
+        proc = self.procs.start(f"filled-{tasks}", argv, stdout=subprocess.PIPE)
+        self.stack.callback(self.procs.stop, proc)
+        return proc
+
+    def filled(self, proc: subprocess.Popen[bytes], tasks: int, fill_timeout: float) -> Endpoint:
+        ready = read_first_line(proc, fill_timeout)
+        if ready is None:
+            raise NotAvailable(f"not filled within {fill_timeout:.0f} s: {self.procs.log_tail(f'filled-{tasks}')}")
+        info = json.loads(ready)
+        print(f"  {info['stored']:,} tasks stored ({info['fill']}) in {info['fill_seconds']} s, "
+              f"peak RSS {info['peak_rss_mb']:,} MB", flush=True)
+        return Endpoint(f"http://{HOST}:{info['port']}/", paths=[f"/mj/task/{i}/fetch" for i in info["ids"]])
 
 
 def read_first_line(proc: subprocess.Popen[bytes], seconds: float) -> str | None:
@@ -563,69 +599,95 @@ def ensure_granian() -> None:
 
 
 # ------------------------------------------------------------------------------------- the run
-def attempt(what: str, call: Any, *args: Any) -> Load | str:
-    print(f"measuring {what}…", flush=True)
+def unavailable_option(reason: str) -> str:
+    """Today's `mockmj serve` has no --store/--workers: say so plainly instead of quoting click."""
+    option = re.search(r"No such option:? '?(--[\w-]+)", reason)
+    return f"not available yet (mockmj serve has no {option[1]} option)" if option else reason
+
+
+def prepare(what: str, call: Callable[..., Endpoint], *args: Any) -> Endpoint | str:
+    print(f"starting {what}…", flush=True)
     try:
-        found = call(*args)
+        return call(*args)
     except NotAvailable as exc:
         print(f"  not measured: {exc}", flush=True)
-        return f"not measured: {exc}"
-    print(f"  {found.rps:,.0f} req/s, p50 {found.p50_ms:.2f} ms, p99 {found.p99_ms:.2f} ms"
-          + (f", {found.non_2xx} non-2xx" if found.non_2xx else ""), flush=True)
-    return found
+        return unavailable_option(f"not measured: {exc}")
 
 
-def unavailable_option(found: Load | str) -> Load | str:
-    """Today's `mockmj serve` has no --store/--workers: say so plainly instead of quoting click."""
-    if isinstance(found, str) and "No such option" in found:
-        option = re.search(r"No such option: (--[\w-]+)", found)
-        return f"not available yet (mockmj serve has no {option[1] if option else 'such'} option)"
-    return found
+def start_targets(bench: Bench, args: argparse.Namespace, targets: set[str],
+                  measures: set[str]) -> dict[str, dict[str, Endpoint | str]]:
+    """Every selected target up and checked, before any load: measure → target → endpoint (or why not)."""
+    plan: dict[str, dict[str, Endpoint | str]] = {m: {} for m in MEASURES if m in measures}
+    scaled = "scale" in measures and MOCKMJ in targets
+    # the stores fill (the large one for a minute or so) while the other targets start
+    filling = {tasks: bench.start_filling(tasks, args.fill) for tasks in (args.small, args.large)} if scaled else {}
+    if MOCKMJ in targets:
+        for extra in [[], *variant_args(args.store, args.workers)]:
+            name = MOCKMJ if not extra else "mockmj serve " + " ".join(extra)
+            for m in ("fetch", "submit"):
+                if m in measures:
+                    plan[m][name] = prepare(f"{m}: {bench.names.get(name, name)}", getattr(bench, f"mockmj_{m}"),
+                                            extra)
+    if PRISM in targets and measures & {"fetch", "submit"}:
+        print("starting Prism 5…", flush=True)
+        try:
+            plan.update({m: {**plan[m], PRISM: found} for m, found in bench.prism(args.cache, measures).items()})
+        except NotAvailable as exc:
+            print(f"  not measured: {exc}", flush=True)
+            for m in measures & {"fetch", "submit"}:
+                plan[m][PRISM] = f"not measured: {exc}"
+    if "fetch" in measures:
+        for name, start in ((HELLO_WAITRESS, bench.hello_waitress), (HELLO_GRANIAN, bench.hello_granian)):
+            if name in targets:
+                plan["fetch"][name] = prepare(TARGETS[name], start)
+    for tasks, proc in filling.items():
+        plan["scale"][scale_name(tasks)] = prepare(f"fetch with {tasks:,} stored tasks", bench.filled, proc, tasks,
+                                                   args.fill_timeout)
+    return plan
 
 
-def run(args: argparse.Namespace) -> Results:
+def load_in_rounds(bench: Bench, plan: dict[str, dict[str, Endpoint | str]], rounds: int) -> Results:
+    """A warm-up of each endpoint, then `rounds` turns over all of them: a change of the machine's load
+    during the run falls on every target alike instead of on whichever ran at that moment."""
+    seconds = max(1, round(bench.shape.duration / rounds))
+    warmup = max(1, min(3, bench.shape.duration // 5))
+    live = {(m, t): e for m, row in plan.items() for t, e in row.items() if isinstance(e, Endpoint)}
+    results: Results = {m: {t: e for t, e in row.items() if isinstance(e, str)} for m, row in plan.items()}
+    loads: dict[tuple[str, str], list[Load]] = {key: [] for key in live}
+    for key, endpoint in list(live.items()):
+        try:
+            endpoint.load(bench.shape, warmup, bench.scratch)  # not counted: caches, JIT, connection pools
+        except NotAvailable as exc:
+            results[key[0]][key[1]] = f"not measured: {exc}"
+            del live[key]
+    accepted_before = {key: e.accepted() for key, e in live.items() if e.accepted}
+    for turn in range(rounds):
+        print(f"round {turn + 1} of {rounds}: {len(live)} × {seconds} s…", flush=True)
+        for key, endpoint in list(live.items()):
+            try:
+                loads[key].append(endpoint.load(bench.shape, seconds, bench.scratch))
+            except NotAvailable as exc:
+                results[key[0]][key[1]] = f"not measured: {exc}"
+                del live[key]
+    for key, endpoint in live.items():
+        found = combine(loads[key])
+        if endpoint.accepted:
+            found = refusals_counted(found, endpoint.accepted() - accepted_before[key])
+        results[key[0]][key[1]] = found
+    # the table lists the targets in the order they were planned
+    return {m: {t: results[m][t] for t in row} for m, row in plan.items()}
+
+
+def run(args: argparse.Namespace) -> tuple[Results, dict[str, str]]:
     targets, measures = parse_only(args.only)
     shape = Shape(args.duration, args.connections, args.threads)
-    results: Results = {m: {} for m in MEASURES if m in measures}
-    with tempfile.TemporaryDirectory(prefix="mockmj-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mockmj-bench-") as tmp, contextlib.ExitStack() as stack:
         scratch = Path(tmp)
         procs = Processes(scratch)
-        bench = Bench(shape, procs, scratch)
-        try:
-            if MOCKMJ in targets:
-                for m in ("fetch", "submit"):
-                    if m in measures:
-                        results[m][MOCKMJ] = attempt(f"{m}: {TARGETS[MOCKMJ]}", getattr(bench, f"mockmj_{m}"), [])
-                for extra in variant_args(args.store, args.workers):
-                    name = "mockmj serve " + " ".join(extra)
-                    for m in ("fetch", "submit"):
-                        if m in measures:
-                            results[m][name] = unavailable_option(
-                                attempt(f"{m}: {name}", getattr(bench, f"mockmj_{m}"), extra))
-            if PRISM in targets and measures & {"fetch", "submit"}:
-                print("measuring Prism 5…", flush=True)
-                try:
-                    with bench.prism(args.cache) as base:
-                        for m, found in bench.prism_figures(base, measures).items():
-                            results[m][PRISM] = found
-                            print(f"  {m}: {found if isinstance(found, str) else f'{found.rps:,.0f} req/s'}")
-                except NotAvailable as exc:
-                    print(f"  not measured: {exc}", flush=True)
-                    for m in ("fetch", "submit"):
-                        if m in measures:
-                            results[m][PRISM] = f"not measured: {exc}"
-            if "fetch" in measures:
-                if HELLO_WAITRESS in targets:
-                    results["fetch"][HELLO_WAITRESS] = attempt(TARGETS[HELLO_WAITRESS], bench.hello_waitress)
-                if HELLO_GRANIAN in targets:
-                    results["fetch"][HELLO_GRANIAN] = attempt(TARGETS[HELLO_GRANIAN], bench.hello_granian)
-            if "scale" in measures and MOCKMJ in targets:
-                for tasks in (args.small, args.large):
-                    results["scale"][scale_name(tasks)] = attempt(
-                        f"fetch with {tasks:,} stored tasks", bench.scale, tasks, args.fill, args.fill_timeout)
-        finally:
-            procs.stop_all()
-    return results
+        stack.callback(procs.stop_all)
+        bench = Bench(shape, procs, scratch, stack)
+        plan = start_targets(bench, args, targets, measures)
+        return load_in_rounds(bench, plan, args.rounds), bench.names
 
 
 def _interrupt(*_: object) -> None:
@@ -634,9 +696,12 @@ def _interrupt(*_: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=10, help="seconds of load per measure (default 10)")
+    parser.add_argument("--duration", type=int, default=10,
+                        help="seconds of load per measure, over all rounds (default 10)")
     parser.add_argument("--connections", type=int, default=32, help="open connections (default 32)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="turns over all targets, each taking duration/rounds seconds (default 2)")
     parser.add_argument("--only", default=None,
                         help=f"comma-separated targets and/or measures: {', '.join([*TARGETS, *MEASURES])}")
     parser.add_argument("--small", type=int, default=1_000, help="stored tasks of the small store (default 1000)")
@@ -661,11 +726,10 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     started = time.monotonic()
     try:
-        results = run(args)
+        results, names = run(args)
     except KeyboardInterrupt:
         print("\ninterrupted: every server this run started is stopped", file=sys.stderr)
         return 130
-    names = {**TARGETS}
     print()
     print(f"wrk -t{args.threads} -c{args.connections}, {args.duration} s per measure, on {os.cpu_count()} cores; "
           f"load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after; "

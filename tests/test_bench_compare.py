@@ -124,14 +124,35 @@ def test_a_goal_is_not_judged_on_a_missing_or_invalid_figure() -> None:
 def test_table_marks_invalid_rows_and_reasons() -> None:
     results = {"fetch": {bc.MOCKMJ: load(2500, non_2xx=3), "mockmj serve --workers 2": "not available yet"}}
     table = bc.render_table(results, bc.TARGETS)
-    assert "| fetch | mockmj serve (defaults) | 2,500 | 1.00 ms | 3.00 ms | INVALID: 3 non-2xx of 1000 |" in table
+    assert ("| fetch | mockmj serve (defaults) | 2,500 | 1.00 ms | 3.00 ms "
+            "| INVALID: 3 of 1000 not 2xx or refused |") in table
     assert "| fetch | mockmj serve --workers 2 | – | – | – | not available yet |" in table
 
 
 def test_unknown_option_of_serve_reads_not_available_yet() -> None:
-    said = bc.unavailable_option("not measured: exited with 2: Error: No such option: --store")
+    # as click 8 says it
+    said = bc.unavailable_option("not measured: exited with 2: Usage: python -m mockmj serve [OPTIONS] / "
+                                 "Error: No such option '--store'. (Did you mean one of: '--seed'?)")
     assert said == "not available yet (mockmj serve has no --store option)"
+    said = bc.unavailable_option("not measured: exited with 2: Error: No such option: --workers")
+    assert said == "not available yet (mockmj serve has no --workers option)"
     assert bc.unavailable_option("not measured: wrk failed") == "not measured: wrk failed"
+
+
+def test_rounds_combine_into_one_figure() -> None:
+    rounds = [bc.Load(1000, 5.0, 200.0, 10.0, 50.0), bc.Load(3000, 5.0, 600.0, 4.0, 30.0, non_2xx=2),
+              bc.Load(2000, 5.0, 400.0, 6.0, 90.0, socket_errors=1)]
+    found = bc.combine(rounds)
+    assert found == bc.Load(6000, 15.0, 400.0, 6.0, 50.0, non_2xx=2, socket_errors=1)
+    assert bc.combine(rounds[:2]).p50_ms == 7.0  # an even count: the mean of the middle two
+    with pytest.raises(ValueError):
+        bc.combine([])
+
+
+def test_submissions_the_server_did_not_accept_make_the_run_invalid() -> None:
+    found = bc.Load(1000, 10.0, 100.0, 5.0, 9.0)
+    assert bc.refusals_counted(found, 1003) == found  # in flight when wrk stopped: accepted, not read
+    assert bc.refusals_counted(found, 990).non_2xx == 10
 
 
 # ------------------------------------------------------------------------------------- options
