@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from flask import request
+from flask import current_app, request
 
 from ..core.engine import ANONYMOUS
 from ..core.findings import Seen, Thresholds
@@ -30,9 +30,11 @@ def thresholds_of(settings: Settings) -> Thresholds:
 
 
 def _json_body() -> dict[str, Any]:
+    if (request.content_length or 0) > current_app.extensions["mockmj"].settings.max_body_bytes:
+        return {}  # refused with 413 before it was read: nothing to learn from it
     try:
         body = json.loads(request.get_data(cache=True) or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # refused bodies reach here too (deep JSON)
         return {}
     return body if isinstance(body, dict) else {}
 
