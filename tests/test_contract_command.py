@@ -100,9 +100,13 @@ def test_the_wheel_ships_the_suite_where_the_command_looks() -> None:
 
     from mockmj import contract_cli
 
-    pyproject = tomllib.loads((Path(contract_cli.__file__).parents[1] / "pyproject.toml").read_text("utf-8"))
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text("utf-8"))
     include = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
     assert include["contracts"] == "mockmj/contracts"
-    assert contract_cli.suite_dir() == Path(contract_cli.__file__).parents[1] / "contracts"
+    package = Path(contract_cli.__file__).parent
+    # installed from the wheel (as in CI): the suite inside the package; editable: contracts/ beside it
+    expected = package / "contracts" if (package / "contracts").is_dir() else package.parent / "contracts"
+    assert contract_cli.suite_dir() == expected
+    assert (expected / "conftest.py").is_file() and (expected / "contract.ini").is_file()
     dependencies = " ".join(pyproject["project"]["dependencies"])
     assert "pytest" in dependencies and "schemathesis" in dependencies  # the suite runs from a plain install
