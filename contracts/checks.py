@@ -7,6 +7,9 @@ import json
 import re
 from typing import Any
 
+# One definition for this suite and the mock's recorder: a pure function of the text, no part of the mock.
+from mockmj.core.jsonio import first_whitespace as whitespace_outside_strings
+
 from .clauses import Recorder
 from .client import Client, Exchange
 from .dialects import Expectations, Reading, body_code, first_reading
@@ -39,25 +42,6 @@ def percent(progress: Any) -> int | None:
 
 
 # -- raw JSON text --------------------------------------------------------------------------------
-def whitespace_outside_strings(text: str) -> int | None:
-    """Offset of the first whitespace between JSON tokens (trailing whitespace allowed), else None."""
-    in_string = escaped = False
-    end = len(text.rstrip())
-    for i, ch in enumerate(text[:end]):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in " \t\r\n":
-            return i
-    return None
-
-
 def check_compact(rec: Recorder, ex: Exchange) -> None:
     """ENV-5 on any JSON body."""
     if not ex.body or not ex.is_json():

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 access_log = logging.getLogger("mockmj.access")
 task_log = logging.getLogger("mockmj.tasks")
 startup_log = logging.getLogger("mockmj.startup")
-MAX_BODY_TO_READ = 256 * 1024  # larger answers (images, long lists) are not parsed for a code or task id
 SEEN_TASKS = 10_000  # how many tasks' last observed state the debug log remembers
 
 
@@ -83,15 +82,15 @@ def notice(settings: Settings, text: str, level: int = logging.INFO) -> None:
 
 
 # ------------------------------------------------------------------------------------ access log
-def _task_id(response: Response) -> tuple[int | None, str | None, dict[str, Any] | None]:
-    """The envelope's code, the task the request was about, and the task JSON when it is one."""
+def _answer() -> tuple[int | None, str | None, dict[str, Any] | None]:
+    """The envelope's code, the task the request was about, and the task JSON when it is one.
+
+    Read from the Reply the API view left in `g`, never by parsing the bytes again; control and
+    static routes leave none and log only their method, path and status.
+    """
     task_id = (request.view_args or {}).get("id")
-    if response.mimetype != "application/json" or (response.content_length or 0) > MAX_BODY_TO_READ:
-        return None, task_id, None
-    try:
-        body = json.loads(response.get_data())
-    except ValueError:
-        return None, task_id, None
+    reply = g.get("mockmj_reply")
+    body = reply.payload if reply is not None else None
     if not isinstance(body, dict):
         return None, task_id, None
     code = body.get("code") if isinstance(body.get("code"), int) else None
@@ -164,11 +163,11 @@ def install(app: Flask, mock: Mock) -> None:
         if not (want_access or want_states):
             return response
         ms = (time.perf_counter() - g.get("mockmj_started", time.perf_counter())) * 1000
-        code, task_id, task = _task_id(response)
+        code, task_id, task = _answer()
         if want_states and task is not None:
             states.observe(task)
         if want_access:
-            key = masked(api_key_of(request.headers))
+            key = masked(g.get("mockmj_key") or api_key_of(request.headers))
             fields = {"method": request.method, "path": request.path, "status": response.status_code,
                       "code": code, "key": key, "ms": round(ms, 1), "taskId": task_id}
             text = f"{request.method} {request.path} {response.status_code}"

@@ -52,6 +52,12 @@ def shared_manual() -> Iterator[MockServer]:
     yield from running_mock(timing="manual", seed=7)
 
 
+@pytest.fixture(scope="module")
+def shared_manual_proxy() -> Iterator[MockServer]:
+    """`shared_manual` in the proxy dialect."""
+    yield from running_mock(timing="manual", seed=7, dialect="proxy")
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver()

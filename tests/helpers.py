@@ -155,11 +155,16 @@ def decode_image(data: bytes) -> Image.Image:
     return image
 
 
+def png_of(picture: Image.Image, fmt: str = "PNG") -> bytes:
+    """The encoded bytes of a picture (PNG unless told)."""
+    buffer = io.BytesIO()
+    picture.save(buffer, fmt)
+    return buffer.getvalue()
+
+
 def encoded(size: tuple[int, int], colour: tuple[int, int, int], fmt: str = "PNG") -> tuple[bytes, str]:
     """(the bytes of a real image, the same as a data URL)."""
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, fmt)
-    data = buffer.getvalue()
+    data = png_of(Image.new("RGB", size, colour), fmt)
     mime = {"PNG": "image/png", "JPEG": "image/jpeg"}[fmt]
     return data, f"data:{mime};base64," + base64.b64encode(data).decode()
 

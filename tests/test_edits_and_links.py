@@ -4,7 +4,6 @@ link (the mock's own URLs and loopback only, never the network), and describe by
 from __future__ import annotations
 
 import base64
-import io
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +21,7 @@ from .helpers import (
     image_of,
     is_proxy,
     mock_client,
+    png_of,
     quarter,
     run,
     submit,
@@ -38,9 +38,7 @@ def halves(size: tuple[int, int] = (120, 80)) -> bytes:
     """A PNG dark on the left half, bright yellow on the right: shapes a retexture must keep."""
     picture = Image.new("RGB", size, (20, 20, 30))
     picture.paste((250, 240, 60), (size[0] // 2, 0, size[0], size[1]))
-    buffer = io.BytesIO()
-    picture.save(buffer, "PNG")
-    return buffer.getvalue()
+    return png_of(picture)
 
 
 def b64(data: bytes) -> str:

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
 
@@ -14,13 +12,13 @@ from .helpers import Client, png_data_url, running_mock
 
 
 @pytest.fixture(scope="module")
-def eighty() -> Iterator[MockServer]:
-    yield from running_mock(timing="manual")
+def eighty(shared_manual: MockServer) -> MockServer:
+    return shared_manual
 
 
 @pytest.fixture(scope="module")
-def proxy() -> Iterator[MockServer]:
-    yield from running_mock(timing="manual", dialect="proxy")
+def proxy(shared_manual_proxy: MockServer) -> MockServer:
+    return shared_manual_proxy
 
 
 PLACEHOLDERS = [

@@ -18,17 +18,17 @@ from mockmj.core.images import shorten
 from mockmj.core.outcomes import split_directive
 from mockmj.server import MockServer
 
-from .helpers import Client, Receiver, balance, running_mock, task_count
+from .helpers import Client, Receiver, balance, task_count
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[MockServer]:
-    yield from running_mock(timing="manual")
+def server(shared_manual: MockServer) -> MockServer:
+    return shared_manual
 
 
 @pytest.fixture(scope="module")
-def proxy() -> Iterator[MockServer]:
-    yield from running_mock(timing="manual", dialect="proxy")
+def proxy(shared_manual_proxy: MockServer) -> MockServer:
+    return shared_manual_proxy
 
 
 def raw_post(client: Client, path: str, text: str):

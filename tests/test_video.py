@@ -26,6 +26,7 @@ from .helpers import (
     download,
     is_proxy,
     mock_client,
+    png_of,
     run,
     submit,
     task_count,
@@ -44,9 +45,7 @@ def start_image(size: tuple[int, int] = (96, 64)) -> str:
     w, h = size
     draw.ellipse((w * 0.2, h * 0.2, w * 0.6, h * 0.8), fill=(250, 210, 40))
     draw.rectangle((w * 0.65, h * 0.1, w * 0.9, h * 0.5), fill=(220, 40, 60))
-    buffer = io.BytesIO()
-    picture.save(buffer, "PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
+    return base64.b64encode(png_of(picture)).decode()
 
 
 def mean_diff(a: Image.Image, b: Image.Image) -> float:

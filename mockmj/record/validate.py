@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.dialects import DIALECTS, Dialect
+from ..core.jsonio import first_whitespace
 from ..web.spec import ApiSpec, Operation, load_spec
 
 # Where a status sits on the documented graph: a task may stay or move right, never left.
@@ -56,24 +57,6 @@ RULES = {r.name: r for r in (
     Rule("dialect-unauthorized", "ENV-6", "a 401 has the dialect's body (empty for proxy, an envelope for 88api)"),
     Rule("dialect-unknown-task", "BAD-4", "a fetch answers a task or the dialect's not-found shape"),
 )}
-
-
-def whitespace_offset(text: str) -> int | None:
-    """Offset of the first whitespace between JSON tokens (trailing whitespace allowed), else None."""
-    inside = escaped = False
-    for i, ch in enumerate(text.rstrip()):
-        if inside:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                inside = False
-        elif ch == '"':
-            inside = True
-        elif ch in " \t\r\n":
-            return i
-    return None
 
 
 def _percent(value: Any) -> int | None:
@@ -119,7 +102,7 @@ class Validator:
                 if "json" in mime or op.operation_id not in ("getOpenApiDocument", "getDocsPage"):
                     found.append(("spec", f"{op.operation_id} HTTP {status}: the body is not JSON: {text[:80]!r}"))
                 return found
-            at = whitespace_offset(text)
+            at = first_whitespace(text)
             if at is not None:
                 found.append(("compact-json", f"whitespace at offset {at}: …{text[max(0, at - 20):at + 20]!r}…"))
         problem = op.check_response(status, payload, has_body)

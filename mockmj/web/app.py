@@ -162,6 +162,7 @@ def _create_app(settings: Settings | None) -> Flask:
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             reply.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
         _journal(mock, None, reply, None, 0.0)
+        g.mockmj_reply = reply
         return _to_response(reply)
 
     from ..control import register_control  # the control plane has its own spec and routes
@@ -192,6 +193,7 @@ def _view(mock: Mock, op: Operation, mode: str | None) -> Callable[..., Response
                 log.error("strict mode: %s", problem)
                 raise StrictViolation(problem)
         _journal(mock, op, reply, key, time.perf_counter() - started)
+        g.mockmj_reply, g.mockmj_key = reply, key  # the access log reads the answer from here, not the bytes
         return _to_response(reply)
 
     view.__name__ = f"view_{op.operation_id}"
@@ -291,6 +293,7 @@ def _read_body(mock: Mock, op: Operation) -> tuple[dict[str, Any], Reply | None]
         check_body(body, mock.limits)
     except BodyProblem as problem:
         return {}, _limit_reply(mock, problem)
+    g.mockmj_body = body  # parsed once: the findings feed reads it too, even when the schema refuses it
     errors = sorted(op.body_validator.iter_errors(body), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if not errors:
         return body, None

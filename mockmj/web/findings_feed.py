@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app, request
+from flask import g, request
 
 from ..core.engine import ANONYMOUS
 from ..core.findings import Seen, Thresholds
@@ -27,16 +26,6 @@ def thresholds_of(settings: Settings) -> Thresholds:
     return Thresholds(polls_per_second=settings.findings_polls_per_second, poll_window=settings.findings_poll_window,
                       terminal_polls=settings.findings_terminal_polls,
                       abandoned_after=settings.findings_abandoned_after)
-
-
-def _json_body() -> dict[str, Any]:
-    if (request.content_length or 0) > current_app.extensions["mockmj"].settings.max_body_bytes:
-        return {}  # refused with 413 before it was read: nothing to learn from it
-    try:
-        body = json.loads(request.get_data(cache=True) or b"null")
-    except (ValueError, UnicodeDecodeError, RecursionError):  # refused bodies reach here too (deep JSON)
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _retry_after(reply: Reply) -> float | None:
@@ -67,7 +56,7 @@ def feed(mock: Mock, op: Operation, reply: Reply, key: str | None) -> None:
         seen.task_ids = tuple(str(t.get("id")) for t in payload if isinstance(t, dict)) if isinstance(
             payload, list) else ()
     elif billable(request.method, op.path) and op.operation_id not in NO_TASK:
-        body = _json_body()
+        body = g.get("mockmj_body") or {}  # parsed by the app's body reader (absent when it refused the bytes)
         seen.kind = "action" if op.operation_id == "submitAction" else "submit"
         seen.body = request.get_data(cache=True)
         seen.callback = bool(body.get("notifyHook") or mock.settings.notify_hook)
