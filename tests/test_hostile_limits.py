@@ -134,9 +134,12 @@ def test_finished_tasks_beyond_max_tasks_are_evicted_oldest_first_and_journalled
         client = Client(server, key="evict")
         first = [client.imagine(f"old {i}").json()["result"] for i in range(10)]
         client.advance(120)  # the first ten finish
+        oldest_image = client.fetch(first[0])["imageUrl"]
+        assert requests.get(oldest_image, timeout=10).status_code == 200
         unfinished = [client.imagine(f"waiting {i}", ).json()["result"] for i in range(8)]
         more = [client.imagine(f"new {i}").json()["result"] for i in range(5)]  # 23 tasks > 20
         assert client.get(f"/mj/task/{first[0]}/fetch").status_code == 404, "the oldest finished task went"
+        assert requests.get(oldest_image, timeout=10).status_code == 404, "and its image with it"
         assert all(client.get(f"/mj/task/{t}/fetch").status_code == 200 for t in unfinished + more), \
             "unfinished tasks are never evicted"
         assert client.control("GET", "/health")["tasks"] <= 20

@@ -173,11 +173,7 @@ class Engine:
             for account in self.accounts:
                 account.release(gone)
             for task in dropped:
-                self.polls.pop(task.id, None)
-                for path in task.uploads:
-                    self.uploads.pop(path, None)
-                for path in (task.final_path, task.preview_path, *task.media_paths):
-                    self.attachments.pop(path or "", None)
+                self._forget(task)
             configured = next((k for k in self.settings.keys if k.key == key), None)
             if configured is not None:
                 self.keys[key] = self._new_key(key, configured.balance, configured.rate_limit,
@@ -647,14 +643,18 @@ class Engine:
                 evicted.append(task)
         for task in evicted:
             self.store.remove(task)
-            self.polls.pop(task.id, None)
-            for path in task.uploads:
-                self.uploads.pop(path, None)
-            for path in (task.final_path, task.preview_path):
-                self.attachments.pop(path or "", None)
+            self._forget(task)
         if evicted:
             for notify in self.on_evict:
                 notify([t.id for t in evicted], cap)
+
+    def _forget(self, task: Task) -> None:
+        """Everything kept beside a task that leaves the store: its polls, uploads and served files."""
+        self.polls.pop(task.id, None)
+        for path in task.uploads:
+            self.uploads.pop(path, None)
+        for path in (task.final_path, task.preview_path, *task.media_paths):
+            self.attachments.pop(path or "", None)
 
     def has_upload(self, path: str) -> bool:
         return path in self.uploads
