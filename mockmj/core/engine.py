@@ -263,8 +263,8 @@ class Engine:
         """The task JSON as a client sees it at `index` (default: now) — every key, always."""
         if index is None:
             index = task.reached_index(self.now(), self.per_poll())
-        m = task.milestones[index]
-        reached = {x.status for x in task.milestones[: index + 1]}
+        m = task.milestone(index)
+        reached = task.statuses_until(index)
         started = Status.IN_PROGRESS in reached or m.status is Status.SUCCESS
         props: dict[str, Any] = dict(task.properties)
         image_url = None

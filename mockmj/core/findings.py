@@ -192,7 +192,9 @@ class Findings:
                             "allowed": limits.terminal_polls}, seen.task_id)
         elif seen.task_status in TERMINAL:
             task.terminal = seen.task_status
-        recent = [t for t in task.fetches if t > seen.at - limits.poll_window]
+        while task.fetches[0] <= seen.at - limits.poll_window:  # times only grow: the old ones are first
+            task.fetches.popleft()
+        recent = task.fetches
         if len(recent) >= max(3, int(limits.polls_per_second * limits.poll_window) + 1):
             span = recent[-1] - recent[0]
             rate = (len(recent) - 1) / span if span > 0 else float("inf")

@@ -25,30 +25,28 @@ def _weight(entry: dict[str, Any]) -> int:
 
 
 class Journal:
-    """Capped by entries and by bytes: the oldest entries go first."""
+    """Capped by entries and by bytes: the oldest entries go first. Each entry is kept with its weight,
+    computed once when it is recorded."""
 
     def __init__(self, size: int, max_bytes: int = 4 * 1024 * 1024) -> None:
-        self._items: deque[dict[str, Any]] = deque(maxlen=size)
+        self._items: deque[tuple[int, dict[str, Any]]] = deque(maxlen=size)
         self._lock = threading.Lock()
         self.total = 0
         self.max_bytes = max_bytes
         self._bytes = 0
 
     def record(self, entry: dict[str, Any]) -> None:
+        weight = _weight(entry)
         with self._lock:
             self.total += 1
             if self._items.maxlen == 0:
                 return
             if len(self._items) == self._items.maxlen:
-                self._bytes -= _weight(self._items[0])
-            self._items.append({"seq": self.total, **entry})
-            self._bytes += _weight(entry)
+                self._bytes -= self._items[0][0]
+            self._items.append((weight, {"seq": self.total, **entry}))
+            self._bytes += weight
             while self._bytes > self.max_bytes and len(self._items) > 1:
-                self._bytes -= _weight(self._items.popleft())
-
-    @property
-    def bytes(self) -> int:
-        return self._bytes
+                self._bytes -= self._items.popleft()[0]
 
     def clear(self, key: str | None = None) -> None:
         with self._lock:
@@ -56,12 +54,13 @@ class Journal:
                 self._items.clear()
                 self.total = 0
             else:
-                self._items = deque((e for e in self._items if e.get("key") != key), maxlen=self._items.maxlen)
-            self._bytes = sum(_weight(e) for e in self._items)
+                kept = ((w, e) for w, e in self._items if e.get("key") != key)
+                self._items = deque(kept, maxlen=self._items.maxlen)
+            self._bytes = sum(w for w, _ in self._items)
 
     def query(self, filters: dict[str, str], limit: int | None = None) -> list[dict[str, Any]]:
         with self._lock:
-            items = list(self._items)
+            items = [entry for _, entry in self._items]
         for name, wanted in filters.items():
             if name == "billable":
                 flag = wanted.lower() in ("1", "true", "yes")

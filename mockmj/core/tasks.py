@@ -225,6 +225,24 @@ class MilestonePath:
         """How many milestones have a time."""
         return sum(1 for t in self.times() if t != _UNKNOWN)
 
+    def value(self, index: int) -> Milestone:
+        """A detached copy of one milestone, for reading only (cheaper than a write-through one)."""
+        status, progress = self._kinds[index]
+        (at,) = _TIME.unpack_from(self._times, (index % len(self._kinds)) * _TIME.size)
+        return Milestone(status, progress, None if at == _UNKNOWN else at)
+
+    def statuses(self, upto: int) -> set[Status]:
+        """The statuses of milestones 0..upto, read without building a Milestone for each (a fetch's path)."""
+        return {status for status, _ in self._kinds[: upto + 1]}
+
+    def first_time(self, status: Status, upto: int) -> int | None:
+        """The time of the first milestone with this status among 0..upto, or None."""
+        for index, (kind, _) in enumerate(self._kinds[: upto + 1]):
+            if kind is status:
+                (at,) = _TIME.unpack_from(self._times, index * _TIME.size)
+                return None if at == _UNKNOWN else at
+        return None
+
 
 _EMPTY: tuple[str, ...] = ()
 def _recipe_key(recipe: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -352,10 +370,19 @@ class Task:
         return max(0, bisect.bisect_right(times, now) - 1)
 
     def time_of(self, status: Status, upto: int) -> int | None:
-        for m in self.milestones[: upto + 1]:
-            if m.status is status:
-                return m.at
-        return None
+        if isinstance(self.milestones, MilestonePath):
+            return self.milestones.first_time(status, upto)
+        return next((m.at for m in self.milestones[: upto + 1] if m.status is status), None)
+
+    def milestone(self, index: int) -> Milestone:
+        """Milestone `index` to read (a fetch, a callback): writing to it does not change the task."""
+        path = self.milestones
+        return path.value(index) if isinstance(path, MilestonePath) else path[index]
+
+    def statuses_until(self, upto: int) -> set[Status]:
+        if isinstance(self.milestones, MilestonePath):
+            return self.milestones.statuses(upto)
+        return {m.status for m in self.milestones[: upto + 1]}
 
 
 class _UploadList(list[str]):

@@ -282,7 +282,7 @@ def _read_body(mock: Mock, op: Operation) -> tuple[dict[str, Any], Reply | None]
     def bad(status: int, why: str, explain: bool = False) -> tuple[dict[str, Any], Reply]:
         return {}, http_error(dialect, status, why, request.path, spring_timestamp(), explain)
 
-    raw = request.get_data(cache=True)
+    raw = g.mockmj_raw = request.get_data(cache=True)
     if dialect.content_type == "json" and (raw or request.content_type) and not _is_json(request.mimetype):
         return bad(415, f"Unsupported Media Type: Content-Type '{request.content_type or ''}' is not supported; "
                         "send application/json", explain=True)
@@ -357,8 +357,7 @@ def _coerce_to_string(body: dict[str, Any], error: Any) -> None:
 
 def _journal(mock: Mock, op: Operation | None, reply: Reply, key: str | None, seconds: float) -> None:
     body_summary = None
-    too_large = (request.content_length or 0) > mock.settings.max_body_bytes
-    raw = b"" if too_large else request.get_data(cache=True)
+    raw = g.get("mockmj_raw", b"")  # what the body reader read; nothing for GETs or bodies refused unread
     if raw:
         text = raw[:300].decode("utf-8", "replace")
         body_summary = text + ("…" if len(raw) > 300 else "")

@@ -58,7 +58,7 @@ def feed(mock: Mock, op: Operation, reply: Reply, key: str | None) -> None:
     elif billable(request.method, op.path) and op.operation_id not in NO_TASK:
         body = g.get("mockmj_body") or {}  # parsed by the app's body reader (absent when it refused the bytes)
         seen.kind = "action" if op.operation_id == "submitAction" else "submit"
-        seen.body = request.get_data(cache=True)
+        seen.body = g.get("mockmj_raw", b"")
         seen.callback = bool(body.get("notifyHook") or mock.settings.notify_hook)
         result = payload.get("result") if isinstance(payload, dict) else None
         refused_codes = {mock.dialect.code(kind) for kind in REFUSAL_KINDS}
