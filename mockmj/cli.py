@@ -14,9 +14,10 @@ import click
 from .config import ENV_CONFIG, LOG_FORMATS, LOG_LEVELS, KeyConfig, load_settings, unknown_environment
 from .contract_cli import contract
 from .core.dialects import DIALECTS
+from .core.hosts import is_loopback
 from .logs import configure_logging, notice, startup_line
 from .record.commands import TIMING, install_from_cli, register, replay_options
-from .server import is_loopback, waitress_server
+from .server import waitress_server
 
 
 @click.group()

@@ -3,7 +3,6 @@ the test suite and the contract suite's in-process target."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import threading
 from collections.abc import Callable
@@ -33,16 +32,6 @@ def waitress_server(app: WsgiApp, host: str, port: int, threads: int) -> Any:
     return create_server(app, host=host, port=port, threads=threads, ident="mockmj",
                          clear_untrusted_proxy_headers=True, connection_limit=CONNECTION_LIMIT,
                          channel_timeout=CHANNEL_TIMEOUT_S, max_request_body_size=body_limit)
-
-
-def is_loopback(host: str) -> bool:
-    """Does `host` name only this machine (127.0.0.0/8, ::1, localhost)?"""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class MockServer:

@@ -52,6 +52,12 @@ def image_server() -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if self.path == "/elsewhere.png":  # a loopback server sending the mock off the machine
+                self.send_response(302)
+                self.send_header("Location", "https://203.0.113.7/cat.png")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             found = self.path == "/pic.png"
             self.send_response(200 if found else 404)
             self.send_header("Content-Type", "image/png")
@@ -140,6 +146,7 @@ def test_describe_by_link(ec: Client, image_server: str) -> None:
     ("https://203.0.113.7/cat.png", "never fetches from the network"),
     ("ftp://127.0.0.1/cat.png", "http(s)"),
     ("LOOPBACK/missing.png", "HTTP 404"),
+    ("LOOPBACK/elsewhere.png", "HTTP 302"),  # redirects are not followed
 ])
 def test_describe_refuses_links_it_cannot_read(ec: Client, image_server: str, link: str, words: str) -> None:
     before, money = task_count(ec), balance(ec)

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mockmj.server import MockServer, is_loopback, start_mock
+from mockmj.core.hosts import is_loopback
+from mockmj.server import MockServer, start_mock
 
 from .helpers import Client
 

@@ -255,7 +255,18 @@ def _binary_mask(image: Image.Image, field: str, size: tuple[int, int]) -> Image
 def _decode(value: object, field: str,
             then: Callable[[Image.Image, str], Any] | None = None) -> tuple[DecodedImage, Any]:
     """The verified image, and what `then(pixels, format)` made of its pixels (in the same slot)."""
-    data = _payload_bytes(value, field)
+    return _verify(_payload_bytes(value, field), field, then)
+
+
+def decode_bytes(data: bytes, field: str) -> DecodedImage:
+    """Verify an image's bytes (read from a link): the checks of a data URL, without its base64."""
+    return _verify(data, field, None)[0]
+
+
+def _verify(data: bytes, field: str,
+            then: Callable[[Image.Image, str], Any] | None) -> tuple[DecodedImage, Any]:
+    if len(data) > MAX_DECODED_BYTES:
+        raise ImageInputError(field, f"is {len(data)} bytes decoded; the limit is 4 MB")
     try:
         return _open_verified(data, field, then)
     except ImageInputError:
@@ -289,8 +300,6 @@ def _payload_bytes(value: object, field: str) -> bytes:
         data = base64.b64decode(payload, validate=True)
     except ValueError as exc:  # binascii.Error, or non-ASCII characters in the payload
         raise ImageInputError(field, f"payload is not valid base64 ({exc})") from exc
-    if len(data) > MAX_DECODED_BYTES:
-        raise ImageInputError(field, f"is {len(data)} bytes decoded; the limit is 4 MB")
     return data
 
 
@@ -358,6 +367,7 @@ __all__ = [
     "DecodeBudget",
     "DecodedImage",
     "ImageInputError",
+    "decode_bytes",
     "decode_data_url",
     "decode_mask",
     "decoded",

@@ -9,14 +9,13 @@ that says so.
 
 from __future__ import annotations
 
-import base64
-import ipaddress
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import requests
 
-from .image_input import MAX_DECODED_BYTES, DecodedImage, ImageInputError, decode_data_url
+from .hosts import is_loopback
+from .image_input import MAX_DECODED_BYTES, DecodedImage, ImageInputError, decode_bytes, decode_data_url
 
 if TYPE_CHECKING:
     from .engine import Caller, Engine
@@ -56,13 +55,14 @@ def fetch_link(engine: Engine, caller: Caller, url: str, field: str) -> DecodedI
         data, mime = found
         if not mime.startswith("image/"):
             raise ImageInputError(field, f"{url} is {mime}, not an image")
-        return _decoded(data, field)
-    if not _loopback(host):
+        return decode_bytes(data, field)
+    if not is_loopback(host):
         raise ImageInputError(
             field, f"{url}: mockmj never fetches from the network; it reads only its own URLs and loopback "
                    "hosts (127.0.0.1, ::1, localhost). Send the image as base64 instead")
     try:
-        with requests.get(url, timeout=LINK_TIMEOUT_S, stream=True) as answer:
+        # no redirects: a loopback server must not be a way to send the mock to another host
+        with requests.get(url, timeout=LINK_TIMEOUT_S, stream=True, allow_redirects=False) as answer:
             if answer.status_code != 200:
                 raise ImageInputError(field, f"{url} answered HTTP {answer.status_code}")
             data = answer.raw.read(MAX_DECODED_BYTES + 1, decode_content=True)
@@ -70,18 +70,4 @@ def fetch_link(engine: Engine, caller: Caller, url: str, field: str) -> DecodedI
         raise ImageInputError(field, f"{url} could not be read ({type(exc).__name__})") from None
     if len(data) > MAX_DECODED_BYTES:
         raise ImageInputError(field, f"{url} is larger than the 4 MB limit")
-    return _decoded(data, field)
-
-
-def _loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _decoded(data: bytes, field: str) -> DecodedImage:
-    # The same checks as for a data URL (format, size, bombs), so a link is no way around them.
-    return decode_data_url("data:image/png;base64," + base64.b64encode(data).decode("ascii"), field)
+    return decode_bytes(data, field)
