@@ -19,6 +19,7 @@ How it fills (the timing is `manual`, so that every task can be finished by movi
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import json
 import random
@@ -30,7 +31,7 @@ from typing import Any
 from mockmj.config import AccountConfig, load_settings
 from mockmj.core import submissions
 from mockmj.core.engine import Caller, Engine
-from mockmj.core.tasks import TERMINAL, Milestone, Task
+from mockmj.core.tasks import TERMINAL, MilestonePath, Task
 from mockmj.server import waitress_server
 from mockmj.web.app import create_app
 
@@ -48,13 +49,13 @@ def submit_real(engine: Engine, caller: Caller, count: int) -> list[str]:
 
 
 def copy_task(template: Task, task_id: str) -> Task:
-    clone = Task.__new__(Task)  # copy.copy, without its generic (and here slowest) machinery
-    clone.__dict__.update(template.__dict__)
+    """A finished task like the template under another id, stored as the engine stores its own: its own
+    milestone path (the compact kind) and properties; immutable parts (recipe, outcome, choices) shared."""
+    clone = copy.copy(template)
     clone.id = task_id
-    clone.milestones = [Milestone(m.status, m.progress, m.at) for m in template.milestones]
+    clone.milestones = MilestonePath(template.milestones)
     clone.properties = dict(template.properties)
-    clone.choices = list(template.choices)
-    clone.uploads = []
+    clone.media_paths = []
     return clone
 
 
