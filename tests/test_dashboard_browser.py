@@ -151,6 +151,18 @@ def test_the_control_token_is_sent_and_asked_for(c: Client, page: Any) -> None:
     assert sent and all(token == "second-token" for _, token in sent), sent
 
 
+def test_a_mock_with_a_control_token_loads_the_page_and_asks_for_the_token(make_server: Any, page: Any) -> None:
+    # the real thing: the page and its files load without the token, every data call needs it
+    c = Client(make_server(timing="manual", seed=5, control_token="real-token"))
+    c.imagine("a guarded cat")
+    page.goto(c.base + "/_mockmj/ui")
+    page.locator("#token-bar").wait_for(state="visible")  # the mock answered 401: the page asks
+    page.fill("[data-testid=token-input]", "real-token")
+    page.click("[data-testid=token-save]")
+    page.locator("#token-bar").wait_for(state="hidden")
+    page.wait_for_function("() => document.body.innerText.includes('a guarded cat')")
+
+
 def test_a_thousand_tasks_are_paged_and_filtered(make_server: Any, page: Any) -> None:
     # one account that runs a thousand jobs at once: no task waits in a queue
     c = Client(make_server(timing="manual", seed=5, accounts=[AccountConfig(core_size=1000, queue_size=0)]))
