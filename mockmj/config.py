@@ -74,6 +74,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     threads: int = 8
+    workers: int = 1  # serving processes; more than one needs a shared store (sqlite: or redis://)
+    store: str = "memory"  # memory | sqlite:PATH | redis://HOST:PORT/DB: where the mock's state lives
     quiet: bool = False  # no access log
     log_format: str = "text"  # text | json
     log_level: str = "info"  # debug adds the state changes of tasks
@@ -178,11 +180,31 @@ class ConfigError(ValueError):
     """A setting that cannot be used, with where it came from (file and line, variable, option)."""
 
 
+STORE_KINDS = ("memory", "sqlite:PATH", "redis://HOST:PORT/DB")
+
+
+def store_kind(store: str) -> str:
+    """memory, sqlite or redis: the kind of a `store` setting, or a ValueError that names the accepted forms."""
+    if store == "memory":
+        return "memory"
+    if store.startswith("sqlite:") and store[len("sqlite:"):].strip():
+        return "sqlite"
+    if store.startswith(("redis://", "rediss://", "unix://")):
+        return "redis"
+    raise ValueError(f"store {store!r} is not one of {', '.join(STORE_KINDS)}")
+
+
 def _check_serving(settings: Settings) -> None:
     if not 1 <= settings.port <= 65535:
         raise ValueError(f"port must be between 1 and 65535, not {settings.port}")
     if settings.threads < 1:
         raise ValueError(f"threads must be at least 1, not {settings.threads}")
+    if settings.workers < 1:
+        raise ValueError(f"workers must be at least 1, not {settings.workers}")
+    kind = store_kind(settings.store)
+    if settings.workers > 1 and kind == "memory":
+        raise ValueError(f"--workers {settings.workers} needs state shared between processes: the memory store "
+                         "lives in one process. Pick --store sqlite:PATH (one host) or --store redis://HOST:PORT/DB")
     if not settings.host.strip():
         raise ValueError("host must not be empty")
     if settings.log_format not in LOG_FORMATS:
