@@ -19,14 +19,14 @@ from .core.errors import Refusal
 from .core.masking import mask_key_field
 from .core.rules import RequestFacts
 from .dashboard import dashboard_handlers
-from .web.app import spring_timestamp
 from .web.guard import BodyProblem, check_body, parse_json
+from .web.mock import spring_timestamp
 from .web.render import Reply, compact, envelope, http_error
 from .web.spec import Operation, describe_error
 
 if TYPE_CHECKING:
-    from .web.app import Mock
     from .web.handlers import Context
+    from .web.mock import Mock
 
 ACTION_OF_OPERATION = {"submitImagine": "imagine", "submitBlend": "blend", "submitDescribe": "describe",
                        "submitShorten": "shorten", "submitSwapFace": "swap_face", "submitModal": "modal",

@@ -44,6 +44,12 @@ class Operation:
     body_validator: Draft202012Validator | None
     responses: dict[str, Draft202012Validator | None] = field(default_factory=dict)
 
+    def body_errors(self, body: Any) -> list[ValidationError]:
+        """What is wrong with a request body, shallowest field first (none: it agrees with the document)."""
+        assert self.body_validator is not None
+        errors = self.body_validator.iter_errors(body)
+        return sorted(errors, key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+
     @property
     def flask_path(self) -> str:
         return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
