@@ -18,6 +18,14 @@ from mockmj.web.hot import HotPath, status_line
 from mockmj.web.render import Reply
 
 KEY = "hot-key"
+BUILT: list[Flask] = []  # apps of the running test, whose callback workers are stopped after it
+
+
+@pytest.fixture(autouse=True)
+def _stop_apps() -> Iterator[None]:
+    yield
+    while BUILT:
+        BUILT.pop().extensions["mockmj"].callbacks.stop()
 
 
 def pair(**options: Any) -> tuple[Flask, Flask]:
@@ -26,6 +34,7 @@ def pair(**options: Any) -> tuple[Flask, Flask]:
     for _ in range(2):
         settings = Settings(**{"timing": "manual", "seed": 11, "strict": True, **options})
         made.append(create_app(settings))
+    BUILT.extend(made)
     hot, plain = made
     assert isinstance(hot.wsgi_app, HotPath)
     plain.wsgi_app = plain.wsgi_app.flask  # type: ignore[attr-defined,method-assign]
@@ -215,6 +224,7 @@ def test_flask_hooks_are_the_ones_the_hot_path_stands_in_for() -> None:
     """The hot path skips Flask's request hooks: it writes the access log itself and no other hook
     concerns its routes. A new hook must be weighed in web/hot.py before this list is changed."""
     app = create_app(Settings())
+    BUILT.append(app)
     names = lambda funcs: sorted(f.__name__ for f in funcs.get(None, []))  # noqa: E731
     assert names(app.before_request_funcs) == ["_started", "_to_dashboard"]
     assert names(app.after_request_funcs) == ["_log"]
