@@ -7,7 +7,6 @@ and outcomes), since rules are a control feature layered on the public API.
 from __future__ import annotations
 
 import hmac
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -310,7 +309,7 @@ def apply_rules(mock: Mock, op: Operation, ctx: Context) -> Reply | None:
         return None
     respond = rule.respond
     if respond.get("latencyMs"):
-        time.sleep(respond["latencyMs"] / 1000)
+        mock.pause(respond["latencyMs"] / 1000)  # the server grows its pool meanwhile (web/delays.py)
     if "code" in respond:
         code = int(respond["code"])
         status = int(respond.get("httpStatus") or 200)

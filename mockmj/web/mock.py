@@ -19,6 +19,7 @@ from ..core.engine import Engine
 from ..core.findings import Findings
 from ..core.journal import Journal
 from ..core.rules import Rules
+from .delays import DelayedRequests
 from .docs import docs_html
 from .findings_feed import thresholds_of
 from .finished import FinishedTasks
@@ -44,6 +45,7 @@ class Mock:
         self.callbacks = Callbacks(self.engine)
         self.before_handler: list[Callable[[Operation, Context], Reply | None]] = []
         self.limits = BodyLimits.of(settings)
+        self.delays = DelayedRequests()  # requests sleeping a rule's latencyMs: the server's pool grows by them
         self.engine.on_evict.append(self._journal_eviction)
         self.finished = FinishedTasks()
         self.engine.listeners.append(self.finished)
@@ -69,6 +71,10 @@ class Mock:
         if self.settings.no_auth:
             return False
         return bool(self.settings.keys) or self.dialect.auth_without_keys
+
+    def pause(self, seconds: float) -> None:
+        """A simulated delay (a rule's latencyMs): the request sleeps without keeping others waiting."""
+        self.delays.pause(seconds)
 
     def spring_timestamp(self) -> str:
         """Spring's error timestamp, from the mock's clock (so replays with a seed stay byte-identical)."""
