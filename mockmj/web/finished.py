@@ -31,9 +31,13 @@ class FinishedTasks:
         self.capacity = capacity
         self._by_id: dict[str, dict[str, bytes]] = {}
         self._lock = threading.Lock()  # writers only: a read is one dict lookup, atomic under the GIL
+        # Bumped by every forgetting: a view read before it (a fetch racing a reset) is not kept after it,
+        # since after a seeded reset its id may already name another task.
+        self.generation = 0
 
-    def rendered(self, view: dict[str, Any], origin: str) -> bytes | None:
-        """The bytes of `view` when its task is finished (rendered on first sight), else None."""
+    def rendered(self, view: dict[str, Any], origin: str, read_at: int) -> bytes | None:
+        """The bytes of `view` when its task is finished (rendered on first sight), else None.
+        `read_at`: the generation before the view was read from the engine."""
         if view["status"] not in FINISHED:
             return None
         task_id = view["id"]
@@ -44,6 +48,8 @@ class FinishedTasks:
                 return data
         data = compact(view)
         with self._lock:
+            if read_at != self.generation:
+                return data  # something was forgotten meanwhile: this view may be of a task gone since
             kept = self._by_id.setdefault(task_id, {})
             kept[origin] = data
             while len(self._by_id) > self.capacity:
@@ -53,6 +59,7 @@ class FinishedTasks:
     def forget(self, task_ids: list[str] | set[str], cap: int = 0) -> None:
         """Tasks evicted beyond max_tasks (the engine's `on_evict` hook) or dropped by a reset."""
         with self._lock:
+            self.generation += 1
             for task_id in task_ids:
                 self._by_id.pop(task_id, None)
 
@@ -63,6 +70,7 @@ class FinishedTasks:
     def reset(self, gone: set[str] | None) -> None:
         if gone is None:
             with self._lock:
+                self.generation += 1
                 self._by_id.clear()
         else:
             self.forget(gone)

@@ -47,9 +47,10 @@ def _submit(operation: Callable[[Engine, Caller, dict[str, Any]], Any]) -> Handl
 
 
 def fetch_task(ctx: Context) -> Reply:
+    read_at = ctx.finished.generation  # before the read: a reset racing it must not leave its view behind
     view = ctx.engine.fetch(ctx.caller, ctx.path_params["id"])
     if view is not None:
-        return Reply(200, view, rendered=ctx.finished.rendered(view, ctx.caller.origin))
+        return Reply(200, view, rendered=ctx.finished.rendered(view, ctx.caller.origin, read_at))
     if ctx.dialect.unknown_fetch == "empty":
         return Reply(200, empty=True)  # Spring writes a null return value as an empty body
     task_id = ctx.path_params["id"]
