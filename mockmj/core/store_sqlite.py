@@ -42,8 +42,8 @@ class SqliteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
-        conn = self._conn()
         try:
+            conn = self._conn()
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)  # IF NOT EXISTS everywhere: workers starting together agree
         except sqlite3.DatabaseError as exc:
