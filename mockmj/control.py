@@ -129,7 +129,7 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
 
     def health(_: dict[str, Any]) -> dict[str, Any]:
         auth = "none" if not mock.auth_required() else ("keys" if mock.settings.keys else "any-key")
-        return {"status": "ok", "dialect": engine.dialect.name, "timing": engine.profile.name,
+        return {"status": "ok", "dialect": engine.dialect.name, "timing": engine.clock_view()["timing"],
                 "version": __version__, "tasks": engine.task_count(), "auth": auth,
                 "store": _store_kind(mock.settings.store)}
 
@@ -144,7 +144,7 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
         return {"ok": True, "detail": f"reset {'key ' + key if key else 'everything'}"}
 
     def clock_state() -> dict[str, Any]:
-        return {"now": engine.now(), "timing": engine.profile.name, "virtual": engine.clock.virtual}
+        return engine.clock_view()
 
     def clock(_: dict[str, Any]) -> dict[str, Any]:
         return clock_state()

@@ -304,6 +304,16 @@ class Engine:
             self._index_paths(task)
             self._mark_task(task)
 
+    def clock_view(self) -> dict[str, Any]:
+        """The clock as the control plane shows it: now, the timing profile, and whether time is virtual."""
+        with self.reading():
+            return {"now": self.now(), "timing": self.profile.name, "virtual": self.clock.virtual}
+
+    def new_task_id(self, now_ms: int | None = None) -> str:
+        """A fresh task id from the shared id source (replays hand them out for recorded tasks)."""
+        with self.transaction():
+            return self.ids.task_id(self.now() if now_ms is None else now_ms)
+
     def task_count(self) -> int:
         with self.reading():
             return len(self.tasks)
