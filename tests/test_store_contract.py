@@ -17,9 +17,9 @@ KEY = {"Authorization": "Bearer tenant-a"}
 OTHER = {"Authorization": "Bearer tenant-b"}
 
 
-def transcript(store: str) -> list[Any]:
-    """One scripted session through the API and the control plane, every answer kept (seeded, manual time)."""
-    app = create_app(load_settings(store=store, timing="manual", seed=11))
+def transcript(store: str, timing: str) -> list[Any]:
+    """One scripted session through the API and the control plane, every answer kept (seeded, virtual time)."""
+    app = create_app(load_settings(store=store, timing=timing, seed=11))
     c = app.test_client()
     said: list[Any] = []
 
@@ -27,12 +27,16 @@ def transcript(store: str) -> list[Any]:
         said.append((response.status_code, response.get_json(silent=True)))
         return response.get_json(silent=True)
 
+    def finish(task_id: str) -> Any:
+        for _ in range(40):  # per-poll: each poll moves the task; manual: the clock does
+            seen = note(c.get(f"/mj/task/{task_id}/fetch", headers=KEY))
+            if seen["status"] == "SUCCESS":
+                return seen
+            note(c.post("/_mockmj/clock/advance", json={"seconds": 3}))
+        raise AssertionError(f"task {task_id} did not finish")
+
     grid = note(c.post("/mj/submit/imagine", json={"prompt": "a red fox --ar 16:9"}, headers=KEY))["result"]
-    note(c.get(f"/mj/task/{grid}/fetch", headers=KEY))
-    note(c.post("/_mockmj/clock/advance", json={"seconds": 3}))
-    note(c.get(f"/mj/task/{grid}/fetch", headers=KEY))
-    note(c.post("/_mockmj/clock/advance", json={"seconds": 120}))
-    done = note(c.get(f"/mj/task/{grid}/fetch", headers=KEY))
+    done = finish(grid)
     upscale = done["buttons"][0]["customId"]
     child = note(c.post("/mj/submit/action", json={"taskId": grid, "customId": upscale}, headers=KEY))["result"]
     note(c.post("/_mockmj/rules", json={"match": {"operation": "submitImagine"}, "respond": {"code": 23},
@@ -42,7 +46,7 @@ def transcript(store: str) -> list[Any]:
     note(c.post(f"/mj/task/{doomed}/cancel", headers=KEY))
     note(c.post("/mj/submit/imagine", json={"prompt": "a failure --mockmj fail:banned prompt"}, headers=OTHER))
     note(c.post("/_mockmj/clock/advance", json={"seconds": 120}))
-    note(c.get(f"/mj/task/{child}/fetch", headers=KEY))
+    finish(child)
     note(c.post("/mj/task/list-by-condition", json={"ids": [grid, child, doomed]}, headers=KEY))
     note(c.get("/_mockmj/keys/tenant-a"))
     note(c.get("/_mockmj/keys/tenant-b"))
@@ -58,10 +62,11 @@ def transcript(store: str) -> list[Any]:
 
 
 def test_every_store_gives_the_answers_of_the_memory_store(shared_store: str) -> None:
-    expected = transcript("memory")
-    got = transcript(shared_store)
+    expected = transcript("memory", "manual")
+    got = transcript(shared_store, "manual")
     assert got == expected
-    assert any(status == 200 and body and body.get("code") == 23 for status, body in expected[:12])  # the rule fired
+    forced = [e for e in expected if isinstance(e, tuple) and isinstance(e[1], dict) and e[1].get("code") == 23]
+    assert len(forced) == 1  # the rule fired, once
 
 
 def test_a_second_mock_on_the_same_store_sees_the_first_ones_world(shared_store: str) -> None:
@@ -78,6 +83,28 @@ def test_a_second_mock_on_the_same_store_sees_the_first_ones_world(shared_store:
     assert a.get(f"/mj/task/{task}/fetch", headers=KEY).status_code == 404
     for app in (first, second):
         app.extensions["mockmj"].callbacks.stop()
+
+
+def polled_path(stores: list[str]) -> list[tuple[str, str]]:
+    """Per-poll timing: each poll moves a task one milestone; the polls alternate between the given mocks."""
+    apps = [create_app(load_settings(store=store, timing="per-poll", seed=2)) for store in stores]
+    clients = [app.test_client() for app in apps]
+    task = clients[0].post("/mj/submit/imagine", json={"prompt": "a kite"}, headers=KEY).get_json()["result"]
+    path = []
+    for n in range(40):
+        seen = clients[n % len(clients)].get(f"/mj/task/{task}/fetch", headers=KEY).get_json()
+        path.append((seen["status"], seen["progress"]))
+        if seen["status"] == "SUCCESS":
+            break
+    for app in apps:
+        app.extensions["mockmj"].callbacks.stop()
+    return path
+
+
+def test_per_poll_timing_moves_a_task_once_per_poll_whichever_mock_answers(shared_store: str) -> None:
+    alone = polled_path(["memory"])
+    assert alone[-1] == ("SUCCESS", "100%") and len(alone) > 3
+    assert polled_path([shared_store, shared_store]) == alone
 
 
 def test_concurrent_submissions_through_two_mocks_never_share_an_id_and_charge_exactly(shared_store: str) -> None:

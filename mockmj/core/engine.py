@@ -591,7 +591,11 @@ class Engine:
 
     def _polling(self) -> AbstractContextManager[object]:
         """What a poll holds: in per-poll timing a poll moves the task (a write), otherwise it only reads."""
-        return self.transaction() if self.profile.per_poll else self.reading()
+        if self.replica is None:
+            return self.lock
+        with self.reading():  # the timing profile as every worker last set it
+            per_poll = self.profile.per_poll
+        return self.transaction() if per_poll else self.reading()
 
     def fetch(self, caller: Caller, task_id: str) -> dict[str, Any] | None:
         with self._polling():
