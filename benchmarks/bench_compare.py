@@ -3,7 +3,7 @@
     python benchmarks/bench_compare.py [--duration 10] [--connections 32] [--threads 2] [--rounds 2]
                                        [--only mockmj,prism,hello-waitress,hello-granian,fetch,submit,scale]
                                        [--large 1000000] [--fill copies|engine]
-                                       [--store sqlite: --store redis://127.0.0.1:6379/0] [--workers 2]
+                                       [--store sqlite: --store redis:] [--workers 1 --workers 2]
 
 Every target is started first, each on its own free loopback port; then wrk (Debian package `wrk`) loads
 one at a time, in `--rounds` turns over all of them, so that a change of the machine's load falls on every
@@ -442,6 +442,8 @@ class Bench:
         self.scratch = scratch
         self.stack = stack  # stops every server when the run ends, however it ends
         self.answer: bytes | None = None  # mockmj's fetch answer: the bytes the hello apps send
+        self.redis_port: int | None = None  # the run's own redis-server, started for a `redis:` store
+        self.redis_databases = itertools.count()
         self.names = dict(TARGETS)  # how the table names each target (Prism's with its version)
 
     def serve(self, name: str, argv: list[str], health: str, up_within: float = 30, **kw: Any) -> str:
@@ -455,10 +457,33 @@ class Bench:
         return base
 
     # --- mockmj
+    def fresh_redis(self) -> str:
+        """A database of its own on the run's redis-server (started the first time): one per target."""
+        if self.redis_port is None:
+            binary = shutil.which("redis-server")
+            if binary is None:
+                raise NotAvailable("redis-server is not installed (apt-get install redis-server)")
+            port = free_port()
+            proc = self.procs.start("redis", [binary, "--port", str(port), "--bind", HOST, "--save", "",
+                                              "--appendonly", "no", "--databases", "64"], cwd=self.scratch)
+            self.stack.callback(self.procs.stop, proc)
+            deadline = time.monotonic() + 10
+            while True:
+                with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise NotAvailable(f"redis-server did not start: {self.procs.log_tail('redis')}")
+                time.sleep(0.05)
+            self.redis_port = port
+        return f"redis://{HOST}:{self.redis_port}/{next(self.redis_databases)}"
+
     def mockmj_argv(self, extra: list[str]) -> list[str]:
-        # a placeholder sqlite store gets a fresh file of this run's scratch directory
-        extra = [f"sqlite:{self.scratch / f'store-{time.monotonic_ns()}.db'}" if a == "sqlite:" else a
-                 for a in extra]
+        # a placeholder store gets a fresh one: `sqlite:` a file of this run's scratch directory, `redis:` a
+        # database of the run's own redis-server
+        extra = [f"sqlite:{self.scratch / f'store-{time.monotonic_ns()}.db'}" if a == "sqlite:"
+                 else self.fresh_redis() if a == "redis:" else a for a in extra]
         return [sys.executable, "-m", "mockmj", "serve", "--host", HOST, "--port", "{port}", *extra]
 
     def finished_task(self, base: str) -> tuple[str, bytes]:
@@ -710,7 +735,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="how the stores are filled (see benchmarks/filled_mock.py; default copies)")
     parser.add_argument("--fill-timeout", type=float, default=900, help="seconds allowed to fill a store")
     parser.add_argument("--store", action="append", default=[],
-                        help="also measure `mockmj serve --store X` (repeatable; `sqlite:` alone: a fresh file)")
+                        help="also measure `mockmj serve --store X` (repeatable; `sqlite:` alone: a fresh file, "
+                             "`redis:` alone: a database of a redis-server the run starts)")
     parser.add_argument("--workers", action="append", type=int, default=[],
                         help="also measure `mockmj serve --workers N` (repeatable; combined with each --store)")
     parser.add_argument("--cache", type=Path,

@@ -63,13 +63,13 @@ def fill(engine: Engine, caller: Caller, tasks: int, mode: str) -> list[str]:
     real = tasks if mode == "engine" else min(tasks, REAL_TASKS)
     ids = submit_real(engine, caller, real)
     engine.advance(CLOCK_JUMP_MS)
-    templates = [engine.store.get(i) for i in ids]
+    templates = [engine.task(i) for i in ids]
     assert all(t is not None and engine.status_of(t) in TERMINAL for t in templates), "tasks left unfinished"
     # ids of the API's format (13-digit milliseconds + 3 digits), after every id issued so far
     base_ms = engine.now() + 1
     for n in range(tasks - real):
         task_id = f"{base_ms + n // 1000}{n % 1000:03d}"
-        engine.store.add(copy_task(templates[n % real], task_id))  # type: ignore[arg-type]
+        engine.adopt(copy_task(templates[n % real], task_id))  # type: ignore[arg-type]
         ids.append(task_id)
     return ids
 
@@ -100,7 +100,7 @@ def main() -> None:
     gc.collect()
     seconds = time.perf_counter() - started
     sample = random.Random(10).sample(ids, min(SAMPLE, len(ids)))
-    ready: dict[str, Any] = {"port": port, "stored": len(engine.store), "fill": args.fill,
+    ready: dict[str, Any] = {"port": port, "stored": engine.task_count(), "fill": args.fill,
                              "fill_seconds": round(seconds, 1), "ids": sample,
                              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
     print(json.dumps(ready), flush=True)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Response, request
 
 from . import __version__
+from .config import store_kind as _store_kind
 from .core.buttons import parse_custom_id
 from .core.errors import Refusal
 from .core.masking import mask_key_field
@@ -127,8 +128,9 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
 
     def health(_: dict[str, Any]) -> dict[str, Any]:
         auth = "none" if not mock.auth_required() else ("keys" if mock.settings.keys else "any-key")
-        return {"status": "ok", "dialect": engine.dialect.name, "timing": engine.profile.name,
-                "version": __version__, "tasks": len(engine.store), "auth": auth}
+        return {"status": "ok", "dialect": engine.dialect.name, "timing": engine.clock_view()["timing"],
+                "version": __version__, "tasks": engine.task_count(), "auth": auth,
+                "store": _store_kind(mock.settings.store)}
 
     def openapi(_: dict[str, Any]) -> Response:
         return Response(mock.control_spec.text, mimetype="application/yaml")
@@ -138,12 +140,10 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
         engine.reset(key)
         mock.journal.clear(key)
         mock.findings.clear(key)
-        if key is None:
-            mock.rules.clear()
         return {"ok": True, "detail": f"reset {'key ' + key if key else 'everything'}"}
 
     def clock_state() -> dict[str, Any]:
-        return {"now": engine.now(), "timing": engine.profile.name, "virtual": engine.clock.virtual}
+        return engine.clock_view()
 
     def clock(_: dict[str, Any]) -> dict[str, Any]:
         return clock_state()
@@ -157,7 +157,7 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
         return clock_state()
 
     def list_rules(_: dict[str, Any]) -> list[dict[str, Any]]:
-        return mock.rules.views()
+        return engine.rule_views()
 
     def add_rule(body: dict[str, Any]) -> dict[str, Any]:
         respond = body["respond"]
@@ -168,14 +168,14 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
             from .core.outcomes import parse_outcome
 
             parse_outcome(respond["outcome"])  # refuse a bad outcome now, not at the next request
-        return mock.rules.add(body.get("match") or {}, respond, body.get("times")).view()
+        return engine.add_rule(body.get("match") or {}, respond, body.get("times")).view()
 
     def clear_rules(_: dict[str, Any]) -> dict[str, Any]:
-        mock.rules.clear()
+        engine.clear_rules()
         return {"ok": True}
 
     def delete_rule(_: dict[str, Any], ruleId: str) -> dict[str, Any]:
-        if not mock.rules.delete(ruleId):
+        if not engine.delete_rule(ruleId):
             raise ControlError(404, f"no rule {ruleId}")
         return {"ok": True}
 
@@ -200,17 +200,9 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
                           mock.callbacks.entries(request.args.get("taskId"), _limit(), request.args.get("key"))]}
 
     def timeline(_: dict[str, Any], id: str) -> dict[str, Any]:
-        with engine.lock:
-            task = engine.store.get(id)
-            if task is None:
-                raise ControlError(404, f"no task {id}")
-            now = engine.now()
-            reached = task.reached_index(now, engine.per_poll())
-            events: list[dict[str, Any]] = [
-                {"time": m.at, "kind": "transition", "status": m.status.value, "progress": m.progress}
-                for m in task.milestones[: reached + 1]
-            ]
-            events += [{"time": t, "kind": "poll"} for t in engine.polls_of(id)]
+        events = engine.timeline(id)
+        if events is None:
+            raise ControlError(404, f"no task {id}")
         events += [{"time": e["time"], "kind": "callback", "status": e["status"], "progress": e["progress"],
                     "detail": {k: e[k] for k in ("url", "attempt", "httpStatus", "error", "latencyMs", "fault")}}
                    for e in mock.callbacks.entries(id)]
@@ -229,43 +221,34 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
         return record.describe()
 
     def update_key(body: dict[str, Any], key: str) -> dict[str, Any]:
-        record = engine.api_key(key)
-        if record is None:
-            raise ControlError(404, f"no key {key} (only the configured keys are accepted)")
         # every value is converted first, so a bad one leaves the key unchanged
-        balance = int(body["balance"]) if "balance" in body else None
-        rate = float(body["rateLimit"]) if body.get("rateLimit") is not None else None
-        ops = body.get("allowedOperations")
-        with engine.lock:
-            if balance is not None:
-                record.balance = balance
-            if "rateLimit" in body:
-                record.set_rate_limit(rate)
-            if "allowedOperations" in body:
-                record.allowed_operations = set(ops) if ops is not None else None
-        return record.describe()
+        changes: dict[str, Any] = {}
+        if "balance" in body:
+            changes["balance"] = int(body["balance"])
+        if "rateLimit" in body:
+            changes["rateLimit"] = float(body["rateLimit"]) if body["rateLimit"] is not None else None
+        if "allowedOperations" in body:
+            changes["allowedOperations"] = body["allowedOperations"]
+        described = engine.update_key(key, changes)
+        if described is None:
+            raise ControlError(404, f"no key {key} (only the configured keys are accepted)")
+        return described
 
     def list_accounts(_: dict[str, Any]) -> list[dict[str, Any]]:
-        with engine.lock:
-            return [a.describe(engine.now()) for a in engine.accounts]
+        return engine.account_views()
 
     def update_account(body: dict[str, Any], instanceId: str) -> dict[str, Any]:
-        with engine.lock:
-            account = next((a for a in engine.accounts if a.instance_id == instanceId), None)
-            if account is None:
-                raise ControlError(404, f"no account {instanceId}")
-            # JSON Schema counts 4.0 as an integer: convert every count before changing anything
-            changes = {attr: body[field] for field, attr in (
-                ("enabled", "enabled"), ("remix", "remix"), ("remixAutoSubmit", "remix_auto_submit"),
-                ("modes", "modes"), ("remark", "remark")) if field in body}
-            if "queueSize" in body:
-                changes["queue_size"] = int(body["queueSize"])
-            core_size = int(body["coreSize"]) if "coreSize" in body else None
-            for attr, value in changes.items():
-                setattr(account, attr, value)
-            if core_size is not None:
-                account.resize(core_size)
-            return account.describe(engine.now())
+        # JSON Schema counts 4.0 as an integer: convert every count before changing anything
+        changes = {attr: body[field] for field, attr in (
+            ("enabled", "enabled"), ("remix", "remix"), ("remixAutoSubmit", "remix_auto_submit"),
+            ("modes", "modes"), ("remark", "remark")) if field in body}
+        if "queueSize" in body:
+            changes["queue_size"] = int(body["queueSize"])
+        core_size = int(body["coreSize"]) if "coreSize" in body else None
+        described = engine.update_account(instanceId, changes, core_size)
+        if described is None:
+            raise ControlError(404, f"no account {instanceId}")
+        return described
 
     return {
         "controlHealth": health, "controlOpenApi": openapi, "controlReset": reset, "controlClock": clock,
@@ -302,9 +285,9 @@ def _default_description(mock: Mock, code: int) -> str:
 
 
 def apply_rules(mock: Mock, op: Operation, ctx: Context) -> Reply | None:
-    if op.public or not mock.rules.items:
+    if op.public or not mock.engine.has_rules():
         return None  # no rules (the usual case): nothing to match, no request facts to gather
-    rule = mock.rules.take(_facts(op, ctx))
+    rule = mock.engine.take_rule(_facts(op, ctx))
     if rule is None:
         return None
     respond = rule.respond

@@ -81,8 +81,9 @@ def dashboard_handlers(mock: Mock, refuse: Callable[[int, str], Exception]) -> d
             raise refuse(400, f"status must be one of {', '.join(Status.__members__)}")
         limit, offset = number("limit", DEFAULT_LIMIT), number("offset", 0)
         origin = request.host_url.rstrip("/")
-        with engine.lock:
-            tasks = [t for t in engine.store.oldest()
+        with engine.reading():
+            everything = engine.all_tasks()
+            tasks = [t for t in everything
                      if (key is None or key_matches(t.owner, key)) and (action is None or t.action.value == action)
                      and (not text or text in (t.prompt or "").lower() or text in t.id)]
             counts: dict[str, int] = {}
@@ -94,16 +95,16 @@ def dashboard_handlers(mock: Mock, refuse: Callable[[int, str], Exception]) -> d
             tasks.reverse()  # the store keeps submission order: newest first, also among equal submit times
             tasks.sort(key=lambda t: t.submit_time, reverse=True)
             page = [_row(engine, t, origin) for t in tasks[offset:offset + limit]]
-            keys = sorted({masked(t.owner) or "" for t in engine.store.oldest()})
+            keys = sorted({masked(t.owner) or "" for t in everything})
         return {"total": len(tasks), "offset": offset, "counts": counts, "keys": keys, "items": page}
 
     def get_task(_: dict[str, Any], id: str) -> dict[str, Any]:
-        with engine.lock:
-            task = engine.store.get(id)
+        with engine.reading():
+            task = engine.task(id)
             if task is None:
                 raise refuse(404, f"no task {id}")
             by_parent: dict[str, list[Task]] = {}
-            for other in engine.store.oldest():
+            for other in engine.all_tasks():
                 if other.parent_id:
                     by_parent.setdefault(other.parent_id, []).append(other)
             row = _row(engine, task, request.host_url.rstrip("/"))

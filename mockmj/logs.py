@@ -135,7 +135,7 @@ class TaskStates:
     def clock_moved(self, now: int) -> None:
         pass
 
-    def reset(self, gone: set[str] | None) -> None:
+    def reset(self, gone: set[str] | None, key: str | None = None) -> None:
         if gone is None:
             self._seen.clear()
         else:

@@ -77,3 +77,28 @@ def make_receiver() -> Iterator[Callable[..., Receiver]]:
     yield make
     for receiver in made:
         receiver.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """One real redis-server for the session; tests that use it flush it first (`fresh_redis`)."""
+    from tests.stores import redis_server
+
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_redis(redis_url: str) -> str:
+    from tests.stores import flush_redis
+
+    flush_redis(redis_url)
+    return redis_url
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def shared_store(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """The URL of an empty shared store of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:{tmp_path / 'mock.db'}"
+    return request.getfixturevalue("fresh_redis")

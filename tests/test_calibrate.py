@@ -78,7 +78,7 @@ def test_the_calibrated_profile_drives_the_simulation(recording: Path, tmp_path:
     try:
         c = Client(server)
         grid_id = c.imagine("a lighthouse").json()["result"]
-        grid = server.mock.engine.store.get(grid_id)
+        grid = server.mock.engine.task(grid_id)
         steps = [(m.status, m.progress) for m in grid.milestones if m.status is Status.IN_PROGRESS]
         assert steps == [(Status.IN_PROGRESS, p) for p in ("0%", "20%", "60%")]
         at = [m.at for m in grid.milestones]
@@ -87,7 +87,7 @@ def test_the_calibrated_profile_drives_the_simulation(recording: Path, tmp_path:
         assert grid_view["status"] == "SUCCESS"
         u1 = next(b["customId"] for b in grid_view["buttons"] if b["label"] == "U1")
         up_id = c.post("/mj/submit/action", {"taskId": grid_id, "customId": u1}).json()["result"]
-        upscale = server.mock.engine.store.get(up_id).milestones
+        upscale = server.mock.engine.task(up_id).milestones
         assert upscale[-1].status is Status.SUCCESS and upscale[-1].at - upscale[-2].at == 400  # its own quick_ms
         assert c.control("GET", "/clock")["timing"] == f"file:{path}"
     finally:

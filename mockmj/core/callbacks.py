@@ -17,9 +17,11 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import pickle
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,7 @@ from .tasks import Milestone, Status, Task
 
 if TYPE_CHECKING:
     from .engine import Engine
+    from .store import Store
 
 log = logging.getLogger("mockmj.callbacks")
 
@@ -78,12 +81,82 @@ class _Due:
     owner: str = ""  # the tenant: whose queue the send waits in
 
 
+class _LocalDue:
+    """Callbacks due, in this process (the memory store): a heap by time."""
+
+    def __init__(self) -> None:
+        self._heap: list[_Due] = []
+
+    def push(self, items: list[_Due]) -> None:
+        for item in items:
+            heapq.heappush(self._heap, item)
+
+    def take(self, now: int) -> list[_Due]:
+        taken = []
+        while self._heap and self._heap[0].at <= now:
+            taken.append(heapq.heappop(self._heap))
+        return taken
+
+    def next_at(self) -> int | None:
+        return self._heap[0].at if self._heap else None
+
+    def drop(self, gone: set[str] | None, key: str | None) -> None:
+        if gone is None:
+            self._heap.clear()
+        else:
+            self._heap = [d for d in self._heap if d.task_id not in gone]
+            heapq.heapify(self._heap)
+
+
+class _SharedDue:
+    """Callbacks due, in a shared store: any worker may take one, and a taken one is gone for the others,
+    so each milestone is sent once whatever the number of workers."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def push(self, items: list[_Due]) -> None:
+        self.store.add_due([(d.at, d.owner, pickle.dumps(d)) for d in items])
+
+    def take(self, now: int) -> list[_Due]:
+        return [pickle.loads(value) for value in self.store.claim_due(now)]
+
+    def next_at(self) -> int | None:
+        return self.store.next_due()
+
+    def drop(self, gone: set[str] | None, key: str | None) -> None:
+        self.store.drop_due(key if gone is not None else None)
+
+
+class _SharedOutbox:
+    """The outbox in a shared store: every worker's sends in one log, numbered across workers."""
+
+    def __init__(self, store: Store, size: int) -> None:
+        self.store, self.maxlen = store, size
+
+    def append(self, entry: dict[str, Any]) -> int:
+        return self.store.append("outbox", entry["key"], pickle.dumps(entry), self.maxlen)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for item in self.store.entries("outbox"):
+            yield {**pickle.loads(item.value), "seq": item.seq}
+
+    def clear(self, key: str | None = None) -> None:
+        self.store.clear_log("outbox", key)
+
+    @property
+    def total(self) -> int:
+        return self.store.total("outbox")
+
+
 class Callbacks:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        store = engine.store
+        self._shared = _SharedOutbox(store, engine.settings.outbox_size) if store.shared else None
         self.outbox: deque[dict[str, Any]] = deque(maxlen=engine.settings.outbox_size)
-        self.total = 0
-        self._heap: list[_Due] = []
+        self._total = 0
+        self._due: _LocalDue | _SharedDue = _SharedDue(store) if store.shared else _LocalDue()
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._last_order: dict[str, float] = {}
@@ -101,15 +174,21 @@ class Callbacks:
         self._thread.start()
         engine.listeners.append(self)
 
+    @property
+    def total(self) -> int:
+        return self._shared.total if self._shared is not None else self._total
+
     # ------------------------------------------------------------------------ engine listener
     def task_scheduled(self, task: Task, first_index: int) -> None:
         if not self._hook(task):
             return
         with self._cond:
+            due = []
             for index in range(max(1, first_index), len(task.milestones)):
-                m = task.milestones[index]
+                m = task.milestone(index)
                 if m.at is not None and m.status not in (Status.NOT_START, Status.MODAL):
-                    heapq.heappush(self._heap, _Due(m.at, next(self._seq), task.id, index, task.owner))
+                    due.append(_Due(m.at, next(self._seq), task.id, index, task.owner))
+            self._due.push(due)
             self._cond.notify()
         if self.engine.clock.virtual:
             self._drain(self.engine.now(), synchronous=False)  # e.g. a cancel, due at once
@@ -118,8 +197,7 @@ class Callbacks:
         """Per-poll timing: the poll that moved the task sends its callback, off the request thread."""
         if self._hook(task) and task.milestones[index].status not in (Status.NOT_START, Status.MODAL):
             with self._cond:
-                heapq.heappush(self._heap, _Due(task.milestones[index].at or 0, next(self._seq), task.id, index,
-                                                 task.owner))
+                self._due.push([_Due(task.milestones[index].at or 0, next(self._seq), task.id, index, task.owner)])
                 self._cond.notify()
 
     def clock_moved(self, now: int) -> None:
@@ -128,18 +206,27 @@ class Callbacks:
         with self._cond:
             self._cond.notify()
 
-    def reset(self, gone: set[str] | None) -> None:
+    def reset(self, gone: set[str] | None, key: str | None = None) -> None:
+        # With a shared store, what is shared (due callbacks, the outbox) is cleared only by the worker
+        # whose transaction made the reset; a worker that merely reloads the new world clears its own.
+        replica = self.engine.replica
+        clear_shared = self._shared is not None and replica is not None and replica.writing
         with self._cond:
             if gone is None:
                 self._generation += 1
-                self._heap.clear()
+                if self._shared is None or clear_shared:
+                    self._due.drop(None, None)
+                if clear_shared:
+                    self._shared.clear()  # type: ignore[union-attr]
                 self.outbox.clear()
-                self.total = 0
+                self._total = 0
                 self._last_order.clear()
                 self._held.clear()
             else:
-                self._heap = [d for d in self._heap if d.task_id not in gone]
-                heapq.heapify(self._heap)
+                if self._shared is None or clear_shared:
+                    self._due.drop(gone, key)
+                if clear_shared and key is not None:
+                    self._shared.clear(key)  # type: ignore[union-attr]
                 for task_id in gone:
                     self._last_order.pop(task_id, None)
                     self._held.pop(task_id, None)
@@ -173,21 +260,22 @@ class Callbacks:
                     self._cond.wait(timeout=0.5)
                     continue
                 wait = 0.5
-                if self._heap:
-                    wait = (self._heap[0].at - self.engine.now()) / 1000
+                next_at = self._due.next_at()
+                if next_at is not None:
+                    wait = (next_at - self.engine.now()) / 1000
+                # other workers add to a shared store without waking this one: look again soon
+                longest = 0.5 if self._shared is None else 0.05
                 if wait > 0:
-                    self._cond.wait(timeout=min(wait, 0.5))  # woken early when something new is due
+                    self._cond.wait(timeout=min(wait, longest))  # woken early when something new is due
                     continue
             self._drain(self.engine.now(), synchronous=False)
 
     def _drain(self, now: int, synchronous: bool) -> None:
         """Queue every send that fell due; when `synchronous`, return only once they are all done."""
         batch = Batch() if synchronous else None
-        while True:
-            with self._cond:
-                if not self._heap or self._heap[0].at > now:
-                    break
-                due = heapq.heappop(self._heap)
+        with self._cond:
+            taken = self._due.take(now)
+        for due in taken:
             if batch is None and self._pool.waiting(due.owner) >= MAX_PENDING:
                 self._deliver(due, synchronous, overflow=True)  # decided and recorded, not sent
                 continue
@@ -199,8 +287,8 @@ class Callbacks:
     def _deliver(self, due: _Due, synchronous: bool, overflow: bool = False) -> None:
         """Decide what this milestone sends (under the engine's lock), then send it from this worker."""
         engine = self.engine
-        with engine.lock:  # every decision about this task's callbacks is taken under the engine's lock
-            task = engine.store.get(due.task_id)
+        with engine.reading():  # every decision about this task's callbacks is taken under the engine's lock
+            task = engine.tasks.get(due.task_id)
             if task is None or due.index >= len(task.milestones) or task.milestones[due.index].at != due.at:
                 return  # the task was reset or its path was cut by a cancel
             milestone = task.milestones[due.index]
@@ -285,18 +373,24 @@ class Callbacks:
         with self._cond:
             if attempt.generation != self._generation:
                 return  # sent before a full reset: not part of the new world's outbox
-            self.total += 1
-            self.outbox.append({
-                "seq": self.total, "taskId": attempt.task_id, "key": attempt.key, "url": attempt.url,
+            entry = {
+                "seq": 0, "taskId": attempt.task_id, "key": attempt.key, "url": attempt.url,
                 "status": m.status.value, "progress": m.progress, "attempt": number, "httpStatus": status,
                 "error": error, "latencyMs": latency, "time": m.at or 0, "fault": attempt.fault,
                 "payload": payload,
-            })
+            }
+            if self._shared is not None:
+                self._shared.append(entry)
+                return
+            self._total += 1
+            entry["seq"] = self._total
+            self.outbox.append(entry)
 
     def entries(self, task_id: str | None = None, limit: int | None = None,
                 key: str | None = None) -> list[dict[str, Any]]:
         with self._cond:
-            items = [e for e in self.outbox
+            source = self._shared if self._shared is not None else self.outbox
+            items = [e for e in source
                      if (task_id is None or e["taskId"] == task_id) and (key is None or e["key"] == key)]
         if limit is not None:
             items = items[-limit:] if limit else []

@@ -18,10 +18,15 @@ VIRTUAL_EPOCH_MS = 1_717_200_000_000
 class Clock:
     """Wall-clock time plus an offset that the control API can push forward."""
 
-    def __init__(self, continue_from: int | None = None) -> None:
-        """`continue_from`: start at that time (and run in real time from there)."""
-        self._offset_ms = 0 if continue_from is None else continue_from - int(time.time() * 1000)
+    def __init__(self, continue_from: int | None = None, offset_ms: int = 0) -> None:
+        """`continue_from`: start at that time (and run in real time from there); `offset_ms`: run that far
+        ahead of the wall clock (a clock restored from a store)."""
+        self._offset_ms = offset_ms if continue_from is None else continue_from - int(time.time() * 1000)
         self._lock = threading.Lock()
+
+    @property
+    def offset_ms(self) -> int:
+        return self._offset_ms
 
     @property
     def virtual(self) -> bool:

@@ -11,6 +11,7 @@ import heapq
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -25,7 +26,10 @@ from .ids import IdSource
 from .outcomes import Outcome, parse_outcome, split_directive
 from .profile_file import resolve_profile
 from .prompts import DEFAULT_BANNED_WORDS, banned_pattern, find_banned, translate
-from .store import TaskStore
+from .replica import Replica
+from .rules import RequestFacts, Rule, Rules
+from .store import Store, open_store
+from .task_index import TaskIndex
 from .tasks import TERMINAL, Action, Milestone, Status, Task, percent
 from .timing import PROFILES, Plan, TimingProfile, build_path, slot_hold
 from .versions import version_of
@@ -41,7 +45,7 @@ class Listener(Protocol):
     def task_scheduled(self, task: Task, first_index: int) -> None: ...
     def milestone_reached(self, task: Task, index: int) -> None: ...
     def clock_moved(self, now: int) -> None: ...
-    def reset(self, gone: set[str] | None) -> None: ...
+    def reset(self, gone: set[str] | None, key: str | None = None) -> None: ...
 
 
 @dataclass
@@ -90,18 +94,89 @@ class NewTask:
 
 
 class Engine:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
         self.dialect: Dialect = DIALECTS[settings.dialect]
         self.lock = threading.RLock()
         self.ids = IdSource(settings.seed)
-        self.store = TaskStore()
+        self.tasks = TaskIndex()
+        self.rules = Rules()
         self.banned = banned_pattern(settings.banned_words or DEFAULT_BANNED_WORDS)
         self.listeners: list[Listener] = []  # the callback scheduler
         self.on_evict: list[Callable[[list[str], int], None]] = []  # told which tasks max_tasks evicted
         self.gallery = Gallery(self)
         self._set_profile(settings.timing)
         self._build_world()
+        self.store: Store = store if store is not None else open_store(settings.store)
+        # With a shared store this engine's objects are a replica of the store's world (replica.py); with
+        # the memory store they are the world, and a transaction is simply the engine's lock.
+        self.replica: Replica | None = Replica(self, self.store) if self.store.shared else None
+        if self.replica is not None:
+            self.replica.start()
+
+    # ----------------------------------------------------------------------------- transactions
+    def transaction(self) -> AbstractContextManager[object]:
+        """Hold this while changing state: with a shared store, what other workers wrote is read first and
+        what changed is written (as one version) when it ends."""
+        return self.lock if self.replica is None else self.replica.transaction()
+
+    def reading(self) -> AbstractContextManager[object]:
+        """Hold this while reading state: with a shared store, the latest writes of every worker are seen."""
+        return self.lock if self.replica is None else self.replica.reading()
+
+    def _mark(self, *names: str) -> None:
+        """Name the records a change touched (a shared store writes them when the transaction ends)."""
+        if self.replica is not None:
+            self.replica.mark(*names)
+
+    def _mark_task(self, task: Task) -> None:
+        if self.replica is not None:
+            self.replica.mark(f"task:{task.id}")
+
+    # what a replica calls to install records other workers wrote
+    def forget_local_world(self) -> None:
+        """Empty the in-memory world before loading the store's (a start, another worker's full reset)."""
+        self.tasks.clear()
+        self.keys, self.accounts = {}, []
+        self.uploads.clear()
+        self.loose_uploads.clear()
+        self.attachments.clear()
+        self.refunds.clear()
+        self.polls.clear()
+        self.rules.clear()
+        self.gallery.clear()
+        for listener in self.listeners:
+            listener.reset(None)
+
+    def install_task(self, task_id: str, task: Task | None) -> None:
+        old = self.tasks.get(task_id)
+        if old is not None:
+            self._unindex_paths(old)
+            if task is None:
+                self.tasks.remove(old)
+                self.polls.pop(task_id, None)
+        if task is not None:
+            self.tasks.put(task)
+            self._index_paths(task)
+
+    def install_key(self, record: ApiKey) -> None:
+        self.keys[record.key] = record
+
+    def install_account(self, account: Account) -> None:
+        for i, mine in enumerate(self.accounts):
+            if mine.instance_id == account.instance_id:
+                self.accounts[i] = account
+                return
+        self.accounts.append(account)
+
+    def clock_state(self) -> tuple[str, bool, int]:
+        """(timing profile, virtual, the virtual now or the real clock's offset) for a shared store."""
+        clock = self.clock
+        return self.profile.name, clock.virtual, clock.now_ms() if clock.virtual else clock.offset_ms
+
+    def restore_clock(self, profile: str, virtual: bool, value: int) -> None:
+        self.profile = resolve_profile(profile)
+        self.clock = VirtualClock(value) if virtual else Clock(offset_ms=value)
 
     # ----------------------------------------------------------------------------- setup and reset
     def _set_profile(self, name: str) -> None:
@@ -139,8 +214,8 @@ class Engine:
         self.key_seen: dict[str, float] = {}  # any-key mode: key → when it was last used (monotonic s)
         self._last_sweep = time.monotonic()
         self.attachments: dict[str, tuple[str, str]] = {}  # path → (task id, "final" | "preview")
-        self._refunds: list[tuple[int, str]] = []  # (due, task id): failures that give the credits back
-        self.polls: dict[str, list[int]] = {}
+        self.refunds: list[tuple[int, str]] = []  # (due, task id): failures that give the credits back
+        self.polls: dict[str, list[int]] = {}  # kept by each worker for the polls it answered
 
     def _new_key(
         self, key: str, balance: int | None = None, rate: float | None = None, ops: list[str] | None = None
@@ -154,24 +229,30 @@ class Engine:
 
     def reset(self, key: str | None = None) -> None:
         """Forget everything, or only one tenant's tasks and balance (parallel workers stay apart)."""
-        with self.lock:
+        with self.transaction():
             if key is None:
-                self.store.clear()
+                self.tasks.clear()
                 self.ids.reset()
                 if isinstance(self.clock, VirtualClock):
                     self.clock = VirtualClock()
                 self._build_world()
+                self.rules.clear()
                 self.gallery.clear()
+                if self.replica is not None:
+                    self.replica.wipe()  # a new epoch: every worker reloads this fresh world
                 for listener in self.listeners:
                     listener.reset(None)
                 return
-            dropped = self.store.drop_owner(key)
+            dropped = self.tasks.drop_owner(key)
             gone = {t.id for t in dropped}
-            for path in self.loose_uploads.pop(key, []):
+            loose = self.loose_uploads.pop(key, [])
+            for path in loose:
                 self.uploads.pop(path, None)
+            self._mark(f"loose:{key}", *(f"upload:{path}" for path in loose), f"key:{key}")
             self.key_seen.pop(key, None)
             for account in self.accounts:
                 account.release(gone)
+                self._mark(f"account:{account.instance_id}")
             for task in dropped:
                 self._forget(task)
             configured = next((k for k in self.settings.keys if k.key == key), None)
@@ -181,17 +262,19 @@ class Engine:
             else:
                 self.keys.pop(key, None)  # an ad-hoc key comes back with the defaults when next used
             for listener in self.listeners:
-                listener.reset(gone)
+                listener.reset(gone, key)
 
     def set_timing(self, name: str) -> None:
         if name not in PROFILES:
             raise param("timing", f"timing must be one of {', '.join(PROFILES)}")
-        with self.lock:
+        with self.transaction():
             self._set_profile(name)
+            self._mark("clock")
 
     def advance(self, ms: int) -> int:
-        with self.lock:
+        with self.transaction():
             now = self.clock.advance(ms)
+            self._mark("clock")
         for listener in self.listeners:
             listener.clock_moved(now)
         return now
@@ -202,16 +285,161 @@ class Engine:
     def image_size(self, task_id: str) -> tuple[int, int]:
         return self.gallery.size(task_id)
 
+    # ----------------------------------------------------------------------------- the control plane's calls
+    def task(self, task_id: str) -> Task | None:
+        """Any tenant's task (the control plane and the dashboard see every task)."""
+        with self.reading():
+            return self.tasks.get(task_id)
+
+    def status_for(self, owner: str, task_id: str) -> str | None:
+        """The status of one tenant's task now, or None when it has no such task."""
+        with self.reading():
+            task = self.tasks.owned(owner, task_id)
+            return self.status_of(task).value if task is not None else None
+
+    def adopt(self, task: Task) -> None:
+        """Store a task made elsewhere as it is (benchmarks fill a mock with copies of real tasks)."""
+        with self.transaction():
+            self.tasks.add(task)
+            self._index_paths(task)
+            self._mark_task(task)
+
+    def clock_view(self) -> dict[str, Any]:
+        """The clock as the control plane shows it: now, the timing profile, and whether time is virtual."""
+        with self.reading():
+            return {"now": self.now(), "timing": self.profile.name, "virtual": self.clock.virtual}
+
+    def new_task_id(self, now_ms: int | None = None) -> str:
+        """A fresh task id from the shared id source (replays hand them out for recorded tasks)."""
+        with self.transaction():
+            return self.ids.task_id(self.now() if now_ms is None else now_ms)
+
+    def task_count(self) -> int:
+        with self.reading():
+            return len(self.tasks)
+
+    def all_tasks(self) -> list[Task]:
+        """Every task, oldest submission first."""
+        with self.reading():
+            return list(self.tasks.oldest())
+
+    def timeline(self, task_id: str) -> list[dict[str, Any]] | None:
+        """The transitions a task has passed so far and the polls this worker answered for it."""
+        with self.reading():
+            task = self.tasks.get(task_id)
+            if task is None:
+                return None
+            reached = task.reached_index(self.now(), self.per_poll())
+            events: list[dict[str, Any]] = [
+                {"time": m.at, "kind": "transition", "status": m.status.value, "progress": m.progress}
+                for m in task.milestones[: reached + 1]
+            ]
+            return events + [{"time": t, "kind": "poll"} for t in self.polls.get(task_id, [])]
+
+    def update_key(self, key: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Change a key's balance, rateLimit and allowedOperations at once; None: no such key."""
+        record = self.api_key(key)
+        if record is None:
+            return None
+        with self.transaction():
+            record = self.keys[key]
+            if "balance" in changes:
+                record.balance = changes["balance"]
+            if "rateLimit" in changes:
+                record.set_rate_limit(changes["rateLimit"])
+            if "allowedOperations" in changes:
+                ops = changes["allowedOperations"]
+                record.allowed_operations = set(ops) if ops is not None else None
+            self._mark(f"key:{key}")
+            return record.describe()
+
+    def account_views(self) -> list[dict[str, Any]]:
+        with self.reading():
+            return [a.describe(self.now()) for a in self.accounts]
+
+    def update_account(self, instance_id: str, changes: dict[str, Any], core_size: int | None) -> dict[str, Any] | None:
+        """Set an account's attributes (`changes`) and resize its slots; None: no such account."""
+        with self.transaction():
+            account = next((a for a in self.accounts if a.instance_id == instance_id), None)
+            if account is None:
+                return None
+            for attr, value in changes.items():
+                setattr(account, attr, value)
+            if core_size is not None:
+                account.resize(core_size)
+            self._mark(f"account:{instance_id}")
+            return account.describe(self.now())
+
+    # rules: matched and counted inside a transaction, so `times: N` is exact across workers
+    def add_rule(self, match: dict[str, Any], respond: dict[str, Any], times: int | None) -> Rule:
+        with self.transaction():
+            self._mark("rules")
+            return self.rules.add(match, respond, times)
+
+    def has_rules(self) -> bool:
+        with self.reading():
+            return bool(self.rules.items)
+
+    def take_rule(self, facts: RequestFacts) -> Rule | None:
+        with self.transaction():
+            rule = self.rules.take(facts)
+            if rule is not None:
+                self._mark("rules")
+            return rule
+
+    def delete_rule(self, rule_id: str) -> bool:
+        with self.transaction():
+            self._mark("rules")
+            return self.rules.delete(rule_id)
+
+    def clear_rules(self) -> None:
+        with self.transaction():
+            self._mark("rules")
+            self.rules.clear()
+
+    def rule_views(self) -> list[dict[str, Any]]:
+        with self.reading():
+            return self.rules.views()
+
+    # what the gallery reads
+    def served_file(self, path: str) -> tuple[tuple[bytes, str] | None, Task | None, str | None, int]:
+        """(upload bytes and type, or the task and which of its files, and the task's milestone index)."""
+        with self.reading():
+            upload = self.uploads.get(path)
+            target = self.attachments.get(path)
+            task = self.tasks.get(target[0]) if target else None
+            index = task.reached_index(self.now(), self.per_poll()) if task is not None else 0
+            return upload, task, target[1] if target else None, index
+
+    def upload_bytes(self, path: str) -> bytes:
+        with self.reading():
+            return self.uploads[path][0]
+
+    def new_upload_path(self, channel: str, name: str, ext: str, taken: set[str]) -> str:
+        """A fresh, unguessable path for an uploaded image (ids drawn in a transaction: unique across workers)."""
+        with self.transaction():
+            while True:  # 64 random bits collide about never; checking makes it never
+                message = self.ids.snowflake(self.now())
+                path = f"/attachments/{channel}/{message}/{name}_{self.ids.token()}.{ext}"
+                if path not in taken and path not in self.uploads:
+                    return path
+
     # ----------------------------------------------------------------------------- keys and money
     def api_key(self, key: str) -> ApiKey | None:
         """The key's record; any key is welcome unless the settings list the accepted ones."""
-        with self.lock:
+        with self.reading():
             found = self.keys.get(key)
-            if found is None and not self.settings.keys and key:
-                found = self.keys[key] = self._new_key(key)
-            if found is not None and not self.settings.keys:
+        if found is None and not self.settings.keys and key:
+            with self.transaction():  # a first use: the key joins with the defaults
+                found = self.keys.get(key)
+                if found is None:
+                    found = self.keys[key] = self._new_key(key)
+                    self._mark(f"key:{key}")
+        if found is not None and not self.settings.keys and self.replica is None:
+            # With a shared store another worker may be serving the key: idle keys are not swept there.
+            with self.lock:
                 self._note_use(key)
-            return found
+        return found
 
     def _note_use(self, key: str) -> None:
         """Any-key mode: remember when a key was used; now and then forget the keys unused for long
@@ -226,13 +454,13 @@ class Engine:
             self.reset(stale)
 
     def balance(self, key: str) -> int:
-        with self.lock:
+        with self.transaction():
             self._apply_refunds()
             record = self.api_key(key)
             return record.balance if record else 0
 
     def key_views(self) -> list[dict[str, Any]]:
-        with self.lock:
+        with self.transaction():
             self._apply_refunds()
             return [k.describe() for k in self.keys.values()]
 
@@ -241,9 +469,10 @@ class Engine:
 
     def _apply_refunds(self) -> None:
         now = self.now()
-        while self._refunds and self._refunds[0][0] <= now:
-            _, task_id = heapq.heappop(self._refunds)
-            task = self.store.get(task_id)
+        while self.refunds and self.refunds[0][0] <= now:
+            _, task_id = heapq.heappop(self.refunds)
+            self._mark("refunds")
+            task = self.tasks.get(task_id)
             if task is not None:
                 self._refund(task)
 
@@ -251,9 +480,11 @@ class Engine:
         if task.refunded or not task.price:
             return
         task.refunded = True
+        self._mark_task(task)
         record = self.keys.get(task.owner)
         if record is not None:
             record.balance += task.price
+            self._mark(f"key:{task.owner}")
 
     # ----------------------------------------------------------------------------- reading tasks
     def per_poll(self) -> bool:
@@ -352,26 +583,35 @@ class Engine:
         known = sum(1 for m in task.milestones if m.at is not None)
         if known < len(task.milestones):
             task.milestones[known].at = max(now, task.milestones[known - 1].at or now)
+            self._mark_task(task)
             if task.milestones[known].status is Status.FAILURE:
                 self._refund(task)
             for listener in self.listeners:
                 listener.milestone_reached(task, known)
 
+    def _polling(self) -> AbstractContextManager[object]:
+        """What a poll holds: in per-poll timing a poll moves the task (a write), otherwise it only reads."""
+        if self.replica is None:
+            return self.lock
+        with self.reading():  # the timing profile as every worker last set it
+            per_poll = self.profile.per_poll
+        return self.transaction() if per_poll else self.reading()
+
     def fetch(self, caller: Caller, task_id: str) -> dict[str, Any] | None:
-        with self.lock:
-            task = self.store.owned(caller.key, str(task_id).strip())
+        with self._polling():
+            task = self.tasks.owned(caller.key, str(task_id).strip())
             if task is None:
                 return None
             self._poll(task)
             return self.snapshot(task, caller.origin)
 
     def list_by_ids(self, caller: Caller, ids: list[Any] | None) -> list[dict[str, Any]]:
-        with self.lock:
+        with self._polling():
             found = []
             seen: set[str] = set()
             for raw in ids or []:
                 task_id = str(raw).strip()
-                task = self.store.owned(caller.key, task_id)
+                task = self.tasks.owned(caller.key, task_id)
                 if task is None or task_id in seen:
                     continue
                 seen.add(task_id)
@@ -380,20 +620,20 @@ class Engine:
             return found
 
     def list_all(self, caller: Caller) -> list[dict[str, Any]]:
-        with self.lock:
+        with self.reading():
             # newest first; a stable sort keeps submission order among tasks of the same millisecond
-            tasks = sorted(self.store.of_owner(caller.key), key=lambda t: t.submit_time)[::-1]
+            tasks = sorted(self.tasks.of_owner(caller.key), key=lambda t: t.submit_time)[::-1]
             return [self.snapshot(t, caller.origin) for t in tasks[: self.settings.list_limit]]
 
     def queue(self, caller: Caller) -> list[dict[str, Any]]:
-        with self.lock:
+        with self.reading():
             waiting = (Status.NOT_START, Status.SUBMITTED, Status.IN_PROGRESS)
-            tasks = [t for t in self.store.of_owner(caller.key) if self.status_of(t) in waiting]
+            tasks = [t for t in self.tasks.of_owner(caller.key) if self.status_of(t) in waiting]
             tasks.sort(key=lambda t: (t.submit_time, t.id))
             return [self.snapshot(t, caller.origin) for t in tasks]
 
     def task_for(self, caller: Caller, task_id: Any) -> Task:
-        task = self.store.owned(caller.key, str(task_id).strip())
+        task = self.tasks.owned(caller.key, str(task_id).strip())
         if task is None:
             raise Refusal("not_found", f"task {task_id} does not exist", params={"task_id": task_id})
         return task
@@ -402,7 +642,7 @@ class Engine:
         return task.milestones[task.reached_index(self.now(), self.per_poll())].status
 
     def image_seed(self, caller: Caller, task_id: Any) -> str:
-        with self.lock:
+        with self.reading():
             task = self.task_for(caller, task_id)
             status = self.status_of(task)
             if status is not Status.SUCCESS or task.seed is None:
@@ -447,7 +687,7 @@ class Engine:
         return find_banned(prompt_en, self.banned)
 
     def launch(self, caller: Caller, spec: NewTask, body: dict[str, Any], outcome: Outcome) -> Accepted:
-        with self.lock:
+        with self.transaction():
             return self._launch(caller, spec, body, outcome)
 
     def _launch(self, caller: Caller, spec: NewTask, body: dict[str, Any], outcome: Outcome) -> Accepted:
@@ -512,20 +752,23 @@ class Engine:
             if spec.modal_kind == "custom_zoom":  # upstream shows the window's state as the description
                 task.description = self.dialect.messages["modal"]
             self._charge(record, task, price)
-            self.store.add(task)
-            self._evict_beyond_cap()
+            self._add(task)
             props = {**accepted_properties, "finalPrompt": spec.final_prompt or spec.prompt_en or "", "remix": True}
             return Accepted("modal", task.id, props)
         queued_ahead = self._schedule(task, account, [Milestone(Status.NOT_START, None, now)], outcome)
         self._charge(record, task, price)
-        self.store.add(task)
-        self._evict_beyond_cap()
+        self._add(task)
         self._announce(task, 1)
         if queued_ahead is not None:
             return Accepted(
                 "queued", task.id, {**accepted_properties, "numberOfQueues": queued_ahead}, {"ahead": queued_ahead}
             )
         return Accepted("ok", task.id, accepted_properties)
+
+    def _add(self, task: Task) -> None:
+        self.tasks.add(task)
+        self._mark_task(task)
+        self._evict_beyond_cap()
 
     def _register_paths(self, task: Task) -> None:
         if task.image_recipe is None:
@@ -539,15 +782,29 @@ class Engine:
         final = f"/attachments/{channel}/{task.message_id}/user_{slug.strip('_') or 'image'}_{task.message_hash}.png"
         preview = f"/attachments/{channel}/{task.progress_message_id}/{task.message_hash}_grid_0.webp"
         task.final_path, task.preview_path = final, preview
-        self.attachments[final] = (task.id, "final")
-        self.attachments[preview] = (task.id, "preview")
-        for path, variant in media_paths(task, channel).items():
-            self.attachments[path] = (task.id, variant)
-            task.media_paths.append(path)
+        task.media_paths.extend(media_paths(task, channel))
+        self._index_paths(task)
+
+    def _index_paths(self, task: Task) -> None:
+        """Serve the task's files at their paths (an upload's path is served from the uploads instead)."""
+        if task.image_recipe is None or task.image_recipe.get("kind") == "source" or not task.final_path:
+            return
+        self.attachments[task.final_path] = (task.id, "final")
+        if task.preview_path:
+            self.attachments[task.preview_path] = (task.id, "preview")
+        if task.media_paths:
+            variants = media_paths(task, task.properties["discordInstanceId"])
+            for path in task.media_paths:
+                self.attachments[path] = (task.id, variants[path])
+
+    def _unindex_paths(self, task: Task) -> None:
+        for path in (task.final_path, task.preview_path, *task.media_paths):
+            self.attachments.pop(path or "", None)
 
     def _charge(self, record: ApiKey, task: Task, price: int) -> None:
         record.balance -= price
         task.price = price
+        self._mark(f"key:{record.key}")
 
     def _schedule(
         self, task: Task, account: Account, head: list[Milestone], outcome: Outcome
@@ -580,13 +837,15 @@ class Engine:
             start += 5 * max(self.profile.step_ms, 1)  # waits as if others were ahead
         path = build_path(self.profile.for_action(task.action.value), plan, start, self.ids.fraction())
         account.occupy(reservation, slot_hold(path), task.id)
+        self._mark(f"account:{account.instance_id}")
         if task.milestones:
             task.extend(head + path)
         else:
             task.set_milestones(head + path)
         last = task.milestones[-1]
         if last.status is Status.FAILURE and last.at is not None:
-            heapq.heappush(self._refunds, (last.at, task.id))
+            heapq.heappush(self.refunds, (last.at, task.id))
+            self._mark("refunds")
         waits = reservation.must_wait if self.dialect.queued_rule == "must_wait" else reservation.ahead > 0
         if waits or outcome.kind == "queued":
             return reservation.ahead
@@ -600,8 +859,9 @@ class Engine:
     def confirm_modal(self, caller: Caller, task_id: Any, prompt: str, recipe: dict[str, Any],
                       updates: dict[str, Any], uploads: list[tuple[str, bytes, str]]) -> Accepted:
         """Move a MODAL task on. It is scheduled first: if that is refused (queue full) nothing changed."""
-        with self.lock:
+        with self.transaction():
             task = self.task_for(caller, task_id)
+            self._mark_task(task)
             account = next(a for a in self.accounts if a.instance_id == task.account_id)
             outcome = task.outcome or Outcome()
             if outcome.kind == "modal":
@@ -629,32 +889,33 @@ class Engine:
         """Past `max_tasks`, forget the oldest finished tasks (never an unfinished one) down to 99% of
         the cap, so the work is done once per hundredth of the cap and not at every submission."""
         cap = self.settings.max_tasks
-        if len(self.store) <= cap:
+        if len(self.tasks) <= cap:
             return
         self._apply_refunds()  # a failure's refund is due when it fails: give it before forgetting it
         target = cap - cap // 100 - 1 if cap >= 100 else cap
-        excess = len(self.store) - max(target, 0)
+        excess = len(self.tasks) - max(target, 0)
         now = self.now()
         evicted = []
-        for task in self.store.oldest():
+        for task in self.tasks.oldest():
             if len(evicted) >= excess:
                 break
             if task.milestones[task.reached_index(now, self.per_poll())].status in TERMINAL:
                 evicted.append(task)
         for task in evicted:
-            self.store.remove(task)
+            self.tasks.remove(task)
             self._forget(task)
         if evicted:
             for notify in self.on_evict:
                 notify([t.id for t in evicted], cap)
 
     def _forget(self, task: Task) -> None:
-        """Everything kept beside a task that leaves the store: its polls, uploads and served files."""
+        """Everything kept beside a task that leaves the world: its polls, uploads and served files."""
         self.polls.pop(task.id, None)
+        self._mark_task(task)  # written as gone
         for path in task.uploads:
             self.uploads.pop(path, None)
-        for path in (task.final_path, task.preview_path, *task.media_paths):
-            self.attachments.pop(path or "", None)
+            self._mark(f"upload:{path}")
+        self._unindex_paths(task)
 
     def has_upload(self, path: str) -> bool:
         return path in self.uploads
@@ -664,19 +925,25 @@ class Engine:
         """Serve these images from now on; those of a task go when its tenant is reset."""
         for path, data, mime in uploads:
             self.uploads[path] = (data, mime)
+            self._mark(f"upload:{path}")
         if task is not None:
             task.uploads.extend(path for path, _, _ in uploads)
+            self._mark_task(task)
         elif owner is not None:
+            self._mark(f"loose:{owner}")
             # uploads with no task (/upload-discord-images) belong to their key: freed by its reset,
             # and only the latest MAX_LOOSE_UPLOADS of a key are kept
             paths = self.loose_uploads.setdefault(owner, [])
             paths.extend(path for path, _, _ in uploads)
             while len(paths) > MAX_LOOSE_UPLOADS:
-                self.uploads.pop(paths.pop(0), None)
+                gone = paths.pop(0)
+                self.uploads.pop(gone, None)
+                self._mark(f"upload:{gone}")
 
     def cancel(self, caller: Caller, task_id: Any) -> Accepted:
-        with self.lock:
+        with self.transaction():
             task = self.task_for(caller, task_id)
+            self._mark_task(task)
             index = task.reached_index(self.now(), self.per_poll())
             status = task.milestones[index].status
             if status in TERMINAL:
@@ -686,6 +953,7 @@ class Engine:
             task.extend([Milestone(Status.CANCEL, "", max(self.now(), task.milestones[-1].at or 0))])
             for account in self.accounts:
                 account.release({task.id})
+                self._mark(f"account:{account.instance_id}")
             self._refund(task)
             self._announce(task, len(task.milestones) - 1)
             return Accepted("ok", task.id, {})

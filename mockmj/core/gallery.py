@@ -9,49 +9,50 @@ from __future__ import annotations
 
 import io
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from cachetools import LRUCache
 from PIL import Image
 
 from . import images
 from .image_input import decoded
-from .tasks import Status
+from .tasks import Status, Task
 from .video_gallery import Videos, is_video
-
-if TYPE_CHECKING:
-    from .engine import Engine
 
 # Blend and swap inputs are brought down to this long side before rendering (results are at most
 # about 1024 px), so a 40-megapixel upload costs a reduced decode, not 160 MB per input.
 RENDER_INPUT_SIDE = 2048
 
 
+class Library(Protocol):
+    """What the gallery reads of the world (the engine provides it; the gallery never changes it)."""
+
+    def served_file(self, path: str) -> tuple[tuple[bytes, str] | None, Task | None, str | None, int]: ...
+    def task(self, task_id: str) -> Task | None: ...
+    def upload_bytes(self, path: str) -> bytes: ...
+
+
 class _Lru:
+    """cachetools' LRU behind a lock (its caches are not thread-safe by themselves)."""
+
     def __init__(self, size: int) -> None:
         self.size = size
-        self.items: OrderedDict[Any, Any] = OrderedDict()
-        self.lock = threading.Lock()
+        self._cache: LRUCache[Any, Any] = LRUCache(maxsize=size)
+        self._lock = threading.Lock()
 
     def get(self, key: Any) -> Any:
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-        return None
+        with self._lock:
+            return self._cache.get(key)
 
     def put(self, key: Any, value: Any) -> None:
-        with self.lock:
-            self.items[key] = value
-            self.items.move_to_end(key)
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
+        with self._lock:
+            self._cache[key] = value
 
 
 class Gallery:
-    def __init__(self, engine: Engine, pictures: int = 48, encoded: int = 96) -> None:
-        self.engine = engine
+    def __init__(self, library: Library, pictures: int = 48, encoded: int = 96) -> None:
+        self.library = library
         self._pictures = _Lru(pictures)
         self._encoded = _Lru(encoded)
         self.videos = Videos(self)
@@ -71,26 +72,21 @@ class Gallery:
     # ------------------------------------------------------------------------------- serving URLs
     def attachment(self, path: str) -> tuple[bytes, str] | None:
         """The bytes and MIME type served at an /attachments/... path, or None."""
-        engine = self.engine
-        with engine.lock:
-            upload = engine.uploads.get(path)
-            target = engine.attachments.get(path)
-            task = engine.store.get(target[0]) if target else None
-            progress = None
-            if task is not None and target is not None and target[1] == "preview":
-                index = task.reached_index(engine.now(), engine.per_poll())
-                m = task.milestones[index]
-                if m.status is Status.IN_PROGRESS and m.progress:
-                    progress = int(m.progress.rstrip("%"))
-                else:
-                    progress = 93 if m.status in (Status.SUCCESS,) else 0
+        upload, task, variant, index = self.library.served_file(path)
         if upload is not None:
             return upload
-        if task is None or target is None:
+        if task is None or variant is None:
             return None
-        if target[1] not in ("final", "preview"):
-            return self.videos.serve(task.id, target[1])  # a video, its thumbnail or its cover frame
-        if target[1] == "final":
+        progress = None
+        if variant == "preview":
+            m = task.milestone(index)
+            if m.status is Status.IN_PROGRESS and m.progress:
+                progress = int(m.progress.rstrip("%"))
+            else:
+                progress = 93 if m.status in (Status.SUCCESS,) else 0
+        if variant not in ("final", "preview"):
+            return self.videos.serve(task.id, variant)  # a video, its thumbnail or its cover frame
+        if variant == "final":
             key = ("final", task.id)
             data = self._encoded.get(key)
             if data is None:
@@ -116,11 +112,10 @@ class Gallery:
 
     def recipe_of(self, task_id: str) -> tuple[dict[str, Any], str]:
         """A copy of the task's image recipe and the seed its pictures are drawn from."""
-        with self.engine.lock:
-            task = self.engine.store.get(task_id)
-            if task is None or task.image_recipe is None:
-                raise KeyError(task_id)
-            return dict(task.image_recipe), task.message_hash or task.id
+        task = self.library.task(task_id)
+        if task is None or task.image_recipe is None:
+            raise KeyError(task_id)
+        return dict(task.image_recipe), task.message_hash or task.id
 
     def size(self, task_id: str) -> tuple[int, int]:
         return self.picture(task_id).size
@@ -130,7 +125,7 @@ class Gallery:
 
     def _upload(self, path: str, max_side: int | None = None) -> Image.Image:
         """An uploaded image's pixels, decoded within the memory budget (reduced to `max_side`)."""
-        with decoded(self.engine.uploads[path][0], max_side) as picture:
+        with decoded(self.library.upload_bytes(path), max_side) as picture:
             return picture.convert("RGB")
 
     def _render(self, recipe: dict[str, Any], seed: str) -> Image.Image:
@@ -161,7 +156,7 @@ class Gallery:
         if kind == "inpaint":
             # Vary (Region) edits the image it was pressed on at its own size: outside the mask every
             # pixel of each of the four results is the parent's.
-            mask = Image.open(io.BytesIO(self.engine.uploads[recipe["mask"]][0])).convert("L")
+            mask = Image.open(io.BytesIO(self.library.upload_bytes(recipe["mask"]))).convert("L")
             mask = mask.resize(parent.size)
             return _grid_of([images.inpaint(parent, mask, f"{seed}:{i}") for i in range(4)])
         # Zoom and pan results come back as a grid of four cell-sized images: an upscaled (2x) parent

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
 import threading
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .masking import key_matches
+
+if TYPE_CHECKING:
+    from .store import Store
 
 BILLABLE_PREFIXES = ("/mj/submit/", "/mj/insight-face/")
 
@@ -26,41 +30,60 @@ def _weight(entry: dict[str, Any]) -> int:
 
 class Journal:
     """Capped by entries and by bytes: the oldest entries go first. Each entry is kept with its weight,
-    computed once when it is recorded."""
+    computed once when it is recorded.
 
-    def __init__(self, size: int, max_bytes: int = 4 * 1024 * 1024) -> None:
+    With a shared store the entries of every worker go to one log in the store, numbered across
+    workers and capped by entries (each entry's texts are short: a body is kept to 300 characters)."""
+
+    def __init__(self, size: int, max_bytes: int = 4 * 1024 * 1024, store: Store | None = None) -> None:
         self._items: deque[tuple[int, dict[str, Any]]] = deque(maxlen=size)
         self._lock = threading.Lock()
-        self.total = 0
+        self._total = 0
         self.max_bytes = max_bytes
         self._bytes = 0
+        self._store = store if store is not None and store.shared else None
+
+    @property
+    def total(self) -> int:
+        return self._store.total("journal") if self._store is not None else self._total
+
+    def _entries(self) -> list[dict[str, Any]]:
+        if self._store is None:
+            with self._lock:
+                return [entry for _, entry in self._items]
+        return [{"seq": item.seq, **pickle.loads(item.value)} for item in self._store.entries("journal")]
 
     def record(self, entry: dict[str, Any]) -> None:
+        if self._store is not None:
+            self._store.append("journal", entry.get("key"), pickle.dumps(entry), self._items.maxlen or 0)
+            return
         weight = _weight(entry)
         with self._lock:
-            self.total += 1
+            self._total += 1
             if self._items.maxlen == 0:
                 return
             if len(self._items) == self._items.maxlen:
                 self._bytes -= self._items[0][0]
-            self._items.append((weight, {"seq": self.total, **entry}))
+            self._items.append((weight, {"seq": self._total, **entry}))
             self._bytes += weight
             while self._bytes > self.max_bytes and len(self._items) > 1:
                 self._bytes -= self._items.popleft()[0]
 
     def clear(self, key: str | None = None) -> None:
+        if self._store is not None:
+            self._store.clear_log("journal", key)
+            return
         with self._lock:
             if key is None:
                 self._items.clear()
-                self.total = 0
+                self._total = 0
             else:
                 kept = ((w, e) for w, e in self._items if e.get("key") != key)
                 self._items = deque(kept, maxlen=self._items.maxlen)
             self._bytes = sum(w for w, _ in self._items)
 
     def query(self, filters: dict[str, str], limit: int | None = None) -> list[dict[str, Any]]:
-        with self._lock:
-            items = [entry for _, entry in self._items]
+        items = self._entries()
         for name, wanted in filters.items():
             if name == "billable":
                 flag = wanted.lower() in ("1", "true", "yes")
@@ -76,4 +99,4 @@ class Journal:
         return items
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) if self._store is None else len(self._store.entries("journal"))

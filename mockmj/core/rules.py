@@ -87,6 +87,14 @@ class Rules:
         with self._lock:
             self.items = []
 
+    def state(self) -> tuple[list[Rule], int]:
+        with self._lock:
+            return list(self.items), self._counter
+
+    def restore(self, state: tuple[list[Rule], int]) -> None:
+        with self._lock:
+            self.items, self._counter = list(state[0]), state[1]
+
     def views(self) -> list[dict[str, Any]]:
         with self._lock:
             return [r.view() for r in self.items]

@@ -1,53 +1,97 @@
-"""The task store: O(1) by id, with each owner's tasks kept in submission order."""
+"""Where the mock's state lives: one `Store` interface, three backends.
+
+The engine keeps its whole world (tasks, keys, accounts, rules, clock, id source…) as plain Python
+objects in memory, and reads them there: a fetch never deserialises anything. A shared store holds the
+authoritative copy as named records, each stamped with the store version that last wrote it, so a
+worker brings its in-memory copy up to date by reading only the records written since the version it
+has (see replica.py). Writes happen inside `exclusive()`, which is one lock for every worker of the
+mock (SQLite's write lock, a Redis lock), so read-modify-write is atomic across processes and hosts.
+
+Beside the records, a store keeps append-only logs (the request journal, the callback outbox) and the
+callbacks that are due, which any worker may claim; a claimed callback is gone for every other worker,
+so each is sent exactly once.
+
+- `memory`: nothing is shared or serialised; the engine's objects are the state (the fast default).
+- `sqlite:PATH`: one file, WAL; survives restarts and kill -9; shared by the workers of one host.
+- `redis://HOST:PORT/DB`: shared by every process that can reach the server.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
 
-from .tasks import Task
+Record = tuple[str, bytes | None]  # (name, value); None: the record was deleted
 
 
-class TaskStore:
-    def __init__(self) -> None:
-        self._by_id: dict[str, Task] = {}
-        self._by_owner: dict[str, dict[str, Task]] = {}
+@dataclass(frozen=True)
+class Head:
+    """Which world (a full reset starts a new epoch) and how far into it (one version per write)."""
 
-    def add(self, task: Task) -> None:
-        self._by_id[task.id] = task
-        self._by_owner.setdefault(task.owner, {})[task.id] = task
+    epoch: int
+    version: int
 
-    def get(self, task_id: str) -> Task | None:
-        return self._by_id.get(task_id)
 
-    def owned(self, owner: str, task_id: str) -> Task | None:
-        """A task only its owner may see: another key's task looks like no task at all."""
-        task = self._by_id.get(task_id)
-        return task if task is not None and task.owner == owner else None
+@dataclass(frozen=True)
+class LogEntry:
+    seq: int  # 1, 2, 3… within the log, across every worker; starts again after the log is cleared
+    key: str | None  # the tenant, so that one tenant's entries can be dropped
+    value: bytes
 
-    def of_owner(self, owner: str) -> Iterator[Task]:
-        return iter(self._by_owner.get(owner, {}).values())
 
-    def oldest(self) -> Iterator[Task]:
-        """Every task, oldest submission first (dicts keep insertion order)."""
-        return iter(list(self._by_id.values()))
+class Store(Protocol):
+    url: str
+    shared: bool  # False: the memory store, where the engine's objects are the state
 
-    def remove(self, task: Task) -> None:
-        self._by_id.pop(task.id, None)
-        owned = self._by_owner.get(task.owner)
-        if owned is not None:
-            owned.pop(task.id, None)
-            if not owned:
-                del self._by_owner[task.owner]
+    # -- records: the engine's world
+    def exclusive(self) -> AbstractContextManager[None]: ...
+    def head(self) -> Head: ...
+    def changes(self, since: int) -> tuple[Head, list[Record]]: ...
+    def everything(self) -> tuple[Head, list[Record]]: ...
+    def put(self, records: list[Record]) -> Head: ...  # inside exclusive(): one new version
+    def wipe(self) -> Head: ...  # inside exclusive(): every record, every due callback gone; a new epoch
 
-    def drop_owner(self, owner: str) -> list[Task]:
-        tasks = list(self._by_owner.pop(owner, {}).values())
-        for task in tasks:
-            self._by_id.pop(task.id, None)
-        return tasks
+    # -- logs: journal and outbox, capped by entries
+    def append(self, log: str, key: str | None, value: bytes, keep: int) -> int: ...
+    def entries(self, log: str) -> list[LogEntry]: ...
+    def total(self, log: str) -> int: ...
+    def clear_log(self, log: str, key: str | None = None) -> None: ...
 
-    def clear(self) -> None:
-        self._by_id.clear()
-        self._by_owner.clear()
+    # -- callbacks that fall due at a time, each claimed by one worker
+    def add_due(self, items: list[tuple[int, str, bytes]]) -> None: ...  # (at, owner, value)
+    def claim_due(self, now: int) -> list[bytes]: ...
+    def next_due(self) -> int | None: ...
+    def drop_due(self, owner: str | None = None) -> None: ...
 
-    def __len__(self) -> int:
-        return len(self._by_id)
+    def close(self) -> None: ...
+
+
+class MemoryStore:
+    """The default: the state is the engine's own objects, behind the engine's lock. Nothing here is
+    ever called on the hot path; it exists so that every engine has a store to name."""
+
+    url = "memory"
+    shared = False
+
+    def close(self) -> None:
+        return None
+
+
+def open_store(url: str) -> Store:
+    """The store a `store` setting names (the setting was checked by config.store_kind)."""
+    if url == "memory":
+        return MemoryStore()  # type: ignore[return-value]
+    if url.startswith("sqlite:"):
+        from .store_sqlite import SqliteStore
+
+        return SqliteStore(url)
+    from .store_redis import RedisStore
+
+    return RedisStore(url)
+
+
+def chunks(items: list[Record], size: int) -> Iterator[list[Record]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

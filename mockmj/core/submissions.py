@@ -61,12 +61,7 @@ class Uploads:
 
     def add(self, image: DecodedImage, name: str) -> str:
         channel = self.engine.accounts[0].channel_id
-        taken = {p for p, _, _ in self.pending}
-        while True:  # 64 random bits collide about never; checking makes it never
-            message = self.engine.ids.snowflake(self.engine.now())
-            path = f"/attachments/{channel}/{message}/{name}_{self.engine.ids.token()}.{image.ext}"
-            if path not in taken and not self.engine.has_upload(path):
-                break
+        path = self.engine.new_upload_path(channel, name, image.ext, {p for p, _, _ in self.pending})
         self.pending.append((path, image.data, image.mime))
         return path
 
@@ -79,10 +74,10 @@ class Uploads:
 
 def _launch(engine: Engine, caller: Caller, spec: NewTask, body: dict[str, Any], outcome: Outcome,
             uploads: Uploads | None = None) -> Accepted:
-    with engine.lock:
+    with engine.transaction():
         accepted = engine.launch(caller, spec, body, outcome)
         if uploads is not None:
-            uploads.commit(engine.store.get(accepted.result))
+            uploads.commit(engine.tasks.get(accepted.result))
         return accepted
 
 
@@ -270,7 +265,7 @@ def upload(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         raise param("base64_list", "base64Array must be a list of data-URL images")
     uploads = Uploads(engine, caller)
     paths = [uploads.add(_image(v, f"base64Array[{i}]"), f"upload_{i}") for i, v in enumerate(items)]
-    with engine.lock:
+    with engine.transaction():
         engine.choose_account(body.get("filter"), caller.mode)
         uploads.commit()
     return Accepted("ok", [uploads.url(p) for p in paths])
@@ -292,7 +287,7 @@ def action(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     if _blank(custom_id) or not isinstance(custom_id, str):
         raise param("custom_id_blank", "customId must not be empty")
     press = parse_custom_id(custom_id)
-    with engine.lock:
+    with engine.transaction():
         parent = engine.task_for(caller, task_id)
         if press is None:
             raise param("custom_id_unknown", f"customId '{custom_id}' is not a Midjourney button id")
@@ -476,7 +471,7 @@ def modal(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     task_id = body.get("taskId")
     if _blank(task_id):
         raise param("task_id_blank", "taskId must not be empty")
-    with engine.lock:
+    with engine.transaction():
         task = _modal_task(engine, caller, task_id)
         prompt = body.get("prompt")
         prompt = prompt.strip() if isinstance(prompt, str) and prompt.strip() else (task.final_prompt or "")
@@ -511,7 +506,7 @@ def modal(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         updates["notifyHook"] = body["notifyHook"]
     if body.get("state") is not None:
         updates["state"] = str(body["state"])
-    with engine.lock:
+    with engine.transaction():
         _modal_task(engine, caller, task_id)  # still waiting? (it may have been cancelled meanwhile)
         return engine.confirm_modal(caller, task.id, prompt, recipe, updates, uploads)
 
@@ -532,7 +527,7 @@ def change(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     if wanted not in ("UPSCALE", "VARIATION", "REROLL"):
         raise param("action_invalid", "action must be UPSCALE, VARIATION or REROLL")
     index = body.get("index")
-    with engine.lock:
+    with engine.transaction():
         parent = engine.task_for(caller, task_id)
         status = engine.status_of(parent)
         if status is not Status.SUCCESS:

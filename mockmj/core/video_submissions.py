@@ -40,7 +40,7 @@ def _choice(body: dict[str, Any], field: str, allowed: tuple[Any, ...], default:
 
 
 def _extend_parent(engine: Engine, caller: Caller, body: dict[str, Any]) -> tuple[Task, int]:
-    """The video an extend continues, and which video of its batch; checked under the engine lock."""
+    """The video an extend continues, and which video of its batch; checked in the engine's transaction."""
     task_id = body.get("taskId")
     if _blank(task_id):
         raise param("task_id_blank", "taskId must not be empty: action \"extend\" continues an existing video")
@@ -79,7 +79,7 @@ def video(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     uploads = Uploads(engine, caller)
     parent: Task | None = None
     if extend:
-        with engine.lock:
+        with engine.transaction():
             parent, index = _extend_parent(engine, caller, body)
             start: dict[str, Any] = {"video": parent.id, "index": index}
             start_url = engine.media_url(caller, parent, f"video:{index}")

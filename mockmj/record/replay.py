@@ -285,7 +285,7 @@ def install_replay(app: Any, directory: str | Path, ids: str = "fresh", miss: st
     """Put a recording in front of a mock's Flask app (its clock and id source drive the replay)."""
     mock = app.extensions["mockmj"]
     engine = mock.engine
-    replay = Replay(app.wsgi_app, Recording(directory), engine.now, engine.ids.task_id, engine.dialect.name,
+    replay = Replay(app.wsgi_app, Recording(directory), engine.now, engine.new_task_id, engine.dialect.name,
                     ids=ids, miss=miss, speed=speed, public_url=mock.settings.public_url)
     app.wsgi_app = replay
     return replay

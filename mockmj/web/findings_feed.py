@@ -47,10 +47,7 @@ def _refusal_codes(dialect: Dialect) -> frozenset[int]:
 
 
 def _status_of(mock: Mock, owner: str, task_id: Any) -> str | None:
-    engine = mock.engine
-    with engine.lock:
-        task = engine.store.owned(owner, str(task_id).strip())
-        return engine.status_of(task).value if task is not None else None
+    return mock.engine.status_for(owner, str(task_id).strip())
 
 
 def feed(mock: Mock, op: Operation, reply: Reply, exchange: Exchange) -> None:

@@ -67,7 +67,7 @@ class FinishedTasks:
         return len(self._by_id)
 
     # ----------------------------------------------------------------- the engine's listener protocol
-    def reset(self, gone: set[str] | None) -> None:
+    def reset(self, gone: set[str] | None, key: str | None = None) -> None:
         if gone is None:
             with self._lock:
                 self.generation += 1
