@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,11 +29,13 @@ def _stop_apps() -> Iterator[None]:
         BUILT.pop().extensions["mockmj"].callbacks.stop()
 
 
-def pair(**options: Any) -> tuple[Flask, Flask]:
-    """The same mock twice: the first as built (hot path in front), the second with Flask alone."""
+def pair(store_dir: Path | None = None, **options: Any) -> tuple[Flask, Flask]:
+    """The same mock twice: the first as built (hot path in front), the second with Flask alone; each on
+    its own SQLite store in `store_dir` when given."""
     made = []
-    for _ in range(2):
-        settings = Settings(**{"timing": "manual", "seed": 11, "strict": True, **options})
+    for name in ("hot", "plain"):
+        store = {"store": f"sqlite:{store_dir / (name + '.db')}"} if store_dir else {}
+        settings = Settings(**{"timing": "manual", "seed": 11, "strict": True, **store, **options})
         made.append(create_app(settings))
     BUILT.extend(made)
     hot, plain = made
@@ -143,9 +146,9 @@ def test_submit_answers_agree(dialect: str, access: Access) -> None:
     same_everywhere(hot, plain, access, calls)
 
 
-@pytest.mark.parametrize("dialect", ["88api", "proxy"])
-def test_fetch_answers_agree(dialect: str, access: Access) -> None:
-    hot, plain = pair(dialect=dialect)
+@pytest.mark.parametrize(("dialect", "store"), [("88api", "memory"), ("proxy", "memory"), ("88api", "sqlite")])
+def test_fetch_answers_agree(dialect: str, store: str, access: Access, tmp_path: Path) -> None:
+    hot, plain = pair(tmp_path if store == "sqlite" else None, dialect=dialect)
     task_id = first_task(hot, plain)
     fetch = f"/mj/task/{task_id}/fetch"
     unfinished = [
