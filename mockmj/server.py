@@ -13,6 +13,9 @@ import contextlib
 import functools
 import ipaddress
 import logging
+import multiprocessing
+import os
+import signal
 import socket
 import threading
 import time
@@ -81,9 +84,27 @@ def worker_app(settings: Settings) -> WsgiApp:
     from .logs import configure_logging
 
     configure_logging(settings)  # granian configured its own loggers in this process; ours go on stderr
+    _stop_when_orphaned()
     app = build_app(settings)
     _worker_apps.append(app)
     return app
+
+
+def _stop_when_orphaned() -> None:
+    """Stop this worker when the `serve` process is gone. granian's supervisor stops its workers on SIGINT and
+    SIGTERM, but a SIGKILL (a test's process.kill(), the OOM killer) would leave them serving the port for
+    ever. The parent's sentinel (multiprocessing.parent_process()) becomes readable when it dies."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        os.kill(os.getpid(), signal.SIGTERM)  # relayed to granian's handler, which stops this worker cleanly…
+        time.sleep(WORKER_KILL_TIMEOUT_S)
+        os._exit(1)  # …unless the signal came before granian had set its handler
+
+    threading.Thread(target=watch, name="mockmj-orphan-watch", daemon=True).start()
 
 
 def build_app(settings: Settings) -> Any:
@@ -96,11 +117,42 @@ def build_app(settings: Settings) -> Any:
     return app
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def relay_stop_signals() -> None:
+    """Have one thread take SIGINT and SIGTERM and call the handler installed for them (granian's).
+
+    granian's supervisor and workers wait for a stop in their main thread, in a threading.Event.wait() that
+    only a signal delivered to that very thread interrupts. The kernel may deliver it to any thread (tokio's,
+    the mock's callback threads); Python then notes it and never wakes the wait: measured, 8 of 25 workers
+    sent SIGINT then SIGTERM (what a terminal's Ctrl-C and the supervisor do) hung until killed. So the
+    calling thread blocks both signals (threads inherit that from the thread that starts them, so every
+    later thread does) and a relay thread receives them with sigwait()."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: granian runs one worker there anyway
+        return
+    inherited = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+
+    def relay() -> None:
+        while True:
+            signum = signal.sigwait(STOP_SIGNALS)
+            # Too early (granian has not set its handler yet: a worker still building its app): the stop waits
+            # for it, rather than being lost to the handler this process inherited.
+            while (handler := signal.getsignal(signum)) is inherited[signum]:
+                time.sleep(READY_POLL_S)
+            if callable(handler):
+                handler(signum, None)
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    threading.Thread(target=relay, name="mockmj-stop-signals", daemon=True).start()
+
+
 def _granian_worker(*args: Any) -> None:
     """One worker process: granian's own WSGI worker, then the mock's shutdown (its callback sender), which
     granian knows nothing about. A module-level function, so that a spawned worker can unpickle it."""
     from granian.server import Server
 
+    relay_stop_signals()  # first: every thread of this process is started after it
     try:
         Server._spawn_wsgi_worker(*args)
     finally:
@@ -214,6 +266,7 @@ def serve_granian(settings: Settings, on_listening: Callable[[], None]) -> None:
     )
     configure_logging(settings)  # granian's dictConfig closed the handlers mockmj had installed
     logging.getLogger("_granian").addFilter(held)
+    relay_stop_signals()
     server.serve(spawn_target=_granian_worker, target_loader=functools.partial(worker_app, settings),
                  wrap_loader=False)
 
