@@ -152,7 +152,8 @@ def _granian_worker(*args: Any) -> None:
     granian knows nothing about. A module-level function, so that a spawned worker can unpickle it."""
     from granian.server import Server
 
-    relay_stop_signals()  # first: every thread of this process is started after it
+    if multiprocessing.parent_process() is not None:  # a worker process (not a thread of a free-threaded build)
+        relay_stop_signals()  # first: every thread of this process is started after it
     try:
         Server._spawn_wsgi_worker(*args)
     finally:
