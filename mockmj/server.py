@@ -70,6 +70,7 @@ GRANIAN_TARGET = "mockmj.server:worker_app"  # what granian names in its message
 # A worker that has not stopped this long after SIGTERM is killed: `serve` always ends.
 WORKER_KILL_TIMEOUT_S = 10
 READY_POLL_S = 0.02
+ANNOUNCE_WAIT_S = 10
 # granian's advice against more Python threads than 2 × cores + 1. `--threads` is mockmj's own setting (8 by
 # default, measured no slower than 1 to 4 on two cores), so the advice would be printed at every start.
 THREADS_ADVICE = "Configuration allows spawning up to"
@@ -77,17 +78,35 @@ THREADS_ADVICE = "Configuration allows spawning up to"
 _worker_apps: list[Any] = []  # the apps built in this (worker) process, released when it stops
 
 
-def worker_app(settings: Settings) -> WsgiApp:
+def worker_app(settings: Settings, announced: Any = None) -> WsgiApp:
     """The app of one granian worker process, built from the settings `mockmj serve` resolved and checked:
     every worker gets the very same Settings object (inherited when forked, pickled when spawned), so no
-    worker reads the command line, the environment or the config file again."""
+    worker reads the command line, the environment or the config file again. `announced`: the event the
+    supervisor sets once the start-up line is out (a multiprocessing.Event)."""
     from .logs import configure_logging
 
     configure_logging(settings)  # granian configured its own loggers in this process; ours go on stderr
     _stop_when_orphaned()
     app = build_app(settings)
     _worker_apps.append(app)
-    return app
+    return app if announced is None else AfterAnnouncement(app, announced)
+
+
+class AfterAnnouncement:
+    """Answers nothing before the supervisor has printed the start-up line. It prints it as soon as a
+    connection to the port succeeds, but a client polling /_mockmj/health can still be answered first; with
+    this, the start-up line comes before any answer (as when one process bound, printed, then served)."""
+
+    def __init__(self, app: WsgiApp, announced: Any) -> None:
+        self.app = app
+        self._announced = announced
+        self._open = False  # a plain attribute once open: one check per request
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not self._open:
+            self._announced.wait(ANNOUNCE_WAIT_S)  # bounded: a supervisor that never announces blocks nothing
+            self._open = True
+        return self.app(environ, start_response)
 
 
 def _stop_when_orphaned() -> None:
@@ -223,6 +242,7 @@ def serve_granian(settings: Settings, on_listening: Callable[[], None]) -> None:
     address = listen_address(settings.host, settings.port)
     check_port(address, settings.port)
     held = HeldLogs()
+    announced = multiprocessing.Event()  # set once the start-up line is out; the workers answer after it
 
     class MockGranian(Server):  # type: ignore[misc, valid-type]
         """granian's supervisor, which also says when the mock is reachable and when it stops."""
@@ -239,6 +259,7 @@ def serve_granian(settings: Settings, on_listening: Callable[[], None]) -> None:
                     continue
                 on_listening()
                 break
+            announced.set()  # also when stopped before: requests held meanwhile are answered (or refused)
             held.release()
 
         def shutdown(self, exit_code: int = 0) -> None:
@@ -268,7 +289,7 @@ def serve_granian(settings: Settings, on_listening: Callable[[], None]) -> None:
     configure_logging(settings)  # granian's dictConfig closed the handlers mockmj had installed
     logging.getLogger("_granian").addFilter(held)
     relay_stop_signals()
-    server.serve(spawn_target=_granian_worker, target_loader=functools.partial(worker_app, settings),
+    server.serve(spawn_target=_granian_worker, target_loader=functools.partial(worker_app, settings, announced),
                  wrap_loader=False)
 
 

@@ -9,6 +9,7 @@ import importlib
 import json
 import os
 import pickle
+import select
 import signal
 import socket
 import subprocess
@@ -167,6 +168,22 @@ def test_one_worker_announces_once_serves_and_stops_every_process_on_sigterm(ser
     assert err.rstrip().endswith("mockmj: stopping"), err
     assert not alive(worker), "the worker outlived the stop"
     assert not children_of(mock.process.pid)
+
+
+def test_the_start_up_line_comes_before_any_answer(serve: Start) -> None:
+    """A client polling health as fast as it can gets its first answer only after the line is out."""
+    mock = serve("--quiet")
+    assert mock.process.stderr is not None
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            requests.get(mock.base + "/_mockmj/health", timeout=5)
+            break
+        except requests.ConnectionError:
+            assert mock.process.poll() is None and time.monotonic() < deadline
+    readable, _, _ = select.select([mock.process.stderr], [], [], 0)  # written before the answer was sent
+    assert readable, "answered before the start-up line"
+    assert f"on {mock.base}" in mock.process.stderr.readline()
 
 
 def test_ctrl_c_on_the_process_group_is_a_clean_stop(serve: Start) -> None:
