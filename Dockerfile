@@ -12,8 +12,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /opt/mockmj
 COPY pyproject.toml README.md openapi.yaml ./
 COPY mockmj ./mockmj
+# /var/lib/mockmj: a directory the non-root user may write, for MOCKMJ_STORE=sqlite:/var/lib/mockmj/mock.db
+# (mount a volume there to keep the state; MOCKMJ_WORKERS>1 needs such a shared store)
 RUN pip install --no-cache-dir . \
-    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin mockmj
+    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin mockmj \
+    && install -d -o 10001 -g 0 -m 0750 /var/lib/mockmj
 
 USER 10001
 EXPOSE 8080

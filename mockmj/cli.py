@@ -1,23 +1,22 @@
-"""`mockmj serve`: the mock on a production WSGI server (waitress)."""
+"""`mockmj serve`: the mock on granian (a Rust HTTP server) with one or more worker processes."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
-import signal
 import socket
-import sys
 from typing import Any
 
 import click
 
-from .config import ENV_CONFIG, LOG_FORMATS, LOG_LEVELS, KeyConfig, load_settings, unknown_environment
+from .config import ENV_CONFIG, LOG_FORMATS, LOG_LEVELS, KeyConfig, Settings, load_settings, unknown_environment
 from .contract_cli import contract
 from .core.dialects import DIALECTS
 from .core.hosts import is_loopback
 from .logs import configure_logging, notice, startup_line
 from .record.commands import TIMING, install_from_cli, register, replay_options
-from .server import waitress_server
+from .server import release, serve_granian
 
 
 @click.group()
@@ -41,7 +40,13 @@ def main() -> None:
 @click.option("--public-url", default=None, help="Base URL used in image links (default: the request's host).")
 @click.option("--notify-hook", default=None, help="Global callback URL for tasks without a notifyHook.")
 @click.option("--callback-policy", type=click.Choice(["upstream", "retry"]), default=None)
-@click.option("--threads", default=None, type=click.IntRange(min=1), help="Server worker threads.  [default: 8]")
+@click.option("--threads", default=None, type=click.IntRange(min=1),
+              help="Python threads of each worker process running the app.  [default: 8]")
+@click.option("--workers", default=None, type=click.IntRange(min=1),
+              help="Worker processes; more than one needs --store sqlite:PATH or redis://….  [default: 1]")
+@click.option("--store", default=None, metavar="URL",
+              help="Where the mock's state lives: memory, sqlite:PATH (survives restarts, shared by the workers "
+                   "of one host) or redis://HOST:PORT/DB (shared by several hosts).  [default: memory]")
 @click.option("--strict", is_flag=True, default=None, help="Validate every response against openapi.yaml.")
 @click.option("--control-token", default=None,
               help="Require the header X-MockMJ-Control-Token with this value on /_mockmj/* (all but health).")
@@ -66,35 +71,35 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
                                  keys=[KeyConfig(key=k) for k in api_keys] or None, **options)
         _check_host(settings.host, settings.port)
         configure_logging(settings)
+        resolved = copy.deepcopy(settings)  # what the workers get, whatever building an app below does to it
+        # Built here once to check what only building shows (a bad --replay DIR, a store that cannot be
+        # opened) as a usage error before anything listens; each worker builds its own from `settings`.
         app = create_app(settings)
         install_from_cli(app)  # serve --replay DIR
     except (ValueError, TypeError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
-    host, port = settings.host, settings.port
+    serve_app(app, resolved)
+
+
+def serve_app(app: Any, settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM: the checked app is let go (before any worker is forked, so that none
+    inherits its threads), and granian's workers build the mock from the same settings."""
+    release(app)
     try:
-        server = waitress_server(app, host, port, settings.threads)
+        serve_granian(settings, on_listening=lambda: _announce(settings))
     except OSError as exc:  # the port is taken…
-        raise click.UsageError(f"cannot listen on {host}:{port}: {exc}") from exc
+        raise click.UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
 
-    def stop(*_: object) -> None:
-        notice(settings, "mockmj: stopping")
-        app.extensions["mockmj"].callbacks.stop()
-        server.close()
-        sys.exit(0)
 
-    signal.signal(signal.SIGTERM, stop)
-    url = f"http://{host}:{server.effective_port}"  # type: ignore[union-attr]
-    startup_line(settings, url)  # first, for log-based readiness waits; warnings follow it
+def _announce(settings: Settings) -> None:
+    """The start-up line first (log-based readiness waits read it), then the warnings."""
+    startup_line(settings, f"http://{settings.host}:{settings.port}")
     for variable in unknown_environment(os.environ):
         notice(settings, f"mockmj: warning: {variable} names no setting; ignored", logging.WARNING)
-    if settings.control_token is None and not is_loopback(host):
-        notice(settings, f"mockmj: WARNING: listening on {host}, beyond loopback, with no control token: anyone "
-                         "who can reach this port can reset the mock, change keys and read the journal. Pass "
-                         "--control-token (or MOCKMJ_CONTROL_TOKEN).", logging.WARNING)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        stop()
+    if settings.control_token is None and not is_loopback(settings.host):
+        notice(settings, f"mockmj: WARNING: listening on {settings.host}, beyond loopback, with no control token: "
+                         "anyone who can reach this port can reset the mock, change keys and read the journal. "
+                         "Pass --control-token (or MOCKMJ_CONTROL_TOKEN).", logging.WARNING)
 
 
 def _check_host(host: str, port: int) -> None:

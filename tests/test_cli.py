@@ -136,7 +136,7 @@ def invoke(*args: str) -> tuple[int, str]:
     """The command in-process (fast); exceptions other than click's own exits are not swallowed, and a
     server that would start (the input was accepted) fails the test instead of blocking it."""
     never = AssertionError("the server was started: the input was accepted")
-    with mock.patch("mockmj.cli.waitress_server", side_effect=never), mock.patch("logging.basicConfig"):
+    with mock.patch("mockmj.cli.serve_app", side_effect=never), mock.patch("logging.basicConfig"):
         result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     return result.exit_code, result.output
 

@@ -21,6 +21,10 @@ from mockmj.config import ConfigError, KeyConfig, Settings, load_settings, optio
 
 from .test_cli import free_port, usage_error
 
+SHARED_STORE = "sqlite:mock.db"
+# a setting valid only beside another: more than one worker needs a store shared between processes
+COMPANION = {"workers": ("store", SHARED_STORE)}
+
 
 def sample(name: str) -> tuple[str, str, Any]:
     """A value other than the default for the option behind setting `name`: as text (command line and
@@ -28,7 +32,9 @@ def sample(name: str) -> tuple[str, str, Any]:
     param = next(p for p in serve.params if p.name == name)
     default = Settings.__dataclass_fields__[name].default
     value: Any
-    if getattr(param.type, "choices", None):  # click.Choice, and --timing's names
+    if name == "store":
+        value = SHARED_STORE
+    elif getattr(param.type, "choices", None):  # click.Choice, and --timing's names
         value = next(choice for choice in param.type.choices if choice != default)
     elif getattr(param, "is_flag", False):
         value = True
@@ -56,11 +62,11 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, Set
     """`serve` in-process; the server is never started, the settings it would have run with are kept."""
     seen: list[Settings] = []
 
-    def fake_server(app: Any, host: str, port: int, threads: int) -> Any:
-        seen.append(app.extensions["mockmj"].settings)
+    def fake_server(app: Any, settings: Settings) -> Any:
+        seen.append(settings)  # what the worker processes would be given
         raise SystemExit(0)
 
-    with mock.patch("mockmj.cli.waitress_server", side_effect=fake_server), \
+    with mock.patch("mockmj.cli.serve_app", side_effect=fake_server), \
             mock.patch("mockmj.cli.configure_logging"), mock.patch.dict(os.environ, env or {}, clear=False):
         result = CliRunner().invoke(main, ["serve", *args], catch_exceptions=False)
     return result.exit_code, result.output, (seen[0] if seen else None)
@@ -74,10 +80,15 @@ def test_every_option_is_a_setting() -> None:
 @pytest.mark.parametrize("name", sorted(set(serve_fields()) - {"keys"}))
 def test_every_option_from_the_environment_and_the_file(name: str, tmp_path: Path) -> None:
     text, toml, expected = sample(name)
-    from_env = load_settings(None, environ={f"MOCKMJ_{name.upper()}": text})
+    environ, lines = {f"MOCKMJ_{name.upper()}": text}, f"{name} = {toml}\n"
+    if name in COMPANION:
+        other, value = COMPANION[name]
+        environ[f"MOCKMJ_{other.upper()}"] = value
+        lines += f"{other} = {json.dumps(value)}\n"
+    from_env = load_settings(None, environ=environ)
     assert getattr(from_env, name) == expected
     config = tmp_path / "mockmj.toml"
-    config.write_text(f"{name} = {toml}\n", encoding="utf-8")
+    config.write_text(lines, encoding="utf-8")
     assert getattr(load_settings(config), name) == expected
     assert getattr(load_settings(None), name) != expected  # the sample is not the default
 

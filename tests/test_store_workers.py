@@ -119,3 +119,27 @@ def test_the_journal_and_the_outbox_show_every_workers_entries(pair: list[Worker
         assert [p for p in paths if "nothing-" in p] == [f"/mj/task/nothing-{n}/fetch" for n in range(6)]
         seqs = [e["seq"] for e in get(worker, "/_mockmj/requests").json()["items"]]
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+
+def test_serve_with_two_workers_on_one_port_keeps_the_promises(shared_store: str) -> None:
+    """`mockmj serve --workers 2`: the kernel spreads fresh connections over both worker processes."""
+    server = Worker(shared_store, "--workers", "2", "--timing", "manual", "--seed", "1")
+    try:
+        roomy(server)
+        requests.patch(server.base + "/_mockmj/keys/tenant-a", json={"balance": 200}, timeout=10).raise_for_status()
+
+        def submit(_: Any) -> dict[str, Any]:
+            with requests.Session() as fresh:  # a new connection: either worker may take it
+                return fresh.post(server.base + "/mj/submit/imagine", json={"prompt": "gull"}, headers=KEY,
+                                  timeout=30).json()
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(submit, range(30)))
+        ids = [a["result"] for a in answers if a["code"] in (1, 22)]
+        assert len(ids) == 20 and len(set(ids)) == 20  # 200 credits at 10 each
+        assert Counter(a["code"] for a in answers)[25] == 10
+        assert get(server, "/_mockmj/keys/tenant-a").json()["balance"] == 0
+        journal = get(server, "/_mockmj/requests").json()
+        assert sum(e["path"] == "/mj/submit/imagine" for e in journal["items"]) == 30
+    finally:
+        server.stop()
