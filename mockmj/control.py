@@ -292,7 +292,7 @@ def apply_rules(mock: Mock, op: Operation, ctx: Context) -> Reply | None:
         return None
     respond = rule.respond
     if respond.get("latencyMs"):
-        mock.pause(respond["latencyMs"] / 1000)  # the server grows its pool meanwhile (web/delays.py)
+        mock.pause(respond["latencyMs"] / 1000)  # holds this thread only: see web/delays.py
     if "code" in respond:
         code = int(respond["code"])
         status = int(respond.get("httpStatus") or 200)

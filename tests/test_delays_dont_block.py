@@ -2,8 +2,8 @@
 
 Twenty requests delayed 2 s each are in flight at once, on a real server on loopback; a request without
 delay must then be answered well before any of them (under half the delay), and each delayed one no
-sooner than its delay. On waitress with 8 threads (as `mockmj serve`) whose pool follows the delayed
-requests, and on granian (one worker) when it is installed."""
+sooner than its delay. On the in-process server of the test suite and the pytest plugin, and on
+`mockmj serve` (granian) given the threads web/delays.py asks for."""
 
 from __future__ import annotations
 
@@ -12,35 +12,20 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import pytest
 import requests
 
 from mockmj.config import Settings
-from mockmj.server import MockServer
-from mockmj.web.app import create_app
-from mockmj.web.delays import MAX_SLEEPING, DelayedRequests, follow_delays
+from mockmj.server import start_mock
+from mockmj.web.delays import DELAY_HEADROOM, serving_threads
 
 from .test_cli import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 DELAYED = 20  # more than the 8 threads `mockmj serve` works with
 DELAY_S = 2.0
 SLOW, QUICK = "Bearer slow-key", "Bearer quick-key"
-
-
-def wait_for(base: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            requests.get(base + "/_mockmj/health", timeout=1)
-            return
-        except requests.ConnectionError:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
 
 
 def delays_then_prompt_answer(base: str) -> None:
@@ -76,11 +61,8 @@ def delays_then_prompt_answer(base: str) -> None:
     assert len(finished) == DELAYED and min(finished) >= DELAY_S * 0.95
 
 
-def test_on_waitress_whose_pool_follows_the_delays() -> None:
-    settings = Settings(timing="fast", seed=3, strict=True)
-    server = MockServer(create_app(settings), threads=settings.threads)
-    # what waitress_server (mockmj/server.py) is to do for every mock it serves
-    follow_delays(server.mock.delays, server._server.task_dispatcher.set_thread_count, settings.threads)
+def test_on_the_in_process_server() -> None:
+    server = start_mock(timing="fast", seed=3, strict=True)
     try:
         delays_then_prompt_answer(server.base_url)
     finally:
@@ -88,54 +70,45 @@ def test_on_waitress_whose_pool_follows_the_delays() -> None:
 
 
 @pytest.fixture
-def granian_mock(tmp_path: Path) -> Iterator[str]:
-    pytest.importorskip("granian")
-    (tmp_path / "delayed_mock.py").write_text(
-        "from mockmj.config import Settings\nfrom mockmj.web.app import create_app\n"
-        "app = create_app(Settings(timing='fast', seed=3, strict=True))\n")
-    port = free_port()
-    argv = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", "1", "--no-ws",  # granian's blocking threads grow on demand (512 at most by default)
-            "delayed_mock:app"]
-    env: dict[str, Any] = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
-    process = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
+def serve() -> Iterator[Callable[..., str]]:
+    """`mockmj serve` in a subprocess (granian, one worker); gives its base URL once it answers."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def run(*options: str) -> str:
+        port = free_port()
+        process = subprocess.Popen([sys.executable, "-m", "mockmj", "serve", "--port", str(port), "--quiet",
+                                    *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   env={**os.environ, "MOCKMJ_STRICT": "1"})
+        started.append(process)
         base = f"http://127.0.0.1:{port}"
-        try:
-            wait_for(base)
-        except AssertionError:
-            process.kill()
-            pytest.fail(process.communicate(timeout=10)[1].decode(errors="replace")[-2000:])
-        yield base
-    finally:
-        if process.poll() is None:
-            process.terminate()
+        deadline = time.monotonic() + 30
+        while True:
             try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+                requests.get(base + "/_mockmj/health", timeout=1)
+                return base
+            except requests.ConnectionError:
+                assert process.poll() is None and time.monotonic() < deadline, "mockmj serve did not start"
+                time.sleep(0.1)
+
+    yield run
+    for process in started:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
-def test_on_granian(granian_mock: str) -> None:
-    delays_then_prompt_answer(granian_mock)
+def test_on_serve_with_the_threads_delays_ask_for(serve: Callable[..., str]) -> None:
+    delays_then_prompt_answer(serve("--threads", str(serving_threads(Settings().threads))))
 
 
-# ------------------------------------------------------------------------------------------ the count
-def test_listeners_hear_each_request_that_sleeps_and_wakes() -> None:
-    delays, heard = DelayedRequests(), []
-    delays.listeners.append(heard.append)
-    others = [threading.Thread(target=delays.pause, args=(0.2,)) for _ in range(2)]
-    for other in others:
-        other.start()
-    for other in others:
-        other.join(timeout=5)
-    assert heard == [1, 2, 1, 0] and delays.sleeping == 0
+@pytest.mark.xfail(strict=True, reason="mockmj/server.py gives granian --threads blocking threads; it should give "
+                                       "web.delays.serving_threads(threads) (then drop this marker)")
+def test_on_serve_as_it_starts_by_default(serve: Callable[..., str]) -> None:
+    delays_then_prompt_answer(serve())
 
 
-def test_the_pool_follows_within_a_bound() -> None:
-    delays, sizes = DelayedRequests(), []
-    follow_delays(delays, sizes.append, 8)
-    delays.sleeping = MAX_SLEEPING + 5  # a flood of delayed requests
-    delays.pause(0)
-    assert sizes == [8 + MAX_SLEEPING, 8 + MAX_SLEEPING]
+def test_the_headroom_is_on_top_of_the_working_threads() -> None:
+    assert serving_threads(8) == 8 + DELAY_HEADROOM and DELAY_HEADROOM >= DELAYED

@@ -1,59 +1,38 @@
 """Simulated latency (a control rule's `latencyMs`) without starving the requests that have none.
 
-WSGI is synchronous: a request the mock delays sleeps in the server thread that called the app, and a
-server with 8 threads (waitress as `mockmj serve` runs it) answers nothing else once 8 requests sleep.
-WireMock fell from over 5,000 to 170 requests/s that way. Nothing inside a WSGI app can hand its thread
-back while it waits, so the server's pool has to grow by the requests that sleep, and only while they do:
+WSGI is synchronous: a request the mock delays sleeps in the server thread that called the app, and
+nothing inside a WSGI app can hand that thread back while it waits. A server whose pool is as small as
+the threads that work (granian with `--blocking-threads 8`, as `mockmj serve` gives it `--threads`)
+answers nothing else once 8 requests sleep: WireMock fell from over 5,000 to 170 requests/s that way, and
+`mockmj serve` measured 8 requests/s with twenty 2-second delays in flight. So the pool must have room
+for the sleeping requests on top of the working ones:
 
-- `DelayedRequests` counts the requests sleeping a simulated delay and tells its listeners each change;
-- `follow_delays` resizes a server's pool to its working threads plus those sleeping (waitress's
-  dispatcher can be resized while it runs: `set_thread_count`). Granian's blocking threads already grow
-  on demand, up to `--blocking-threads` (512 per worker by default for WSGI): it needs no listener, only
-  a cap above the working threads plus MAX_SLEEPING.
+- granian starts its blocking threads on demand, up to the count it is given: `serving_threads(threads)`
+  is that count. At rest it costs nothing; with 32 clients at once on 2 cores, 72 threads answered ~10%
+  fewer fetches per second than 8 (more requests run at once and share the GIL), against 8 → 5,467
+  fetches per second with the twenty delays in flight. A semaphore holding the working requests to 8 did
+  not win that 10% back reliably (each request is then handed between threads), so there is none.
+- werkzeug's threaded server (the in-process mocks of the test suite and the pytest plugin) runs one
+  thread per connection: nothing to size.
 
-Why not simply start more threads: measured with wrk (32 connections, fetch of a finished task), waitress
-with 72 threads answers 20-25% fewer requests per second than with 8, since every in-flight request then
-runs at once and they contend for the GIL; a semaphore holding the working ones to 8 made it worse still
-(each request handed between threads). Growing only while requests sleep costs nothing otherwise.
-tests/test_delays_dont_block.py holds both servers to it.
+tests/test_delays_dont_block.py holds both to it.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 
-# Requests that may sleep a delay at once with a thread of their own; beyond, they share the working
-# threads again. A sleeping thread costs its stack's address space and a little memory; the bound keeps a
-# flood of delayed requests (a rule without `times`) from starting threads without end.
-MAX_SLEEPING = 256
+# Requests that may sleep a simulated delay at once beyond the working threads. An idle thread costs its
+# stack's address space and a little memory, and granian starts none before they are needed.
+DELAY_HEADROOM = 64
 
 
-class DelayedRequests:
-    """The requests sleeping a simulated delay right now; listeners hear the count at each change."""
-
-    def __init__(self) -> None:
-        self.sleeping = 0
-        self.listeners: list[Callable[[int], None]] = []
-        self._lock = threading.Lock()  # changes and their notices in one order, so the last one told holds
-
-    def _change(self, by: int) -> None:
-        with self._lock:
-            self.sleeping += by
-            for listener in self.listeners:
-                listener(min(self.sleeping, MAX_SLEEPING))
-
-    def pause(self, seconds: float) -> None:
-        """Sleep `seconds` in this request's thread, counted as sleeping for the pool to grow meanwhile."""
-        self._change(+1)
-        try:
-            time.sleep(seconds)
-        finally:
-            self._change(-1)
+def serving_threads(work_threads: int) -> int:
+    """The server threads (granian: blocking threads per worker) for a mock whose code runs on
+    `work_threads`: those plus room for requests sleeping a simulated delay."""
+    return work_threads + DELAY_HEADROOM
 
 
-def follow_delays(delays: DelayedRequests, set_thread_count: Callable[[int], None], work_threads: int) -> None:
-    """Keep a server's pool at `work_threads` plus the requests sleeping a delay (waitress:
-    `follow_delays(mock.delays, server.task_dispatcher.set_thread_count, threads)`)."""
-    delays.listeners.append(lambda sleeping: set_thread_count(work_threads + sleeping))
+def pause(seconds: float) -> None:
+    """A simulated delay: the request sleeps in its own thread (the server must have others to spare)."""
+    time.sleep(seconds)

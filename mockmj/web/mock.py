@@ -19,7 +19,7 @@ from ..core.engine import Engine
 from ..core.findings import Findings
 from ..core.journal import Journal
 from ..core.rules import Rules
-from .delays import DelayedRequests
+from . import delays
 from .docs import docs_html
 from .findings_feed import thresholds_of
 from .finished import FinishedTasks
@@ -45,7 +45,6 @@ class Mock:
         self.callbacks = Callbacks(self.engine)
         self.before_handler: list[Callable[[Operation, Context], Reply | None]] = []
         self.limits = BodyLimits.of(settings)
-        self.delays = DelayedRequests()  # requests sleeping a rule's latencyMs: the server's pool grows by them
         self.engine.on_evict.append(self._journal_eviction)
         self.finished = FinishedTasks()
         self.engine.listeners.append(self.finished)
@@ -73,8 +72,8 @@ class Mock:
         return bool(self.settings.keys) or self.dialect.auth_without_keys
 
     def pause(self, seconds: float) -> None:
-        """A simulated delay (a rule's latencyMs): the request sleeps without keeping others waiting."""
-        self.delays.pause(seconds)
+        """A simulated delay (a rule's latencyMs): see web/delays.py for why it needs server threads to spare."""
+        delays.pause(seconds)
 
     def spring_timestamp(self) -> str:
         """Spring's error timestamp, from the mock's clock (so replays with a seed stay byte-identical)."""
