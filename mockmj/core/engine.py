@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..config import Settings
 from . import buttons as btn
 from .accounts import Account, ApiKey, QueueFull
 from .clock import Clock, VirtualClock
@@ -25,6 +24,7 @@ from .ids import IdSource
 from .outcomes import Outcome, parse_outcome, split_directive
 from .profile_file import resolve_profile
 from .prompts import DEFAULT_BANNED_WORDS, banned_pattern, find_banned, translate
+from .settings import Settings
 from .store import TaskStore
 from .tasks import TERMINAL, Action, Milestone, Status, Task, percent
 from .timing import PROFILES, Plan, TimingProfile, build_path, slot_hold
