@@ -49,3 +49,9 @@ def test_config_reexports_the_core_types() -> None:
     assert mockmj.config.AccountConfig is core_settings.AccountConfig
     assert mockmj.config.DEFAULT_PRICES is core_settings.DEFAULT_PRICES
     assert mockmj.config.store_kind("sqlite:/tmp/x.db") == Settings(store="sqlite:/tmp/x.db").store_kind() == "sqlite"
+
+
+@pytest.mark.parametrize("changes", [{"default_rate_limit": 0.0}, {"keys": [KeyConfig(key="k", rate_limit=-1.0)]}])
+def test_a_rate_limit_is_above_zero(changes: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="rate_limit must be above 0"):
+        Settings(**changes).check()

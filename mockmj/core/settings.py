@@ -120,6 +120,9 @@ class Settings:
             raise ValueError("callback policy must be 'upstream' or 'retry'")
         if not self.accounts:
             raise ValueError("at least one account is needed")
+        for rate in (self.default_rate_limit, *(k.rate_limit for k in self.keys)):
+            if rate is not None and not rate > 0:  # 0 or less (or NaN) would be a limit no request can meet
+                raise ValueError(f"rate_limit must be above 0 requests per second (or unset), not {rate}")
         _check_serving(self)
         for account in self.accounts:
             if account.core_size < 1 or account.queue_size < 0:
