@@ -38,9 +38,6 @@ KNOWN_CYCLE_EDGES: frozenset[tuple[str, str]] = frozenset({
     ("mockmj.dashboard", "mockmj.web.app"),
     ("mockmj.logs", "mockmj.web.app"),
     ("mockmj.web.findings_feed", "mockmj.web.app"),
-    # core/submissions ↔ core/video_buttons (video_buttons annotates with submissions.Click); not in
-    # DESIGN.md's list, and submissions.py is being reworked on another branch
-    ("mockmj.core.video_buttons", "mockmj.core.submissions"),
 })
 
 Graph = dict[str, dict[str, set[str]]]  # importer → imported → kinds of the imports between them
