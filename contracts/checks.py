@@ -101,7 +101,7 @@ def check_error_body(rec: Recorder, ex: Exchange, expect: Expectations) -> None:
     if ex.status == 429:  # rate limiting is the deployment's, not the contract's
         return
     data = ex.json_or_none()
-    if expect.name == "proxy" and isinstance(data, dict) and {"status", "error"} <= data.keys():
+    if expect.spring_errors and isinstance(data, dict) and {"status", "error"} <= data.keys():
         rec.reading("ENV-6", "Spring error JSON {timestamp,status,error,path} (midjourney-proxy, Spring Boot)")
         rec.ok("ENV-6")
         return

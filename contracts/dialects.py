@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .client import Exchange
+from .exchange import Exchange
 
 Predicate = Callable[[Exchange], bool]
 
@@ -53,9 +53,32 @@ class Expectations:
     unknown_task_write: tuple[Reading, ...]  # action / modal / cancel on an id that does not exist
     unauthorized_body: str  # "envelope" or "empty"
     param_messages: dict[str, str]  # exact messages of parameter errors (empty: must name the field)
+    # how the key is sent: (header, prefix of the key in it)
+    key_header: tuple[str, str]
+    # the deployment may check no key at all (midjourney-proxy without mj.api-secret): a target that lets
+    # a missing and a wrong key in is then not refusing wrongly
+    auth_may_be_off: bool
+    # a 4xx may be Spring Boot's error JSON {timestamp,status,error,path} instead of the API's envelope,
+    # and a 400 from Spring carries no API description to compare
+    spring_errors: bool
+    # every body that breaks the schema is refused (the proxy's Jackson coerces scalars and ignores
+    # unknown fields instead, upstream §1)
+    refuses_schema_violations: bool
+    # HTTP statuses that may come with an empty body, which is then not compared with the schema
+    empty_body_statuses: frozenset[int]
 
     def is_accepted(self, ex: Exchange) -> bool:
         return ex.status == 200 and body_code(ex) in self.accepted_codes
+
+    def key_headers(self, key: str) -> dict[str, str]:
+        header, prefix = self.key_header
+        return {header: prefix + key}
+
+    @property
+    def key_header_label(self) -> str:
+        """How the documentation writes it: "Authorization: Bearer", "mj-api-secret"."""
+        header, prefix = self.key_header
+        return f"{header}: {prefix.strip()}" if prefix.strip() else header
 
 
 EIGHTY_EIGHT = Expectations(
@@ -75,6 +98,11 @@ EIGHTY_EIGHT = Expectations(
     ),
     unauthorized_body="envelope",
     param_messages={},
+    key_header=("Authorization", "Bearer "),
+    auth_may_be_off=False,
+    spring_errors=False,
+    refuses_schema_violations=True,
+    empty_body_statuses=frozenset(),
 )
 
 PROXY = Expectations(
@@ -102,6 +130,11 @@ PROXY = Expectations(
         "base64_blank": "base64不能为空",
         "base64_list": "base64List参数错误",
     },
+    key_header=("mj-api-secret", ""),
+    auth_may_be_off=True,
+    spring_errors=True,
+    refuses_schema_violations=False,
+    empty_body_statuses=frozenset({200, 401}),  # an unknown task's fetch; a refused key
 )
 
 EXPECTATIONS = {e.name: e for e in (EIGHTY_EIGHT, PROXY)}

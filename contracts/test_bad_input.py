@@ -55,7 +55,7 @@ def _message(rec: Recorder, target: Target, ex: Exchange, rule: str, field: str)
     """BAD-6: the proxy's exact upstream message, or (88API) a description that names the field."""
     data = ex.json_or_none()
     desc = data.get("description") if isinstance(data, dict) else None
-    if ex.status == 400 and target.dialect == "proxy":
+    if ex.status == 400 and target.expect.spring_errors:
         rec.reading("BAD-6", "HTTP 400 Spring error: no message to compare")
         return
     exact = target.expect.param_messages.get(rule)

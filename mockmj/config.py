@@ -7,7 +7,6 @@ environment as `MOCKMJ_<NAME>` (parsed after the field's type hint), the command
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import re
@@ -15,161 +14,28 @@ import tomllib
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .core.dialects import DIALECTS
-from .core.profile_file import resolve_profile
-from .core.timing import DEFAULT_PROFILE, PROFILES
+# The option types are the core's (core/settings.py); this module reads them from their sources. They are
+# re-exported so that `from mockmj.config import Settings` keeps working everywhere.
+from .core.settings import (
+    DEFAULT_PRICES,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    STORE_KINDS,
+    AccountConfig,
+    KeyConfig,
+    Settings,
+    store_kind,
+)
 
-# What each accepted submission costs, in the mock's credit units (the real relays price per action).
-DEFAULT_PRICES: dict[str, int] = {
-    "IMAGINE": 10, "BLEND": 10, "DESCRIBE": 5, "SHORTEN": 5, "SWAP_FACE": 10, "UPSCALE": 5,
-    "VARIATION": 10, "REROLL": 10, "ZOOM": 10, "PAN": 10,
-    "VIDEO": 20, "EDIT": 10, "RETEXTURE": 10,
-}
+__all__ = [
+    "DEFAULT_PRICES", "ENV_CONFIG", "ENV_PREFIX", "LOG_FORMATS", "LOG_LEVELS", "STORE_KINDS", "AccountConfig",
+    "ConfigError", "KeyConfig", "Settings", "env_name", "load_settings", "option_name", "store_kind",
+    "unknown_environment",
+]
 
-
-@dataclass
-class KeyConfig:
-    key: str
-    balance: int | None = None  # None: the default balance
-    rate_limit: float | None = None
-    allowed_operations: list[str] | None = None
-
-
-@dataclass
-class AccountConfig:
-    instance_id: str = "1118138338562560102"
-    channel_id: str | None = None  # defaults to instance_id, as in the proxy
-    guild_id: str = "1118138338004369459"
-    modes: list[str] = field(default_factory=lambda: ["FAST", "RELAX", "TURBO"])
-    remix: bool = False
-    remix_auto_submit: bool = False
-    enabled: bool = True
-    core_size: int = 3
-    queue_size: int = 10
-    remark: str = "mockmj default account"
-
-
-@dataclass
-class Settings:
-    dialect: str = "88api"
-    timing: str = DEFAULT_PROFILE
-    seed: int | None = None
-    keys: list[KeyConfig] = field(default_factory=list)  # empty: any non-empty key is accepted
-    no_auth: bool = False
-    default_balance: int = 1_000_000
-    default_rate_limit: float | None = None
-    accounts: list[AccountConfig] = field(default_factory=lambda: [AccountConfig()])
-    public_url: str | None = None
-    notify_hook: str | None = None
-    callback_policy: str = "upstream"
-    prices: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PRICES))
-    banned_words: list[str] | None = None  # None: the built-in list
-    glossary: dict[str, str] | None = None  # None: the built-in glossary
-    strict: bool = False  # validate every response against the spec (on in mockmj's own tests)
-    # how `mockmj serve` listens and logs (ignored by in-process servers, which take a free port)
-    host: str = "127.0.0.1"
-    port: int = 8080
-    threads: int = 8
-    workers: int = 1  # serving processes; more than one needs a shared store (sqlite: or redis://)
-    store: str = "memory"  # memory | sqlite:PATH | redis://HOST:PORT/DB: where the mock's state lives
-    quiet: bool = False  # no access log
-    log_format: str = "text"  # text | json
-    log_level: str = "info"  # debug adds the state changes of tasks
-    journal_size: int = 1000
-    outbox_size: int = 1000
-    # --- bounds on what clients may make the mock hold (see web/guard.py and the README's "Limits")
-    journal_bytes: int = 4 * 1024 * 1024  # the journal is capped by bytes as well as by entries
-    max_body_bytes: int = 32 * 1024 * 1024  # larger request bodies answer 413
-    max_json_depth: int = 32  # deeper JSON answers 400 (the API's own bodies are 3 levels deep)
-    max_prompt_chars: int = 6000  # what a Discord slash-command option carries
-    max_state_chars: int = 255  # as trueai's proxy
-    max_notify_hook_chars: int = 2000  # as trueai's proxy
-    max_images: int = 5  # reference images of one imagine, items of one upload (blend: 2-5 anyway)
-    max_tasks: int = 100_000  # finished tasks beyond this are evicted, oldest first
-    idle_key_seconds: int = 3600  # any-key mode: a key unused this long loses its tasks and balance
-    list_limit: int = 100  # /mj/task/list returns the latest N, as trueai does
-    control_token: str | None = None  # when set, /_mockmj/* (but health) needs X-MockMJ-Control-Token
-    # `serve --replay DIR`: answer from a recording (mockmj/record/replay.py)
-    replay: str | None = None
-    replay_ids: str = "fresh"  # fresh | recorded
-    replay_miss: str = "simulate"  # simulate | strict
-    replay_speed: float = 1.0
-    # findings (client mistakes, see core/findings.py): their thresholds
-    findings_polls_per_second: float = 2.0
-    findings_poll_window: float = 2.0
-    findings_terminal_polls: int = 3
-    findings_abandoned_after: float = 60.0
-
-    def check(self) -> None:
-        _check_types(self)
-        for key in self.keys:
-            _check_types(key)
-        for account in self.accounts:
-            _check_types(account)
-        if self.dialect not in DIALECTS:
-            raise ValueError(f"unknown dialect {self.dialect!r}; choose one of {', '.join(DIALECTS)}")
-        if self.timing not in PROFILES:
-            resolve_profile(self.timing)  # file:PROFILE.toml is read here, so its mistakes stop the start
-        if self.callback_policy not in ("upstream", "retry"):
-            raise ValueError("callback policy must be 'upstream' or 'retry'")
-        if not self.accounts:
-            raise ValueError("at least one account is needed")
-        _check_serving(self)
-        for account in self.accounts:
-            if account.core_size < 1 or account.queue_size < 0:
-                raise ValueError(f"account {account.instance_id}: core_size must be ≥ 1 and queue_size ≥ 0")
-        if self.journal_size < 0 or self.outbox_size < 0 or self.default_balance < 0:
-            raise ValueError("journal_size, outbox_size and default_balance must not be negative")
-        for name in ("journal_bytes", "max_body_bytes", "max_json_depth", "max_prompt_chars", "max_state_chars",
-                     "max_notify_hook_chars", "max_images", "max_tasks", "idle_key_seconds", "list_limit"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if self.control_token is not None and not self.control_token.strip():
-            raise ValueError("control_token must not be empty")
-        if self.replay_ids not in ("fresh", "recorded") or self.replay_miss not in ("simulate", "strict"):
-            raise ValueError("replay_ids must be fresh or recorded, replay_miss simulate or strict")
-        if self.replay_speed <= 0:
-            raise ValueError("replay_speed must be above 0")
-
-
-def _matches(value: Any, hint: Any) -> bool:
-    """A small runtime check of the annotations used in this module's dataclasses."""
-    origin = typing.get_origin(hint)
-    if hint is Any:
-        return True
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, option) for option in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        return isinstance(value, list) and all(_matches(v, item) for v in value)
-    if origin is dict:
-        key_hint, value_hint = typing.get_args(hint)
-        return isinstance(value, dict) and all(_matches(k, key_hint) and _matches(v, value_hint)
-                                               for k, v in value.items())
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, hint)
-
-
-def _check_types(obj: Any) -> None:
-    hints = typing.get_type_hints(type(obj))
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if not _matches(value, hints[f.name]):
-            where = type(obj).__name__.replace("Config", "").lower()
-            raise ValueError(f"setting {f.name} of {where}: {value!r} is not a valid {hints[f.name]}")
-
-
-LOG_FORMATS = ("text", "json")
-LOG_LEVELS = ("debug", "info", "warning")
 ENV_PREFIX = "MOCKMJ_"
 # environment names that are not simply MOCKMJ_<FIELD>: the command line's --api-key and --config
 ENV_ALIASES = {"API_KEY": "keys", "API_KEYS": "keys"}
@@ -178,39 +44,6 @@ ENV_CONFIG = ENV_PREFIX + "CONFIG"
 
 class ConfigError(ValueError):
     """A setting that cannot be used, with where it came from (file and line, variable, option)."""
-
-
-STORE_KINDS = ("memory", "sqlite:PATH", "redis://HOST:PORT/DB")
-
-
-def store_kind(store: str) -> str:
-    """memory, sqlite or redis: the kind of a `store` setting, or a ValueError that names the accepted forms."""
-    if store == "memory":
-        return "memory"
-    if store.startswith("sqlite:") and store[len("sqlite:"):].strip():
-        return "sqlite"
-    if store.startswith(("redis://", "rediss://", "unix://")):
-        return "redis"
-    raise ValueError(f"store {store!r} is not one of {', '.join(STORE_KINDS)}")
-
-
-def _check_serving(settings: Settings) -> None:
-    if not 1 <= settings.port <= 65535:
-        raise ValueError(f"port must be between 1 and 65535, not {settings.port}")
-    if settings.threads < 1:
-        raise ValueError(f"threads must be at least 1, not {settings.threads}")
-    if settings.workers < 1:
-        raise ValueError(f"workers must be at least 1, not {settings.workers}")
-    kind = store_kind(settings.store)
-    if settings.workers > 1 and kind == "memory":
-        raise ValueError(f"--workers {settings.workers} needs state shared between processes: the memory store "
-                         "lives in one process. Pick --store sqlite:PATH (one host) or --store redis://HOST:PORT/DB")
-    if not settings.host.strip():
-        raise ValueError("host must not be empty")
-    if settings.log_format not in LOG_FORMATS:
-        raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}, not {settings.log_format!r}")
-    if settings.log_level not in LOG_LEVELS:
-        raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")
 
 
 def _make(kind: type, raw: Any, what: str) -> Any:
@@ -235,7 +68,8 @@ def _convert(name: str, value: Any) -> Any:
     if name == "prices":
         if not isinstance(value, dict):
             raise ValueError("prices must be a table of action = credits")
-        return {**DEFAULT_PRICES, **{k.upper(): int(v) for k, v in value.items()}}
+        # the values are checked with the other types (Settings.check): an integer, not "10" nor 10.5
+        return {**DEFAULT_PRICES, **{str(k).upper(): v for k, v in value.items()}}
     return value
 
 

@@ -143,3 +143,14 @@ def test_serve_with_two_workers_on_one_port_keeps_the_promises(shared_store: str
         assert sum(e["path"] == "/mj/submit/imagine" for e in journal["items"]) == 30
     finally:
         server.stop()
+
+
+def test_a_rate_limit_holds_per_key_across_workers(pair: list[Worker]) -> None:
+    requests.patch(pair[0].base + "/_mockmj/keys/tenant-a", json={"rateLimit": 1}, timeout=10).raise_for_status()
+    started = time.monotonic()
+    statuses = [get(pair[n % 2], "/mj/task/none/fetch").status_code for n in range(8)]
+    elapsed = time.monotonic() - started
+    allowed = sum(s != 429 for s in statuses)
+    # one request a second, a burst of one: at most one more than the whole seconds that passed
+    assert 1 <= allowed <= 1 + int(elapsed), (statuses, elapsed)
+    assert statuses.count(429) >= 8 - allowed

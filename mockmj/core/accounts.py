@@ -8,12 +8,12 @@ and 429 real: each has a balance, an optional rate limit and an optional list of
 from __future__ import annotations
 
 import math
-import threading
-import time
+import secrets
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import ratelimit
 from .masking import masked
 
 MODES = ("FAST", "RELAX", "TURBO")
@@ -135,45 +135,43 @@ class Account:
         }
 
 
+def _fresh_window() -> str:
+    return secrets.token_hex(8)
+
+
 @dataclass
 class ApiKey:
+    """A key's balance, limit and rights: plain values only, so that a store can pickle it."""
+
     key: str
     balance: int
     rate_limit: float | None = None  # requests per second; None: unlimited
     allowed_operations: set[str] | None = None  # None: every operation
-    _tokens: float = 0.0
-    _last: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Names the key's rate-limit counts in the process's limiter (core/ratelimit.py). A new ApiKey, or a
+    # new limit, takes a new name, so it starts with a full allowance; kept in the record so that every
+    # worker sharing the store counts under the same name.
+    limit_window: str = field(default_factory=_fresh_window, repr=False, compare=False)
 
-    def set_rate_limit(self, rate: float | None) -> None:
-        """A new limit starts with a full bucket."""
-        with self._lock:
-            self.rate_limit = rate
-            self._last = 0.0
+    def _limit_key(self) -> str:
+        return f"{self.key}/{self.limit_window}"
+
+    def set_rate_limit(self, rate: float | None, limiter: ratelimit.RateLimiter | None = None) -> None:
+        """A new limit starts with a full allowance."""
+        if self.rate_limit:
+            # the old counts are of no use now
+            (limiter or ratelimit.limiter()).reset(self._limit_key(), self.rate_limit)
+        self.rate_limit = rate
+        self.limit_window = _fresh_window()
 
     def may_call(self, operation_id: str) -> bool:
         return self.allowed_operations is None or operation_id in self.allowed_operations
 
-    def throttle(self) -> float | None:
-        """Take one request from the token bucket; the seconds to wait when it is empty.
-
-        Real (monotonic) time, not the mock's clock: a rate limit is about how fast requests
-        really arrive, and a test advancing the virtual clock must not refill it.
-        """
+    def throttle(self, limiter: ratelimit.RateLimiter | None = None) -> float | None:
+        """Count one request against the key's rate limit (in `limiter`, else the process's); the seconds
+        to wait when it is used up."""
         if not self.rate_limit:
             return None
-        with self._lock:
-            now = time.monotonic()
-            capacity = max(1.0, self.rate_limit)
-            if self._last == 0.0:
-                self._tokens = capacity
-            else:
-                self._tokens = min(capacity, self._tokens + (now - self._last) * self.rate_limit)
-            self._last = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return None
-            return (1.0 - self._tokens) / self.rate_limit
+        return (limiter or ratelimit.limiter()).hit(self._limit_key(), self.rate_limit)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..config import Settings
 from . import buttons as btn
 from .accounts import Account, ApiKey, QueueFull
 from .clock import Clock, VirtualClock
@@ -26,8 +25,10 @@ from .ids import IdSource
 from .outcomes import Outcome, parse_outcome, split_directive
 from .profile_file import resolve_profile
 from .prompts import DEFAULT_BANNED_WORDS, banned_pattern, find_banned, translate
+from .ratelimit import RateLimiter
 from .replica import Replica
 from .rules import RequestFacts, Rule, Rules
+from .settings import Settings
 from .store import Store, open_store
 from .task_index import TaskIndex
 from .tasks import TERMINAL, Action, Milestone, Status, Task, percent
@@ -108,11 +109,19 @@ class Engine:
         self._set_profile(settings.timing)
         self._build_world()
         self.store: Store = store if store is not None else open_store(settings.store)
+        # rate limits count where the state lives: in this engine's memory, or in the shared store, so that
+        # a key's limit holds across workers
+        self.limiter = RateLimiter(settings.store if self.store.shared else "memory://")
         # With a shared store this engine's objects are a replica of the store's world (replica.py); with
         # the memory store they are the world, and a transaction is simply the engine's lock.
         self.replica: Replica | None = Replica(self, self.store) if self.store.shared else None
         if self.replica is not None:
             self.replica.start()
+
+    def close(self) -> None:
+        """Let go of the store's and the rate limiter's connections (a stopping server)."""
+        self.limiter.close()
+        self.store.close()
 
     # ----------------------------------------------------------------------------- transactions
     def transaction(self) -> AbstractContextManager[object]:
@@ -346,7 +355,7 @@ class Engine:
             if "balance" in changes:
                 record.balance = changes["balance"]
             if "rateLimit" in changes:
-                record.set_rate_limit(changes["rateLimit"])
+                record.set_rate_limit(changes["rateLimit"], self.limiter)
             if "allowedOperations" in changes:
                 ops = changes["allowedOperations"]
                 record.allowed_operations = set(ops) if ops is not None else None
@@ -452,6 +461,10 @@ class Engine:
         self._last_sweep = now
         for stale in [k for k, seen in self.key_seen.items() if now - seen > idle]:
             self.reset(stale)
+
+    def throttle(self, record: ApiKey) -> float | None:
+        """Count a request of this key against its rate limit; the seconds to wait when it is used up."""
+        return record.throttle(self.limiter)
 
     def balance(self, key: str) -> int:
         with self.transaction():

@@ -11,42 +11,19 @@ finalPrompt, so it never shows up in what Midjourney would have echoed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from .errors import param
-from .timing import PROGRESS_STEPS, Plan
+
+# Outcome and its default reason live in the leaf module `values` (a task holds its outcome) and are
+# re-exported here, where the rest of mockmj imports them from
+from .values import DEFAULT_FAIL_REASON as DEFAULT_FAIL_REASON
+from .values import PROGRESS_STEPS, Outcome
 
 KINDS = ("success", "fail", "banned", "stuck", "stall", "timeout", "modal", "queued", "slow")
 
-DEFAULT_FAIL_REASON = "[Invalid parameter] The job could not be completed (forced by mockmj)"
 DIRECTIVE_FLAG = "--mockmj"
 # The directive's value runs up to the next Midjourney parameter (whitespace then `--`) or the end.
 _NEXT_PARAMETER = re.compile(r"\s--")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    kind: str = "success"
-    reason: str | None = None
-    stall_at: str = "46%"
-
-    def plan(self, steps: bool, timeout_reason: str) -> Plan:
-        if self.kind == "fail":
-            return Plan(steps=steps, end="failure", fail_reason=self.reason or DEFAULT_FAIL_REASON)
-        if self.kind == "banned":
-            word = self.reason or "forbidden"
-            reason = (
-                "[Banned prompt detected] Sorry! Our AI moderator thinks this prompt is probably "
-                f"against our community standards (flagged word: {word})"
-            )
-            return Plan(steps=steps, end="failure", fail_reason=reason)
-        if self.kind == "stuck":
-            return Plan(steps=steps, end="stuck")
-        if self.kind == "stall":
-            return Plan(steps=True, end="stall", stall_at=self.stall_at)
-        if self.kind == "timeout":
-            return Plan(steps=steps, end="timeout", fail_reason=timeout_reason)
-        return Plan(steps=steps, slow=self.kind == "slow")
 
 
 def parse_outcome(text: str | None) -> Outcome:

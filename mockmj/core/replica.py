@@ -15,26 +15,51 @@ like a database: it holds pickles, so only mockmj's own workers may write to it.
 from __future__ import annotations
 
 import pickle
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .accounts import ApiKey
-from .store import Head, Record, Store
+from .accounts import Account, ApiKey
+from .ids import IdSource
+from .records import Head, Record
+from .rules import Rules
+from .store import Store
+from .task_index import TaskIndex
+from .tasks import Task
 
-if TYPE_CHECKING:
-    from .engine import Engine
+
+class World(Protocol):
+    """The engine as a replica sees it: its objects, and how to install a record another worker wrote."""
+
+    lock: threading.RLock
+    ids: IdSource
+    tasks: TaskIndex
+    keys: dict[str, ApiKey]
+    accounts: list[Account]
+    uploads: dict[str, tuple[bytes, str]]
+    loose_uploads: dict[str, list[str]]
+    refunds: list[tuple[int, str]]
+    rules: Rules
+
+    def forget_local_world(self) -> None: ...
+    def install_task(self, task_id: str, task: Task | None) -> None: ...
+    def install_key(self, record: ApiKey) -> None: ...
+    def install_account(self, account: Account) -> None: ...
+    def clock_state(self) -> tuple[str, bool, int]: ...
+    def restore_clock(self, profile: str, virtual: bool, value: int) -> None: ...
 
 PICKLE = pickle.HIGHEST_PROTOCOL
 
 
 def _key_state(record: ApiKey) -> tuple[Any, ...]:
     ops = sorted(record.allowed_operations) if record.allowed_operations is not None else None
-    return record.key, record.balance, record.rate_limit, ops
+    # the limit window names the key's counts in the shared rate limiter: every worker must use the same
+    return record.key, record.balance, record.rate_limit, ops, record.limit_window
 
 
 class Replica:
-    def __init__(self, engine: Engine, store: Store) -> None:
+    def __init__(self, engine: World, store: Store) -> None:
         self.engine = engine
         self.store = store
         self.head = Head(-1, 0)
@@ -124,8 +149,8 @@ class Replica:
             if value is None:
                 engine.keys.pop(ident, None)
             else:
-                key, balance, rate, ops = pickle.loads(value)
-                engine.install_key(ApiKey(key=key, balance=balance, rate_limit=rate,
+                key, balance, rate, ops, window = pickle.loads(value)
+                engine.install_key(ApiKey(key=key, balance=balance, rate_limit=rate, limit_window=window,
                                           allowed_operations=set(ops) if ops is not None else None))
         elif kind == "account" and value is not None:
             engine.install_account(pickle.loads(value))

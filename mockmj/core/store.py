@@ -18,27 +18,10 @@ so each is sent exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Protocol
 
-Record = tuple[str, bytes | None]  # (name, value); None: the record was deleted
-
-
-@dataclass(frozen=True)
-class Head:
-    """Which world (a full reset starts a new epoch) and how far into it (one version per write)."""
-
-    epoch: int
-    version: int
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    seq: int  # 1, 2, 3… within the log, across every worker; starts again after the log is cleared
-    key: str | None  # the tenant, so that one tenant's entries can be dropped
-    value: bytes
+from .records import Head, LogEntry, Record
 
 
 class Store(Protocol):
@@ -92,6 +75,4 @@ def open_store(url: str) -> Store:
     return RedisStore(url)
 
 
-def chunks(items: list[Record], size: int) -> Iterator[list[Record]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+__all__ = ["Head", "LogEntry", "MemoryStore", "Record", "Store", "open_store"]

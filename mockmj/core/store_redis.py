@@ -17,7 +17,7 @@ from contextlib import contextmanager, suppress
 
 import redis
 
-from .store import Head, LogEntry, Record, chunks
+from .records import Head, LogEntry, Record, chunks
 
 PREFIX = "mockmj:"
 LOCK_TIMEOUT_S = 30  # a worker killed while holding the lock frees it after this long

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from .store import Head, LogEntry, Record, chunks
+from .records import Head, LogEntry, Record, chunks
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
@@ -18,6 +17,7 @@ from PIL import Image
 from . import images
 from .accounts import Account
 from .buttons import Press, buttons_for, parse_custom_id
+from .clicks import Click
 from .engine import Accepted, Caller, Engine, NewTask
 from .errors import Refusal, param
 from .image_input import DecodedImage, ImageInputError, decode_data_url, decode_mask, decoded
@@ -311,41 +311,6 @@ def _parent_account(engine: Engine, parent: Task, body: dict[str, Any], caller: 
         raise Refusal("account_disabled", f"account {parent.account_id} of task {parent.id} is disabled",
                       params={"instance_id": parent.account_id})
     return account
-
-
-@dataclass
-class Click:
-    """A button pressed on a finished task: everything the per-kind builders below need."""
-
-    engine: Engine
-    body: dict[str, Any]
-    parent: Task
-    press: Press
-    custom_id: str
-    account: Account
-    legacy_action: Action | None
-
-    @property
-    def pid(self) -> str:
-        return self.parent.id
-
-    def child(self, action: Action, description: str, button_set: str, recipe: dict[str, Any] | None,
-              **changes: Any) -> NewTask:
-        """A task that carries on the parent's prompt, bot and account."""
-        fields: dict[str, Any] = {
-            "prompt": self.parent.prompt, "prompt_en": self.parent.prompt_en,
-            "final_prompt": self.parent.final_prompt or self.parent.prompt_en or "",
-            "bot_type": self.parent.properties.get("botType", "MID_JOURNEY"), "parent": self.parent,
-            "custom_id": self.custom_id, "account": self.account, **changes,
-        }
-        return NewTask(action, description=f"/up {self.pid} {description}", button_set=button_set, recipe=recipe,
-                       **fields)
-
-    def imagine(self, text: str) -> NewTask:
-        """A new imagine with a prompt picked from a describe or shorten result (it opens a window)."""
-        return NewTask(Action.IMAGINE, prompt=text, prompt_en=text, description=f"/imagine {text}",
-                       button_set="grid", recipe={"kind": "grid", "aspect": list(images.parse_aspect(text))},
-                       final_prompt=text, custom_id=self.custom_id, account=self.account)
 
 
 # What a button opens: None (runs at once), "remix" (a window only when remix is on and not auto-submitted),

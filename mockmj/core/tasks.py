@@ -19,38 +19,11 @@ import struct
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .outcomes import Outcome
-
-
-class Status(StrEnum):
-    NOT_START = "NOT_START"
-    SUBMITTED = "SUBMITTED"
-    MODAL = "MODAL"
-    IN_PROGRESS = "IN_PROGRESS"
-    FAILURE = "FAILURE"
-    SUCCESS = "SUCCESS"
-    CANCEL = "CANCEL"
-
-
-class Action(StrEnum):
-    IMAGINE = "IMAGINE"
-    UPSCALE = "UPSCALE"
-    VARIATION = "VARIATION"
-    REROLL = "REROLL"
-    ZOOM = "ZOOM"
-    PAN = "PAN"
-    DESCRIBE = "DESCRIBE"
-    BLEND = "BLEND"
-    SHORTEN = "SHORTEN"
-    SWAP_FACE = "SWAP_FACE"
-    VIDEO = "VIDEO"
-    EDIT = "EDIT"
-    RETEXTURE = "RETEXTURE"
-
+# Status, Action and Milestone are defined in the leaf module `values` and re-exported here, where the
+# rest of mockmj has always imported them from.
+from .values import Action, Milestone, Outcome, Status
 
 TERMINAL = frozenset({Status.SUCCESS, Status.FAILURE, Status.CANCEL})
 
@@ -89,22 +62,6 @@ def check_step(before: Milestone, after: Milestone) -> None:
         and percent(after.progress) <= percent(before.progress)
     ):
         raise IllegalTransition(f"progress may only grow ({before.progress} → {after.progress})")
-
-
-@dataclass(slots=True, eq=False)
-class Milestone:
-    """One point of a task's path. `at` is None until the time is known (per-poll timing)."""
-
-    status: Status
-    progress: str | None
-    at: int | None = None
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Milestone):
-            return NotImplemented
-        return (self.status, self.progress, self.at) == (other.status, other.progress, other.at)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
 
 
 _UNKNOWN = 2**63 - 1  # `at` is None; as the largest time it also sorts where "not yet" belongs

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .tasks import Milestone, Status
-
-# The percentages the real proxy reports while Midjourney renders (seen in its logs).
-PROGRESS_STEPS = ("15%", "31%", "46%", "62%", "78%", "93%")
+# PROGRESS_STEPS and Plan live in the leaf module `values` (outcomes needs them too) and are re-exported here
+from .values import PROGRESS_STEPS, Milestone, Plan, Status
 
 
 @dataclass(frozen=True)
@@ -44,17 +42,6 @@ PROFILES: dict[str, TimingProfile] = {
 }
 
 DEFAULT_PROFILE = "fast"
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What should happen to a task once it leaves NOT_START."""
-
-    steps: bool = True  # report IN_PROGRESS percentages
-    end: str = "success"  # success | failure | stuck | stall | timeout
-    fail_reason: str | None = None
-    stall_at: str = "46%"
-    slow: bool = False  # use realistic timing for this task only
 
 
 def build_path(

@@ -3,14 +3,12 @@ under an upscaled video. Registered in the button table of submissions.py."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .clicks import Click
 from .engine import NewTask
 from .tasks import Action
 from .video import SD_LONG_SIDE
-
-if TYPE_CHECKING:
-    from .submissions import Click
 
 MOTION_LABEL = {"high": "High motion", "low": "Low motion"}
 

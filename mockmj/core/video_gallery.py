@@ -9,15 +9,24 @@ be recomputed, and the encoded bytes sit in the gallery's bounded cache.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PIL import Image
 
 from . import images, video
 
 if TYPE_CHECKING:
-    from .gallery import Gallery
     from .tasks import Task
+
+
+class Gallery(Protocol):
+    """What the video half needs of the gallery that holds it (gallery.py), so neither imports the other."""
+
+    def encoded(self, key: Any, make: Callable[[], tuple[bytes, str]]) -> tuple[bytes, str]: ...
+    def recipe_of(self, task_id: str) -> tuple[dict[str, Any], str]: ...
+    def upload_image(self, path: str) -> Image.Image: ...
+    def picture(self, task_id: str) -> Image.Image: ...
 
 VIDEO_KINDS = ("video", "video_upscale")
 

@@ -26,7 +26,7 @@ from requests.utils import get_environ_proxies
 from ..core.dialects import DIALECTS
 from ..core.errors import Refusal
 from ..core.journal import billable
-from ..server import MockServer
+from ..inprocess import MockServer
 from .har import Exchange, RecordingWriter
 from .redact import Redactor
 from .validate import RULES, Validator

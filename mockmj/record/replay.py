@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from ..config import Settings
 from ..core.dialects import DIALECTS
-from ..server import MockServer
+from ..inprocess import MockServer
 from .har import MEDIA_DIR, content_bytes, load_har, parse_iso
 from .proxy import HOP_BY_HOP, is_billable
 

@@ -95,7 +95,7 @@ def _authorize(mock: Mock, op: Operation, exchange: Exchange) -> tuple[str | Non
         return None, None  # auth is off: an unknown key is simply not a tenant of its own
     if not record.may_call(op.operation_id):
         return key, refuse(403, f"Forbidden: this API key may not call {op.operation_id}")
-    wait = record.throttle()
+    wait = mock.engine.throttle(record)
     if wait is not None:
         reply = refuse(429, f"Too many requests: the limit of this key is {record.rate_limit:g}/s, "
                             f"retry in {wait:.2f}s")

@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.dialects import Dialect
 from ..core.engine import ANONYMOUS
-from ..core.findings import Seen, Thresholds
+from ..core.findings import Seen
 from ..core.journal import billable
 
 if TYPE_CHECKING:
-    from ..config import Settings
     from .exchange import Exchange
     from .mock import Mock
     from .render import Reply
@@ -20,12 +19,6 @@ LISTS = frozenset({"listTasksByCondition", "listTasksByIds"})
 NO_TASK = frozenset({"uploadDiscordImages"})  # billable, but its result is image URLs, not a task
 # the refusals that resending unchanged cannot cure (429 and queue-full can: the client should retry later)
 REFUSAL_KINDS = ("param", "not_found", "account_unavailable", "account_disabled", "insufficient_balance", "banned")
-
-
-def thresholds_of(settings: Settings) -> Thresholds:
-    return Thresholds(polls_per_second=settings.findings_polls_per_second, poll_window=settings.findings_poll_window,
-                      terminal_polls=settings.findings_terminal_polls,
-                      abandoned_after=settings.findings_abandoned_after)
 
 
 def _retry_after(reply: Reply) -> float | None:

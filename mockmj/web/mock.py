@@ -16,12 +16,11 @@ from ..config import Settings
 from ..core.callbacks import Callbacks
 from ..core.dialects import Dialect
 from ..core.engine import Engine
-from ..core.findings import Findings
+from ..core.findings import Findings, Thresholds
 from ..core.journal import Journal
 from ..core.rules import Rules
 from . import delays
 from .docs import docs_html
-from .findings_feed import thresholds_of
 from .finished import FinishedTasks
 from .guard import BodyLimits
 from .spec import ApiSpec, Operation, load_spec
@@ -29,6 +28,13 @@ from .spec import ApiSpec, Operation, load_spec
 if TYPE_CHECKING:
     from .handlers import Context
     from .render import Reply
+
+
+def thresholds_of(settings: Settings) -> Thresholds:
+    """The findings tracker's thresholds, from the settings."""
+    return Thresholds(polls_per_second=settings.findings_polls_per_second, poll_window=settings.findings_poll_window,
+                      terminal_polls=settings.findings_terminal_polls,
+                      abandoned_after=settings.findings_abandoned_after)
 
 
 class Mock:

@@ -1,0 +1,96 @@
+"""A real `redis-server` for tests, on a free loopback port, with nothing written to disk.
+
+    with redis_server() as url:  # "redis://127.0.0.1:PORT/0"
+        ...
+
+or the `redis_url` fixture (one server per test module), which skips the test only when the binary is
+not installed. Independent of conftest.py: import what you use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+START_TIMEOUT = 10.0
+
+
+def redis_binary() -> str | None:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    return "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _start(binary: str) -> tuple[subprocess.Popen[bytes], int]:
+    """A server that answers PING, or RuntimeError (a port taken between choosing and binding is retried)."""
+    problem = ""
+    for _attempt in range(3):
+        port = _free_port()
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and process.poll() is None:
+            if _answers_ping(port):
+                return process, port
+            time.sleep(0.05)
+        _stop(process)
+        problem = (process.stderr.read().decode(errors="replace") if process.stderr else "")[-500:]
+    raise RuntimeError(f"redis-server did not start: {problem}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stderr:
+        process.stderr.close()
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """Run a redis-server for the block; its URL (database 0)."""
+    binary = redis_binary()
+    if binary is None:
+        raise RuntimeError("redis-server is not installed")
+    process, port = _start(binary)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed")
+    with redis_server() as url:
+        yield url
