@@ -7,7 +7,6 @@ and outcomes), since rules are a control feature layered on the public API.
 from __future__ import annotations
 
 import hmac
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +19,14 @@ from .core.errors import Refusal
 from .core.masking import mask_key_field
 from .core.rules import RequestFacts
 from .dashboard import dashboard_handlers
-from .web.app import spring_timestamp
 from .web.guard import BodyProblem, check_body, parse_json
+from .web.mock import spring_timestamp
 from .web.render import Reply, compact, envelope, http_error
 from .web.spec import Operation, describe_error
 
 if TYPE_CHECKING:
-    from .web.app import Mock
     from .web.handlers import Context
+    from .web.mock import Mock
 
 ACTION_OF_OPERATION = {"submitImagine": "imagine", "submitBlend": "blend", "submitDescribe": "describe",
                        "submitShorten": "shorten", "submitSwapFace": "swap_face", "submitModal": "modal",
@@ -293,7 +292,7 @@ def apply_rules(mock: Mock, op: Operation, ctx: Context) -> Reply | None:
         return None
     respond = rule.respond
     if respond.get("latencyMs"):
-        time.sleep(respond["latencyMs"] / 1000)
+        mock.pause(respond["latencyMs"] / 1000)  # holds this thread only: see web/delays.py
     if "code" in respond:
         code = int(respond["code"])
         status = int(respond.get("httpStatus") or 200)

@@ -20,7 +20,7 @@ from .core.tasks import Status
 if TYPE_CHECKING:
     from .core.engine import Engine
     from .core.tasks import Task
-    from .web.app import Mock
+    from .web.mock import Mock
 
 UI_FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
 DEFAULT_LIMIT = 100

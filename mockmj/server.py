@@ -23,6 +23,7 @@ from typing import Any
 from .config import Settings
 from .inprocess import CHANNEL_TIMEOUT_S, MockServer, release, start_mock
 from .web.app import create_app
+from .web.delays import serving_threads
 
 WsgiApp = Callable[..., Any]
 
@@ -261,7 +262,8 @@ def serve_granian(settings: Settings, on_listening: Callable[[], None]) -> None:
         port=settings.port,
         interface=Interfaces.WSGI,
         workers=settings.workers,
-        blocking_threads=settings.threads,  # Python threads per worker running the app
+        # Python threads per worker running the app, plus room for requests that sleep a simulated delay
+        blocking_threads=serving_threads(settings.threads),
         http=HTTPModes.http1,  # the proxies the mock stands for speak HTTP/1.1
         websockets=False,
         log_level=LogLevels.warning,

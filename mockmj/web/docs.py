@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .spec import HTTP_METHODS
-
-if TYPE_CHECKING:
-    from .app import Mock
 
 
 def _operations(document: dict[str, Any]) -> str:
@@ -27,9 +24,8 @@ def _operations(document: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def docs_html(mock: Mock) -> str:
-    public = mock.spec.document
-    control = mock.control_spec.document
+def docs_html(public: dict[str, Any], control: dict[str, Any], dialect: str, timing: str) -> str:
+    """The page for the two OpenAPI documents, and the dialect and timing profile the mock runs with."""
     info = public.get("info", {})
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(info.get('title', 'mockmj'))}</title>
@@ -37,8 +33,8 @@ def docs_html(mock: Mock) -> str:
 section{{border-top:1px solid #ddd;padding:.4rem 0}} code{{background:#f4f4f4;padding:0 .25rem}}
 small{{color:#777;font-weight:normal}}</style></head><body>
 <h1>{html.escape(info.get('title', 'mockmj'))}</h1>
-<p>Dialect: <b>{html.escape(mock.dialect.name)}</b> ·
-timing: <b>{html.escape(mock.engine.profile.name)}</b> · machine-readable:
+<p>Dialect: <b>{html.escape(dialect)}</b> ·
+timing: <b>{html.escape(timing)}</b> · machine-readable:
 <a href="/openapi.yaml">/openapi.yaml</a>, <a href="/_mockmj/openapi.yaml">/_mockmj/openapi.yaml</a> ·
 <a href="/_mockmj/ui">dashboard</a></p>
 <h2>Public API</h2>

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import g, request
-
+from ..core.dialects import Dialect
 from ..core.engine import ANONYMOUS
-from ..core.findings import Seen, Thresholds
+from ..core.findings import Seen
 from ..core.journal import billable
 
 if TYPE_CHECKING:
-    from ..config import Settings
-    from .app import Mock
+    from .exchange import Exchange
+    from .mock import Mock
     from .render import Reply
     from .spec import Operation
 
@@ -22,12 +21,6 @@ NO_TASK = frozenset({"uploadDiscordImages"})  # billable, but its result is imag
 REFUSAL_KINDS = ("param", "not_found", "account_unavailable", "account_disabled", "insufficient_balance", "banned")
 
 
-def thresholds_of(settings: Settings) -> Thresholds:
-    return Thresholds(polls_per_second=settings.findings_polls_per_second, poll_window=settings.findings_poll_window,
-                      terminal_polls=settings.findings_terminal_polls,
-                      abandoned_after=settings.findings_abandoned_after)
-
-
 def _retry_after(reply: Reply) -> float | None:
     try:
         return float(reply.headers["Retry-After"])
@@ -35,30 +28,41 @@ def _retry_after(reply: Reply) -> float | None:
         return None
 
 
+_REFUSAL_CODES: dict[str, frozenset[int]] = {}
+
+
+def _refusal_codes(dialect: Dialect) -> frozenset[int]:
+    """The business codes of REFUSAL_KINDS in a dialect, worked out once per dialect."""
+    codes = _REFUSAL_CODES.get(dialect.name)
+    if codes is None:
+        codes = _REFUSAL_CODES[dialect.name] = frozenset(dialect.code(kind) for kind in REFUSAL_KINDS)
+    return codes
+
+
 def _status_of(mock: Mock, owner: str, task_id: Any) -> str | None:
     return mock.engine.status_for(owner, str(task_id).strip())
 
 
-def feed(mock: Mock, op: Operation, reply: Reply, key: str | None) -> None:
-    owner = key or ANONYMOUS
+def feed(mock: Mock, op: Operation, reply: Reply, exchange: Exchange) -> None:
+    owner = exchange.key or ANONYMOUS
     payload = reply.payload
-    seen = Seen(key=owner, kind="other", method=request.method, path=request.path, status=reply.status,
-                code=reply.code, retry_after=_retry_after(reply))
+    seen = Seen(key=owner, kind="other", method=exchange.method, path=exchange.path, status=reply.status,
+                code=reply.code, retry_after=_retry_after(reply) if reply.headers else None)
     if op.operation_id == "fetchTask":
         seen.kind = "fetch"
-        seen.task_id = (request.view_args or {}).get("id")
+        seen.task_id = exchange.path_params.get("id")
         seen.task_status = payload.get("status") if isinstance(payload, dict) else None
     elif op.operation_id in LISTS:
         seen.kind = "list"
         seen.task_ids = tuple(str(t.get("id")) for t in payload if isinstance(t, dict)) if isinstance(
             payload, list) else ()
-    elif billable(request.method, op.path) and op.operation_id not in NO_TASK:
-        body = g.get("mockmj_body") or {}  # parsed by the app's body reader (absent when it refused the bytes)
+    elif billable(exchange.method, op.path) and op.operation_id not in NO_TASK:
+        body = exchange.body or {}  # parsed by the body reader (None when it refused the bytes)
         seen.kind = "action" if op.operation_id == "submitAction" else "submit"
-        seen.body = g.get("mockmj_raw", b"")
+        seen.body = exchange.raw
         seen.callback = bool(body.get("notifyHook") or mock.settings.notify_hook)
         result = payload.get("result") if isinstance(payload, dict) else None
-        refused_codes = {mock.dialect.code(kind) for kind in REFUSAL_KINDS}
+        refused_codes = _refusal_codes(mock.dialect)
         seen.refused = (400 <= reply.status < 500 and reply.status != 429) or (
             reply.code in refused_codes and not result)
         if not seen.refused and isinstance(result, str) and result:

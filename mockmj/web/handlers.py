@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import NotFound
 
@@ -14,6 +14,9 @@ from ..core.dialects import Dialect
 from ..core.engine import Caller, Engine
 from ..core.errors import Refusal
 from .render import Reply, accepted, envelope
+
+if TYPE_CHECKING:
+    from .finished import FinishedTasks
 
 
 @dataclass
@@ -25,6 +28,7 @@ class Context:
     spec_text: str
     docs_html: Callable[[], str]
     path: str
+    finished: FinishedTasks  # the rendered JSON of finished tasks
 
     @property
     def dialect(self) -> Dialect:
@@ -43,9 +47,10 @@ def _submit(operation: Callable[[Engine, Caller, dict[str, Any]], Any]) -> Handl
 
 
 def fetch_task(ctx: Context) -> Reply:
+    read_at = ctx.finished.generation  # before the read: a reset racing it must not leave its view behind
     view = ctx.engine.fetch(ctx.caller, ctx.path_params["id"])
     if view is not None:
-        return Reply(200, view)
+        return Reply(200, view, rendered=ctx.finished.rendered(view, ctx.caller.origin, read_at))
     if ctx.dialect.unknown_fetch == "empty":
         return Reply(200, empty=True)  # Spring writes a null return value as an empty body
     task_id = ctx.path_params["id"]

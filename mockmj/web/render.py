@@ -23,6 +23,7 @@ class Reply:
     mimetype: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     forced: bool = False  # made by a control rule: any status on purpose, so not checked by strict mode
+    rendered: bytes | None = None  # the payload's JSON when it was rendered before (a finished task)
 
     @property
     def code(self) -> int | None:
@@ -33,6 +34,8 @@ class Reply:
             return self.raw
         if self.empty:
             return b""
+        if self.rendered is not None:
+            return self.rendered
         return compact(self.payload)
 
 
@@ -70,5 +73,6 @@ def http_error(dialect: Dialect, status: int, description: str, path: str, times
         if explain and description:
             body["message"] = description
         return Reply(status, body)
-    code = 21 if status == 400 else status
+    # an envelope carries the HTTP status as its code, but a 400 is the dialect's parameter error
+    code = dialect.code("param") if status == 400 else status
     return Reply(status, envelope(code, description))

@@ -44,6 +44,12 @@ class Operation:
     body_validator: Draft202012Validator | None
     responses: dict[str, Draft202012Validator | None] = field(default_factory=dict)
 
+    def body_errors(self, body: Any) -> list[ValidationError]:
+        """What is wrong with a request body, shallowest field first (none: it agrees with the document)."""
+        assert self.body_validator is not None
+        errors = self.body_validator.iter_errors(body)
+        return sorted(errors, key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+
     @property
     def flask_path(self) -> str:
         return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
@@ -116,7 +122,14 @@ class ApiSpec:
 
     def _validator(self, schema: dict[str, Any]) -> Draft202012Validator:
         # Refs are resolved against the whole registered document, so '#/components/...' works.
-        return Draft202012Validator(_rebase(schema, self.uri), registry=self.registry)
+        return Draft202012Validator(_rebase(self._followed(schema), self.uri), registry=self.registry)
+
+    def _followed(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """A schema that is nothing but a local `$ref` is its target: followed once here rather than
+        looked up in the registry at every validation (a third of validating a submit body)."""
+        while isinstance(schema, dict) and set(schema) == {"$ref"} and str(schema["$ref"]).startswith("#/"):
+            schema = self._pointer(schema["$ref"])
+        return schema
 
     @cached_property
     def operations(self) -> list[Operation]:
@@ -151,11 +164,15 @@ class ApiSpec:
 
     def resolve(self, node: dict[str, Any]) -> dict[str, Any]:
         while "$ref" in node:
-            target: Any = self.document
-            for part in node["$ref"].lstrip("#/").split("/"):
-                target = target[part]
-            node = target
+            node = self._pointer(node["$ref"])
         return node
+
+    def _pointer(self, ref: str) -> Any:
+        """The node a local reference ('#/components/...') points at."""
+        target: Any = self.document
+        for part in ref.lstrip("#/").split("/"):
+            target = target[part]
+        return target
 
     def extension(self, name: str, default: Any = None) -> Any:
         return self.document.get(name, default)

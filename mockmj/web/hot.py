@@ -1,0 +1,172 @@
+"""The hot path: the requests clients send most (poll a task, submit an imagine) answered in front of Flask.
+
+A fetch is a few microseconds of engine work; Flask's request context, URL map, session, signals and
+response object cost several times that. This WSGI middleware recognises the hot routes from the WSGI
+environ and runs the very pipeline the Flask views run (web/api.py: auth, body, rules, handler, strict
+mode, journal, findings), then writes the same access-log line Flask's hooks would. Everything else, and
+every hot request it cannot answer byte for byte as Flask would, goes to Flask untouched:
+
+- a path or method that is not exactly a hot route (HEAD, a trailing slash, an id outside [0-9A-Za-z_-]),
+  or an app mounted under a SCRIPT_NAME;
+- any control rule present: a rule may delay or answer in Flask's request context (control.apply_rules);
+- a body Flask alone frames: chunked, no or a bad Content-Length, or one over the size limit (413).
+
+What it leaves out of Flask's machinery changes nothing for these routes: the app's before_request hooks
+are the start time of the access log (kept here) and the dashboard's redirect of `/` (never a hot path),
+the after_request hook is the access log (written here), and nothing listens to Flask's signals or uses
+the session. tests/test_hot_path.py pins those hooks and compares both paths response by response.
+An exception (a strict-mode violation, a bug) is handed to Flask's own error handling, as if the view
+had raised it.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from flask import g
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.utils import get_content_type
+from werkzeug.wsgi import get_input_stream
+
+from .api import MODE_OF_PREFIX, answer, api_routes
+from .exchange import Exchange
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from ..logs import RequestLog
+    from .mock import Mock
+    from .render import Reply
+    from .spec import Operation
+
+HOT_OPERATIONS = frozenset({"fetchTask", "submitImagine"})
+# A path parameter the hot path takes: task ids and the like. Anything else (percent signs, dots, Unicode)
+# is left to werkzeug's routing, which decides what it means.
+SEGMENT = "([0-9A-Za-z_-]+)"
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class Route(NamedTuple):
+    op: Operation
+    mode: str | None  # the speed mode of a /mj-fast-style prefix
+    params: tuple[str, ...]  # names of the path parameters, in order
+
+
+class HotPath:
+    """`app.wsgi_app` of a mock: answers the hot routes itself, hands the rest to `flask` (Flask's own)."""
+
+    def __init__(self, app: Flask, mock: Mock, request_log: RequestLog) -> None:
+        self.app = app
+        self.flask: WsgiApp = app.wsgi_app
+        self.mock = mock
+        self.request_log = request_log
+        self.max_body = app.config["MAX_CONTENT_LENGTH"]
+        self._exact: dict[tuple[str, str], Route] = {}
+        self._patterns: list[tuple[str, re.Pattern[str], Route]] = []
+        for op, prefix in api_routes(mock):
+            if op.operation_id in HOT_OPERATIONS:
+                self._add(op, prefix)
+
+    def _add(self, op: Operation, prefix: str) -> None:
+        path = prefix + op.path
+        names = tuple(re.findall(r"\{(\w+)\}", path))
+        route = Route(op, MODE_OF_PREFIX.get(prefix), names)
+        if not names:
+            self._exact[(op.method, path)] = route
+            return
+        parts = re.split(r"\{\w+\}", path)
+        pattern = re.compile(SEGMENT.join(re.escape(part) for part in parts) + r"\Z")
+        self._patterns.append((op.method, pattern, route))
+
+    def route(self, environ: dict[str, Any]) -> tuple[Route, dict[str, str]] | None:
+        """The hot route of this request and its path parameters, or None: Flask answers it."""
+        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
+        if not path.startswith("/mj") or environ.get("SCRIPT_NAME") or self.mock.engine.has_rules():
+            return None
+        found = self._exact.get((method, path))
+        if found is not None:
+            return (found, {}) if self._body_is_plain(environ, found.op) else None
+        for wanted, pattern, route in self._patterns:
+            if wanted == method:
+                match = pattern.match(path)
+                if match is not None and self._body_is_plain(environ, route.op):
+                    return route, dict(zip(route.params, match.groups(), strict=True))
+        return None
+
+    def _body_is_plain(self, environ: dict[str, Any], op: Operation) -> bool:
+        """A body this path reads as Flask would: a Content-Length within the limit, not chunked."""
+        if op.body_validator is None:
+            return True  # the body, if any, is never read (relays send `null` with their GETs)
+        length = environ.get("CONTENT_LENGTH", "")
+        return ("HTTP_TRANSFER_ENCODING" not in environ and length.isdigit() and length.isascii()
+                and int(length) <= self.max_body)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        found = self.route(environ)
+        if found is None:
+            return self.flask(environ, start_response)
+        route, params = found
+        exchange = Exchange(environ, environ["REQUEST_METHOD"], environ["PATH_INFO"], params,
+                            read_body=lambda: get_input_stream(environ, max_content_length=self.max_body).read())
+        try:
+            reply = answer(self.mock, route.op, route.mode, exchange)
+        except Exception as exc:
+            return self._as_flask_would(exc, exchange, environ, start_response)
+        body = reply.body()
+        start_response(status_line(reply.status), wsgi_headers(reply, len(body)))
+        if self.request_log.wanted():
+            self.request_log.record(exchange.method, exchange.path, reply.status, reply,
+                                    exchange.key or exchange.api_key(), exchange.started, params.get("id"))
+        return [body]
+
+    def _as_flask_would(self, exc: Exception, exchange: Exchange, environ: dict[str, Any],
+                        start_response: StartResponse) -> Iterable[bytes]:
+        """Answer an exception the pipeline raised exactly as Flask answers one its view raised: its error
+        handlers (the dialect's 500), its exception log, its after_request hooks (the access log).
+        Called while `exc` is being handled, so that Flask's bare `raise` and its traceback find it."""
+        app = self.app
+        ctx = app.request_context(environ)
+        error: BaseException | None = None
+        try:
+            ctx.push()
+            g.mockmj_exchange, g.mockmj_started = exchange, exchange.started  # as the view and logs would have
+            try:
+                response = app.finalize_request(app.handle_user_exception(exc))
+            except Exception as unhandled:
+                error = unhandled
+                response = app.handle_exception(unhandled)
+            except BaseException:
+                error = sys.exc_info()[1]
+                raise
+            return response(environ, start_response)  # type: ignore[no-any-return]
+        finally:
+            if error is not None and app.should_ignore_error(error):
+                error = None
+            ctx.pop(error)
+
+
+def status_line(status: int) -> str:
+    """The status line werkzeug writes for a numeric status ("404 NOT FOUND")."""
+    phrase = HTTP_STATUS_CODES.get(status)
+    return f"{status} {phrase.upper()}" if phrase else f"{status} UNKNOWN"
+
+
+def wsgi_headers(reply: Reply, length: int) -> list[tuple[str, str]]:
+    """The headers of `Response(body, status, mimetype)` with the reply's headers set on it: a header the
+    reply names again replaces the first of that name in place, as werkzeug's `headers[name] = value`."""
+    headers = [("Content-Type", get_content_type(reply.mimetype, "utf-8")), ("Content-Length", str(length))]
+    for name, value in reply.headers.items():
+        lower = name.lower()
+        same = [i for i, (existing, _) in enumerate(headers) if existing.lower() == lower]
+        if same:
+            headers[same[0]] = (name, value)
+            for i in reversed(same[1:]):
+                del headers[i]
+        else:
+            headers.append((name, value))
+    return headers
