@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mockmj.web.delays import serving_threads
+
 HERE = Path(__file__).resolve().parent
 SPEC = HERE.parent / "openapi.yaml"
 HOST = "127.0.0.1"
@@ -59,12 +61,14 @@ MOCKMJ, PRISM, HELLO_WAITRESS, HELLO_GRANIAN = "mockmj", "prism", "hello-waitres
 TARGETS = {
     MOCKMJ: "mockmj serve (defaults)",
     PRISM: "Prism 5 on openapi.yaml",
-    HELLO_WAITRESS: "Flask hello, waitress (as mockmj serve)",
-    HELLO_GRANIAN: "Flask hello, granian 1 worker",
+    HELLO_WAITRESS: "Flask hello, waitress 8 threads",
+    HELLO_GRANIAN: "Flask hello, granian (as mockmj serve)",
 }
 MEASURES = ("fetch", "submit", "scale")
-# the server `mockmj serve` runs on today: the goal compares mockmj with a Flask hello on the same server
-HELLO_ON_MOCKMJ_SERVER = HELLO_WAITRESS
+# the server `mockmj serve` runs on (granian, one worker, its blocking threads): the goal compares mockmj with
+# a Flask hello on the same server, configured the same
+HELLO_ON_MOCKMJ_SERVER = HELLO_GRANIAN
+SERVE_THREADS = serving_threads(8)  # the blocking threads `mockmj serve` gives granian by default
 # `mockmj serve --config` for the submit measure: a queue that never fills and money that never runs
 # out, so that every request is an accepted submission (see submit_config's comment)
 SUBMIT_BALANCE = 10**12
@@ -584,6 +588,7 @@ class Bench:
         ensure_granian()
         env = {"MOCKMJ_BENCH_BODY": str(self.answer_file()), "PYTHONPATH": str(HERE)}
         argv = [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "1", "--host", HOST,
+                "--blocking-threads", str(SERVE_THREADS), "--http", "1", "--no-ws",
                 "--port", "{port}", "--log-level", "warning", "hello_app:app"]
         return Endpoint(self.serve("hello-granian", argv, "/", env=env, cwd=HERE) + "/mj/task/1/fetch")
 
