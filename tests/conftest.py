@@ -82,8 +82,9 @@ def make_receiver() -> Iterator[Callable[..., Receiver]]:
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """One real redis-server for the session; tests that use it flush it first (`fresh_redis`)."""
-    from tests.stores import redis_server
+    from tests.redis_server import redis_server, require_redis_server
 
+    require_redis_server()
     with redis_server() as url:
         yield url
 

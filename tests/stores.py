@@ -1,15 +1,13 @@
-"""Real backing services for the store tests: a `redis-server` on a free loopback port, and `mockmj serve`
-processes that share one store (each its own port, so a test can pick which worker answers)."""
+"""`mockmj serve` processes that share one store, each on its own port so that a test can pick which worker
+answers (the Redis server itself comes from tests/redis_server.py)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,43 +15,11 @@ from pathlib import Path
 
 import requests
 
-REDIS_SERVER = shutil.which("redis-server")
-
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@contextmanager
-def redis_server() -> Iterator[str]:
-    """A throwaway redis-server (no persistence) on loopback; yields its URL, database 0."""
-    if REDIS_SERVER is None:
-        raise RuntimeError("redis-server is not installed: apt-get install redis-server (.ci/run does)")
-    port = free_port()
-    folder = tempfile.mkdtemp(prefix="mockmj-redis-")
-    process = subprocess.Popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", folder],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not start on port {port}")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def flush_redis(url: str) -> None:

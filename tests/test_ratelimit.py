@@ -18,10 +18,6 @@ from mockmj.core import ratelimit
 from mockmj.core.accounts import ApiKey
 from mockmj.core.ratelimit import RateLimiter, open_storage, windows
 
-from .redis_server import redis_url
-
-__all__ = ["redis_url"]  # a fixture, used by name
-
 
 def window(item: object) -> tuple[int, int] | None:
     return None if item is None else (item.amount, item.get_expiry())  # type: ignore[attr-defined]
@@ -77,7 +73,7 @@ def storage_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return "memory://"
     if request.param == "sqlite":
         return f"sqlite:{tmp_path / 'mock.db'}"
-    return str(request.getfixturevalue("redis_url"))
+    return str(request.getfixturevalue("fresh_redis"))
 
 
 @pytest.fixture
@@ -145,7 +141,7 @@ def _hammer(storage_uri: str, key: str, how: str, count: int, start: object, res
 @pytest.mark.parametrize(("how", "limit"), [("window", 20), ("rate", 1)])
 def test_processes_sharing_a_store_share_each_limit(shared: str, how: str, limit: int, tmp_path: Path,
                                                     request: pytest.FixtureRequest) -> None:
-    uri = f"sqlite:{tmp_path / 'mock.db'}" if shared == "sqlite" else str(request.getfixturevalue("redis_url"))
+    uri = f"sqlite:{tmp_path / 'mock.db'}" if shared == "sqlite" else str(request.getfixturevalue("fresh_redis"))
     key = f"shared-{how}-{time.time_ns()}"
     context = multiprocessing.get_context("spawn")
     processes = 3
