@@ -1,5 +1,5 @@
-"""`mockmj serve` processes that share one store, each on its own port so that a test can pick which worker
-answers (the Redis server itself comes from tests/redis_server.py)."""
+"""`mockmj serve` in a subprocess (`Worker`); several that share one store, each on its own port, so that a test
+can pick which worker answers (the Redis server itself comes from tests/redis_server.py)."""
 
 from __future__ import annotations
 
@@ -33,13 +33,13 @@ def flush_redis(url: str) -> None:
 class Worker:
     """One `mockmj serve` process on its own port."""
 
-    def __init__(self, store: str, *args: str, port: int | None = None) -> None:
+    def __init__(self, store: str, *args: str, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mockmj", "serve", "--port", str(self.port), "--quiet", *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "MOCKMJ_STORE": store, "PYTHONUNBUFFERED": "1"})
+            env={**os.environ, "MOCKMJ_STORE": store, "PYTHONUNBUFFERED": "1", **(env or {})})
         deadline = time.monotonic() + 30
         while True:
             if self.process.poll() is not None:

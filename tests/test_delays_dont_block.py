@@ -7,21 +7,15 @@ sooner than its delay. On the in-process server of the test suite and the pytest
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 
-import pytest
 import requests
 
-from mockmj.config import Settings
 from mockmj.server import start_mock
 from mockmj.web.delays import DELAY_HEADROOM, serving_threads
 
-from .test_cli import free_port
+from .stores import Worker
 
 DELAYED = 20  # more than the 8 threads `mockmj serve` works with
 DELAY_S = 2.0
@@ -69,43 +63,13 @@ def test_on_the_in_process_server() -> None:
         server.stop()
 
 
-@pytest.fixture
-def serve() -> Iterator[Callable[..., str]]:
-    """`mockmj serve` in a subprocess (granian, one worker); gives its base URL once it answers."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def run(*options: str) -> str:
-        port = free_port()
-        process = subprocess.Popen([sys.executable, "-m", "mockmj", "serve", "--port", str(port), "--quiet",
-                                    *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   env={**os.environ, "MOCKMJ_STRICT": "1"})
-        started.append(process)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(base + "/_mockmj/health", timeout=1)
-                return base
-            except requests.ConnectionError:
-                assert process.poll() is None and time.monotonic() < deadline, "mockmj serve did not start"
-                time.sleep(0.1)
-
-    yield run
-    for process in started:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def test_on_serve_with_the_threads_delays_ask_for(serve: Callable[..., str]) -> None:
-    delays_then_prompt_answer(serve("--threads", str(serving_threads(Settings().threads))))
-
-
-def test_on_serve_as_it_starts_by_default(serve: Callable[..., str]) -> None:
-    delays_then_prompt_answer(serve())
+def test_on_serve_as_it_starts_by_default() -> None:
+    """`mockmj serve` gives granian serving_threads(--threads) blocking threads: room for the delayed ones."""
+    server = Worker("memory", env={"MOCKMJ_STRICT": "1"})
+    try:
+        delays_then_prompt_answer(server.base)
+    finally:
+        server.stop()
 
 
 def test_the_headroom_is_on_top_of_the_working_threads() -> None:

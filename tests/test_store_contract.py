@@ -150,11 +150,12 @@ def backend(shared_store: str) -> Any:
 def test_records_are_read_back_by_version_and_deletions_are_seen(backend: Any) -> None:
     assert backend.head() == Head(0, 0)
     with backend.exclusive():
-        first = backend.put([("task:1", b"one"), ("key:k", b"kay")])
+        first = backend.put([("task:1", b"one"), ("key:k", b"kay")], backend.head())
     with backend.exclusive():
-        second = backend.put([("task:1", b"uno"), ("task:2", b"two")])
+        second = backend.put([("task:1", b"uno"), ("task:2", b"two")], first)
     with backend.exclusive():
-        third = backend.put([("task:2", None)])
+        third = backend.put([("task:2", None)], second)
+    assert backend.head() == third
     assert (first.version, second.version, third.version) == (1, 2, 3)
     head, since_first = backend.changes(first.version)
     assert head == third
@@ -200,3 +201,19 @@ def test_an_unusable_store_url_is_a_clear_error(tmp_path: Any) -> None:
     not_a_db.write_text("hello, this is not SQLite" * 100)
     with pytest.raises(ValueError, match="not a mockmj SQLite store"):
         open_store(f"sqlite:{not_a_db}")
+
+
+@pytest.mark.parametrize("path", ["/mj/task/{id}/fetch", "/mj/task/{id}/image-seed"])  # hot path and Flask's
+def test_one_request_asks_a_shared_store_once_whether_other_workers_wrote(shared_store: str, path: str) -> None:
+    app = create_app(load_settings(store=shared_store, timing="manual"))
+    c = app.test_client()
+    task = c.post("/mj/submit/imagine", json={"prompt": "a heron"}, headers=KEY).get_json()["result"]
+    c.post("/_mockmj/clock/advance", json={"seconds": 120})
+    store = app.extensions["mockmj"].engine.store
+    looks: list[Head] = []
+    original = store.head
+    store.head = lambda: looks.append(original()) or looks[-1]
+    answer = c.get(path.format(id=task), headers=KEY)
+    assert answer.status_code == 200
+    assert len(looks) == 1  # auth, rules, the task: one catch-up for the whole request
+    app.extensions["mockmj"].callbacks.stop()

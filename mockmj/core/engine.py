@@ -11,7 +11,7 @@ import heapq
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,6 +37,7 @@ from .versions import version_of
 from .video_gallery import is_video, media_paths, video_count
 
 ANONYMOUS = "anonymous"
+NO_SYNC = nullcontext()  # the memory store: the world is this process's, there is nothing to catch up on
 MAX_LOOSE_UPLOADS = 100  # per key: uploads that belong to no task
 
 
@@ -133,14 +134,17 @@ class Engine:
         """Hold this while reading state: with a shared store, the latest writes of every worker are seen."""
         return self.lock if self.replica is None else self.replica.reading()
 
+    def request(self) -> AbstractContextManager[object]:
+        """Hold this around one API request: with a shared store, one catch-up at its start serves its reads."""
+        return NO_SYNC if self.replica is None else self.replica.request()
+
     def _mark(self, *names: str) -> None:
         """Name the records a change touched (a shared store writes them when the transaction ends)."""
         if self.replica is not None:
             self.replica.mark(*names)
 
     def _mark_task(self, task: Task) -> None:
-        if self.replica is not None:
-            self.replica.mark(f"task:{task.id}")
+        self._mark(f"task:{task.id}")
 
     # what a replica calls to install records other workers wrote
     def forget_local_world(self) -> None:
@@ -929,9 +933,6 @@ class Engine:
             self.uploads.pop(path, None)
             self._mark(f"upload:{path}")
         self._unindex_paths(task)
-
-    def has_upload(self, path: str) -> bool:
-        return path in self.uploads
 
     def keep_uploads(self, task: Task | None, uploads: list[tuple[str, bytes, str]],
                      owner: str | None = None) -> None:

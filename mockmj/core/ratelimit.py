@@ -21,20 +21,19 @@ test that advances the virtual clock must not refill it.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
-import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.storage import MemoryStorage, MovingWindowSupport, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+
+from .sqlite_file import SqliteFile
 
 # the relative error allowed between a window's average and the rate asked for
 RATE_TOLERANCE = 1e-3
@@ -187,61 +186,27 @@ class SQLiteStorage(Storage, MovingWindowSupport):
     fixed window as a counter. Every read-modify-write is one `BEGIN IMMEDIATE` transaction, so worker
     processes sharing the file count each key's hits together and never both take its last one.
 
-    One connection per thread and process (sqlite3 connections are not to be shared across either).
+    Connections, WAL and the write lock: sqlite_file.py.
     """
 
     STORAGE_SCHEME = None  # built by `open_storage` from the mock's `sqlite:PATH`, not registered in limits
 
     def __init__(self, path: str | Path, wrap_exceptions: bool = False) -> None:
-        self.path = str(path)
-        self._local = threading.local()
-        self._opened: list[sqlite3.Connection] = []
-        self._opened_guard = threading.Lock()
-        super().__init__(f"sqlite:{self.path}", wrap_exceptions=wrap_exceptions)
-        self._connection()  # a file that cannot be opened fails here, at start, not on the first request
+        super().__init__(f"sqlite:{path}", wrap_exceptions=wrap_exceptions)
+        self.file = SqliteFile(path, _SCHEMA)  # a file that cannot be opened fails here, at start
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
         return sqlite3.Error
 
-    def _connection(self) -> sqlite3.Connection:
-        held = getattr(self._local, "connection", None)
-        if held is not None and self._local.pid == os.getpid():
-            return held
-        # autocommit mode: transactions are begun explicitly (BEGIN IMMEDIATE takes the write lock up
-        # front, so two processes never both read a count and then both write)
-        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")  # a rate limit does not need to survive a power cut
-        connection.executescript(_SCHEMA)
-        self._local.connection, self._local.pid = connection, os.getpid()
-        with self._opened_guard:
-            self._opened.append(connection)
-        return connection
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
     def close(self) -> None:
-        with self._opened_guard:
-            opened, self._opened = self._opened, []
-        for connection in opened:
-            connection.close()
-        self._local = threading.local()
+        self.file.close()
 
     # --- the moving window
     def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         if amount > limit:
             return False
-        with self._write() as db:
+        with self.file.write() as db:
             now = time.time()
             # expired hits of every key go here, so the table holds only the windows in use
             db.execute("DELETE FROM ratelimit_hits WHERE expires <= ?", (now,))
@@ -255,14 +220,14 @@ class SQLiteStorage(Storage, MovingWindowSupport):
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         now = time.time()
-        oldest, count = self._connection().execute(
+        oldest, count = self.file.connection().execute(
             "SELECT MIN(at), COUNT(*) FROM ratelimit_hits WHERE key = ? AND at >= ?", (key, now - expiry)
         ).fetchone()
         return (oldest if oldest is not None else now), count
 
     # --- the fixed window (limits' other strategies need it; the mock uses the moving window)
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        with self._write() as db:
+        with self.file.write() as db:
             now = time.time()
             row = db.execute("SELECT count, expires FROM ratelimit_counters WHERE key = ?", (key,)).fetchone()
             if row is None or row[1] <= now:
@@ -273,32 +238,32 @@ class SQLiteStorage(Storage, MovingWindowSupport):
             return int(row[0]) + amount
 
     def get(self, key: str) -> int:
-        row = self._connection().execute(
+        row = self.file.connection().execute(
             "SELECT count FROM ratelimit_counters WHERE key = ? AND expires > ?", (key, time.time())
         ).fetchone()
         return int(row[0]) if row else 0
 
     def get_expiry(self, key: str) -> float:
-        row = self._connection().execute(
+        row = self.file.connection().execute(
             "SELECT expires FROM ratelimit_counters WHERE key = ? AND expires > ?", (key, time.time())
         ).fetchone()
         return float(row[0]) if row else time.time()
 
     # --- housekeeping
     def clear(self, key: str) -> None:
-        with self._write() as db:
+        with self.file.write() as db:
             db.execute("DELETE FROM ratelimit_hits WHERE key = ?", (key,))
             db.execute("DELETE FROM ratelimit_counters WHERE key = ?", (key,))
 
     def reset(self) -> int | None:
-        with self._write() as db:
+        with self.file.write() as db:
             removed = db.execute("DELETE FROM ratelimit_hits").rowcount
             removed += db.execute("DELETE FROM ratelimit_counters").rowcount
             return removed
 
     def check(self) -> bool:
         try:
-            self._connection().execute("SELECT 1").fetchone()
+            self.file.connection().execute("SELECT 1").fetchone()
         except sqlite3.Error:
             return False
         return True

@@ -66,6 +66,7 @@ class Replica:
         self.dirty: set[str] = set()
         self._writing = False
         self._draws = 0
+        self._request = threading.local()  # per thread: inside a request already caught up
 
     # ------------------------------------------------------------------------------ transactions
     @contextmanager
@@ -87,9 +88,24 @@ class Replica:
     @contextmanager
     def reading(self) -> Iterator[None]:
         with self.engine.lock:
-            if not self._writing and self.store.head() != self.head:
+            if not self._writing and not getattr(self._request, "fresh", False):
                 self._catch_up()
             yield
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        """One request: caught up once at its start, its reads see at least that (every write made before the
+        request arrived, on any worker) without asking the store again; its writes still catch up."""
+        if getattr(self._request, "fresh", False):
+            yield
+            return
+        with self.reading():
+            pass
+        self._request.fresh = True
+        try:
+            yield
+        finally:
+            self._request.fresh = False
 
     @property
     def writing(self) -> bool:
@@ -123,6 +139,7 @@ class Replica:
 
     # ------------------------------------------------------------------------------ reading the store
     def _catch_up(self) -> None:
+        """Apply what other workers wrote since this replica's version (one look at the store when nothing)."""
         head = self.store.head()
         if head == self.head:
             return
@@ -180,7 +197,7 @@ class Replica:
         if not self.dirty:
             return
         names, self.dirty = sorted(self.dirty), set()
-        self.head = self.store.put([(name, self._encode(name)) for name in names])
+        self.head = self.store.put([(name, self._encode(name)) for name in names], self.head)
 
     def _encode(self, name: str) -> bytes | None:
         engine = self.engine

@@ -113,9 +113,8 @@ class RedisStore:
     def everything(self) -> tuple[Head, list[Record]]:
         return self._split(self._everything(keys=[PREFIX + "head", PREFIX + "rec"]))
 
-    def put(self, records: list[Record]) -> Head:
-        head = self.head()
-        version = head.version + 1
+    def put(self, records: list[Record], after: Head) -> Head:
+        version = after.version + 1
         pipe = self.redis.pipeline(transaction=True)
         for part in chunks(records, 500):
             kept = {name: value for name, value in part if value is not None}
@@ -127,7 +126,7 @@ class RedisStore:
             pipe.zadd(PREFIX + "ver", {name: version for name, _ in part})
         pipe.hset(PREFIX + "head", "version", version)
         pipe.execute()
-        return Head(head.epoch, version)
+        return Head(after.epoch, version)
 
     def wipe(self) -> Head:
         pipe = self.redis.pipeline(transaction=True)

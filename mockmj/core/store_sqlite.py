@@ -2,18 +2,18 @@
 
 Every write is one `BEGIN IMMEDIATE` transaction (SQLite's single write lock is the mock's lock), so a
 submission that was answered is on disk before the answer leaves, and `kill -9` loses nothing that was
-acknowledged. Readers never wait for the writer (WAL). Each thread has its own connection.
+acknowledged. Connections, WAL and the write lock: sqlite_file.py.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 from .records import Head, LogEntry, Record, chunks
+from .sqlite_file import SqliteFile
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL,
@@ -28,7 +28,6 @@ CREATE TABLE IF NOT EXISTS due (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER
                                 value BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS due_by_time ON due (at);
 """
-BUSY_TIMEOUT_S = 60.0  # a worker waits this long for another's write before giving up
 
 
 class SqliteStore:
@@ -36,89 +35,42 @@ class SqliteStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.path = Path(url[len("sqlite:"):]).expanduser()
-        if self.path.parent and not self.path.parent.exists():
-            raise ValueError(f"store {url}: the folder {self.path.parent} does not exist")
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._guard = threading.Lock()
+        path = Path(url[len("sqlite:"):]).expanduser()
+        if path.parent and not path.parent.exists():
+            raise ValueError(f"store {url}: the folder {path.parent} does not exist")
         try:
-            conn = self._conn()
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)  # IF NOT EXISTS everywhere: workers starting together agree
+            self.file = SqliteFile(path, SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise ValueError(f"store {url}: {self.path} is not a mockmj SQLite store ({exc})") from None
-
-    # ---------------------------------------------------------------------------- connections
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                       check_same_thread=False)
-            except sqlite3.Error as exc:
-                raise ValueError(f"store {self.url}: cannot open {self.path}: {exc}") from None
-            # NORMAL in WAL mode: a committed transaction survives the process being killed; only a power
-            # cut may lose the last ones, which is no concern for a test double.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-            with self._guard:
-                self._connections.append(conn)
-        return conn
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        if conn.in_transaction:  # inside exclusive(): already holding the write lock
-            yield conn
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """One consistent snapshot for several SELECTs."""
-        conn = self._conn()
-        if conn.in_transaction:
-            yield conn
-            return
-        conn.execute("BEGIN")
-        try:
-            yield conn
-        finally:
-            conn.execute("COMMIT")
+            raise ValueError(f"store {url}: {path} is not a mockmj SQLite store ({exc})") from None
+        except sqlite3.Error as exc:
+            raise ValueError(f"store {url}: cannot open {path}: {exc}") from None
 
     # ---------------------------------------------------------------------------- records
     @contextmanager
     def exclusive(self) -> Iterator[None]:
-        with self._write():
+        with self.file.write():
             yield
 
     def head(self) -> Head:
-        epoch, version = self._conn().execute("SELECT epoch, version FROM head").fetchone()
+        epoch, version = self.file.connection().execute("SELECT epoch, version FROM head").fetchone()
         return Head(epoch, version)
 
     def changes(self, since: int) -> tuple[Head, list[Record]]:
-        with self._read() as conn:
+        with self.file.read() as conn:
             head = self.head()
             rows = conn.execute("SELECT name, value FROM records WHERE version > ? ORDER BY version",
                                 (since,)).fetchall()
         return head, rows
 
     def everything(self) -> tuple[Head, list[Record]]:
-        with self._read() as conn:
+        with self.file.read() as conn:
             head = self.head()
             rows = conn.execute("SELECT name, value FROM records WHERE value IS NOT NULL").fetchall()
         return head, rows
 
-    def put(self, records: list[Record]) -> Head:
-        with self._write() as conn:
-            epoch, version = conn.execute("SELECT epoch, version + 1 FROM head").fetchone()
+    def put(self, records: list[Record], after: Head) -> Head:
+        epoch, version = after.epoch, after.version + 1
+        with self.file.write() as conn:
             for part in chunks(records, 500):
                 conn.executemany(
                     "INSERT INTO records (name, version, value) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
@@ -128,7 +80,7 @@ class SqliteStore:
         return Head(epoch, version)
 
     def wipe(self) -> Head:
-        with self._write() as conn:
+        with self.file.write() as conn:
             conn.execute("DELETE FROM records")
             conn.execute("DELETE FROM due")
             conn.execute("UPDATE head SET epoch = epoch + 1, version = 0")
@@ -137,7 +89,7 @@ class SqliteStore:
 
     # ---------------------------------------------------------------------------- logs
     def append(self, log: str, key: str | None, value: bytes, keep: int) -> int:
-        with self._write() as conn:
+        with self.file.write() as conn:
             (seq,) = conn.execute(
                 "INSERT INTO counters VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 "
                 "RETURNING value", (log,)).fetchone()
@@ -147,15 +99,15 @@ class SqliteStore:
         return seq
 
     def entries(self, log: str) -> list[LogEntry]:
-        rows = self._conn().execute("SELECT seq, key, value FROM logs WHERE log = ? ORDER BY seq", (log,))
+        rows = self.file.connection().execute("SELECT seq, key, value FROM logs WHERE log = ? ORDER BY seq", (log,))
         return [LogEntry(seq, key, value) for seq, key, value in rows]
 
     def total(self, log: str) -> int:
-        row = self._conn().execute("SELECT value FROM counters WHERE name = ?", (log,)).fetchone()
+        row = self.file.connection().execute("SELECT value FROM counters WHERE name = ?", (log,)).fetchone()
         return row[0] if row else 0
 
     def clear_log(self, log: str, key: str | None = None) -> None:
-        with self._write() as conn:
+        with self.file.write() as conn:
             if key is None:
                 conn.execute("DELETE FROM logs WHERE log = ?", (log,))
                 conn.execute("DELETE FROM counters WHERE name = ?", (log,))
@@ -165,28 +117,24 @@ class SqliteStore:
     # ---------------------------------------------------------------------------- due callbacks
     def add_due(self, items: list[tuple[int, str, bytes]]) -> None:
         if items:
-            with self._write() as conn:
+            with self.file.write() as conn:
                 conn.executemany("INSERT INTO due (at, owner, value) VALUES (?, ?, ?)", items)
 
     def claim_due(self, now: int) -> list[bytes]:
-        with self._write() as conn:
+        with self.file.write() as conn:
             rows = conn.execute("DELETE FROM due WHERE at <= ? RETURNING at, id, value", (now,)).fetchall()
         return [value for _, _, value in sorted(rows)]  # in time order, then in the order they were scheduled
 
     def next_due(self) -> int | None:
-        (at,) = self._conn().execute("SELECT min(at) FROM due").fetchone()
+        (at,) = self.file.connection().execute("SELECT min(at) FROM due").fetchone()
         return at
 
     def drop_due(self, owner: str | None = None) -> None:
-        with self._write() as conn:
+        with self.file.write() as conn:
             if owner is None:
                 conn.execute("DELETE FROM due")
             else:
                 conn.execute("DELETE FROM due WHERE owner = ?", (owner,))
 
     def close(self) -> None:
-        with self._guard:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            with suppress(sqlite3.Error):
-                conn.close()
+        self.file.close()

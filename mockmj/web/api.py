@@ -43,10 +43,11 @@ def api_routes(mock: Mock) -> list[tuple[Operation, str]]:
 def answer(mock: Mock, op: Operation, mode: str | None, exchange: Exchange) -> Reply:
     """The whole answer to one API request, however it arrived: auth, body, rules, handler, refusals,
     strict checking, journal and findings. Only the framing around it differs (Flask or the hot path)."""
-    try:
-        reply = _handle(mock, op, mode, HANDLERS[op.operation_id], exchange)
-    except Refusal as refusal:
-        reply = refused(mock.dialect, refusal)
+    with mock.engine.request():  # a shared store is asked once whether other workers wrote
+        try:
+            reply = _handle(mock, op, mode, HANDLERS[op.operation_id], exchange)
+        except Refusal as refusal:
+            reply = refused(mock.dialect, refusal)
     if mock.settings.strict:
         _check_strictly(op, reply)
     journal(mock, exchange.method, exchange.path, exchange.raw, op, reply, exchange.key,

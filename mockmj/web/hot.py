@@ -107,9 +107,14 @@ class HotPath:
                 and int(length) <= self.max_body)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        found = self.route(environ)
-        if found is None:
-            return self.flask(environ, start_response)
+        with self.mock.engine.request():  # one look at a shared store serves the route's rule check too
+            found = self.route(environ)
+            if found is None:
+                return self.flask(environ, start_response)
+            return self._answer(found, environ, start_response)
+
+    def _answer(self, found: tuple[Route, dict[str, str]], environ: dict[str, Any],
+                start_response: StartResponse) -> Iterable[bytes]:
         route, params = found
         exchange = Exchange(environ, environ["REQUEST_METHOD"], environ["PATH_INFO"], params,
                             read_body=lambda: get_input_stream(environ, max_content_length=self.max_body).read())
