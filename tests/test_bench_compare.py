@@ -94,7 +94,7 @@ def test_wrk_script_sends_the_body_and_rotates_paths() -> None:
 # ------------------------------------------------------------------------------------- goals
 def test_goals_compare_within_one_run() -> None:
     results = {
-        "fetch": {bc.MOCKMJ: load(3000), bc.PRISM: load(1000), bc.HELLO_WAITRESS: load(6000)},
+        "fetch": {bc.MOCKMJ: load(3000), bc.PRISM: load(1000), bc.HELLO_ON_MOCKMJ_SERVER: load(6000)},
         "submit": {bc.MOCKMJ: load(1400), bc.PRISM: load(1000)},
         "scale": {bc.scale_name(1000): load(500, p50=2.0), bc.scale_name(10**6): load(480, p50=2.6)},
     }
