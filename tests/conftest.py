@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mockmj.server import MockServer
+from mockmj.serve.inprocess import MockServer
 from tests.helpers import Client, Receiver, Servers, running_mock
 
 

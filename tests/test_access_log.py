@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mockmj.core.masking import masked
+from mockmj.model.masking import masked
 
 from .test_cli import free_port
 

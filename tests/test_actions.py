@@ -11,7 +11,7 @@ import pytest
 import requests
 from PIL import Image, ImageChops, ImageStat
 
-from mockmj.server import start_mock
+from mockmj.serve.inprocess import start_mock
 
 from .helpers import Client, balance, button, decode_image, finished, mock_client, quarter, run, submit, task_count
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mockmj.server import start_mock
+from mockmj.serve.inprocess import start_mock
 
 _PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_compare.py"
 _spec = importlib.util.spec_from_file_location("bench_compare", _PATH)

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from mockmj.config import load_settings
-from mockmj.core.profile_file import load_profile
-from mockmj.core.tasks import Status
+from mockmj.model.profile_file import load_profile
+from mockmj.model.tasks import Status
 from mockmj.record.calibrate import calibrate
 from mockmj.record.har import Exchange, RecordingWriter
-from mockmj.server import MockServer, start_mock
+from mockmj.serve.inprocess import MockServer, start_mock
 from tests.helpers import Client
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

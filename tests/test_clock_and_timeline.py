@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from mockmj.core.timing import PROFILES
+from mockmj.model.timing import PROFILES
 
 from .helpers import Client, Receiver, Servers, submit_imagine
 

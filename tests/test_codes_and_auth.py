@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from mockmj.config import load_settings
-from mockmj.server import MockServer
+from mockmj.serve.inprocess import MockServer
 from tests.helpers import Client, balance, png_data_url, reset_client
 
 MakeServer = Callable[..., MockServer]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from mockmj.server import start_mock
+from mockmj.serve.inprocess import start_mock
 from tests.contract_selftest.corruptions import CORRUPTIONS, Corruption
 from tests.contract_selftest.runner import SuiteRun, run_suite, served
 

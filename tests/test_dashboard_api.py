@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from mockmj.server import MockServer
+from mockmj.serve.inprocess import MockServer
 from tests.helpers import Client, submit
 
 UI_DIR = Path(__file__).resolve().parents[1] / "mockmj" / "ui"

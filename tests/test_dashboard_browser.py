@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageStat
 
 from mockmj.config import AccountConfig
-from mockmj.server import MockServer
+from mockmj.serve.inprocess import MockServer
 from tests.browser import chromium, chromium_path, images_loaded
 from tests.helpers import Client, reset_client, running_mock, submit
 

@@ -12,7 +12,7 @@ import time
 
 import requests
 
-from mockmj.server import start_mock
+from mockmj.serve.inprocess import start_mock
 from mockmj.web.delays import DELAY_HEADROOM, serving_threads
 
 from .stores import Worker

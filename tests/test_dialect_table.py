@@ -1,4 +1,4 @@
-"""Every difference between the dialects is a field of their table (core/dialects.py): the web layer never
+"""Every difference between the dialects is a field of their table (model/dialects.py): the web layer never
 asks which dialect it speaks by name. A dialect renamed keeps its behaviour; a name alone changes nothing."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from mockmj.config import KeyConfig, Settings
-from mockmj.core.dialects import EIGHTY_EIGHT, PROXY, Dialect
+from mockmj.model.dialects import EIGHTY_EIGHT, PROXY, Dialect
 from mockmj.web.mock import Mock
 from mockmj.web.render import http_error
 

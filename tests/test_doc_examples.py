@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from mockmj.server import MockServer
+from mockmj.serve.inprocess import MockServer
 from tests.helpers import Client, decode_image, png_data_url, reset_client
 
 IMAGINE = """{

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mockmj.server import MockServer
+from mockmj.serve.inprocess import MockServer
 from tests.helpers import Client
 
 Make = Callable[..., MockServer]
@@ -172,7 +172,7 @@ def test_bad_final_and_bad_thresholds_are_refused(make_server: Make) -> None:
 
 def test_a_modal_confirm_does_not_make_a_read_task_look_unread() -> None:
     """/submit/modal answers the MODAL task's own id: the task stays the one the client already read."""
-    from mockmj.core.findings import Findings, Seen
+    from mockmj.engine.findings import Findings, Seen
 
     tracker = Findings()
     tracker.observe(Seen(key="k", kind="action", method="POST", path="/mj/submit/action", status=200, code=21,

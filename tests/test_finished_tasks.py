@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from mockmj.config import Settings
-from mockmj.core.jsonio import compact
+from mockmj.model.jsonio import compact
 from mockmj.web.app import create_app
 from mockmj.web.finished import FinishedTasks
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mockmj.core.fairpool import FairPool, Job
+from mockmj.engine.callbacks.fairpool import FairPool, Job
 
 from .helpers import Client, Receiver, Servers, submit_imagine
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mockmj.core.hosts import is_loopback
-from mockmj.server import MockServer, start_mock
+from mockmj.model.hosts import is_loopback
+from mockmj.serve.inprocess import MockServer, start_mock
 
 from .helpers import Client
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 import schemathesis
 
-from mockmj.server import MockServer, start_mock
+from mockmj.serve.inprocess import MockServer, start_mock
 from mockmj.web.spec import spec_text
 
 MAX_EXAMPLES = 6

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
-from mockmj.core import image_input
-from mockmj.core.image_input import MAX_PIXELS, TRIM_PIXELS, DecodeBudget, decode_data_url, decoded
+from mockmj.media import image_input
+from mockmj.media.image_input import MAX_PIXELS, TRIM_PIXELS, DecodeBudget, decode_data_url, decoded
 
 from .helpers import Client, balance, mock_client, task_count
 

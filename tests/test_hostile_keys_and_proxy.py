@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from mockmj.server import MockServer
+from mockmj.serve.inprocess import MockServer
 
 from .helpers import Client, png_data_url, running_mock
 

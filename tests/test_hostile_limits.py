@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mockmj.server import MockServer
+from mockmj.serve.inprocess import MockServer
 
 from .helpers import Client, balance, png_data_url, running_mock, task_count
 
@@ -148,7 +148,7 @@ def test_finished_tasks_beyond_max_tasks_are_evicted_oldest_first_and_journalled
 
 
 def _mock(**options: object) -> MockServer:
-    from mockmj.server import start_mock
+    from mockmj.serve.inprocess import start_mock
 
     return start_mock(timing="manual", strict=True, **options)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockmj.core.tasks import Action, Milestone, MilestonePath, Status, Task
+from mockmj.model.tasks import Action, Milestone, MilestonePath, Status, Task
 
 
 def task(**fields: object) -> Task:

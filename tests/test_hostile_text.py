@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockmj.core.images import shorten
-from mockmj.core.outcomes import split_directive
-from mockmj.server import MockServer
+from mockmj.media.images import shorten
+from mockmj.model.outcomes import split_directive
+from mockmj.serve.inprocess import MockServer
 
 from .helpers import Client, Receiver, balance, task_count
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mockmj.server import MockServer
+from mockmj.serve.inprocess import MockServer
 
 from .helpers import Client, png_data_url, running_mock
 

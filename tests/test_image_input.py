@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mockmj.core.image_input import (
+from mockmj.media.image_input import (
     MAX_DECODED_BYTES,
     DecodedImage,
     ImageInputError,

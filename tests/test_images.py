@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageStat
 
-from mockmj.core.images import (
+from mockmj.media.images import (
     blend,
     blurred_preview,
     crop_panel,
@@ -506,7 +506,7 @@ def run_fresh_python(code: str, hash_seed: str) -> str:
 
 def test_images_are_identical_across_processes_and_hash_seeds(grid: Image.Image) -> None:
     code = (
-        "import hashlib; from mockmj.core.images import encode_png, render_grid; "
+        "import hashlib; from mockmj.media.images import encode_png, render_grid; "
         "print(hashlib.sha256(encode_png(render_grid('task-1', (1, 1)))).hexdigest())"
     )
     expected = hashlib.sha256(encode_png(grid)).hexdigest()
@@ -514,5 +514,5 @@ def test_images_are_identical_across_processes_and_hash_seeds(grid: Image.Image)
 
 
 def test_the_image_core_does_not_import_flask() -> None:
-    code = "import sys, mockmj.core.images, mockmj.core.image_input; print('flask' in sys.modules)"
+    code = "import sys, mockmj.media.images, mockmj.media.image_input; print('flask' in sys.modules)"
     assert run_fresh_python(code, "0") == "False"

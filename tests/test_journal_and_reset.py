@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from mockmj.core.clock import VIRTUAL_EPOCH_MS
+from mockmj.model.clock import VIRTUAL_EPOCH_MS
 
 from .helpers import Client, Receiver, Servers, submit_imagine
 

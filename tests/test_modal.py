@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from mockmj.server import MockServer
+from mockmj.serve.inprocess import MockServer
 
 from .helpers import Client, balance, button, decode_image, finished, mock_client, quarter, submit, task_count
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from mockmj.core.outcomes import DEFAULT_FAIL_REASON
-from mockmj.core.timing import PROFILES
-from mockmj.server import MockServer
+from mockmj.model.outcomes import DEFAULT_FAIL_REASON
+from mockmj.model.timing import PROFILES
+from mockmj.serve.inprocess import MockServer
 
 from .helpers import Client, running_mock
 

@@ -1,4 +1,4 @@
-"""Rate limits of API keys (core/ratelimit.py): the windows a rate becomes, the limiter in each storage
+"""Rate limits of API keys (store/ratelimit.py): the windows a rate becomes, the limiter in each storage
 (memory, SQLite, a real Redis), counts shared by processes, and ApiKey's use of it."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 from limits import RateLimitItemPerHour
 from limits.strategies import MovingWindowRateLimiter
 
-from mockmj.core import ratelimit
-from mockmj.core.accounts import ApiKey
-from mockmj.core.ratelimit import RateLimiter, open_storage, windows
+from mockmj.engine.accounts import ApiKey
+from mockmj.store import ratelimit
+from mockmj.store.ratelimit import RateLimiter, open_storage, windows
 
 
 def window(item: object) -> tuple[int, int] | None:

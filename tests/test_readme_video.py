@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mockmj.core import video
+from mockmj.media import video
 
 from .helpers import run_bash
 

@@ -17,7 +17,7 @@ import requests
 from mockmj.config import load_settings
 from mockmj.record.proxy import RecorderServer, start_recorder
 from mockmj.record.replay import MEDIA_ROUTE, start_replay
-from mockmj.server import MockServer, start_mock
+from mockmj.serve.inprocess import MockServer, start_mock
 
 LIVE_KEY = "live-secret-key-4242"  # the target's own key: the client never holds it
 DUMMY_KEY = "dummy-client-key-77"

@@ -13,7 +13,7 @@ import requests
 
 from mockmj.record.proxy import start_recorder
 from mockmj.record.validate import RULES, Validator
-from mockmj.server import start_mock
+from mockmj.serve.inprocess import start_mock
 from tests.contract_selftest.corruptions import CORRUPTIONS
 
 KEY = "k-validation-1"

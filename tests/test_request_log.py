@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mockmj.logs import JsonLines, RequestLog, access_log, skip_unused_record_fields
+from mockmj.web.logs import JsonLines, RequestLog, access_log, skip_unused_record_fields
 from mockmj.web.render import Reply, envelope
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from mockmj.server import MockServer
+from mockmj.serve.inprocess import MockServer
 
 from .helpers import Client, Receiver, running_mock
 

@@ -24,7 +24,8 @@ from click.testing import CliRunner
 
 from mockmj.cli import main
 from mockmj.config import load_settings
-from mockmj.server import release, worker_app
+from mockmj.serve.granian import worker_app
+from mockmj.serve.inprocess import release
 
 from .test_cli import free_port, usage_error
 
@@ -33,16 +34,16 @@ STOP_TIMEOUT_S = 20
 
 
 def shared_stores_exist() -> bool:
-    """Whether the engine can open sqlite:/redis:// stores yet (mockmj/core/store.py's open_store)."""
+    """Whether the engine can open sqlite:/redis:// stores yet (mockmj/store/base.py's open_store)."""
     try:
-        store = importlib.import_module("mockmj.core.store")
+        store = importlib.import_module("mockmj.store.base")
     except ImportError:
         return False
     return hasattr(store, "open_store")
 
 
 needs_shared_store = pytest.mark.skipif(not shared_stores_exist(),
-                                        reason="no shared store yet: mockmj.core.store has no open_store")
+                                        reason="no shared store yet: mockmj.store.base has no open_store")
 
 
 # ------------------------------------------------------------------------------------------ processes

@@ -1,4 +1,4 @@
-"""The option types live in core (core/settings.py) and are checked by pydantic: strictly, nested values
+"""The option types live in the model layer (model/settings.py) and are checked by pydantic: strictly, nested values
 too, with a message that names the setting and says what was wrong."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 import mockmj.config
-from mockmj.core import settings as core_settings
-from mockmj.core.settings import AccountConfig, KeyConfig, Settings
+from mockmj.model import settings as core_settings
+from mockmj.model.settings import AccountConfig, KeyConfig, Settings
 
 
 @pytest.mark.parametrize(("changes", "words"), [

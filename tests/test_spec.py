@@ -15,7 +15,7 @@ import yaml
 from openapi_spec_validator import validate
 
 from mockmj.config import Settings
-from mockmj.server import MockServer
+from mockmj.serve.inprocess import MockServer
 from mockmj.web import handlers
 from mockmj.web.app import create_app
 from tests.helpers import Client

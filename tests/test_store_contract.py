@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mockmj.config import AccountConfig, load_settings
-from mockmj.core.store import Head, open_store
+from mockmj.store.base import Head, open_store
 from mockmj.web.app import create_app
 
 KEY = {"Authorization": "Bearer tenant-a"}

@@ -1,4 +1,4 @@
-"""The lifecycle table of mockmj/core/tasks.py and the schedule builder of mockmj/core/timing.py.
+"""The lifecycle table of mockmj/model/tasks.py and the schedule builder of mockmj/model/timing.py.
 
 Unit tests pin the table (terminal states have no exits, NOT_START and MODAL are the only ways in)
 and the refusals of `Task.set_milestones` / `Task.extend`; hypothesis checks that every schedule
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockmj.core.tasks import (
+from mockmj.model.tasks import (
     INITIAL,
     TERMINAL,
     TRANSITIONS,
@@ -26,7 +26,7 @@ from mockmj.core.tasks import (
     check_step,
     percent,
 )
-from mockmj.core.timing import PROFILES, PROGRESS_STEPS, Plan, build_path, slot_hold
+from mockmj.model.timing import PROFILES, PROGRESS_STEPS, Plan, build_path, slot_hold
 
 # How far along the lifecycle a status is; a task read at a later time never has a lower rank.
 RANK = {

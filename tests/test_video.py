@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
-from mockmj.core import video
+from mockmj.media import video
 
 from .helpers import (
     Client,

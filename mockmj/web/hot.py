@@ -31,16 +31,16 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.utils import get_content_type
 from werkzeug.wsgi import get_input_stream
 
-from .api import MODE_OF_PREFIX, answer, api_routes
-from .exchange import Exchange
+from mockmj.web.api import MODE_OF_PREFIX, answer, api_routes
+from mockmj.web.exchange import Exchange
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from ..logs import RequestLog
-    from .mock import Mock
-    from .render import Reply
-    from .spec import Operation
+    from mockmj.web.logs import RequestLog
+    from mockmj.web.mock import Mock
+    from mockmj.web.render import Reply
+    from mockmj.web.spec import Operation
 
 HOT_OPERATIONS = frozenset({"fetchTask", "submitImagine"})
 # A path parameter the hot path takes: task ids and the like. Anything else (percent signs, dots, Unicode)
