@@ -2,7 +2,7 @@
 
     python benchmarks/filled_mock.py --tasks 1000000 [--fill copies|engine]
 
-It builds the same app `mockmj serve` builds (create_app) on the same server (mockmj.serve.granian.waitress_server,
+It builds the same app `mockmj serve` builds (create_app) on the same server (mockmj.serve.waitress.waitress_server,
 8 threads), fills it in-process, then prints one JSON line (port, a sample of stored ids, fill time, peak
 memory) and serves until it is terminated.
 

@@ -93,7 +93,7 @@ KEYS = []
 
 def test_nothing_started_before_a_test_asks():
     assert "mockmj.pytest_plugin" in sys.modules, "the entry point loaded the plugin"
-    assert "mockmj.serve.granian" not in sys.modules and "mockmj.web.app" not in sys.modules
+    assert not {"mockmj.serve.granian", "mockmj.serve.inprocess", "mockmj.web.app"} & set(sys.modules)
     assert not [t.name for t in threading.enumerate() if t.name.startswith("mockmj")]
 
 
@@ -139,7 +139,7 @@ def test_nothing_leaked_from_earlier_tests(app, mockmj):
     assert mockmj.clock()["timing"] == "fast"
     account = mockmj.accounts()[0]
     assert account["remix"] is False and account["coreSize"] == 3
-    assert mockmj.web.control("GET", "/rules") == []
+    assert mockmj.control("GET", "/rules") == []
     assert mockmj.key_info()["balance"] == 1000000
     assert app.http.get(mockmj.base_url + "/mj/task/list", timeout=10).json() == []
     assert mockmj.requests() == [e for e in mockmj.requests() if e["key"] == mockmj.api_key[:4] + "…"]
@@ -210,7 +210,7 @@ def test_options_from_ini_and_command_line(pytester: pytest.Pytester) -> None:
         def test_options(mockmj):
             health = requests.get(mockmj.base_url + "/_mockmj/health", timeout=10).json()
             assert health["dialect"] == "proxy" and health["timing"] == "per-poll"
-            assert mockmj.serve.granian.mock.settings.seed == 77
+            assert mockmj.server.mock.settings.seed == 77
             assert mockmj.base_url.startswith("http://127.0.0.1:")
     ''')
     result = run(pytester, "--mockmj-dialect", "proxy")

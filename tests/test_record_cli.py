@@ -16,7 +16,7 @@ def invoke(*args: str) -> tuple[int, str]:
     """In-process; a server that would start (the input was accepted) fails the test instead of blocking."""
     never = AssertionError("a server was started: the input was accepted")
     with mock.patch("mockmj.cli.serve_app", side_effect=never), \
-            mock.patch("mockmj.serve.granian.waitress_server", side_effect=never), mock.patch("logging.basicConfig"):
+            mock.patch("mockmj.serve.waitress.waitress_server", side_effect=never), mock.patch("logging.basicConfig"):
         result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     return result.exit_code, result.output
 
