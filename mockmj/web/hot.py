@@ -14,7 +14,7 @@ every hot request it cannot answer byte for byte as Flask would, goes to Flask u
 What it leaves out of Flask's machinery changes nothing for these routes: the app's before_request hooks
 are the start time of the access log (kept here) and the dashboard's redirect of `/` (never a hot path),
 the after_request hook is the access log (written here), and nothing listens to Flask's signals or uses
-the session. tests/test_hot_path.py pins those hooks and compares both paths response by response.
+the session. tests/web/test_hot_path.py pins those hooks and compares both paths response by response.
 An exception (a strict-mode violation, a bug) is handed to Flask's own error handling, as if the view
 had raised it.
 """
