@@ -32,7 +32,7 @@ from mockmj.model.prompts import DEFAULT_BANNED_WORDS, banned_pattern, find_bann
 from mockmj.model.settings import Settings
 from mockmj.model.tasks import TERMINAL, Action, Milestone, Status, Task, percent
 from mockmj.model.timing import PROFILES, Plan, TimingProfile, build_path, slot_hold
-from mockmj.model.versions import version_of
+from mockmj.model.versions import Defaults, version_of
 from mockmj.store.base import Store, open_store
 from mockmj.store.ratelimit import RateLimiter
 
@@ -504,6 +504,10 @@ class Engine:
             self._mark(f"key:{task.owner}")
 
     # ----------------------------------------------------------------------------- reading tasks
+    def model_defaults(self) -> Defaults:
+        """The model versions a prompt gets when it names none (settings default_version, default_niji)."""
+        return Defaults(self.settings.default_version, self.settings.default_niji)
+
     def per_poll(self) -> bool:
         return self.profile.per_poll
 
@@ -554,7 +558,7 @@ class Engine:
             "finishTime": status_time_end,
             "imageUrl": image_url,
             "failReason": fail_reason,
-            "buttons": btn.buttons_for(task.button_set, task.message_hash, task.final_prompt)
+            "buttons": btn.buttons_for(task.button_set, task.message_hash, task.final_prompt, self.model_defaults())
             if m.status is Status.SUCCESS
             else [],
             "properties": props,
@@ -564,8 +568,8 @@ class Engine:
     def _media_fields(self, task: Task, status: Status, origin: str) -> dict[str, Any]:
         """The fields newer proxies add to every task (null where they say nothing): a finished video
         task lists each video of its batch with a thumbnail, and its cover frames."""
-        fields: dict[str, Any] = {"version": task.version, "imageUrls": None, "videoUrl": None, "videoUrls": None,
-                                  "contentType": None}
+        fields: dict[str, Any] = {"version": self.dialect.model_label(task.version), "imageUrls": None,
+                                  "videoUrl": None, "videoUrls": None, "contentType": None}
         if not is_video(task.image_recipe):
             return fields
         fields["contentType"] = "video/mp4"
@@ -755,7 +759,7 @@ class Engine:
         # describe shows the image it was sent: Midjourney made no image, so there is no seed
         task.seed = self.ids.seed_value() if task.recipe_has_image() else None
         if task.recipe_has_image() and spec.bot_type != "INSIGHT_FACE" and not is_video(spec.recipe):
-            task.version = version_of(spec.final_prompt or spec.prompt_en).name
+            task.version = version_of(spec.final_prompt or spec.prompt_en, self.model_defaults()).name
         task.origin = caller.origin
         task.callback_fault = caller.callback_fault
         task.callback_delay_ms = caller.callback_delay_ms

@@ -54,6 +54,15 @@ class Dialect:
     # task fields a relay serves as strings (Go `string` fields of new-api's task, never null), with what it
     # serves where the task has no value yet; empty: nulls stay null, as the proxy's Jackson writes them.
     null_strings: dict[str, str] = field(default_factory=dict)
+    # a task's `version`: "proxy" as trueai writes it ("v 8.1", "v 7", "niji 7"); "short" the mock's own
+    # "8.1", "7", "niji 7" where no relay carries the field (new-api re-serves no version), as before.
+    version_label: str = "short"
+
+    def model_label(self, name: str | None) -> str | None:
+        """A task's model version as this dialect writes it (None: a task that used no image model)."""
+        if name is None or self.version_label == "short" or name.startswith("niji"):
+            return name
+        return f"v {name}"
 
     def strings_for_nulls(self, task: dict[str, Any]) -> dict[str, Any]:
         """The task JSON with the relay's string in place of each null its relay serves as a string."""
@@ -189,6 +198,7 @@ PROXY = Dialect(
     content_type="json",
     missing_attachment="http",
     auth_without_keys=False,
+    version_label="proxy",
 )
 
 DIALECTS = {d.name: d for d in (EIGHTY_EIGHT, PROXY)}

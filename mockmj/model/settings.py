@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from mockmj.model.dialects import DIALECTS
 from mockmj.model.profile_file import resolve_profile
 from mockmj.model.timing import DEFAULT_PROFILE, PROFILES
+from mockmj.model.versions import DEFAULT_VERSION, MODEL_VERSIONS, NIJI_VERSIONS
 
 # What each accepted submission costs, in the mock's credit units (the real relays price per action).
 DEFAULT_PRICES: dict[str, int] = {
@@ -75,6 +76,10 @@ class Settings:
     banned_words: list[str] | None = None  # None: the built-in list
     glossary: dict[str, str] | None = None  # None: the built-in glossary
     strict: bool = False  # validate every response against the spec (on in mockmj's own tests)
+    # the model a prompt without --v gets, and the niji a bare --niji gets (None: niji 7 beside V8.x,
+    # niji 6 beside an older pinned default); see model/versions.py
+    default_version: str = DEFAULT_VERSION
+    default_niji: str | None = None
     # how `mockmj serve` listens and logs (ignored by in-process servers, which take a free port)
     host: str = "127.0.0.1"
     port: int = 8080
@@ -120,6 +125,11 @@ class Settings:
             raise ValueError("callback policy must be 'upstream' or 'retry'")
         if not self.accounts:
             raise ValueError("at least one account is needed")
+        if self.default_version not in MODEL_VERSIONS:
+            raise ValueError(f"default_version must be one of {', '.join(MODEL_VERSIONS)}, "
+                             f"not {self.default_version!r}")
+        if self.default_niji is not None and self.default_niji not in NIJI_VERSIONS:
+            raise ValueError(f"default_niji must be one of {', '.join(NIJI_VERSIONS)}, not {self.default_niji!r}")
         for rate in (self.default_rate_limit, *(k.rate_limit for k in self.keys)):
             if rate is not None and not rate > 0:  # 0 or less (or NaN) would be a limit no request can meet
                 raise ValueError(f"rate_limit must be above 0 requests per second (or unset), not {rate}")

@@ -294,7 +294,8 @@ def action(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         status = engine.status_of(parent)
         if status is not Status.SUCCESS:
             raise param("task_status", f"task {parent.id} is {status.value}: buttons can be used only at SUCCESS")
-        own = {b["customId"] for b in buttons_for(parent.button_set, parent.message_hash, parent.final_prompt)}
+        own = {b["customId"] for b in buttons_for(parent.button_set, parent.message_hash, parent.final_prompt,
+                                                  engine.model_defaults())}
         if custom_id not in own:
             raise param("custom_id_unknown", f"customId '{custom_id}' is not one of the buttons of task {parent.id}")
         return press_button(engine, caller, body, parent, press, custom_id)
