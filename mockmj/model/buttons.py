@@ -108,6 +108,8 @@ def buttons_for(button_set: str, h: str | None, prompt: str | None,
                 defaults: Defaults | None = None) -> list[dict[str, Any]]:
     if button_set == "grid" and h:
         return grid_buttons(h)
+    if button_set == "draft_grid" and h:  # a V7 draft: Enhance re-renders it at full quality
+        return [*grid_buttons(h), button(f"MJ::JOB::enhance::0::{h}::SOLO", "Enhance", "✨")]
     if button_set == "upscaled" and h:
         return upscaled_buttons(h, prompt, defaults)
     if button_set == "describe":
@@ -135,6 +137,7 @@ _GRAMMAR: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^MJ::JOB::upsample::([1-4])::({_HASH})$"), "upscale"),
     (re.compile(rf"^MJ::JOB::variation::([1-4])::({_HASH})$"), "variation"),
     (re.compile(rf"^MJ::JOB::reroll::(0)::({_HASH})::SOLO$"), "reroll"),
+    (re.compile(rf"^MJ::JOB::enhance::(0)::({_HASH})::SOLO$"), "enhance"),
     (re.compile(rf"^MJ::JOB::upsample_({_UPSCALERS})::(1)::({_HASH})::SOLO$"), "upscale_hd"),
     (re.compile(rf"^MJ::JOB::(low_variation|high_variation)::(1)::({_HASH})::SOLO$"), "vary"),
     (re.compile(rf"^MJ::Inpaint::(1)::({_HASH})::SOLO$"), "inpaint"),
@@ -159,7 +162,7 @@ def parse_custom_id(custom_id: str) -> Press | None:
         if not m:
             continue
         g = m.groups()
-        if kind in ("upscale", "variation", "reroll", "video_upscale"):
+        if kind in ("upscale", "variation", "reroll", "video_upscale", "enhance"):
             return Press(kind, int(g[0]), g[1])
         if kind in ("upscale_hd", "vary", "pan", "animate", "animate_extend"):
             return Press(kind, 1, g[2], detail=g[0])

@@ -55,6 +55,7 @@ class AccountConfig:
     core_size: int = 3
     queue_size: int = 10
     remark: str = "mockmj default account"
+    draft: bool = False  # every prompt of this account is a --draft job without version flags (trueai's IsDraft)
 
 
 @dataclass

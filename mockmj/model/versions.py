@@ -39,6 +39,8 @@ class Version:
     upscaled: tuple[str, ...]  # the button groups of an upscaled image (the table above)
     bot_type: str = "MID_JOURNEY"
     hd_factor: int = 1  # how much larger a `--hd` render is on each side (V8.x renders natively at 2K)
+    draft_scale: float = 1  # a `--draft` image's side against the 1K cell (V8.1: 512²)
+    draft_enhance: bool = False  # a `--draft` grid offers Enhance (V7's draft mode)
 
     @property
     def animate(self) -> bool:
@@ -52,11 +54,11 @@ def _subtle_creative(family: str) -> tuple[Upscaler, ...]:
     )
 
 
-V8_1 = Version("8.1", "", (), V8_SET, hd_factor=2)
-V7 = Version("7", "v7", _subtle_creative("v7"), SINCE_V6)
+V8_1 = Version("8.1", "", (), V8_SET, hd_factor=2, draft_scale=0.5)
+V7 = Version("7", "v7", _subtle_creative("v7"), SINCE_V6, draft_enhance=True)
 VERSIONS: dict[str, Version] = {
     "8.1": V8_1,
-    "8": Version("8", "", (), V8_SET, hd_factor=2),
+    "8": Version("8", "", (), V8_SET, hd_factor=2, draft_scale=0.5),
     "7": V7,
     "6.1": Version("6.1", "v6r1", _subtle_creative("v6r1"), SINCE_V6),
     "6": Version("6", "v6", _subtle_creative("v6"), SINCE_V6),
@@ -133,6 +135,27 @@ def upscaler(job: str) -> Upscaler | None:
 def wants_hd(prompt: str | None) -> bool:
     """`--hd` in the prompt (V8.x renders natively at 2K; older versions ignore it)."""
     return bool(re.search(r"(?<![\w-])--hd(?![\w-])", prompt or ""))
+
+
+_DRAFT = re.compile(r"(?<![\w-])--draft(?![\w-])")
+_VERSION_PARAMS = re.compile(r"--(?:v|version)\s+[0-9][0-9.]{0,5}|--niji(?:\s+[0-9][0-9.]{0,5})?(?![\w-])")
+
+
+def is_draft(prompt: str | None) -> bool:
+    """`--draft` in the prompt: a draft job (V7: four images at half cost; V8.1: a batch of 512² images)."""
+    return bool(_DRAFT.search(prompt or ""))
+
+
+def without_draft(prompt: str) -> str:
+    """The prompt with its `--draft` removed (what Enhance renders at full quality)."""
+    return " ".join(_DRAFT.sub("", prompt).split())
+
+
+def as_draft(prompt: str) -> str:
+    """What an account that drafts every prompt sends (trueai's IsDraft): ` --draft` appended once, and
+    the version flags removed (so the draft runs on the default model)."""
+    prompt = " ".join(_VERSION_PARAMS.sub("", prompt).split())
+    return prompt if is_draft(prompt) else f"{prompt} --draft"
 
 
 UPSCALER_JOBS = tuple(dict.fromkeys(up.job for v in VERSIONS.values() for up in v.upscalers))
