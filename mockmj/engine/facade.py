@@ -26,6 +26,7 @@ from mockmj.model.clock import Clock, VirtualClock
 from mockmj.model.dialects import DIALECTS, Dialect
 from mockmj.model.errors import Refusal, param
 from mockmj.model.ids import IdSource
+from mockmj.model.modes import mode_of, price_in_mode
 from mockmj.model.outcomes import Outcome, parse_outcome, split_directive
 from mockmj.model.profile_file import resolve_profile
 from mockmj.model.prompts import DEFAULT_BANNED_WORDS, banned_pattern, find_banned, translate
@@ -684,6 +685,13 @@ class Engine:
     def _price(self, action: Action) -> int:
         return int(self.settings.prices.get(action.value, 0))
 
+    def _check_mode(self, key: str, mode: str) -> None:
+        """A key configured with `modes` may run only those (a relay refuses the rest with HTTP 403)."""
+        allowed = next((k.modes for k in self.settings.keys if k.key == key), None)
+        if allowed is not None and mode not in allowed:
+            raise Refusal("mode_forbidden", f"this API key may not use {mode} mode (it may use "
+                          f"{', '.join(allowed) or 'none'})", params={"mode": mode})
+
     def _check_balance(self, key: str, price: int) -> ApiKey:
         record = self.api_key(key)
         self._apply_refunds()
@@ -713,7 +721,9 @@ class Engine:
 
     def _launch(self, caller: Caller, spec: NewTask, body: dict[str, Any], outcome: Outcome) -> Accepted:
         account = spec.account or self.choose_account(body.get("accountFilter"), caller.mode)
-        price = self._price(spec.action)
+        mode = mode_of(caller.mode, spec.final_prompt or spec.prompt_en)
+        self._check_mode(caller.key, mode)
+        price = price_in_mode(self._price(spec.action), mode, self.settings.mode_prices)
         record = self._check_balance(caller.key, price)
         now = self.now()
         task_id = self.ids.task_id(now)

@@ -102,6 +102,7 @@ EIGHTY_EIGHT = Dialect(
         "banned": 24,
         "seed": 1,
         "parent_missing": 21,
+        "mode_forbidden": 403,
     },
     messages={
         "ok": "Submitted successfully",
@@ -118,8 +119,9 @@ EIGHTY_EIGHT = Dialect(
         "seed": "Success",
         "cancelled": "Task cancelled",
         "parent_missing": "Parameter error: {detail}",
+        "mode_forbidden": "Forbidden: {detail}",
     },
-    http_status={"not_found": 404, "parent_missing": 404},
+    http_status={"not_found": 404, "parent_missing": 404, "mode_forbidden": 403},
     # A relay answers fetches from its database, whose task fields are Go strings: "0%" before the task
     # starts (its starting value, relay-compatibility reference), "" for a prompt, state, image or reason
     # not known yet. A client that does progress.rstrip("%") works against a relay and must here too.
@@ -143,6 +145,7 @@ PROXY = Dialect(
         "banned": 24,
         "seed": 1,
         "parent_missing": 3,
+        "mode_forbidden": 403,
     },
     messages={
         "ok": "提交成功",
@@ -159,8 +162,10 @@ PROXY = Dialect(
         "seed": "成功",
         "cancelled": "取消任务",
         "parent_missing": "关联任务不存在或已失效",
+        "mode_forbidden": "Forbidden: {detail}",
     },
-    http_status={"parent_missing": 404},  # trueai's /submit/video answers an unknown parent with HTTP 404
+    # trueai's /submit/video answers an unknown parent with HTTP 404; a relay refuses a forbidden mode with 403
+    http_status={"parent_missing": 404, "mode_forbidden": 403},
     param_messages={
         "prompt_blank": "prompt不能为空",
         "base64_format": "base64格式错误",

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from mockmj.model.dialects import DIALECTS
+from mockmj.model.modes import check_key_modes, check_mode_prices
 from mockmj.model.profile_file import resolve_profile
 from mockmj.model.timing import DEFAULT_PROFILE, PROFILES
 from mockmj.model.versions import DEFAULT_VERSION, MODEL_VERSIONS, NIJI_VERSIONS
@@ -39,6 +40,7 @@ class KeyConfig:
     balance: int | None = None  # None: the default balance
     rate_limit: float | None = None
     allowed_operations: list[str] | None = None
+    modes: list[str] | None = None  # the speed modes this key may use (fast, relax, turbo, draft); None: all
 
 
 @dataclass
@@ -74,6 +76,8 @@ class Settings:
     notify_hook: str | None = None
     callback_policy: str = "upstream"
     prices: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    # a factor per speed mode on the action's price, as relays bill (e.g. fast 1, relax 1, turbo 2, draft 0.5)
+    mode_prices: dict[str, float] | None = None
     banned_words: list[str] | None = None  # None: the built-in list
     glossary: dict[str, str] | None = None  # None: the built-in glossary
     strict: bool = False  # validate every response against the spec (on in mockmj's own tests)
@@ -126,6 +130,9 @@ class Settings:
             raise ValueError("callback policy must be 'upstream' or 'retry'")
         if not self.accounts:
             raise ValueError("at least one account is needed")
+        check_mode_prices(self.mode_prices)
+        for k in self.keys:
+            check_key_modes(k.key, k.modes)
         if self.default_version not in MODEL_VERSIONS:
             raise ValueError(f"default_version must be one of {', '.join(MODEL_VERSIONS)}, "
                              f"not {self.default_version!r}")
