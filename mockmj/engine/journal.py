@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import pickle
 import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from mockmj.engine import codec
 from mockmj.model.masking import key_matches
 
 if TYPE_CHECKING:
@@ -51,11 +51,11 @@ class Journal:
         if self._store is None:
             with self._lock:
                 return [entry for _, entry in self._items]
-        return [{"seq": item.seq, **pickle.loads(item.value)} for item in self._store.entries("journal")]
+        return [{"seq": item.seq, **codec.loads(item.value)} for item in self._store.entries("journal")]
 
     def record(self, entry: dict[str, Any]) -> None:
         if self._store is not None:
-            self._store.append("journal", entry.get("key"), pickle.dumps(entry), self._items.maxlen or 0)
+            self._store.append("journal", entry.get("key"), codec.dumps(entry), self._items.maxlen or 0)
             return
         weight = _weight(entry)
         with self._lock:

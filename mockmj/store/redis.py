@@ -55,7 +55,7 @@ local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if #items > 0 then redis.call('ZREM', KEYS[1], unpack(items)) end
 return items
 """
-NO_VALUE = b""  # a deleted record (values are pickles, never empty)
+NO_VALUE = b""  # a deleted record (values are JSON documents, never empty)
 
 
 class RedisStore:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import pickle
 import threading
 import time
 from collections import deque
@@ -29,6 +28,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_chain, wait_fixed
 
+from mockmj.engine import codec
 from mockmj.engine.callbacks.fairpool import Batch, FairPool, Job
 from mockmj.model.jsonio import compact
 from mockmj.model.tasks import Milestone, Status, Task
@@ -116,10 +116,10 @@ class _SharedDue:
         self.store = store
 
     def push(self, items: list[_Due]) -> None:
-        self.store.add_due([(d.at, d.owner, pickle.dumps(d)) for d in items])
+        self.store.add_due([(d.at, d.owner, codec.dumps((d.at, d.seq, d.task_id, d.index, d.owner))) for d in items])
 
     def take(self, now: int) -> list[_Due]:
-        return [pickle.loads(value) for value in self.store.claim_due(now)]
+        return [_Due(*codec.loads(value)) for value in self.store.claim_due(now)]
 
     def next_at(self) -> int | None:
         return self.store.next_due()
@@ -135,11 +135,11 @@ class _SharedOutbox:
         self.store, self.maxlen = store, size
 
     def append(self, entry: dict[str, Any]) -> int:
-        return self.store.append("outbox", entry["key"], pickle.dumps(entry), self.maxlen)
+        return self.store.append("outbox", entry["key"], codec.dumps(entry), self.maxlen)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for item in self.store.entries("outbox"):
-            yield {**pickle.loads(item.value), "seq": item.seq}
+            yield {**codec.loads(item.value), "seq": item.seq}
 
     def clear(self, key: str | None = None) -> None:
         self.store.clear_log("outbox", key)
