@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -50,10 +51,25 @@ if keep > 0 then
 end
 return seq
 """
+# Due callbacks in time order, except those of tasks another claim still leases; their tasks are leased.
 CLAIM = """
 local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if #items > 0 then redis.call('ZREM', KEYS[1], unpack(items)) end
-return items
+local wall = tonumber(ARGV[2])
+local free = {}
+local out = {}
+for _, member in ipairs(items) do
+  local task = string.match(member, '^[^\\n]*\\n[^\\n]*\\n([^\\n]*)\\n')
+  if free[task] == nil then
+    local lease = tonumber(redis.call('HGET', KEYS[2], task) or '0')
+    free[task] = lease <= wall
+    if free[task] then redis.call('HSET', KEYS[2], task, ARGV[3]) end
+  end
+  if free[task] then
+    out[#out + 1] = member
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
+return out
 """
 NO_VALUE = b""  # a deleted record (values are JSON documents, never empty)
 
@@ -130,7 +146,7 @@ class RedisStore:
 
     def wipe(self) -> Head:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(PREFIX + "rec", PREFIX + "ver", PREFIX + "due")
+        pipe.delete(PREFIX + "rec", PREFIX + "ver", PREFIX + "due", PREFIX + "leases")
         pipe.hincrby(PREFIX + "head", "epoch", 1)
         pipe.hset(PREFIX + "head", "version", 0)
         _, epoch, _ = pipe.execute()
@@ -160,17 +176,23 @@ class RedisStore:
             pipe.execute()
 
     # ---------------------------------------------------------------------------- due callbacks
-    def add_due(self, items: list[tuple[int, str, bytes]]) -> None:
+    def add_due(self, items: list[tuple[int, str, str, bytes]]) -> None:
         if items:
-            members = {self._member(owner, value): at for at, owner, value in items}
+            members = {self._member(owner, task, value): at for at, owner, task, value in items}
             self.redis.zadd(PREFIX + "due", members)
 
-    def _member(self, owner: str, value: bytes) -> bytes:
+    def _member(self, owner: str, task: str, value: bytes) -> bytes:
         # equal times sort by member: the zero-padded counter keeps one worker's callbacks in their order
-        return f"{self._tag}-{next(self._count):012d}\n{owner}\n".encode() + value
+        return f"{self._tag}-{next(self._count):012d}\n{owner}\n{task}\n".encode() + value
 
-    def claim_due(self, now: int) -> list[bytes]:
-        return [m.split(b"\n", 2)[2] for m in self._claim(keys=[PREFIX + "due"], args=[now])]
+    def claim_due(self, now: int, lease_s: float) -> list[bytes]:
+        wall = time.time()
+        claimed = self._claim(keys=[PREFIX + "due", PREFIX + "leases"], args=[now, wall, wall + lease_s])
+        return [m.split(b"\n", 3)[3] for m in claimed]
+
+    def release_due(self, tasks: list[str]) -> None:
+        if tasks:
+            self.redis.hdel(PREFIX + "leases", *tasks)
 
     def next_due(self) -> int | None:
         first = self.redis.zrange(PREFIX + "due", 0, 0, withscores=True)
@@ -178,7 +200,7 @@ class RedisStore:
 
     def drop_due(self, owner: str | None = None) -> None:
         if owner is None:
-            self.redis.delete(PREFIX + "due")
+            self.redis.delete(PREFIX + "due", PREFIX + "leases")
             return
         mine = [m for m in self.redis.zrange(PREFIX + "due", 0, -1) if m.split(b"\n", 2)[1] == owner.encode()]
         if mine:

@@ -8,6 +8,7 @@ acknowledged. Connections, WAL and the write lock: sqlite_file.py.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,8 +26,9 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS logs (log TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT, value BLOB NOT NULL,
                                  PRIMARY KEY (log, seq));
 CREATE TABLE IF NOT EXISTS due (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, owner TEXT NOT NULL,
-                                value BLOB NOT NULL);
+                                task TEXT NOT NULL, value BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS due_by_time ON due (at);
+CREATE TABLE IF NOT EXISTS leases (task TEXT PRIMARY KEY, until REAL NOT NULL);
 """
 
 
@@ -83,6 +85,7 @@ class SqliteStore:
         with self.file.write() as conn:
             conn.execute("DELETE FROM records")
             conn.execute("DELETE FROM due")
+            conn.execute("DELETE FROM leases")
             conn.execute("UPDATE head SET epoch = epoch + 1, version = 0")
             epoch, version = conn.execute("SELECT epoch, version FROM head").fetchone()
         return Head(epoch, version)
@@ -115,15 +118,29 @@ class SqliteStore:
                 conn.execute("DELETE FROM logs WHERE log = ? AND key = ?", (log, key))
 
     # ---------------------------------------------------------------------------- due callbacks
-    def add_due(self, items: list[tuple[int, str, bytes]]) -> None:
+    def add_due(self, items: list[tuple[int, str, str, bytes]]) -> None:
         if items:
             with self.file.write() as conn:
-                conn.executemany("INSERT INTO due (at, owner, value) VALUES (?, ?, ?)", items)
+                conn.executemany("INSERT INTO due (at, owner, task, value) VALUES (?, ?, ?, ?)", items)
 
-    def claim_due(self, now: int) -> list[bytes]:
+    def claim_due(self, now: int, lease_s: float) -> list[bytes]:
+        wall = time.time()
         with self.file.write() as conn:
-            rows = conn.execute("DELETE FROM due WHERE at <= ? RETURNING at, id, value", (now,)).fetchall()
-        return [value for _, _, value in sorted(rows)]  # in time order, then in the order they were scheduled
+            conn.execute("DELETE FROM leases WHERE until <= ?", (wall,))
+            leased = {task for (task,) in conn.execute("SELECT task FROM leases")}
+            rows = [row for row in conn.execute("SELECT id, task, value FROM due WHERE at <= ? ORDER BY at, id", (now,))
+                    if row[1] not in leased]
+            for part in range(0, len(rows), 500):
+                ids = [row[0] for row in rows[part:part + 500]]
+                conn.execute(f"DELETE FROM due WHERE id IN ({','.join('?' * len(ids))})", ids)
+            conn.executemany("INSERT OR REPLACE INTO leases VALUES (?, ?)",
+                             [(task, wall + lease_s) for task in {row[1] for row in rows}])
+        return [value for _, _, value in rows]  # in time order, then in the order they were scheduled
+
+    def release_due(self, tasks: list[str]) -> None:
+        if tasks:
+            with self.file.write() as conn:
+                conn.executemany("DELETE FROM leases WHERE task = ?", [(task,) for task in tasks])
 
     def next_due(self) -> int | None:
         (at,) = self.file.connection().execute("SELECT min(at) FROM due").fetchone()
@@ -133,6 +150,7 @@ class SqliteStore:
         with self.file.write() as conn:
             if owner is None:
                 conn.execute("DELETE FROM due")
+                conn.execute("DELETE FROM leases")
             else:
                 conn.execute("DELETE FROM due WHERE owner = ?", (owner,))
 
