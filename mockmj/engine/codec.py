@@ -44,8 +44,9 @@ ENUMS: dict[str, type[Enum]] = {cls.__name__: cls for cls in (Status, Action)}
 _FIELDS = {name: {f.name: f for f in dataclasses.fields(cls)} for name, cls in CLASSES.items()}
 
 
-class RecordError(ValueError):
-    """A record this version cannot read: corrupt, foreign, or of an unknown schema."""
+class RecordError(Exception):
+    """A record this version cannot read: corrupt, foreign, or of an unknown schema (not a ValueError: it is
+    never a client's bad input)."""
 
 
 def dumps(value: Any) -> bytes:

@@ -26,7 +26,7 @@ from mockmj.engine.rules import Rules
 from mockmj.engine.task_index import TaskIndex
 from mockmj.model.ids import IdSource
 from mockmj.model.tasks import Task
-from mockmj.store.base import Store
+from mockmj.store.base import Store, StoreUnavailable
 from mockmj.store.records import Head, Record
 
 
@@ -74,15 +74,33 @@ class Replica:
             if self._writing:
                 yield
                 return
-            with self.store.exclusive():
-                self._catch_up()
-                self._writing = True
-                self._draws = self.engine.ids.draws
-                try:
-                    yield
-                finally:
+            try:
+                with self.store.exclusive():
+                    self._catch_up()
+                    self._writing = True
+                    self._draws = self.engine.ids.draws
+                    try:
+                        yield
+                    except StoreUnavailable:
+                        raise
+                    except BaseException:
+                        self._writing = False
+                        self._flush()  # a refusal raised after a change keeps the change, as in memory
+                        raise
                     self._writing = False
                     self._flush()
+            except StoreUnavailable:
+                self._forget_changes()
+                raise
+            finally:
+                self._writing = False
+
+    def _forget_changes(self) -> None:
+        """A transaction the store did not take: what it changed in memory is not the world. The next catch-up
+        reloads the store's world whole (a new epoch is assumed), so no change of it is seen by anyone —
+        no task that only this worker would show, no charge that the store does not have."""
+        self.dirty.clear()
+        self.head = Head(-1, 0)
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -114,15 +132,19 @@ class Replica:
         self.dirty.update(names)
 
     def start(self) -> None:
-        """Join the store: continue its world, or make this engine's world the store's first."""
-        with self.engine.lock, self.store.exclusive():
-            head, records = self.store.everything()
-            if head.version == 0 and not records:
-                self.head = head
-                self.mark_world()
-                self._flush()
-            else:
-                self._load(head, records)
+        """Join the store: continue its world, or make this engine's world the store's first. A store that
+        cannot be read is a usage error (ValueError), before anything is served."""
+        try:
+            with self.engine.lock, self.store.exclusive():
+                head, records = self.store.everything()
+                if head.version == 0 and not records:
+                    self.head = head
+                    self.mark_world()
+                    self._flush()
+                else:
+                    self._load(head, records)
+        except StoreUnavailable as exc:
+            raise ValueError(f"store {exc.url}: {exc.reason}") from None
 
     def mark_world(self) -> None:
         """Every record of the engine's world (a new store, a full reset)."""
@@ -160,7 +182,7 @@ class Replica:
         try:
             self._install(name, value)
         except codec.RecordError as exc:
-            raise codec.RecordError(f"store {self.store.url}: record {name!r}: {exc}") from None
+            raise StoreUnavailable(self.store.url, f"record {name!r}: {exc}") from None
 
     def _install(self, name: str, value: bytes | None) -> None:
         engine = self.engine

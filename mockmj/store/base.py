@@ -21,6 +21,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from mockmj.store.faults import RETRY_AFTER_S, StoreUnavailable, safe_url
 from mockmj.store.records import Head, LogEntry, Record
 
 
@@ -79,4 +80,5 @@ def open_store(url: str) -> Store:
     return RedisStore(url)
 
 
-__all__ = ["Head", "LogEntry", "MemoryStore", "Record", "Store", "open_store"]
+__all__ = ["RETRY_AFTER_S", "Head", "LogEntry", "MemoryStore", "Record", "Store", "StoreUnavailable", "open_store",
+           "safe_url"]

@@ -18,6 +18,7 @@ from contextlib import contextmanager, suppress
 
 import redis
 
+from mockmj.store.faults import StoreUnavailable, guard_faults, safe_url
 from mockmj.store.records import Head, LogEntry, Record, chunks
 
 PREFIX = "mockmj:"
@@ -83,7 +84,7 @@ class RedisStore:
             self.redis = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5)
             self.redis.ping()
         except (redis.RedisError, ValueError) as exc:
-            raise ValueError(f"store {url}: cannot reach Redis ({exc})") from None
+            raise ValueError(f"store {safe_url(url)}: cannot reach Redis ({exc})") from None
         self._lock = self.redis.lock(PREFIX + "lock", timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_WAIT_S,
                                      thread_local=True)
         self._changes = self.redis.register_script(CHANGES)
@@ -101,15 +102,20 @@ class RedisStore:
         if getattr(self._held, "yes", False):
             yield
             return
-        if not self._lock.acquire():
-            raise TimeoutError(f"store {self.url}: another worker held the lock for over {LOCK_WAIT_S} s")
+        try:
+            acquired = self._lock.acquire()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(self.url, exc) from exc
+        if not acquired:
+            raise StoreUnavailable(self.url, f"another worker held the lock for over {LOCK_WAIT_S} s")
         self._held.yes = True
         try:
             yield
         finally:
             self._held.yes = False
-            # a lock that expired (a very long transaction) has nothing left to release
-            with suppress(redis.exceptions.LockError):
+            # a lock that expired (a very long transaction), or a Redis gone meanwhile: nothing to release; it
+            # expires by itself (LOCK_TIMEOUT_S)
+            with suppress(redis.RedisError):
                 self._lock.release()
 
     def head(self) -> Head:
@@ -218,3 +224,6 @@ def _pack(entry: LogEntry) -> bytes:
 def _unpack(raw: bytes) -> LogEntry:
     seq, key, value = raw.split(b"\n", 2)
     return LogEntry(int(seq), key.decode() or None, value)
+
+
+guard_faults(RedisStore, (redis.RedisError,))

@@ -13,10 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mockmj.store.faults import StoreUnavailable, guard_faults
 from mockmj.store.records import Head, LogEntry, Record, chunks
-from mockmj.store.sqlite_file import SqliteFile
+from mockmj.store.sqlite_file import BUSY_TIMEOUT_S, SqliteFile
 
+FORMAT = "2"  # 1: records as pickles (no `meta` table); 2: records as JSON documents (engine/codec.py)
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('format', '""" + FORMAT + """');
 CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL,
                                  version INTEGER NOT NULL);
 INSERT OR IGNORE INTO head VALUES (1, 0, 0);
@@ -30,6 +34,37 @@ CREATE TABLE IF NOT EXISTS due (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER
 CREATE INDEX IF NOT EXISTS due_by_time ON due (at);
 CREATE TABLE IF NOT EXISTS leases (task TEXT PRIMARY KEY, until REAL NOT NULL);
 """
+# The tables a mockmj store file may hold (its own, and the rate limits' beside them, store/ratelimit.py).
+OWN_TABLES = frozenset({"meta", "head", "records", "counters", "logs", "due", "leases", "sqlite_sequence",
+                        "ratelimit_hits", "ratelimit_counters"})
+
+
+def check_file(url: str, path: Path) -> None:
+    """Refuse, before anything is written to it, a file that is not a mockmj store of this format: another
+    application's database (mockmj would add its tables beside that application's), or a store of an older
+    mockmj whose records this version cannot read."""
+    if not path.exists() or path.stat().st_size == 0:
+        return  # a new store
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            stamp = connection.execute("SELECT value FROM meta WHERE name = 'format'").fetchone() \
+                if "meta" in tables else None
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(f"store {url}: {path} is not a mockmj SQLite store ({exc})") from None
+    foreign = sorted(tables - OWN_TABLES)
+    if foreign:
+        raise ValueError(f"store {url}: {path} is another application's SQLite database (tables "
+                         f"{', '.join(foreign[:5])}); give mockmj a file of its own")
+    if "head" in tables and stamp is None:
+        raise ValueError(f"store {url}: {path} was written by an older mockmj (records as pickles), which this "
+                         "version does not read; start on a new file")
+    if stamp is not None and stamp[0] != FORMAT:
+        raise ValueError(f"store {url}: {path} is a mockmj store of format {stamp[0]}; this version reads format "
+                         f"{FORMAT} only")
 
 
 class SqliteStore:
@@ -40,6 +75,7 @@ class SqliteStore:
         path = Path(url[len("sqlite:"):]).expanduser()
         if path.parent and not path.parent.exists():
             raise ValueError(f"store {url}: the folder {path.parent} does not exist")
+        check_file(url, path)
         try:
             self.file = SqliteFile(path, SCHEMA)
         except sqlite3.DatabaseError as exc:
@@ -50,8 +86,11 @@ class SqliteStore:
     # ---------------------------------------------------------------------------- records
     @contextmanager
     def exclusive(self) -> Iterator[None]:
-        with self.file.write():
-            yield
+        try:
+            with self.file.write():
+                yield
+        except sqlite3.Error as exc:  # BEGIN or COMMIT: locked past the busy timeout, disk full, I/O error
+            raise StoreUnavailable(self.url, exc) from exc
 
     def head(self) -> Head:
         epoch, version = self.file.connection().execute("SELECT epoch, version FROM head").fetchone()
@@ -156,3 +195,6 @@ class SqliteStore:
 
     def close(self) -> None:
         self.file.close()
+
+
+guard_faults(SqliteStore, (sqlite3.Error,))
