@@ -26,8 +26,6 @@ except ImportError as exc:  # a clear hint instead of a bare ModuleNotFoundError
     raise ImportError("mockmj.testcontainers needs testcontainers 4.13 or later: "
                       "pip install 'mockmj[testcontainers]'") from exc
 
-from .config import ENV_PREFIX
-
 if TYPE_CHECKING:
     from typing import Self
 
@@ -39,7 +37,7 @@ HEALTH_PATH = "/_mockmj/health"
 # calling them. Build it with `podman build -t mockmj:VERSION .` (or docker) from the project's checkout.
 DEFAULT_IMAGE = f"mockmj:{version('mockmj')}"
 DEFAULT_API_KEY = "sk-testcontainers"
-CONTROL_TOKEN_HEADER = "X-MockMJ-Control-Token"
+ENV_PREFIX = "MOCKMJ_"  # each setting NAME is read from MOCKMJ_<NAME> by `mockmj serve`
 
 
 class MockMJContainer(DockerContainer):
