@@ -8,6 +8,9 @@ import time
 
 import pytest
 import requests
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network
+from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
 from mockmj.pytest_plugin import MockmjControlError
 from mockmj.testcontainers import DEFAULT_IMAGE, MockMJContainer
@@ -82,3 +85,26 @@ def test_setters_reach_the_server_and_the_control_helper_drives_it() -> None:
 def finished_now(url: str, key: str, task_id: str) -> str:
     return requests.get(f"{url}/mj/task/{task_id}/fetch", headers={"Authorization": f"Bearer {key}"},
                         timeout=10).json()["status"]
+
+
+def test_two_containers_on_a_network_share_the_redis_store() -> None:
+    """with_store() and Testcontainers' networks: mockmj (two workers) on a redis-server container it reaches
+    by its alias; a second mockmj container on the same store still knows the task the first one ran."""
+    redis_image = os.environ.get("MOCKMJ_TEST_REDIS_IMAGE")
+    assert redis_image, "MOCKMJ_TEST_REDIS_IMAGE names an image with redis-server (.ci/container builds one)"
+
+    def on_redis(network: Network) -> MockMJContainer:
+        return (MockMJContainer(IMAGE).with_api_keys("sk-shared").with_network(network)
+                .with_store("redis://redis:6379/0").with_workers(2))
+
+    with Network() as network:
+        redis = (DockerContainer(redis_image).with_network(network).with_network_aliases("redis")
+                 .waiting_for(LogMessageWaitStrategy("Ready to accept connections")))
+        with redis:
+            with on_redis(network) as first:
+                url = first.get_url()
+                assert requests.get(f"{url}/_mockmj/health", timeout=5).json()["store"] == "redis"
+                task_id = imagine(url, "sk-shared")["result"]
+                assert finished(url, "sk-shared", task_id)["status"] == "SUCCESS"
+            with on_redis(network) as second:  # the first container is gone; the state is in Redis
+                assert finished_now(second.get_url(), "sk-shared", task_id) == "SUCCESS"
