@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 # One definition for this suite and the mock's recorder: a pure function of the text, no part of the mock.
-from mockmj.core.jsonio import first_whitespace as whitespace_outside_strings
+from mockmj.model.jsonio import first_whitespace as whitespace_outside_strings
 
 from .clauses import Recorder
 from .client import Client, Exchange

@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mockmj.server import start_mock  # noqa: E402
+from mockmj.serve.inprocess import start_mock  # noqa: E402
 from tests.browser import chromium, images_loaded  # noqa: E402
 from tests.helpers import Client, submit  # noqa: E402
 

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from PIL import Image
 
-from mockmj.server import MockServer, start_mock
+from mockmj.serve.inprocess import MockServer, start_mock
 
 
 # ------------------------------------------------------------------------------------------- client

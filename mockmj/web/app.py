@@ -13,17 +13,17 @@ from collections.abc import Callable
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from ..config import Settings
-from ..control import register_control
-from ..dashboard import lead_browsers_to_the_dashboard
-from ..logs import install as install_logs
-from .api import MODE_OF_PREFIX, StrictViolation, answer, api_routes, journal
-from .exchange import OUTCOME_HEADER, Exchange, api_key_of
-from .handlers import HANDLERS
-from .hot import HotPath
-from .mock import Mock, spring_timestamp
-from .render import Reply, http_error
-from .spec import Operation
+from mockmj.config import Settings
+from mockmj.web.api import MODE_OF_PREFIX, StrictViolation, answer, api_routes, journal
+from mockmj.web.control import register_control
+from mockmj.web.dashboard import lead_browsers_to_the_dashboard
+from mockmj.web.exchange import OUTCOME_HEADER, Exchange, api_key_of
+from mockmj.web.handlers import HANDLERS
+from mockmj.web.hot import HotPath
+from mockmj.web.logs import install as install_logs
+from mockmj.web.mock import Mock, spring_timestamp
+from mockmj.web.render import Reply, http_error
+from mockmj.web.spec import Operation
 
 # Kept importable from here, where they used to live.
 __all__ = ["OUTCOME_HEADER", "Mock", "StrictViolation", "api_key_of", "create_app", "spring_timestamp"]

@@ -14,7 +14,7 @@ every hot request it cannot answer byte for byte as Flask would, goes to Flask u
 What it leaves out of Flask's machinery changes nothing for these routes: the app's before_request hooks
 are the start time of the access log (kept here) and the dashboard's redirect of `/` (never a hot path),
 the after_request hook is the access log (written here), and nothing listens to Flask's signals or uses
-the session. tests/test_hot_path.py pins those hooks and compares both paths response by response.
+the session. tests/web/test_hot_path.py pins those hooks and compares both paths response by response.
 An exception (a strict-mode violation, a bug) is handed to Flask's own error handling, as if the view
 had raised it.
 """
@@ -31,16 +31,16 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.utils import get_content_type
 from werkzeug.wsgi import get_input_stream
 
-from .api import MODE_OF_PREFIX, answer, api_routes
-from .exchange import Exchange
+from mockmj.web.api import MODE_OF_PREFIX, answer, api_routes
+from mockmj.web.exchange import Exchange
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from ..logs import RequestLog
-    from .mock import Mock
-    from .render import Reply
-    from .spec import Operation
+    from mockmj.web.logs import RequestLog
+    from mockmj.web.mock import Mock
+    from mockmj.web.render import Reply
+    from mockmj.web.spec import Operation
 
 HOT_OPERATIONS = frozenset({"fetchTask", "submitImagine"})
 # A path parameter the hot path takes: task ids and the like. Anything else (percent signs, dots, Unicode)
