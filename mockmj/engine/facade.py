@@ -34,7 +34,7 @@ from mockmj.model.settings import Settings
 from mockmj.model.tasks import TERMINAL, Action, Milestone, Status, Task, percent
 from mockmj.model.timing import PROFILES, Plan, TimingProfile, build_path, slot_hold
 from mockmj.model.versions import Defaults, version_of
-from mockmj.store.base import Store, open_store
+from mockmj.store.base import Store, StoreUnavailable, open_store
 from mockmj.store.ratelimit import RateLimiter
 
 ANONYMOUS = "anonymous"
@@ -119,6 +119,16 @@ class Engine:
         self.replica: Replica | None = Replica(self, self.store) if self.store.shared else None
         if self.replica is not None:
             self.replica.start()
+
+    def store_problem(self) -> str | None:
+        """Why the shared store does not answer now (one light read), or None: it does (always, in memory)."""
+        if self.replica is None:
+            return None
+        try:
+            self.store.head()
+        except StoreUnavailable as exc:
+            return exc.reason
+        return None
 
     def close(self) -> None:
         """Let go of the store's and the rate limiter's connections (a stopping server)."""
