@@ -135,6 +135,10 @@ class RedisStore:
     def everything(self) -> tuple[Head, list[Record]]:
         return self._split(self._everything(keys=[PREFIX + "head", PREFIX + "rec"]))
 
+    def records(self) -> Iterator[Record]:
+        for name, value in self.redis.hscan_iter(PREFIX + "rec", count=500):
+            yield name.decode(), value
+
     def put(self, records: list[Record], after: Head) -> Head:
         version = after.version + 1
         pipe = self.redis.pipeline(transaction=True)

@@ -109,6 +109,14 @@ class SqliteStore:
             rows = conn.execute("SELECT name, value FROM records WHERE value IS NOT NULL").fetchall()
         return head, rows
 
+    def records(self) -> Iterator[Record]:
+        # its own connection: the cursor is read while this thread's connection may be used for other things
+        connection = sqlite3.connect(self.file.path, timeout=BUSY_TIMEOUT_S)
+        try:
+            yield from connection.execute("SELECT name, value FROM records WHERE value IS NOT NULL")
+        finally:
+            connection.close()
+
     def put(self, records: list[Record], after: Head) -> Head:
         epoch, version = after.epoch, after.version + 1
         with self.file.write() as conn:
