@@ -550,7 +550,7 @@ class Engine:
             fail_reason = task.fail_reason
         elif m.status is Status.CANCEL:
             fail_reason = self.dialect.messages["cancelled"]
-        return {
+        return self.dialect.strings_for_nulls({
             "id": task.id,
             "action": task.action.value,
             "status": m.status.value,
@@ -569,7 +569,7 @@ class Engine:
             else [],
             "properties": props,
             **self._media_fields(task, m.status, origin),
-        }
+        })
 
     def _media_fields(self, task: Task, status: Status, origin: str) -> dict[str, Any]:
         """The fields newer proxies add to every task (null where they say nothing): a finished video
