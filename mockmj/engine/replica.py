@@ -164,10 +164,15 @@ class Replica:
         head = self.store.head()
         if head == self.head:
             return
-        if head.epoch != self.head.epoch:
-            self._load(*self.store.everything())  # somebody reset everything: start from the store's world
+        if head.epoch != self.head.epoch or head.purged > self.head.version:
+            # somebody reset everything, or this worker is so far behind that the deletions it missed were purged:
+            # start from the store's world
+            self._load(*self.store.everything())
             return
         head, records = self.store.changes(self.head.version)
+        if head.purged > self.head.version:  # purged between the two looks
+            self._load(*self.store.everything())
+            return
         for name, value in records:
             self._apply(name, value)
         self.head = head
