@@ -61,7 +61,17 @@ def press(client: Client, target: Target, rec: Recorder, observer: Observer, par
     code = body_code(ex)
     if new_id is None:
         pressed.outcome = f"not accepted: {ex.brief()}"
+        if ex.status == 429 or code in target.expect.capacity_codes:
+            # busy, out of accounts or out of balance: nothing is wrong with the button, it went unchecked
+            rec.not_run("BTN-2", f"{custom_id} on task {pressed.parent_id} was refused for capacity or balance: "
+                                 f"{ex.brief(160)}")
+        else:
+            # the server offered this button on this task: refusing it is the fault, never a reason to skip
+            rec.record("BTN-2", False, f"task {pressed.parent_id} offered {custom_id} ({kind}), and pressing it "
+                                       f"was refused: {ex.brief()}")
         return pressed
+    rec.record("BTN-2", True)
+    rec.reading("BTN-2", kind)
     pressed.task_id = new_id
     if code == target.expect.modal_code:
         pressed.modal = True

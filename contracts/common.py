@@ -80,10 +80,20 @@ def submit_body(prompt: str, **extra: Any) -> dict[str, Any]:
     return body
 
 
+NOT_APPLICABLE = "not applicable: "
+
+
 def need(condition: bool, reason: str) -> None:
-    """Skip (reported as not run) unless the condition holds."""
+    """Skip unless the condition holds: the test's clauses are reported *not verified*, with the reason."""
     if not condition:
         pytest.skip(reason)
+
+
+def applies(condition: bool, reason: str) -> None:
+    """Skip unless the condition holds, the target having said of itself that the promise does not apply
+    there (reported *not applicable*, which a strict run accepts)."""
+    if not condition:
+        pytest.skip(NOT_APPLICABLE + reason)
 
 
 def need_budget(run: Any, n: int) -> None:

@@ -179,7 +179,7 @@ def test_extend_through_submit_video(animated: dict[str, Any], client: Client, r
         rec.check("VID-2", verdict.startswith("ok"), lambda: f"the extended video: {verdict}")
 
 
-@pytest.mark.clauses("VID-3")
+@pytest.mark.clauses("VID-3", "ERR-1")
 @pytest.mark.cost(billable=3, priority=45)
 def test_bad_video_requests_create_nothing(client: Client, rec: Recorder, target: Target, run: Run) -> None:
     need_budget(run, 3)

@@ -241,20 +241,27 @@ def description_lost(task: dict[str, Any]) -> None:
         task["prompt"] = task["promptEn"] = ""
 
 
-def dimensions_ignored(environ: dict[str, Any]) -> None:
-    """The blend's `dimensions` never reaches the mock: every blend comes out square."""
-    if not _path(environ).endswith("/mj/submit/blend"):
+def _rewrite_body(environ: dict[str, Any], change: Callable[[dict[str, Any]], None], suffix: str) -> None:
+    if not _path(environ).endswith(suffix):
         return
     raw = environ["wsgi.input"].read()
     try:
         body = json.loads(raw)
     except ValueError:
         body = None
-    if isinstance(body, dict) and "dimensions" in body:
-        body["dimensions"] = "SQUARE"
-        raw = json.dumps(body).encode("utf-8")
+    if isinstance(body, dict):
+        change(body)
+        raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
     environ["wsgi.input"] = io.BytesIO(raw)
     environ["CONTENT_LENGTH"] = str(len(raw))
+
+
+def dimensions_ignored(environ: dict[str, Any]) -> None:
+    """The blend's `dimensions` never reaches the mock: every blend comes out square."""
+    def change(body: dict[str, Any]) -> None:
+        if "dimensions" in body:
+            body["dimensions"] = "SQUARE"
+    _rewrite_body(environ, change, "/mj/submit/blend")
 
 
 def upload_result_as_string(environ: dict[str, Any], reply: Reply) -> None:
@@ -318,6 +325,111 @@ def webp_refused(environ: dict[str, Any], reply: Reply) -> None:
                         "properties": {}})
 
 
+# -- corruptions of what the API promises today (contracts/test_today.py and the checks on every answer) ------
+def v6_ids_on_v7(task: dict[str, Any]) -> None:
+    """A relay that serves V7 upscalers with V6 ids."""
+    for b in task.get("buttons") or []:
+        if isinstance(b, dict) and isinstance(b.get("customId"), str):
+            b["customId"] = b["customId"].replace("upsample_v7_", "upsample_v6_")
+
+
+def animate_on_v5(task: dict[str, Any]) -> None:
+    """Animate offered on a V5 upscale, which has none."""
+    buttons = task.get("buttons")
+    if task.get("version") == "5.2" and isinstance(buttons, list) and buttons:
+        h = (task.get("properties") or {}).get("messageHash") or "0" * 8
+        buttons.append({"customId": f"MJ::JOB::animate_low::1::{h}::SOLO", "emoji": "🎞️",
+                        "label": "Animate (Low motion)", "type": 2, "style": 2})
+
+
+def pan_refused(environ: dict[str, Any], reply: Reply) -> None:
+    """An offered pan button is refused when pressed."""
+    sent = _sent(reply)
+    if _path(environ).endswith("/mj/submit/action") and isinstance(sent, dict) and "::pan_" in str(
+            sent.get("customId")):
+        reply.status = "200 OK"
+        reply.set_json({"code": 21, "description": "Parameter error: unknown customId", "result": None,
+                        "properties": {}})
+
+
+def ar_ignored(environ: dict[str, Any]) -> None:
+    """`--ar` never reaches Midjourney: every grid is square."""
+    def change(body: dict[str, Any]) -> None:
+        if isinstance(body.get("prompt"), str):
+            body["prompt"] = re.sub(r"--ar\s+\S+", "", body["prompt"])
+    _rewrite_body(environ, change, "/mj/submit/imagine")
+
+
+def prompt_truncated(environ: dict[str, Any]) -> None:
+    """A relay that cuts long prompts instead of refusing them."""
+    def change(body: dict[str, Any]) -> None:
+        if isinstance(body.get("prompt"), str):
+            body["prompt"] = body["prompt"][:6000]
+    _rewrite_body(environ, change, "/mj/submit/imagine")
+
+
+def one_video_only(task: dict[str, Any]) -> None:
+    """Three of four videos dropped."""
+    for key in ("videoUrls", "imageUrls"):
+        if isinstance(task.get(key), list) and len(task[key]) > 1:
+            task[key] = task[key][:1]
+
+
+def edit_as_imagine(task: dict[str, Any]) -> None:
+    if task.get("action") in ("EDIT", "RETEXTURE"):
+        task["action"] = "IMAGINE"
+
+
+def link_refused(environ: dict[str, Any], reply: Reply) -> None:
+    sent = _sent(reply)
+    if _path(environ).endswith("/mj/submit/describe") and isinstance(sent, dict) and sent.get("link"):
+        reply.status = "200 OK"
+        reply.set_json({"code": 21, "description": "Parameter error: base64 is required", "result": None,
+                        "properties": {}})
+
+
+def list_truncated(environ: dict[str, Any], reply: Reply) -> None:
+    data = reply.json()
+    if _path(environ).endswith("/mj/task/list") and isinstance(data, list) and len(data) > 50:
+        reply.set_json(data[:50])
+
+
+def too_large_as_400(environ: dict[str, Any], reply: Reply) -> None:
+    if reply.code == 413:
+        reply.status = "400 Bad Request"
+        reply.set_json({"code": 21, "description": "Parameter error: bad body", "result": None, "properties": {}})
+
+
+def errors_say_code_one(environ: dict[str, Any], reply: Reply) -> None:
+    """Errors answered with `code: 1`, as a relay that copies the upstream's status but not its code."""
+    data = reply.json()
+    if reply.code >= 400 and isinstance(data, dict) and "code" in data:
+        data["code"] = 1
+        reply.set_json(data)
+
+
+def hundred_percent_early(task: dict[str, Any]) -> None:
+    if task.get("status") == "IN_PROGRESS":
+        task["progress"] = "100%"
+
+
+def relative_media(task: dict[str, Any]) -> None:
+    url = task.get("imageUrl")
+    if isinstance(url, str) and url.startswith("http"):
+        task["imageUrl"] = "/" + url.split("/", 3)[3]
+
+
+def fetch_differs_from_callback(task: dict[str, Any]) -> None:
+    """Fetch shows a finished task other than its callback did (a relay that rewrites what it polls)."""
+    if task.get("status") == "SUCCESS" and isinstance(task.get("description"), str):
+        task["description"] += " (relayed)"
+
+
+def thumbnails_broken(environ: dict[str, Any], reply: Reply) -> None:
+    if _path(environ).endswith(".webp") and reply.code == 200:
+        reply.body = b"RIFF\x00\x00\x00\x00WEBPnot really"
+
+
 @dataclass(frozen=True)
 class Corruption:
     name: str
@@ -325,6 +437,7 @@ class Corruption:
     clause: str  # the clause that must fail
     select: str  # what the run selects (--mj-clauses)
     dialect: str = "88api"
+    mode: str = ""  # "keyed" or "any-key" (the target's auth); "" lets the self-test alternate
 
 
 CORRUPTIONS: tuple[Corruption, ...] = (
@@ -361,4 +474,26 @@ CORRUPTIONS: tuple[Corruption, ...] = (
                "LIFE-16"),
     Corruption("reference image URL dropped from promptEn", lambda: rewriting(on_tasks(reference_urls_dropped)),
                "LIFE-15", "LIFE-15"),
+    # what the API promises today
+    Corruption("V7 upscalers with V6 ids", lambda: rewriting(on_tasks(v6_ids_on_v7)), "BTN-1", "BTN-1"),
+    Corruption("Animate offered on V5", lambda: rewriting(on_tasks(animate_on_v5)), "BTN-1", "BTN-1", "proxy"),
+    Corruption("an offered pan button refused", lambda: rewriting(pan_refused), "BTN-2", "BTN-2"),
+    Corruption("--ar ignored", lambda: rewriting(_noop, before=ar_ignored), "SIZE-1", "SIZE-1", "proxy"),
+    Corruption("three of four videos dropped", lambda: rewriting(on_tasks(one_video_only)), "VID-4", "VID-4"),
+    Corruption("video thumbnails that do not decode", lambda: rewriting(thumbnails_broken), "VID-4", "VID-4",
+               "proxy"),
+    Corruption("edit and retexture reported as IMAGINE", lambda: rewriting(on_tasks(edit_as_imagine)), "EDIT-1",
+               "EDIT-1"),
+    Corruption("describe by link refused", lambda: rewriting(link_refused), "DESC-2", "DESC-2", "proxy"),
+    Corruption("long prompts cut instead of refused", lambda: rewriting(_noop, before=prompt_truncated), "LIM-1",
+               "LIM-1"),
+    Corruption("an oversized body answered 400", lambda: rewriting(too_large_as_400), "LIM-2", "LIM-2"),
+    Corruption("the task list cut to 50", lambda: rewriting(list_truncated), "LIM-3", "LIM-3", "proxy"),
+    Corruption("errors answered with code 1", lambda: rewriting(errors_say_code_one), "ERR-1", "ERR-1"),
+    Corruption("errors answered with code 1 (proxy)", lambda: rewriting(errors_say_code_one), "ERR-1", "ERR-1",
+               "proxy"),
+    Corruption("IN_PROGRESS says 100%", lambda: rewriting(on_tasks(hundred_percent_early)), "LIFE-17", "LIFE-17"),
+    Corruption("relative imageUrl", lambda: rewriting(on_tasks(relative_media)), "URL-1", "URL-1", "proxy"),
+    Corruption("fetch differs from the callback", lambda: rewriting(on_tasks(fetch_differs_from_callback)), "CB-4",
+               "CB-4"),
 )
