@@ -9,7 +9,7 @@ from typing import Any
 from .checks import check_no_server_error, check_submit_envelope, short
 from .clauses import Recorder
 from .client import Client, Exchange
-from .common import png_data_url, token
+from .common import png_data_url, post_with_room, token
 from .dialects import body_code
 from .grammar import ACTION_FOR_KIND, parse
 from .observe import Observer
@@ -53,7 +53,8 @@ def press(client: Client, target: Target, rec: Recorder, observer: Observer, par
                             "state": f"contract-press-{token()}"}
     if hook_url:
         body["notifyHook"] = hook_url
-    ex = client.post("/mj/submit/action", body)
+    # a full queue is no fault of the button: wait for room as a client would (a refusal that stays is told below)
+    ex = post_with_room(client, target.expect, "/mj/submit/action", body, client.timeout * 3, target.local)
     pressed = Pressed(parent_id=str(parent["id"]), custom_id=custom_id, kind=kind, answer=ex)
     with rec.soft():
         check_no_server_error(rec, ex)
@@ -103,7 +104,7 @@ def confirm_modal(client: Client, target: Target, rec: Recorder, observer: Obser
         body["maskBase64"] = png_data_url(64, 64, (255, 255, 255))
     if hook_url:
         body["notifyHook"] = hook_url
-    answer = client.post("/mj/submit/modal", body)
+    answer = post_with_room(client, target.expect, "/mj/submit/modal", body, client.timeout * 3, target.local)
     pressed.modal_answer = answer
     with rec.soft():
         check_no_server_error(rec, answer)

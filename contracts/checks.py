@@ -7,9 +7,6 @@ import json
 import re
 from typing import Any
 
-# One definition for this suite and the mock's recorder: a pure function of the text, no part of the mock.
-from mockmj.core.jsonio import first_whitespace as whitespace_outside_strings
-
 from .clauses import Recorder
 from .client import Client, Exchange, RelativeUrl, is_absolute
 from .dialects import Expectations, Reading, body_code, first_reading
@@ -28,6 +25,24 @@ PROGRESS = re.compile(r"^(\d{1,3})%$")
 # Tasks whose SUCCESS is an image of their own (DESCRIBE shows the described image, SHORTEN none).
 IMAGE_ACTIONS = frozenset({"IMAGINE", "UPSCALE", "VARIATION", "REROLL", "ZOOM", "PAN", "BLEND", "SWAP_FACE", "EDIT",
                            "RETEXTURE"})
+
+
+def whitespace_outside_strings(text: str) -> int | None:
+    """Offset of the first whitespace between JSON tokens (trailing whitespace is allowed), else None. The suite
+    keeps its own: it speaks HTTP only and imports nothing of the mock it may be checking."""
+    inside, skip_next = False, False
+    body = text.rstrip()
+    for at, ch in enumerate(body):
+        if skip_next:
+            skip_next = False
+        elif inside:
+            skip_next = ch == "\\"
+            inside = ch != '"' or skip_next
+        elif ch == '"':
+            inside = True
+        elif ch in " \t\r\n":
+            return at
+    return None
 
 
 def short(value: Any, limit: int = 240) -> str:

@@ -21,8 +21,8 @@ import pytest
 from .actions import press
 from .checks import TERMINAL, check_no_server_error, is_video, short
 from .clauses import Recorder
-from .client import Client, RelativeUrl
-from .common import NoTaskWitness, applies, need, need_budget, png_data_url, token
+from .client import Client, Exchange, RelativeUrl
+from .common import NoTaskWitness, applies, need, need_budget, png_data_url, post_with_room, token
 from .grammar import parse
 from .observe import Observer
 from .probe import Followed, accepted_id
@@ -39,6 +39,11 @@ RATIO_TOLERANCE = 0.03  # cells are whole pixels, rounded to multiples of 8 or 1
 VERSION_FLAGS = {"8.1": "--v 8.1", "7": "--v 7", "niji 7": "--niji 7", "6.1": "--v 6.1", "6": "--v 6",
                  "niji 6": "--niji 6", "5.2": "--v 5.2"}
 assert set(VERSION_FLAGS) <= set(BUTTONS_BY_VERSION)
+
+
+def room(client: Client, target: Target, path: str, body: Any) -> Exchange:
+    """A submission that waits for room in the target's queue (a full queue is not the clause's business)."""
+    return post_with_room(client, target.expect, path, body, client.timeout * 3, target.local)
 
 
 def picture_size(client: Client, url: Any) -> tuple[int, int] | str:
@@ -230,7 +235,7 @@ def test_edits_and_retexture_are_themselves(client: Client, rec: Recorder, targe
     for path, action, command in (("/mj/submit/edits", "EDIT", "/edit"),
                                   ("/mj/submit/retexture", "RETEXTURE", "/retexture")):
         prompt = f"contract {action.lower()}: in winter light {token()}"
-        ex = client.post(path, {"prompt": prompt, "image": png_data_url(120, 80, (230, 120, 30))})
+        ex = room(client, target, path, {"prompt": prompt, "image": png_data_url(120, 80, (230, 120, 30))})
         check_no_server_error(rec, ex)
         applies(ex.status != 404, f"the target has no {path} (new-api relays neither retexture nor edit): "
                                   f"{ex.brief(120)}")
@@ -258,7 +263,7 @@ def test_describe_by_link(probe: Followed, client: Client, rec: Recorder, target
     final = need_success(probe)
     need_budget(run, 1)
     link = final.get("imageUrl")
-    ex = client.post("/mj/submit/describe", {"link": link})
+    ex = room(client, target, "/mj/submit/describe", {"link": link})
     check_no_server_error(rec, ex)
     task_id = accepted_id(ex, target.expect)
     rec.check("DESC-2", task_id is not None, lambda: f"describe by link of the target's own image was refused: "
@@ -287,7 +292,7 @@ def test_length_limits(client: Client, rec: Recorder, target: Target, run: Run) 
     refused(client, rec, target, run, "LIM-1", "/mj/submit/imagine", f"a notifyHook of {MAX_HOOK + 1} characters",
             {"prompt": "a lighthouse", "notifyHook": "http://127.0.0.1/" + "h" * (MAX_HOOK + 1 - 17)})
     at_limit = "a lighthouse " + "b" * (MAX_PROMPT - 13)
-    ex = client.post("/mj/submit/imagine", {"prompt": at_limit})
+    ex = room(client, target, "/mj/submit/imagine", {"prompt": at_limit})
     check_no_server_error(rec, ex)
     rec.check("LIM-1", accepted_id(ex, target.expect) is not None,
               lambda: f"a prompt of exactly {MAX_PROMPT} characters should be accepted: {ex.brief(200)}")
