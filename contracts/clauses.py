@@ -55,9 +55,9 @@ CLAUSES: dict[str, Clause] = {
            "action, buttons, description, failReason, finishTime, id, imageUrl, progress, ...", True),
         _c("TASK-2", "`status` is one of the documented values", "88API l.708-719",
            "NOT_START SUBMITTED MODAL IN_PROGRESS FAILURE SUCCESS CANCEL", True),
-        _c("TASK-3", "`action` is one of the documented values (plus upstream REROLL)",
-           "88API l.642-655; upstream §5.1", "IMAGINE UPSCALE VARIATION ZOOM PAN DESCRIBE BLEND SHORTEN SWAP_FACE",
-           True),
+        _c("TASK-3", "`action` is one of the documented values (plus upstream REROLL, trueai VIDEO, EDIT, RETEXTURE)",
+           "88API l.642-655; upstream §5.1; midjourney-2025 §2",
+           "IMAGINE UPSCALE VARIATION ZOOM PAN DESCRIBE BLEND SHORTEN SWAP_FACE", True),
         _c("TASK-4", "Fetch returns the task asked for, with `state` echoed verbatim",
            "88API l.683-686, l.519-522", "id • Task unique identifier; state • Custom state parameter", True),
         # -- lifecycle ----------------------------------------------------------------------------------

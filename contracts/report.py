@@ -49,7 +49,8 @@ def verdict(report: dict[str, Any], strict: bool, min_coverage: float | None) ->
     failed = [c["id"] for c in report["clauses"] if c["status"] == FAILED]
     if failed:
         reasons.append(f"failed: {', '.join(failed)}")
-    unverified = [c["id"] for c in report["clauses"] if c["status"] == NOT_VERIFIED and c["reason"] != NOT_SELECTED]
+    unverified = [c["id"] for c in report["clauses"] if c["status"] == NOT_VERIFIED and c.get("selected", True)
+                  and c["reason"] != NOT_SELECTED]
     if strict and unverified:
         reasons.append(f"not verified (strict): {', '.join(unverified)}")
     percent = (report.get("coverage") or {}).get("percent")

@@ -151,7 +151,9 @@ CITATIONS: dict[str, tuple[Cite, ...]] = {
                                  "UPSCALE Upscale image, VARIATION Generate variation, ZOOM Zoom image, PAN Pan image, "
                                  "DESCRIBE Image description, BLEND Image blending, SHORTEN Shorten prompt, "
                                  "SWAP_FACE Face replacement"),
-               Cite("proxy", "TaskAction.java" + CODE, "REROLL is an action of the proxy too.")),
+               Cite("proxy", "TaskAction.java" + CODE, "REROLL is an action of the proxy too."),
+               Cite("trueai", "TaskAction.cs" + CODE, "VIDEO, EDIT and RETEXTURE are the actions of its video, edits "
+                                                      "and retexture tasks.")),
     "TASK-4": (Cite(A, RESPONSE, "id • Type: String • Description: Task unique identifier"),
                Cite(A, f"{BODY} › Submit Imagine Task", "state • Type: String • Required: No • Description: Custom "
                                                          "state parameter for tracking requests")),

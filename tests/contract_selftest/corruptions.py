@@ -431,6 +431,136 @@ def thumbnails_broken(environ: dict[str, Any], reply: Reply) -> None:
         reply.body = b"RIFF\x00\x00\x00\x00WEBPnot really"
 
 
+# -- corruptions of the first clauses that had none ---------------------------------------------------------
+def on_submits(change: Callable[[dict[str, Any]], None]) -> Rewrite:
+    """Apply `change` to every envelope a submission answers."""
+
+    def rewrite(environ: dict[str, Any], reply: Reply) -> None:
+        data = reply.json()
+        if "/mj/submit/" in _path(environ) and isinstance(data, dict) and "code" in data:
+            change(data)
+            reply.set_json(data)
+
+    return rewrite
+
+
+def code_as_text(data: dict[str, Any]) -> None:
+    data["code"] = str(data["code"])
+
+
+def accepted_says_ok(data: dict[str, Any]) -> None:
+    if data.get("code") == 1:
+        data["description"] = "OK"
+
+
+def modal_says_ok(data: dict[str, Any]) -> None:
+    if data.get("code") == 21 and data.get("result"):
+        data["description"] = "OK"
+
+
+def action_lowercase(task: dict[str, Any]) -> None:
+    if isinstance(task.get("action"), str):
+        task["action"] = task["action"].lower()
+
+
+def state_lost(task: dict[str, Any]) -> None:
+    task["state"] = None
+
+
+def progress_without_percent(task: dict[str, Any]) -> None:
+    if task.get("status") == "IN_PROGRESS" and isinstance(task.get("progress"), str):
+        task["progress"] = task["progress"].rstrip("%")
+
+
+def no_v4(task: dict[str, Any]) -> None:
+    if isinstance(task.get("buttons"), list):
+        task["buttons"] = [b for b in task["buttons"] if not (isinstance(b, dict) and b.get("label") == "V4")]
+
+
+def failure_without_reason(task: dict[str, Any]) -> None:
+    if task.get("status") == "FAILURE":
+        task["failReason"] = None
+
+
+def unknown_task_found(environ: dict[str, Any], reply: Reply) -> None:
+    if _path(environ).endswith("/fetch") and reply.code == 404:
+        reply.status = "200 OK"
+        reply.set_json({})
+
+
+def vague_messages(data: dict[str, Any]) -> None:
+    if data.get("code") in (4, 21) and not data.get("result"):
+        data["description"] = "Parameter error"
+
+
+def bearer_ignored(environ: dict[str, Any]) -> None:
+    """The documented header is not read (as a deployment that wants its own header)."""
+    environ.pop("HTTP_AUTHORIZATION", None)
+
+
+def hooks_lost(environ: dict[str, Any]) -> None:
+    """notifyHook never reaches the proxy: no callback is ever sent."""
+    def change(body: dict[str, Any]) -> None:
+        body.pop("notifyHook", None)
+    _rewrite_body(environ, change, "/mj/submit/imagine")
+
+
+def video_without_content_type(task: dict[str, Any]) -> None:
+    if task.get("action") == "VIDEO":
+        task["contentType"] = None
+
+
+def video_without_prompt_accepted(environ: dict[str, Any], reply: Reply) -> None:
+    sent = _sent(reply)
+    if _path(environ).endswith("/mj/submit/video") and isinstance(sent, dict):
+        _accepts_when(reply, not str(sent.get("prompt") or "").strip())
+
+
+def description_lost_on_submit(data: dict[str, Any]) -> None:
+    data["description"] = None
+
+
+def properties_null(data: dict[str, Any]) -> None:
+    data["properties"] = None
+
+
+def describe_of_text_accepted(environ: dict[str, Any], reply: Reply) -> None:
+    sent = _sent(reply)
+    if _path(environ).endswith("/mj/submit/describe") and isinstance(sent, dict):
+        _accepts_when(reply, not str(sent.get("base64") or "").startswith("data:") and not sent.get("link"))
+
+
+def foreign_custom_id_accepted(environ: dict[str, Any], reply: Reply) -> None:
+    """A customId the task does not offer (or a task that does not exist) is answered as accepted."""
+    if _path(environ).endswith("/mj/submit/action"):
+        _accepts_when(reply, True)
+
+
+def extend_refused(environ: dict[str, Any], reply: Reply) -> None:
+    sent = _sent(reply)
+    if _path(environ).endswith("/mj/submit/video") and isinstance(sent, dict) and sent.get("action") == "extend":
+        reply.status = "200 OK"
+        reply.set_json({"code": 21, "description": "Parameter error: extend is not supported", "result": None,
+                        "properties": {}})
+
+
+def upscale_reported_as_variation(task: dict[str, Any]) -> None:
+    if task.get("action") == "UPSCALE":
+        task["action"] = "VARIATION"
+
+
+# The keys the self-test lists on its `mockmj serve` (tests/test_contract_mutations.py): KEY_PREFIX + a number.
+KEY_PREFIX = "mutation-key-"
+
+
+def every_key_let_in(environ: dict[str, Any]) -> None:
+    """A key the deployment does not know is taken for one it does: a wrong key gets in."""
+    for header, prefix in (("HTTP_AUTHORIZATION", "Bearer "), ("HTTP_MJ_API_SECRET", "")):
+        value = environ.get(header)
+        if value and not value.removeprefix(prefix).startswith(KEY_PREFIX):
+            environ[header] = f"{prefix}{KEY_PREFIX}0"
+
+
 @dataclass(frozen=True)
 class Corruption:
     name: str
@@ -477,6 +607,38 @@ CORRUPTIONS: tuple[Corruption, ...] = (
                "LIFE-16"),
     Corruption("reference image URL dropped from promptEn", lambda: rewriting(on_tasks(reference_urls_dropped)),
                "LIFE-15", "LIFE-15"),
+    # the first clauses that had no corruption of their own
+    Corruption("code as text", lambda: rewriting(on_submits(code_as_text)), "ENV-1", "ENV-1"),
+    Corruption("code 1 described as OK", lambda: rewriting(on_submits(accepted_says_ok)), "ENV-7", "ENV-7"),
+    Corruption("action in lower case", lambda: rewriting(on_tasks(action_lowercase)), "TASK-3", "TASK-3", "proxy"),
+    Corruption("state not echoed", lambda: rewriting(on_tasks(state_lost)), "TASK-4", "TASK-4"),
+    Corruption("progress without %", lambda: rewriting(on_tasks(progress_without_percent)), "LIFE-3", "LIFE-3"),
+    Corruption("a grid without V4", lambda: rewriting(on_tasks(no_v4)), "LIFE-8", "LIFE-8", "proxy"),
+    Corruption("FAILURE without failReason", lambda: rewriting(on_tasks(failure_without_reason)), "LIFE-11",
+               "LIFE-11"),
+    Corruption("a window described as OK", lambda: rewriting(on_submits(modal_says_ok)), "LIFE-12", "LIFE-12"),
+    Corruption("an unknown task fetched as {}", lambda: rewriting(unknown_task_found), "BAD-4", "BAD-4"),
+    Corruption("parameter errors that name nothing", lambda: rewriting(on_submits(vague_messages)), "BAD-6",
+               "BAD-6", "proxy"),
+    Corruption("the Bearer header ignored", lambda: rewriting(_noop, before=bearer_ignored), "AUTH-4", "AUTH-4",
+               mode="keyed"),
+    Corruption("notifyHook dropped", lambda: rewriting(_noop, before=hooks_lost), "CB-1", "CB-1"),
+    Corruption("a video without contentType", lambda: rewriting(on_tasks(video_without_content_type)), "VID-1",
+               "VID-1"),
+    Corruption("a video without prompt accepted", lambda: rewriting(video_without_prompt_accepted), "VID-3", "VID-3",
+               "proxy"),
+    Corruption("description missing on a submission", lambda: rewriting(on_submits(description_lost_on_submit)),
+               "ENV-2", "ENV-2"),
+    Corruption("properties null on a submission", lambda: rewriting(on_submits(properties_null)), "ENV-4", "ENV-4",
+               "proxy"),
+    Corruption("a describe of text accepted", lambda: rewriting(describe_of_text_accepted), "BAD-3", "BAD-3"),
+    Corruption("a customId the task does not offer accepted", lambda: rewriting(foreign_custom_id_accepted),
+               "BAD-5", "BAD-5"),
+    Corruption("extend through /mj/submit/video refused", lambda: rewriting(extend_refused), "VID-2", "VID-2"),
+    Corruption("U1 makes a VARIATION", lambda: rewriting(on_tasks(upscale_reported_as_variation)), "LIFE-9",
+               "LIFE-9", "proxy"),
+    Corruption("a wrong key let in", lambda: rewriting(_noop, before=every_key_let_in), "AUTH-2", "AUTH-2",
+               mode="keyed"),
     # what the API promises today
     Corruption("V7 upscalers with V6 ids", lambda: rewriting(on_tasks(v6_ids_on_v7)), "BTN-1", "BTN-1"),
     Corruption("Animate offered on V5", lambda: rewriting(on_tasks(animate_on_v5)), "BTN-1", "BTN-1", "proxy"),

@@ -111,7 +111,7 @@ def served(*args: str) -> Iterator[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded CI machine can take its time to start granian
         while True:
             try:
                 if requests.get(f"{base}/_mockmj/health", timeout=1).status_code == 200:
