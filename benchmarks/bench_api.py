@@ -19,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from mockmj.config import AccountConfig, Settings
-from mockmj.core import submissions
-from mockmj.core.engine import Caller
-from mockmj.server import start_mock
+from mockmj.engine.facade import Caller
+from mockmj.engine.submissions import submit as submissions
+from mockmj.serve.inprocess import start_mock
 
 HEADERS = {"Authorization": "Bearer bench", "Content-Type": "application/json"}
 

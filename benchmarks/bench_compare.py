@@ -17,7 +17,7 @@ target alike. What is measured:
 - then a table of req/s, p50, p99 and the goal ratios, each marked met or not.
 
 Absolute figures move with the machine's load; the ratios are taken within one run. Nothing here is a test:
-tests/test_bench_compare.py checks only the parsing and the ratio arithmetic.
+tests/serve/test_bench_compare.py checks only the parsing and the ratio arithmetic.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import time
 import requests
 
 from mockmj.config import AccountConfig
-from mockmj.server import start_mock
+from mockmj.serve.inprocess import start_mock
 
 HEADERS = {"Authorization": "Bearer bench", "Content-Type": "application/json"}
 

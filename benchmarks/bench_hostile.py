@@ -38,9 +38,9 @@ import requests
 from PIL import Image
 
 from mockmj.config import AccountConfig, Settings
-from mockmj.core import submissions
-from mockmj.core.engine import Caller, Engine
-from mockmj.core.image_input import MAX_PIXELS
+from mockmj.engine.facade import Caller, Engine
+from mockmj.engine.submissions import submit as submissions
+from mockmj.media.image_input import MAX_PIXELS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.helpers import Receiver  # the receiver the tests use, on loopback

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mockmj.core import images, video
+from mockmj.media import images, video
 
 
 def best_of(repeat: int, work: Callable[[], Any]) -> tuple[float, Any]:

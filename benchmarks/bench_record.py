@@ -21,7 +21,7 @@ import requests
 from mockmj.config import load_settings
 from mockmj.record.proxy import start_recorder
 from mockmj.record.replay import start_replay
-from mockmj.server import start_mock
+from mockmj.serve.inprocess import start_mock
 
 HEADERS = {"Authorization": "Bearer bench"}
 

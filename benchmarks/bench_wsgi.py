@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hello_app import hello_app
 
 from mockmj.config import AccountConfig, Settings
-from mockmj.logs import configure_logging
 from mockmj.web.app import create_app
+from mockmj.web.logs import configure_logging
 
 App = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 IMAGINE = b'{"prompt":"a red fox in the snow --ar 3:2"}'

@@ -2,7 +2,7 @@
 
     python benchmarks/filled_mock.py --tasks 1000000 [--fill copies|engine]
 
-It builds the same app `mockmj serve` builds (create_app) on the same server (mockmj.server.waitress_server,
+It builds the same app `mockmj serve` builds (create_app) on the same server (mockmj.serve.waitress.waitress_server,
 8 threads), fills it in-process, then prints one JSON line (port, a sample of stored ids, fill time, peak
 memory) and serves until it is terminated.
 
@@ -29,10 +29,10 @@ import time
 from typing import Any
 
 from mockmj.config import AccountConfig, load_settings
-from mockmj.core import submissions
-from mockmj.core.engine import Caller, Engine
-from mockmj.core.tasks import TERMINAL, MilestonePath, Task
-from mockmj.server import waitress_server
+from mockmj.engine.facade import Caller, Engine
+from mockmj.engine.submissions import submit as submissions
+from mockmj.model.tasks import TERMINAL, MilestonePath, Task
+from mockmj.serve.waitress import waitress_server
 from mockmj.web.app import create_app
 
 KEY = "bench-key"

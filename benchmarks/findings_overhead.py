@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
-from mockmj.core.findings import MAX_TASKS, Findings, Seen
+from mockmj.engine.findings import MAX_TASKS, Findings, Seen
 
 
 def main(n: int) -> None:

@@ -40,7 +40,7 @@ def main() -> None:
     if app is None:
         parser.error("set MOCKMJ_BENCH_BODY to the file holding the answer's bytes")
     # the very server factory `mockmj serve` uses: same waitress, same connection limits
-    from mockmj.server import waitress_server
+    from mockmj.serve.waitress import waitress_server
 
     waitress_server(app, args.host, args.port, args.threads).run()
 

@@ -82,7 +82,7 @@ def probe_mockmj(base_url: str) -> dict[str, Any] | None:
 
 def start_target(opts: Options) -> Target:
     if opts.in_process:
-        from mockmj.server import start_mock  # the one import of the mock, for the default target
+        from mockmj.serve.inprocess import start_mock  # the one import of the mock, for the default target
 
         dialect = opts.dialect or "88api"
         server = start_mock(dialect=dialect, timing=opts.mock_timing, seed=opts.seed if opts.seed is not None

@@ -1,4 +1,4 @@
-"""Make docs/dashboard.png, the README's picture of the dashboard: a mock with a few tasks (grids, an
+"""Make docs/dashboard.png, the picture of the dashboard in docs/control-plane.md: a mock with a few tasks (grids, an
 upscale, a variation, one failed, one in progress) in a real Chromium. Run: python docs/screenshot.py"""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mockmj.server import start_mock  # noqa: E402
+from mockmj.serve.inprocess import start_mock  # noqa: E402
 from tests.browser import chromium, images_loaded  # noqa: E402
 from tests.helpers import Client, submit  # noqa: E402
 

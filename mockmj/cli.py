@@ -10,13 +10,16 @@ from typing import Any
 
 import click
 
-from .config import ENV_CONFIG, LOG_FORMATS, LOG_LEVELS, KeyConfig, Settings, load_settings, unknown_environment
-from .contract_cli import contract
-from .core.dialects import DIALECTS
-from .core.hosts import is_loopback
-from .logs import configure_logging, notice, startup_line
-from .record.commands import TIMING, install_from_cli, register, replay_options
-from .server import release, serve_granian
+from mockmj.config import ENV_CONFIG, LOG_FORMATS, LOG_LEVELS, KeyConfig, Settings, load_settings, unknown_environment
+from mockmj.contract_cli import contract
+from mockmj.control_cli import reset, rules
+from mockmj.model.dialects import DIALECTS
+from mockmj.model.hosts import is_loopback
+from mockmj.record.commands import TIMING, install_from_cli, register, replay_options
+from mockmj.record.replay import serving_app
+from mockmj.serve.granian import serve_granian
+from mockmj.serve.inprocess import release
+from mockmj.web.logs import configure_logging, notice, startup_line
 
 
 @click.group()
@@ -63,7 +66,7 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
     comma-separated, MOCKMJ_CONFIG…) and in the config file; the command line wins over the environment,
     which wins over the file.
     """
-    from .web.app import create_app
+    from mockmj.web.app import create_app
 
     config_path = config_path or os.environ.get(ENV_CONFIG) or None
     try:
@@ -86,7 +89,7 @@ def serve_app(app: Any, settings: Settings) -> None:
     inherits its threads), and granian's workers build the mock from the same settings."""
     release(app)
     try:
-        serve_granian(settings, on_listening=lambda: _announce(settings))
+        serve_granian(settings, on_listening=lambda: _announce(settings), build=serving_app)
     except OSError as exc:  # the port is taken…
         raise click.UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
 
@@ -111,3 +114,5 @@ def _check_host(host: str, port: int) -> None:
 
 register(main)  # `mockmj record` and `mockmj calibrate` (mockmj/record/commands.py)
 main.add_command(contract)  # the contract suite's command lives in its own module
+main.add_command(reset)  # `mockmj reset` and `mockmj rules list|clear` speak to a running server
+main.add_command(rules)

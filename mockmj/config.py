@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-# The option types are the core's (core/settings.py); this module reads them from their sources. They are
+# The option types are the core's (model/settings.py); this module reads them from their sources. They are
 # re-exported so that `from mockmj.config import Settings` keeps working everywhere.
-from .core.settings import (
+from mockmj.model.settings import (
     DEFAULT_PRICES,
     LOG_FORMATS,
     LOG_LEVELS,

@@ -32,7 +32,7 @@ import pytest
 if TYPE_CHECKING:
     import requests
 
-    from .server import MockServer
+    from mockmj.serve.inprocess import MockServer
 
 DEFAULTS: dict[str, str] = {"dialect": "88api", "timing": "fast", "seed": ""}
 ACCOUNT_FIELDS = ("enabled", "remix", "remixAutoSubmit", "coreSize", "queueSize", "modes", "remark")
@@ -50,8 +50,8 @@ class MockmjControlError(AssertionError):
 
 # ------------------------------------------------------------------------------------------ options
 def pytest_addoption(parser: pytest.Parser) -> None:
-    from .core.dialects import DIALECTS
-    from .core.timing import PROFILES
+    from mockmj.model.dialects import DIALECTS
+    from mockmj.model.timing import PROFILES
 
     group = parser.getgroup("mockmj", "mockmj (Midjourney proxy mock) fixtures")
     group.addoption("--mockmj-dialect", dest="mockmj_dialect", choices=sorted(DIALECTS), default=None,
@@ -79,8 +79,8 @@ def _option(config: pytest.Config, name: str) -> str:
 
 def server_options(config: pytest.Config) -> dict[str, Any]:
     """The start_mock() arguments the options ask for (UsageError for a bad ini value)."""
-    from .core.dialects import DIALECTS
-    from .core.timing import PROFILES
+    from mockmj.model.dialects import DIALECTS
+    from mockmj.model.timing import PROFILES
 
     dialect, timing, seed_text = _option(config, "dialect"), _option(config, "timing"), _option(config, "seed")
     if dialect not in DIALECTS:
@@ -100,7 +100,7 @@ def server_options(config: pytest.Config) -> dict[str, Any]:
 def mockmj_server(pytestconfig: pytest.Config) -> Iterator[MockServer]:
     """The session's mock, on a free loopback port (started on first use, stopped at the end)."""
     options = server_options(pytestconfig)
-    from .server import start_mock
+    from mockmj.serve.inprocess import start_mock
 
     server = start_mock(**options)
     try:
@@ -226,7 +226,7 @@ class MockMJ:
     def assert_well_behaved(self, ignore: list[str] | tuple[str, ...] = ()) -> None:
         """Fail the test, naming each finding with its evidence and advice, unless the client has none (of the
         kinds not in `ignore`). Call it at the end of a test: every unread task counts as abandoned."""
-        from .core.findings import KINDS
+        from mockmj.engine.findings import KINDS
 
         unknown = set(ignore) - set(KINDS)
         if unknown:

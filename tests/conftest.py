@@ -1,6 +1,11 @@
 """Shared fixtures: real mock servers on loopback sockets, always in strict mode (every response the
 mock sends is validated against openapi.yaml; a violation fails the request with a 500). The helpers they
-use, and that the tests import, live in tests/helpers.py."""
+use, and that the tests import, live in tests/helpers.py.
+
+The tests come in layers, fastest first: tests/engine (no sockets, no Flask), tests/web (Flask's test
+client), tests/serve (real sockets, subprocesses, browsers, redis-server) and tests/contract (the contract
+suite's own tests). Everything under tests/serve and tests/contract is marked `serve`, so
+`pytest -m "not serve"` is the inner loop."""
 
 from __future__ import annotations
 
@@ -9,8 +14,18 @@ from typing import Any
 
 import pytest
 
-from mockmj.server import MockServer
+from mockmj.serve.inprocess import MockServer
 from tests.helpers import Client, Receiver, Servers, running_mock
+
+SLOW_LAYERS = ("serve", "contract")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark by folder: a test's layer is where it lives, not a decorator someone may forget."""
+    for item in items:
+        parts = item.path.parts
+        if "tests" in parts and parts[parts.index("tests") + 1] in SLOW_LAYERS:
+            item.add_marker(pytest.mark.serve)
 
 
 @pytest.fixture

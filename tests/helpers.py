@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from PIL import Image
 
-from mockmj.server import MockServer, start_mock
+from mockmj.serve.inprocess import MockServer, start_mock
 
 
 # ------------------------------------------------------------------------------------------- client
@@ -116,6 +116,12 @@ def mock_client(**options: Any) -> Iterator[Client]:
 def is_proxy(c: Client) -> bool:
     """Does this client's mock speak the proxy dialect?"""
     return c.server.mock.engine.dialect.name == "proxy"
+
+
+def nothing(c: Client) -> str | None:
+    """What a task's string field holds before it has a value: null in the proxy dialect, "" in the 88api
+    dialect (a relay serves its task fields as strings)."""
+    return None if is_proxy(c) else ""
 
 
 def reset_client(server: MockServer) -> Client:

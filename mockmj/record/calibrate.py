@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.profile_file import STAGES
-from ..core.timing import PROFILES
-from .replay import Recording
+from mockmj.model.profile_file import STAGES
+from mockmj.model.timing import PROFILES
+from mockmj.record.replay import Recording
 
 BASE = "fast"
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from ..core.timing import PROFILES
+from mockmj.model.timing import PROFILES
 
 
 class TimingChoice(click.ParamType):
@@ -34,7 +34,7 @@ class TimingChoice(click.ParamType):
         if text in PROFILES:
             return text
         if text.startswith("file:"):
-            from ..core.profile_file import load_profile
+            from mockmj.model.profile_file import load_profile
 
             try:
                 load_profile(text[5:], text)
@@ -61,7 +61,7 @@ def replay_options(command: Callable[..., Any]) -> Callable[..., Any]:
         if directory is None and given:
             raise click.UsageError(f"{', '.join(given)} only make(s) sense with --replay DIR")
         if directory is not None and kwargs.get("dialect") is None and not os.environ.get("MOCKMJ_DIALECT"):
-            from .replay import Recording
+            from mockmj.record.replay import Recording
 
             try:
                 kwargs["dialect"] = Recording(directory).dialect  # misses are simulated in the recorded dialect
@@ -88,7 +88,7 @@ def install_from_cli(app: Any) -> None:
     settings = app.extensions["mockmj"].settings
     if settings.replay is None:
         return
-    from .replay import install_replay
+    from mockmj.record.replay import install_replay
 
     try:
         install_replay(app, settings.replay, settings.replay_ids, settings.replay_miss, settings.replay_speed)
@@ -117,8 +117,8 @@ def install_from_cli(app: Any) -> None:
 def record(target: str, out: str, host: str, port: int, target_key: str | None, dialect: str, budget: int | None,
            timeout: float, threads: int) -> None:
     """Record a live deployment through a validating proxy (Ctrl-C stops it; the HAR is always complete)."""
-    from ..server import waitress_server
-    from .proxy import Recorder
+    from mockmj.record.proxy import Recorder
+    from mockmj.serve.waitress import waitress_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -154,7 +154,7 @@ def record(target: str, out: str, host: str, port: int, target_key: str | None, 
               help="Write the profile to this file instead of printing it.")
 def calibrate(directory: str, out: str | None) -> None:
     """Print a timing profile (TOML) at the pace of the recorded deployment, for `serve --timing file:`."""
-    from .calibrate import calibrate as make_profile
+    from mockmj.record.calibrate import calibrate as make_profile
 
     try:
         text = make_profile(directory)

@@ -23,13 +23,13 @@ from urllib.parse import urlsplit
 import requests
 from requests.utils import get_environ_proxies
 
-from ..core.dialects import DIALECTS
-from ..core.errors import Refusal
-from ..core.journal import billable
-from ..inprocess import MockServer
-from .har import Exchange, RecordingWriter
-from .redact import Redactor
-from .validate import RULES, Validator
+from mockmj.engine.journal import billable
+from mockmj.model.dialects import DIALECTS
+from mockmj.model.errors import Refusal
+from mockmj.record.har import Exchange, RecordingWriter
+from mockmj.record.redact import Redactor
+from mockmj.record.validate import RULES, Validator
+from mockmj.serve.inprocess import MockServer
 
 log = logging.getLogger("mockmj.record")
 

@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..config import Settings
-from ..core.dialects import DIALECTS
-from ..inprocess import MockServer
-from .har import MEDIA_DIR, content_bytes, load_har, parse_iso
-from .proxy import HOP_BY_HOP, is_billable
+from mockmj.config import Settings
+from mockmj.model.dialects import DIALECTS
+from mockmj.record.har import MEDIA_DIR, content_bytes, load_har, parse_iso
+from mockmj.record.proxy import HOP_BY_HOP, is_billable
+from mockmj.serve.inprocess import MockServer
 
 MEDIA_ROUTE = "/_mockmj/replay/media/"
 FETCH = re.compile(r"^(?:/mj-[a-z]+)?/mj/task/([^/]+)/fetch$")  # with or without a mode prefix
@@ -294,8 +294,18 @@ def install_replay(app: Any, directory: str | Path, ids: str = "fresh", miss: st
 def start_replay(directory: str | Path, settings: Settings, ids: str = "fresh", miss: str = "simulate",
                  speed: float = 1.0) -> MockServer:
     """A replaying mock on a free loopback port (tests)."""
-    from ..web.app import create_app
+    from mockmj.web.app import create_app
 
     app = create_app(settings)
     install_replay(app, directory, ids, miss, speed)
     return MockServer(app)
+
+
+def serving_app(settings: Settings) -> Any:
+    """The mock `serve` runs: the engine's app, behind its recording when `--replay DIR` names one."""
+    from mockmj.web.app import create_app
+
+    app = create_app(settings)
+    if settings.replay is not None:
+        install_replay(app, settings.replay, settings.replay_ids, settings.replay_miss, settings.replay_speed)
+    return app

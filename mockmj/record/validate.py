@@ -16,9 +16,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.dialects import DIALECTS, Dialect
-from ..core.jsonio import first_whitespace
-from ..web.spec import ApiSpec, Operation, load_spec
+from mockmj.model.dialects import DIALECTS, Dialect
+from mockmj.model.jsonio import first_whitespace
+from mockmj.web.spec import ApiSpec, Operation, load_spec
 
 # Where a status sits on the documented graph: a task may stay or move right, never left.
 RANK = {"MODAL": 0, "NOT_START": 1, "SUBMITTED": 2, "IN_PROGRESS": 3, "SUCCESS": 4, "FAILURE": 4, "CANCEL": 4}

@@ -9,20 +9,20 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..core.callbacks import FAULTS
-from ..core.engine import ANONYMOUS, Caller
-from ..core.errors import Refusal
-from ..core.journal import billable
-from ..core.jsonio import compact
-from .exchange import FAULT, FAULT_HEADER, OUTCOME, Exchange
-from .findings_feed import feed as feed_findings
-from .guard import BodyProblem, check_body, parse_json
-from .handlers import HANDLERS, Context
-from .render import Reply, http_error, refused
-from .spec import Operation, describe_error
+from mockmj.engine.callbacks.delivery import FAULTS
+from mockmj.engine.facade import ANONYMOUS, Caller
+from mockmj.engine.journal import billable
+from mockmj.model.errors import Refusal
+from mockmj.model.jsonio import compact
+from mockmj.web.exchange import FAULT, FAULT_HEADER, OUTCOME, Exchange
+from mockmj.web.findings_feed import feed as feed_findings
+from mockmj.web.guard import BodyProblem, check_body, parse_json
+from mockmj.web.handlers import HANDLERS, Context
+from mockmj.web.render import Reply, http_error, refused
+from mockmj.web.spec import Operation, describe_error
 
 if TYPE_CHECKING:
-    from .mock import Mock
+    from mockmj.web.mock import Mock
 
 log = logging.getLogger("mockmj")
 

@@ -15,7 +15,7 @@ for the sleeping requests on top of the working ones:
 - werkzeug's threaded server (the in-process mocks of the test suite and the pytest plugin) runs one
   thread per connection: nothing to size.
 
-tests/test_delays_dont_block.py holds both to it.
+tests/serve/test_delays_dont_block.py holds both to it.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .spec import HTTP_METHODS
+from mockmj.web.spec import HTTP_METHODS
 
 
 def _operations(document: dict[str, Any]) -> str:

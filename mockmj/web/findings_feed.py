@@ -1,19 +1,19 @@
-"""Feeds the findings tracker (core/findings.py) from what the web layer answered, one `Seen` per request."""
+"""Feeds the findings tracker (engine/findings.py) from what the web layer answered, one `Seen` per request."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..core.dialects import Dialect
-from ..core.engine import ANONYMOUS
-from ..core.findings import Seen
-from ..core.journal import billable
+from mockmj.engine.facade import ANONYMOUS
+from mockmj.engine.findings import Seen
+from mockmj.engine.journal import billable
+from mockmj.model.dialects import Dialect
 
 if TYPE_CHECKING:
-    from .exchange import Exchange
-    from .mock import Mock
-    from .render import Reply
-    from .spec import Operation
+    from mockmj.web.exchange import Exchange
+    from mockmj.web.mock import Mock
+    from mockmj.web.render import Reply
+    from mockmj.web.spec import Operation
 
 LISTS = frozenset({"listTasksByCondition", "listTasksByIds"})
 NO_TASK = frozenset({"uploadDiscordImages"})  # billable, but its result is image URLs, not a task

@@ -12,11 +12,11 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ..core.jsonio import compact
-from ..core.tasks import TERMINAL
+from mockmj.model.jsonio import compact
+from mockmj.model.tasks import TERMINAL
 
 if TYPE_CHECKING:
-    from ..core.tasks import Task
+    from mockmj.model.tasks import Task
 
 FINISHED = frozenset(status.value for status in TERMINAL)
 # Tasks whose bytes are kept, each ~2 KB (per base URL it was fetched from): a bound on memory, not a

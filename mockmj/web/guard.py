@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import Settings
+from mockmj.config import Settings
 
 
 class BodyProblem(Exception):

@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import NotFound
 
-from ..core import submissions, video_submissions
-from ..core.dialects import Dialect
-from ..core.engine import Caller, Engine
-from ..core.errors import Refusal
-from .render import Reply, accepted, envelope
+from mockmj.engine.facade import Caller, Engine
+from mockmj.engine.submissions import submit as submissions
+from mockmj.engine.submissions import video as video_submissions
+from mockmj.model.dialects import Dialect
+from mockmj.model.errors import Refusal
+from mockmj.web.render import Reply, accepted, envelope
 
 if TYPE_CHECKING:
-    from .finished import FinishedTasks
+    from mockmj.web.finished import FinishedTasks
 
 
 @dataclass

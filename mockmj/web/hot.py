@@ -14,7 +14,7 @@ every hot request it cannot answer byte for byte as Flask would, goes to Flask u
 What it leaves out of Flask's machinery changes nothing for these routes: the app's before_request hooks
 are the start time of the access log (kept here) and the dashboard's redirect of `/` (never a hot path),
 the after_request hook is the access log (written here), and nothing listens to Flask's signals or uses
-the session. tests/test_hot_path.py pins those hooks and compares both paths response by response.
+the session. tests/web/test_hot_path.py pins those hooks and compares both paths response by response.
 An exception (a strict-mode violation, a bug) is handed to Flask's own error handling, as if the view
 had raised it.
 """
@@ -31,16 +31,17 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.utils import get_content_type
 from werkzeug.wsgi import get_input_stream
 
-from .api import MODE_OF_PREFIX, answer, api_routes
-from .exchange import Exchange
+from mockmj.store.base import StoreUnavailable
+from mockmj.web.api import MODE_OF_PREFIX, answer, api_routes
+from mockmj.web.exchange import Exchange
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from ..logs import RequestLog
-    from .mock import Mock
-    from .render import Reply
-    from .spec import Operation
+    from mockmj.web.logs import RequestLog
+    from mockmj.web.mock import Mock
+    from mockmj.web.render import Reply
+    from mockmj.web.spec import Operation
 
 HOT_OPERATIONS = frozenset({"fetchTask", "submitImagine"})
 # A path parameter the hot path takes: task ids and the like. Anything else (percent signs, dots, Unicode)
@@ -107,11 +108,16 @@ class HotPath:
                 and int(length) <= self.max_body)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        with self.mock.engine.request():  # one look at a shared store serves the route's rule check too
-            found = self.route(environ)
-            if found is None:
-                return self.flask(environ, start_response)
-            return self._answer(found, environ, start_response)
+        try:
+            with self.mock.engine.request():  # one look at a shared store serves the route's rule check too
+                found = self.route(environ)
+                if found is None:
+                    return self.flask(environ, start_response)
+                return self._answer(found, environ, start_response)
+        except StoreUnavailable:
+            # met before any answer began (the catch-up, the rule check): Flask answers, and meets it again
+            # unless the store is back: its error handler gives the dialect's 503, logged like any answer
+            return self.flask(environ, start_response)
 
     def _answer(self, found: tuple[Route, dict[str, str]], environ: dict[str, Any],
                 start_response: StartResponse) -> Iterable[bytes]:

@@ -12,22 +12,22 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 
-from ..config import Settings
-from ..core.callbacks import Callbacks
-from ..core.dialects import Dialect
-from ..core.engine import Engine
-from ..core.findings import Findings, Thresholds
-from ..core.journal import Journal
-from ..core.rules import Rules
-from . import delays
-from .docs import docs_html
-from .finished import FinishedTasks
-from .guard import BodyLimits
-from .spec import ApiSpec, Operation, load_spec
+from mockmj.config import Settings
+from mockmj.engine.callbacks.delivery import Callbacks
+from mockmj.engine.facade import Engine
+from mockmj.engine.findings import Findings, Thresholds
+from mockmj.engine.journal import Journal
+from mockmj.engine.rules import Rules
+from mockmj.model.dialects import Dialect
+from mockmj.web import delays
+from mockmj.web.docs import docs_html
+from mockmj.web.finished import FinishedTasks
+from mockmj.web.guard import BodyLimits
+from mockmj.web.spec import ApiSpec, Operation, load_spec
 
 if TYPE_CHECKING:
-    from .handlers import Context
-    from .render import Reply
+    from mockmj.web.handlers import Context
+    from mockmj.web.render import Reply
 
 
 def thresholds_of(settings: Settings) -> Thresholds:

@@ -1,4 +1,4 @@
-"""The envelopes, rendered through the dialect, as compact JSON (see core/jsonio.py for why compact)."""
+"""The envelopes, rendered through the dialect, as compact JSON (see model/jsonio.py for why compact)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from ..core.dialects import Dialect
-from ..core.engine import Accepted
-from ..core.errors import Refusal
-from ..core.jsonio import compact
+from mockmj.engine.facade import Accepted
+from mockmj.model.dialects import Dialect
+from mockmj.model.errors import Refusal
+from mockmj.model.jsonio import compact
 
 
 @dataclass

@@ -1,0 +1,453 @@
+"""notifyHook callbacks: when they fall due, how they are sent, and the outbox that records them.
+
+Upstream semantics: the full task JSON is POSTed to the task's notifyHook (or the global hook) on
+SUBMITTED, on every progress step and on the final state; nothing at NOT_START; no retry; an update
+whose order is lower than the last one sent for the task is dropped (equal order is still sent).
+
+Callbacks fall due at milestone times. In real-time profiles a scheduler thread sleeps until the next
+one; with a virtual clock only `clock/advance` moves time, and it sends everything that fell due (each
+attempt with a 3 s timeout) before the control call returns. Either way sending runs on a pool that is
+fair between tenants (see fairpool.py): a slow or dead receiver never slows the public API, and one
+tenant's receiver never delays another tenant's callbacks; a task's own updates still go one at a time,
+in order. With several workers a task's due callbacks are claimed with a lease on the task (store/base.py), so
+a worker never sends a later update of a task while another worker still sends an earlier one.
+
+Lock order (one order for the whole mock; a lock is only taken while holding the ones before it):
+
+1. the engine's lock (`Engine.lock`, taken by `Engine.transaction()` / `reading()`);
+2. the store's write lock (`Store.exclusive()`: the SQLite file's process lock, then SQLite's own write lock;
+   Redis's lock);
+3. leaves, held only around in-memory work and never while calling the store, the engine or the network:
+   `Callbacks._cond`, the local due heap's lock, the pool's condition.
+
+The callback clock and the pool's threads call the store (claims, the outbox) holding no lock of this module,
+so a request that holds the engine and the store and then schedules callbacks never waits for a thread that
+waits for the store.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_chain, wait_fixed
+
+from mockmj.engine import codec
+from mockmj.engine.callbacks.fairpool import Batch, FairPool, Job
+from mockmj.model.jsonio import compact
+from mockmj.model.tasks import Milestone, Status, Task
+
+if TYPE_CHECKING:
+    from mockmj.engine.facade import Engine
+    from mockmj.store.base import Store
+
+log = logging.getLogger("mockmj.callbacks")
+
+ORDER = {Status.NOT_START: 0, Status.MODAL: 0, Status.SUBMITTED: 1, Status.IN_PROGRESS: 3,
+         Status.SUCCESS: 4, Status.FAILURE: 4, Status.CANCEL: 4}
+FAULTS = ("drop", "duplicate", "delay", "reorder")
+SEND_TIMEOUT_S = 10.0
+SYNC_SEND_TIMEOUT_S = 3.0
+RETRY_DELAYS_S = (0.5, 1.0, 2.0)
+MAX_PENDING = 1000  # callbacks of one tenant waiting to be sent; beyond it they are recorded as overflow
+WORKERS = 32
+# How long a claim holds a task's later callbacks back from other workers if its worker dies before releasing it:
+# longer than the longest send (the retry policy: 4 tries of SEND_TIMEOUT_S plus the pauses).
+LEASE_S = 60.0
+ERROR_PAUSE_S = 0.5  # the clock thread's pause after a store error, before it tries again
+PER_TENANT = 2  # sends of one tenant in flight at once: a slow receiver holds at most this many workers
+
+
+class _NotDelivered(Exception):
+    """The receiver did not answer 2xx: what the retry policy retries on."""
+
+
+def _order(m: Milestone) -> float:
+    value = ORDER[m.status]
+    if m.status is Status.IN_PROGRESS and m.progress:
+        value += int(m.progress.rstrip("%")) / 100
+    return value
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """Where one callback goes and what the outbox records about it."""
+
+    task_id: str
+    key: str
+    url: str
+    fault: str | None
+    generation: int
+
+
+@dataclass(order=True)
+class _Due:
+    at: int
+    seq: int
+    task_id: str = ""
+    index: int = 0
+    owner: str = ""  # the tenant: whose queue the send waits in
+
+
+class _LocalDue:
+    """Callbacks due, in this process (the memory store): a heap by time, behind a lock of its own (a leaf:
+    nothing else is taken while it is held)."""
+
+    def __init__(self) -> None:
+        self._heap: list[_Due] = []
+        self._lock = threading.Lock()
+
+    def push(self, items: list[_Due]) -> None:
+        with self._lock:
+            for item in items:
+                heapq.heappush(self._heap, item)
+
+    def take(self, now: int) -> list[_Due]:
+        taken = []
+        with self._lock:
+            while self._heap and self._heap[0].at <= now:
+                taken.append(heapq.heappop(self._heap))
+        return taken
+
+    def next_at(self) -> int | None:
+        with self._lock:
+            return self._heap[0].at if self._heap else None
+
+    def release(self, tasks: list[str]) -> None:
+        return None  # one process: the pool's lanes keep a task's sends in order
+
+    def drop(self, gone: set[str] | None, key: str | None) -> None:
+        with self._lock:
+            if gone is None:
+                self._heap.clear()
+            else:
+                self._heap = [d for d in self._heap if d.task_id not in gone]
+                heapq.heapify(self._heap)
+
+
+class _SharedDue:
+    """Callbacks due, in a shared store: any worker may take one, and a taken one is gone for the others,
+    so each milestone is sent once whatever the number of workers."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def push(self, items: list[_Due]) -> None:
+        self.store.add_due([(d.at, d.owner, d.task_id, codec.dumps((d.at, d.seq, d.task_id, d.index, d.owner)))
+                            for d in items])
+
+    def take(self, now: int) -> list[_Due]:
+        return [_Due(*codec.loads(value)) for value in self.store.claim_due(now, LEASE_S)]
+
+    def release(self, tasks: list[str]) -> None:
+        self.store.release_due(tasks)
+
+    def next_at(self) -> int | None:
+        return self.store.next_due()
+
+    def drop(self, gone: set[str] | None, key: str | None) -> None:
+        self.store.drop_due(key if gone is not None else None)
+
+
+class _SharedOutbox:
+    """The outbox in a shared store: every worker's sends in one log, numbered across workers."""
+
+    def __init__(self, store: Store, size: int) -> None:
+        self.store, self.maxlen = store, size
+
+    def append(self, entry: dict[str, Any]) -> int:
+        return self.store.append("outbox", entry["key"], codec.dumps(entry), self.maxlen)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for item in self.store.entries("outbox"):
+            yield {**codec.loads(item.value), "seq": item.seq}
+
+    def clear(self, key: str | None = None) -> None:
+        self.store.clear_log("outbox", key)
+
+    @property
+    def total(self) -> int:
+        return self.store.total("outbox")
+
+
+class Callbacks:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        store = engine.store
+        self._shared = _SharedOutbox(store, engine.settings.outbox_size) if store.shared else None
+        self.outbox: deque[dict[str, Any]] = deque(maxlen=engine.settings.outbox_size)
+        self._total = 0
+        self._due: _LocalDue | _SharedDue = _SharedDue(store) if store.shared else _LocalDue()
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._last_order: dict[str, float] = {}
+        self._held: dict[str, tuple[str, dict[str, Any], Milestone]] = {}  # reorder fault
+        self._pool = FairPool(WORKERS, PER_TENANT)
+        self._generation = 0  # bumped by a full reset: attempts still in flight then are not recorded
+        self._timers: set[threading.Timer] = set()
+        self._stopped = False
+        self._stopping = threading.Event()
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=WORKERS, pool_maxsize=WORKERS)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._thread = threading.Thread(target=self._run, name="mockmj-callback-clock", daemon=True)
+        self._thread.start()
+        engine.listeners.append(self)
+
+    @property
+    def total(self) -> int:
+        return self._shared.total if self._shared is not None else self._total
+
+    # ------------------------------------------------------------------------ engine listener
+    def task_scheduled(self, task: Task, first_index: int) -> None:
+        if not self._hook(task):
+            return
+        due = []
+        for index in range(max(1, first_index), len(task.milestones)):
+            m = task.milestone(index)
+            if m.at is not None and m.status not in (Status.NOT_START, Status.MODAL):
+                due.append(_Due(m.at, next(self._seq), task.id, index, task.owner))
+        self._push(due)
+        if self.engine.clock.virtual:
+            self._drain(self.engine.now(), synchronous=False)  # e.g. a cancel, due at once
+
+    def milestone_reached(self, task: Task, index: int) -> None:
+        """Per-poll timing: the poll that moved the task sends its callback, off the request thread."""
+        if self._hook(task) and task.milestones[index].status not in (Status.NOT_START, Status.MODAL):
+            self._push([_Due(task.milestones[index].at or 0, next(self._seq), task.id, index, task.owner)])
+
+    def _push(self, due: list[_Due]) -> None:
+        # The store is written outside `_cond` (see the lock order in the module's docstring): the caller may be
+        # inside a store transaction, and the clock thread must be able to take `_cond` meanwhile.
+        if due:
+            self._due.push(due)
+            with self._cond:
+                self._cond.notify()
+
+    def clock_moved(self, now: int) -> None:
+        """Advancing the clock: send everything that fell due, in time order, before returning."""
+        self._drain(now, synchronous=True)
+        with self._cond:
+            self._cond.notify()
+
+    def reset(self, gone: set[str] | None, key: str | None = None) -> None:
+        # With a shared store, what is shared (due callbacks, the outbox) is cleared only by the worker
+        # whose transaction made the reset; a worker that merely reloads the new world clears its own.
+        replica = self.engine.replica
+        clear_shared = self._shared is not None and replica is not None and replica.writing
+        if self._shared is None or clear_shared:
+            self._due.drop(gone, key)  # the store is changed outside `_cond` (the lock order)
+        if clear_shared and (gone is None or key is not None):
+            self._shared.clear(None if gone is None else key)  # type: ignore[union-attr]
+        with self._cond:
+            if gone is None:
+                self._generation += 1
+                self.outbox.clear()
+                self._total = 0
+                self._last_order.clear()
+                self._held.clear()
+            else:
+                for task_id in gone:
+                    self._last_order.pop(task_id, None)
+                    self._held.pop(task_id, None)
+                self.outbox = deque((e for e in self.outbox if e["taskId"] not in gone), maxlen=self.outbox.maxlen)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._stopping.set()
+            self._cond.notify()
+            timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
+        if self in self.engine.listeners:
+            self.engine.listeners.remove(self)
+        self._pool.stop()
+        self._thread.join(timeout=1)
+        self._session.close()
+
+    # ------------------------------------------------------------------------ scheduling
+    def _hook(self, task: Task) -> str | None:
+        return task.properties.get("notifyHook") or None
+
+    def _run(self) -> None:
+        """The callback clock: until stopped, send what fell due. A store error (Redis gone for a while, SQLite
+        busy or full) is logged and the loop carries on: callbacks resume when the store answers again."""
+        while not self._stopped:
+            try:
+                self._tick()
+            except Exception:
+                log.warning("callbacks: the store failed; trying again in %.1f s", ERROR_PAUSE_S, exc_info=True)
+                self._stopping.wait(ERROR_PAUSE_S)
+
+    def _tick(self) -> None:
+        if self.engine.clock.virtual:
+            # virtual time moves only in advance(), which sends what fell due itself, in order
+            with self._cond:
+                if not self._stopped:
+                    self._cond.wait(timeout=0.5)
+            return
+        next_at = self._due.next_at()  # asked outside `_cond`: the store may wait for another worker
+        wait = 0.5 if next_at is None else (next_at - self.engine.now()) / 1000
+        if wait > 0:
+            # other workers add to a shared store without waking this one: look again soon
+            longest = 0.5 if self._shared is None else 0.05
+            with self._cond:
+                if not self._stopped:
+                    self._cond.wait(timeout=min(wait, longest))  # woken early when something new is due
+            return
+        self._drain(self.engine.now(), synchronous=False)
+
+    def _drain(self, now: int, synchronous: bool) -> None:
+        """Queue every send that fell due; when `synchronous`, return only once they are all done. Each task's
+        claimed callbacks go to one lane of the pool, in order; the last of them releases the task's lease."""
+        batch = Batch() if synchronous else None
+        taken = self._due.take(now)
+        last = {due.task_id: due for due in taken}
+        for due in taken:
+            release = [due.task_id] if last[due.task_id] is due else []
+            if batch is None and self._pool.waiting(due.owner) >= MAX_PENDING:
+                self._settle(due, synchronous, release, overflow=True)  # decided and recorded, not sent
+                continue
+            job = Job(due.owner, due.task_id,
+                      lambda due=due, release=release: self._settle(due, synchronous, release), batch)
+            self._pool.submit(job)
+        if batch is not None:
+            batch.wait(lambda: self._pool.stopped)
+
+    def _settle(self, due: _Due, synchronous: bool, release: list[str], overflow: bool = False) -> None:
+        try:
+            self._deliver(due, synchronous, overflow)
+        except Exception:
+            log.warning("callbacks: task %s: not sent (the store failed)", due.task_id, exc_info=True)
+        finally:
+            if release:
+                try:
+                    self._due.release(release)
+                except Exception:
+                    log.warning("callbacks: could not release task %s", due.task_id, exc_info=True)
+
+    def _deliver(self, due: _Due, synchronous: bool, overflow: bool = False) -> None:
+        """Decide what this milestone sends (under the engine's lock), then send it from this worker."""
+        engine = self.engine
+        with engine.reading():  # every decision about this task's callbacks is taken under the engine's lock
+            task = engine.tasks.get(due.task_id)
+            if task is None or due.index >= len(task.milestones) or task.milestones[due.index].at != due.at:
+                return  # the task was reset or its path was cut by a cancel
+            milestone = task.milestones[due.index]
+            order = _order(milestone)
+            if order < self._last_order.get(task.id, -1):
+                return  # upstream never sends an update that goes backwards
+            if order >= 4:
+                self._last_order.pop(task.id, None)  # terminal: nothing can follow, keep the map small
+            else:
+                self._last_order[task.id] = order
+            payload = engine.snapshot(task, task.origin, due.index)
+            attempt = _Attempt(task.id, task.owner, self._hook(task) or "", task.callback_fault,
+                               self._generation)
+            delay_ms = int(task.callback_delay_ms or 2000)
+            final = milestone.status in (Status.SUCCESS, Status.FAILURE, Status.CANCEL)
+            sends = [(payload, milestone)]
+            if attempt.fault == "drop" and final:
+                sends = []
+            elif attempt.fault == "duplicate":
+                sends.append((payload, milestone))
+            elif attempt.fault == "reorder":
+                held = self._held.pop(task.id, None)
+                if held is None and not final:
+                    self._held[task.id] = (attempt.url, payload, milestone)
+                    sends = []
+                elif held is not None:
+                    sends.append((held[1], held[2]))  # the earlier update arrives after the later one
+        if attempt.fault == "drop" and final:
+            self._record(attempt, payload, milestone, 0, None, "dropped by fault", None)
+        for body, m in sends:
+            if overflow:
+                self._record(attempt, body, m, 0, None, "outbox overflow: not sent", None)
+            elif attempt.fault == "delay" and not synchronous:
+                self._later(delay_ms / 1000, attempt, body, m)
+            else:
+                self._send(attempt, body, m, SYNC_SEND_TIMEOUT_S if synchronous else SEND_TIMEOUT_S)
+
+    def _later(self, seconds: float, attempt: _Attempt, payload: dict[str, Any], m: Milestone) -> None:
+        def fire() -> None:
+            with self._cond:
+                self._timers.discard(timer)
+            job = Job(attempt.key, attempt.task_id, lambda: self._send(attempt, payload, m, SEND_TIMEOUT_S))
+            self._pool.submit(job)
+
+        timer = threading.Timer(seconds, fire)
+        with self._cond:
+            if self._stopped:
+                return
+            self._timers.add(timer)
+        timer.start()
+
+    def _send(self, attempt: _Attempt, payload: dict[str, Any], m: Milestone, timeout: float) -> None:
+        """POST once, or (retry policy) until a 2xx with the RETRY_DELAYS_S pauses; every try is recorded."""
+        tries = 1 + (len(RETRY_DELAYS_S) if self.engine.settings.callback_policy == "retry" else 0)
+        policy = Retrying(
+            stop=stop_after_attempt(tries),
+            wait=wait_chain(*(wait_fixed(s) for s in RETRY_DELAYS_S)),
+            retry=retry_if_exception_type(_NotDelivered),
+            retry_error_callback=lambda _state: None,  # given up: the outbox already says why
+            sleep=self._stopping.wait,  # a stopping mock does not sit out the pauses
+        )
+        for trial in policy:
+            with trial:
+                self._post(attempt, payload, m, trial.retry_state.attempt_number, timeout)
+
+    def _post(self, attempt: _Attempt, payload: dict[str, Any], m: Milestone, number: int, timeout: float) -> None:
+        started = time.perf_counter()
+        status, error = None, None
+        try:
+            response = self._session.post(attempt.url, data=compact(payload), timeout=timeout,
+                                          headers={"Content-Type": "application/json"})
+            status = response.status_code
+        except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300]
+        latency = round((time.perf_counter() - started) * 1000, 2)
+        self._record(attempt, payload, m, number, status, error, latency)
+        if error is not None or status is None or not 200 <= status < 300:
+            raise _NotDelivered
+
+    def _record(self, attempt: _Attempt, payload: dict[str, Any], m: Milestone, number: int,
+                status: int | None, error: str | None, latency: float | None) -> None:
+        with self._cond:
+            if attempt.generation != self._generation:
+                return  # sent before a full reset: not part of the new world's outbox
+        entry = {
+                "seq": 0, "taskId": attempt.task_id, "key": attempt.key, "url": attempt.url,
+                "status": m.status.value, "progress": m.progress, "attempt": number, "httpStatus": status,
+                "error": error, "latencyMs": latency, "time": m.at or 0, "fault": attempt.fault,
+            "payload": payload,
+        }
+        if self._shared is not None:
+            self._shared.append(entry)  # outside `_cond`: the store may wait for another worker
+            return
+        with self._cond:
+            self._total += 1
+            entry["seq"] = self._total
+            self.outbox.append(entry)
+
+    def entries(self, task_id: str | None = None, limit: int | None = None,
+                key: str | None = None) -> list[dict[str, Any]]:
+        if self._shared is not None:
+            source: list[dict[str, Any]] = list(self._shared)  # read outside `_cond` (the lock order)
+        else:
+            with self._cond:
+                source = list(self.outbox)
+        items = [e for e in source if (task_id is None or e["taskId"] == task_id) and (key is None or e["key"] == key)]
+        if limit is not None:
+            items = items[-limit:] if limit else []
+        return items

@@ -1,0 +1,28 @@
+"""Secrets shown by the control plane: enough of a key to recognise it, never enough to use it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MASK = "…"
+
+
+def masked(secret: str | None) -> str | None:
+    """The first and the last 4 characters around an ellipsis, fewer for a short key (never more than half of
+    it in all): two keys that share a prefix, like sk-rich and sk-poor, stay told apart in every listing."""
+    if secret is None:
+        return None
+    shown = min(4, len(secret) // 4)
+    return secret[:shown] + MASK + (secret[-shown:] if shown else "")
+
+
+def key_matches(stored: str | None, wanted: str) -> bool:
+    """A `key` filter matches the full key (tests know their own) or its masked form (what a listing shows)."""
+    return stored is not None and (stored == wanted or masked(stored) == wanted)
+
+
+def mask_key_field(entry: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a journal/outbox entry with its `key` masked."""
+    if entry.get("key") is None:
+        return entry
+    return {**entry, "key": masked(entry["key"])}

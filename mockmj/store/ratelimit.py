@@ -1,0 +1,269 @@
+"""Rate limits of API keys, counted by the `limits` library where the mock's state is kept.
+
+`RateLimiter(storage_uri).hit(key, rate)` answers None (let the request through) or the seconds to wait
+(the 429's Retry-After). The counts live in the storage the URI names, so that every worker process that
+shares a store shares each key's limit:
+
+- `memory://` (the default; `memory` too): this process only;
+- `sqlite:PATH`: a table in that SQLite file (see `SQLiteStorage`), for workers on one host;
+- `redis://HOST:PORT/DB` (`rediss://`, `unix://` too): limits' own Redis storage, for several hosts.
+
+A rate is requests per second, fractional ones included (0.5 is one request every two seconds). The
+strategy is limits' moving window, which counts the hits of the last N seconds exactly, per key and
+atomically in each storage. A moving window of A hits per W whole seconds has a burst of A, so a rate is
+kept by up to two windows (see `windows`): one whose average is the rate (within 0.1 %), and, when that
+one would allow a bigger burst than the rate itself, a short one that keeps the burst at max(1, rate)
+rounded up to a whole request, as a token bucket of that size would.
+
+Real (wall-clock) time, never the mock's clock: a limit is about how fast requests really arrive, and a
+test that advances the virtual clock must not refill it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.storage import MemoryStorage, MovingWindowSupport, Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from mockmj.store.sqlite_file import SqliteFile
+
+# the relative error allowed between a window's average and the rate asked for
+RATE_TOLERANCE = 1e-3
+# what the shortest wait is said to be when a window frees up right as it is read (never 0: a 429 waits)
+MIN_WAIT = 0.001
+
+
+# ------------------------------------------------------------------------------------- the windows
+@dataclass(frozen=True)
+class Windows:
+    """How one rate is enforced: `sustained` keeps the average, `burst` (when needed) the burst."""
+
+    sustained: RateLimitItem
+    burst: RateLimitItem | None
+
+
+def _average_window(rate: float) -> tuple[int, int]:
+    """(hits, seconds), both whole, whose ratio is `rate` within RATE_TOLERANCE, with the fewest hits.
+
+    At most 500 tries: from 500 hits (rate < 1) or 500 seconds (rate ≥ 1) on, rounding alone is within
+    0.1 %.
+    """
+    for n in range(1, 501):
+        hits, seconds = (n, max(1, round(n / rate))) if rate < 1 else (max(1, round(rate * n)), n)
+        if abs(hits / seconds - rate) <= RATE_TOLERANCE * rate:
+            return hits, seconds
+    raise AssertionError(f"no window for {rate}")  # unreachable, see above
+
+
+@functools.lru_cache(maxsize=256)
+def windows(rate: float) -> Windows:
+    """The moving windows of a rate (requests per second, above 0).
+
+    2 → 2 hits per second; 0.5 → 1 per 2 s; 0.001 → 1 per 1000 s: one window does both jobs. 2.5 → 5 per
+    2 s, with at most 3 per second; 0.3 → 3 per 10 s, with at most 1 per 3 s.
+    """
+    if not rate > 0 or math.isinf(rate):
+        raise ValueError(f"a rate limit is a number of requests per second above 0, not {rate}")
+    hits, seconds = _average_window(rate)
+    sustained = RateLimitItemPerSecond(hits, seconds)
+    burst_hits = max(1, math.ceil(rate * (1 - 1e-9)))  # a rate of 2.0000000001 (float noise) is 2
+    if hits <= burst_hits:
+        return Windows(sustained, None)  # the average window's burst is no bigger than the rate's own
+    # a burst of burst_hits in the shortest whole-second window that does not slow the average down
+    burst_seconds = max(1, math.floor(burst_hits / rate))
+    return Windows(sustained, RateLimitItemPerSecond(burst_hits, burst_seconds))
+
+
+# -------------------------------------------------------------------------------------- the limiter
+class RateLimiter:
+    """Per-key rate limits kept in one storage (see the module's docstring for the URIs)."""
+
+    def __init__(self, storage_uri: str = "memory://") -> None:
+        self.storage_uri = storage_uri
+        self.storage = open_storage(storage_uri)
+        self._strategy = MovingWindowRateLimiter(self.storage)
+
+    def hit(self, key: str, rate_per_second: float) -> float | None:
+        """Count one request of `key` under its rate: None when it may go through, else the seconds
+        until it may (nothing is counted then)."""
+        if math.isinf(rate_per_second) and rate_per_second > 0:
+            return None
+        plan = windows(rate_per_second)
+        # The burst window is tested before the average one is hit, and hit only after it: a refused
+        # request uses up neither. Only the average window's hit is atomic across processes; two
+        # processes racing may both pass the burst test (the average still holds).
+        if plan.burst is not None and not self._strategy.test(plan.burst, key):
+            return self._wait(plan.burst, key)
+        if not self._strategy.hit(plan.sustained, key):
+            return self._wait(plan.sustained, key)
+        if plan.burst is not None:
+            self._strategy.hit(plan.burst, key)
+        return None
+
+    def reset(self, key: str, rate_per_second: float) -> None:
+        """Forget the hits of `key` under that rate: its next request starts a full allowance."""
+        if math.isinf(rate_per_second):
+            return
+        plan = windows(rate_per_second)
+        for item in (plan.sustained, plan.burst):
+            if item is not None:
+                self._strategy.clear(item, key)
+
+    def _wait(self, item: RateLimitItem, key: str) -> float:
+        reset_at = self._strategy.get_window_stats(item, key).reset_time
+        return max(reset_at - time.time(), MIN_WAIT)
+
+    def close(self) -> None:
+        if isinstance(self.storage, SQLiteStorage):
+            self.storage.close()
+
+    def __repr__(self) -> str:
+        return f"RateLimiter({self.storage_uri!r})"
+
+
+def open_storage(storage_uri: str) -> Storage:
+    """The limits storage of a URI; `memory`, `sqlite:PATH` and `unix://` are the mock's `store` forms."""
+    if storage_uri in ("memory", "memory://"):
+        return MemoryStorage()
+    if storage_uri.startswith("sqlite:"):
+        path = storage_uri[len("sqlite:"):]
+        if not path.strip():
+            raise ValueError("sqlite: needs a file path (sqlite:PATH)")
+        return SQLiteStorage(path)
+    if storage_uri.startswith("unix://"):
+        storage_uri = "redis+" + storage_uri  # limits' name for redis over a unix socket
+    if storage_uri.startswith(("redis://", "rediss://", "redis+unix://")):
+        storage = storage_from_string(storage_uri)
+        assert isinstance(storage, Storage)
+        return storage
+    raise ValueError(f"no rate limit storage for {storage_uri!r}: memory://, sqlite:PATH or redis://HOST:PORT/DB")
+
+
+# The process's limiter, used by ApiKey.throttle: memory until the server configures its store.
+_current: RateLimiter | None = None
+_current_guard = threading.Lock()
+
+
+def configure(storage_uri: str) -> RateLimiter:
+    """Make the process's rate limits live in that storage (call once at start, with the `store` setting)."""
+    global _current
+    fresh = RateLimiter(storage_uri)
+    with _current_guard:
+        previous, _current = _current, fresh
+    if previous is not None:
+        previous.close()
+    return fresh
+
+
+def limiter() -> RateLimiter:
+    """The process's limiter (an in-memory one unless `configure` was called)."""
+    global _current
+    with _current_guard:
+        if _current is None:
+            _current = RateLimiter()
+        return _current
+
+
+# ------------------------------------------------------------------------------ the SQLite storage
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ratelimit_hits (key TEXT NOT NULL, at REAL NOT NULL, expires REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS ratelimit_hits_by_key ON ratelimit_hits (key, at);
+CREATE INDEX IF NOT EXISTS ratelimit_hits_by_expiry ON ratelimit_hits (expires);
+CREATE TABLE IF NOT EXISTS ratelimit_counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires REAL NOT NULL);
+"""
+
+
+class SQLiteStorage(Storage, MovingWindowSupport):
+    """limits' storage in a SQLite file (stdlib sqlite3, WAL): the moving window as one row per hit, the
+    fixed window as a counter. Every read-modify-write is one `BEGIN IMMEDIATE` transaction, so worker
+    processes sharing the file count each key's hits together and never both take its last one.
+
+    Connections, WAL and the write lock: sqlite_file.py.
+    """
+
+    STORAGE_SCHEME = None  # built by `open_storage` from the mock's `sqlite:PATH`, not registered in limits
+
+    def __init__(self, path: str | Path, wrap_exceptions: bool = False) -> None:
+        super().__init__(f"sqlite:{path}", wrap_exceptions=wrap_exceptions)
+        self.file = SqliteFile(path, _SCHEMA)  # a file that cannot be opened fails here, at start
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return sqlite3.Error
+
+    def close(self) -> None:
+        self.file.close()
+
+    # --- the moving window
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit:
+            return False
+        with self.file.write() as db:
+            now = time.time()
+            # expired hits of every key go here, so the table holds only the windows in use
+            db.execute("DELETE FROM ratelimit_hits WHERE expires <= ?", (now,))
+            (count,) = db.execute("SELECT COUNT(*) FROM ratelimit_hits WHERE key = ? AND at >= ?",
+                                  (key, now - expiry)).fetchone()
+            if count + amount > limit:
+                return False
+            db.executemany("INSERT INTO ratelimit_hits (key, at, expires) VALUES (?, ?, ?)",
+                           [(key, now, now + expiry)] * amount)
+            return True
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        now = time.time()
+        oldest, count = self.file.connection().execute(
+            "SELECT MIN(at), COUNT(*) FROM ratelimit_hits WHERE key = ? AND at >= ?", (key, now - expiry)
+        ).fetchone()
+        return (oldest if oldest is not None else now), count
+
+    # --- the fixed window (limits' other strategies need it; the mock uses the moving window)
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        with self.file.write() as db:
+            now = time.time()
+            row = db.execute("SELECT count, expires FROM ratelimit_counters WHERE key = ?", (key,)).fetchone()
+            if row is None or row[1] <= now:
+                db.execute("INSERT OR REPLACE INTO ratelimit_counters (key, count, expires) VALUES (?, ?, ?)",
+                           (key, amount, now + expiry))
+                return amount
+            db.execute("UPDATE ratelimit_counters SET count = count + ? WHERE key = ?", (amount, key))
+            return int(row[0]) + amount
+
+    def get(self, key: str) -> int:
+        row = self.file.connection().execute(
+            "SELECT count FROM ratelimit_counters WHERE key = ? AND expires > ?", (key, time.time())
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def get_expiry(self, key: str) -> float:
+        row = self.file.connection().execute(
+            "SELECT expires FROM ratelimit_counters WHERE key = ? AND expires > ?", (key, time.time())
+        ).fetchone()
+        return float(row[0]) if row else time.time()
+
+    # --- housekeeping
+    def clear(self, key: str) -> None:
+        with self.file.write() as db:
+            db.execute("DELETE FROM ratelimit_hits WHERE key = ?", (key,))
+            db.execute("DELETE FROM ratelimit_counters WHERE key = ?", (key,))
+
+    def reset(self) -> int | None:
+        with self.file.write() as db:
+            removed = db.execute("DELETE FROM ratelimit_hits").rowcount
+            removed += db.execute("DELETE FROM ratelimit_counters").rowcount
+            return removed
+
+    def check(self) -> bool:
+        try:
+            self.file.connection().execute("SELECT 1").fetchone()
+        except sqlite3.Error:
+            return False
+        return True

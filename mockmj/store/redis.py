@@ -1,0 +1,229 @@
+"""The Redis store: several processes, on one host or many, share one mock through one Redis database.
+
+Keys (all under the prefix `mockmj:`): `head` (epoch, version), `rec` (name → value), `ver` (a sorted set,
+name → the version that last wrote it; a deleted record stays there with no value, so readers learn of
+the deletion), `log:NAME` and `seq:NAME` (journal, outbox), `due` (a sorted set of callbacks by time),
+`lock` (redis-py's lock: the mock's one write lock). Reads that must be consistent are Lua scripts,
+which Redis runs atomically; writes are MULTI/EXEC pipelines made while holding the lock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+import redis
+
+from mockmj.store.faults import StoreUnavailable, guard_faults, safe_url
+from mockmj.store.records import Head, LogEntry, Record, chunks
+
+PREFIX = "mockmj:"
+LOCK_TIMEOUT_S = 30  # a worker killed while holding the lock frees it after this long
+LOCK_WAIT_S = 60
+
+# Atomic reads: the head and every record written after `since`, in one snapshot.
+CHANGES = """
+local head = redis.call('HMGET', KEYS[1], 'epoch', 'version')
+local out = {head[1] or '0', head[2] or '0'}
+local names = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf')
+for _, name in ipairs(names) do
+  out[#out + 1] = name
+  out[#out + 1] = redis.call('HGET', KEYS[3], name) or ''
+end
+return out
+"""
+EVERYTHING = """
+local head = redis.call('HMGET', KEYS[1], 'epoch', 'version')
+local out = {head[1] or '0', head[2] or '0'}
+local all = redis.call('HGETALL', KEYS[2])
+for _, item in ipairs(all) do out[#out + 1] = item end
+return out
+"""
+APPEND = """
+local seq = redis.call('INCR', KEYS[2])
+local keep = tonumber(ARGV[2])
+if keep > 0 then
+  redis.call('RPUSH', KEYS[1], seq .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[1])
+  redis.call('LTRIM', KEYS[1], -keep, -1)
+end
+return seq
+"""
+# Due callbacks in time order, except those of tasks another claim still leases; their tasks are leased.
+CLAIM = """
+local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local wall = tonumber(ARGV[2])
+local free = {}
+local out = {}
+for _, member in ipairs(items) do
+  local task = string.match(member, '^[^\\n]*\\n[^\\n]*\\n([^\\n]*)\\n')
+  if free[task] == nil then
+    local lease = tonumber(redis.call('HGET', KEYS[2], task) or '0')
+    free[task] = lease <= wall
+    if free[task] then redis.call('HSET', KEYS[2], task, ARGV[3]) end
+  end
+  if free[task] then
+    out[#out + 1] = member
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
+return out
+"""
+NO_VALUE = b""  # a deleted record (values are JSON documents, never empty)
+
+
+class RedisStore:
+    shared = True
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.redis = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5)
+            self.redis.ping()
+        except (redis.RedisError, ValueError) as exc:
+            raise ValueError(f"store {safe_url(url)}: cannot reach Redis ({exc})") from None
+        self._lock = self.redis.lock(PREFIX + "lock", timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_WAIT_S,
+                                     thread_local=True)
+        self._changes = self.redis.register_script(CHANGES)
+        self._everything = self.redis.register_script(EVERYTHING)
+        self._append = self.redis.register_script(APPEND)
+        self._claim = self.redis.register_script(CLAIM)
+        self._held = threading.local()  # re-entrance is per thread
+        # a due callback's member must be unique even when two are equal: a per-process tag and a counter
+        self._tag = os.urandom(6).hex()
+        self._count = itertools.count()
+
+    # ---------------------------------------------------------------------------- records
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        if getattr(self._held, "yes", False):
+            yield
+            return
+        try:
+            acquired = self._lock.acquire()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(self.url, exc) from exc
+        if not acquired:
+            raise StoreUnavailable(self.url, f"another worker held the lock for over {LOCK_WAIT_S} s")
+        self._held.yes = True
+        try:
+            yield
+        finally:
+            self._held.yes = False
+            # a lock that expired (a very long transaction), or a Redis gone meanwhile: nothing to release; it
+            # expires by itself (LOCK_TIMEOUT_S)
+            with suppress(redis.RedisError):
+                self._lock.release()
+
+    def head(self) -> Head:
+        epoch, version = self.redis.hmget(PREFIX + "head", "epoch", "version")
+        return Head(int(epoch or 0), int(version or 0))
+
+    @staticmethod
+    def _split(reply: list[bytes]) -> tuple[Head, list[Record]]:
+        head = Head(int(reply[0]), int(reply[1]))
+        values = reply[2:]
+        records = [(values[i].decode(), values[i + 1] or None) for i in range(0, len(values), 2)]
+        return head, records
+
+    def changes(self, since: int) -> tuple[Head, list[Record]]:
+        return self._split(self._changes(keys=[PREFIX + "head", PREFIX + "ver", PREFIX + "rec"], args=[since]))
+
+    def everything(self) -> tuple[Head, list[Record]]:
+        return self._split(self._everything(keys=[PREFIX + "head", PREFIX + "rec"]))
+
+    def put(self, records: list[Record], after: Head) -> Head:
+        version = after.version + 1
+        pipe = self.redis.pipeline(transaction=True)
+        for part in chunks(records, 500):
+            kept = {name: value for name, value in part if value is not None}
+            gone = [name for name, value in part if value is None]
+            if kept:
+                pipe.hset(PREFIX + "rec", mapping=kept)
+            if gone:
+                pipe.hdel(PREFIX + "rec", *gone)
+            pipe.zadd(PREFIX + "ver", {name: version for name, _ in part})
+        pipe.hset(PREFIX + "head", "version", version)
+        pipe.execute()
+        return Head(after.epoch, version)
+
+    def wipe(self) -> Head:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(PREFIX + "rec", PREFIX + "ver", PREFIX + "due", PREFIX + "leases")
+        pipe.hincrby(PREFIX + "head", "epoch", 1)
+        pipe.hset(PREFIX + "head", "version", 0)
+        _, epoch, _ = pipe.execute()
+        return Head(int(epoch), 0)
+
+    # ---------------------------------------------------------------------------- logs
+    def append(self, log: str, key: str | None, value: bytes, keep: int) -> int:
+        return int(self._append(keys=[PREFIX + "log:" + log, PREFIX + "seq:" + log],
+                                args=[value, keep, key if key is not None else ""]))
+
+    def entries(self, log: str) -> list[LogEntry]:
+        return [_unpack(raw) for raw in self.redis.lrange(PREFIX + "log:" + log, 0, -1)]
+
+    def total(self, log: str) -> int:
+        return int(self.redis.get(PREFIX + "seq:" + log) or 0)
+
+    def clear_log(self, log: str, key: str | None = None) -> None:
+        if key is None:
+            self.redis.delete(PREFIX + "log:" + log, PREFIX + "seq:" + log)
+            return
+        with self.exclusive():
+            kept = [e for e in self.entries(log) if e.key != key]
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.delete(PREFIX + "log:" + log)
+            for e in kept:
+                pipe.rpush(PREFIX + "log:" + log, _pack(e))
+            pipe.execute()
+
+    # ---------------------------------------------------------------------------- due callbacks
+    def add_due(self, items: list[tuple[int, str, str, bytes]]) -> None:
+        if items:
+            members = {self._member(owner, task, value): at for at, owner, task, value in items}
+            self.redis.zadd(PREFIX + "due", members)
+
+    def _member(self, owner: str, task: str, value: bytes) -> bytes:
+        # equal times sort by member: the zero-padded counter keeps one worker's callbacks in their order
+        return f"{self._tag}-{next(self._count):012d}\n{owner}\n{task}\n".encode() + value
+
+    def claim_due(self, now: int, lease_s: float) -> list[bytes]:
+        wall = time.time()
+        claimed = self._claim(keys=[PREFIX + "due", PREFIX + "leases"], args=[now, wall, wall + lease_s])
+        return [m.split(b"\n", 3)[3] for m in claimed]
+
+    def release_due(self, tasks: list[str]) -> None:
+        if tasks:
+            self.redis.hdel(PREFIX + "leases", *tasks)
+
+    def next_due(self) -> int | None:
+        first = self.redis.zrange(PREFIX + "due", 0, 0, withscores=True)
+        return int(first[0][1]) if first else None
+
+    def drop_due(self, owner: str | None = None) -> None:
+        if owner is None:
+            self.redis.delete(PREFIX + "due", PREFIX + "leases")
+            return
+        mine = [m for m in self.redis.zrange(PREFIX + "due", 0, -1) if m.split(b"\n", 2)[1] == owner.encode()]
+        if mine:
+            self.redis.zrem(PREFIX + "due", *mine)
+
+    def close(self) -> None:
+        self.redis.close()
+
+
+# A log entry is "seq\nkey\nvalue": keys come from HTTP headers, which cannot hold a newline.
+def _pack(entry: LogEntry) -> bytes:
+    return f"{entry.seq}\n{entry.key or ''}\n".encode() + entry.value
+
+
+def _unpack(raw: bytes) -> LogEntry:
+    seq, key, value = raw.split(b"\n", 2)
+    return LogEntry(int(seq), key.decode() or None, value)
+
+
+guard_faults(RedisStore, (redis.RedisError,))

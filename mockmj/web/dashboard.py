@@ -1,0 +1,125 @@
+"""The dashboard at /_mockmj/ui: static files shipped in the package (mockmj/ui/, no build step, nothing
+from the network), the two read endpoints it needs beyond the control API (every key's tasks, one task
+with its children), and the redirect that leads a browser from `/` to it.
+
+The task endpoints read tasks without polling them: looking at a dashboard must not move a task in
+per-poll timing, nor appear in its timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, redirect, request
+
+from mockmj.model.masking import key_matches, masked
+from mockmj.model.tasks import Status
+
+if TYPE_CHECKING:
+    from mockmj.engine.facade import Engine
+    from mockmj.model.tasks import Task
+    from mockmj.web.mock import Mock
+
+UI_FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
+DEFAULT_LIMIT = 100
+BROWSER_ENTRY_PATHS = ("/", "/_mockmj", "/_mockmj/")
+
+
+def _ui_file(name: str) -> bytes:
+    return resources.files("mockmj").joinpath("ui", name).read_bytes()
+
+
+def wants_html() -> bool:
+    """A browser navigating (Accept: text/html first), not an API client (JSON or */*)."""
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html" \
+        and request.accept_mimetypes["text/html"] > request.accept_mimetypes["application/json"]
+
+
+def lead_browsers_to_the_dashboard(app: Flask) -> None:
+    """`GET /` or `/_mockmj/` from a browser: off to the dashboard. These paths have no route, so API
+    clients (and browsers anywhere else, /mj/... included) still get the dialect's JSON 404."""
+
+    @app.before_request  # runs before the routing error of an unknown path is raised
+    def _to_dashboard() -> Response | None:
+        if request.method == "GET" and request.path in BROWSER_ENTRY_PATHS and wants_html():
+            return redirect("/_mockmj/ui", code=302)  # type: ignore[return-value]
+        return None
+
+
+def _row(engine: Engine, task: Task, origin: str) -> dict[str, Any]:
+    return {"key": masked(task.owner), "parentId": task.parent_id, "task": engine.snapshot(task, origin)}
+
+
+def _children(by_parent: dict[str, list[Task]], engine: Engine, task_id: str, depth: int = 0) -> list[dict]:
+    if depth > 50:  # a chain of actions this deep is not a tree a person reads
+        return []
+    return [{"id": child.id, "action": child.action.value, "status": engine.status_of(child).value,
+             "description": child.description,
+             "children": _children(by_parent, engine, child.id, depth + 1)}
+            for child in by_parent.get(task_id, [])]
+
+
+def dashboard_handlers(mock: Mock, refuse: Callable[[int, str], Exception]) -> dict[str, Callable[..., Any]]:
+    """Handlers for the control operations of the dashboard; `refuse` makes the control plane's errors."""
+    engine = mock.engine
+
+    def number(name: str, default: int) -> int:
+        value = request.args.get(name)
+        if value is None or value == "":
+            return default
+        if not value.isdigit():
+            raise refuse(400, f"{name} must be a non-negative integer")
+        return int(value)
+
+    def list_tasks(_: dict[str, Any]) -> dict[str, Any]:
+        key, action = request.args.get("key") or None, request.args.get("action") or None
+        status = request.args.get("status") or None
+        text = (request.args.get("q") or "").lower()
+        if status is not None and status not in Status.__members__:
+            raise refuse(400, f"status must be one of {', '.join(Status.__members__)}")
+        limit, offset = number("limit", DEFAULT_LIMIT), number("offset", 0)
+        origin = request.host_url.rstrip("/")
+        with engine.reading():
+            everything = engine.all_tasks()
+            tasks = [t for t in everything
+                     if (key is None or key_matches(t.owner, key)) and (action is None or t.action.value == action)
+                     and (not text or text in (t.prompt or "").lower() or text in t.id)]
+            counts: dict[str, int] = {}
+            statuses = {t.id: engine.status_of(t).value for t in tasks}
+            for value in statuses.values():
+                counts[value] = counts.get(value, 0) + 1
+            if status is not None:
+                tasks = [t for t in tasks if statuses[t.id] == status]
+            tasks.reverse()  # the store keeps submission order: newest first, also among equal submit times
+            tasks.sort(key=lambda t: t.submit_time, reverse=True)
+            page = [_row(engine, t, origin) for t in tasks[offset:offset + limit]]
+            keys = sorted({masked(t.owner) or "" for t in everything})
+        return {"total": len(tasks), "offset": offset, "counts": counts, "keys": keys, "items": page}
+
+    def get_task(_: dict[str, Any], id: str) -> dict[str, Any]:
+        with engine.reading():
+            task = engine.task(id)
+            if task is None:
+                raise refuse(404, f"no task {id}")
+            by_parent: dict[str, list[Task]] = {}
+            for other in engine.all_tasks():
+                if other.parent_id:
+                    by_parent.setdefault(other.parent_id, []).append(other)
+            row = _row(engine, task, request.host_url.rstrip("/"))
+            row["children"] = _children(by_parent, engine, task.id)
+        return row
+
+    def page(_: dict[str, Any]) -> Response:
+        return Response(_ui_file("index.html"), mimetype="text/html",
+                        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+    def ui_file(_: dict[str, Any], file: str) -> Response:
+        if file not in UI_FILES:
+            raise refuse(404, f"no dashboard file {file}")
+        return Response(_ui_file(file), mimetype=UI_FILES[file],
+                        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+    return {"controlListTasks": list_tasks, "controlGetTask": get_task, "controlDashboard": page,
+            "controlDashboardFile": ui_file}

@@ -1,0 +1,237 @@
+"""The store contract: memory, SQLite and Redis give the same answers to the same requests, and each
+shared backend keeps the promises the engine builds on (versions, logs, due callbacks claimed once)."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from typing import Any
+
+import pytest
+
+from mockmj.config import AccountConfig, load_settings
+from mockmj.store.base import Head, open_store
+from mockmj.web.app import create_app
+
+KEY = {"Authorization": "Bearer tenant-a"}
+OTHER = {"Authorization": "Bearer tenant-b"}
+
+
+def transcript(store: str, timing: str) -> list[Any]:
+    """One scripted session through the API and the control plane, every answer kept (seeded, virtual time)."""
+    app = create_app(load_settings(store=store, timing=timing, seed=11))
+    c = app.test_client()
+    said: list[Any] = []
+
+    def note(response: Any) -> Any:
+        said.append((response.status_code, response.get_json(silent=True)))
+        return response.get_json(silent=True)
+
+    def finish(task_id: str) -> Any:
+        for _ in range(40):  # per-poll: each poll moves the task; manual: the clock does
+            seen = note(c.get(f"/mj/task/{task_id}/fetch", headers=KEY))
+            if seen["status"] == "SUCCESS":
+                return seen
+            note(c.post("/_mockmj/clock/advance", json={"seconds": 3}))
+        raise AssertionError(f"task {task_id} did not finish")
+
+    grid = note(c.post("/mj/submit/imagine", json={"prompt": "a red fox --ar 16:9"}, headers=KEY))["result"]
+    done = finish(grid)
+    upscale = done["buttons"][0]["customId"]
+    child = note(c.post("/mj/submit/action", json={"taskId": grid, "customId": upscale}, headers=KEY))["result"]
+    note(c.post("/_mockmj/rules", json={"match": {"operation": "submitImagine"}, "respond": {"code": 23},
+                                        "times": 1}))
+    note(c.post("/mj/submit/imagine", json={"prompt": "refused once"}, headers=KEY))
+    doomed = note(c.post("/mj/submit/imagine", json={"prompt": "then accepted"}, headers=KEY))["result"]
+    note(c.post(f"/mj/task/{doomed}/cancel", headers=KEY))
+    note(c.post("/mj/submit/imagine", json={"prompt": "a failure --mockmj fail:banned prompt"}, headers=OTHER))
+    note(c.post("/_mockmj/clock/advance", json={"seconds": 120}))
+    finish(child)
+    note(c.post("/mj/task/list-by-condition", json={"ids": [grid, child, doomed]}, headers=KEY))
+    note(c.get("/_mockmj/keys/tenant-a"))
+    note(c.get("/_mockmj/keys/tenant-b"))
+    note(c.get("/_mockmj/rules"))
+    note(c.get("/_mockmj/accounts"))
+    journal = c.get("/_mockmj/requests").get_json()
+    said.append([(e["seq"], e["method"], e["path"], e["status"], e["code"]) for e in journal["items"]])
+    note(c.post("/_mockmj/reset", json={"key": "tenant-a"}))
+    note(c.get(f"/mj/task/{grid}/fetch", headers=KEY))
+    note(c.get("/_mockmj/keys/tenant-a"))
+    app.extensions["mockmj"].callbacks.stop()
+    return said
+
+
+def test_every_store_gives_the_answers_of_the_memory_store(shared_store: str) -> None:
+    expected = transcript("memory", "manual")
+    got = transcript(shared_store, "manual")
+    assert got == expected
+    forced = [e for e in expected if isinstance(e, tuple) and isinstance(e[1], dict) and e[1].get("code") == 23]
+    assert len(forced) == 1  # the rule fired, once
+
+
+def test_a_second_mock_on_the_same_store_sees_the_first_ones_world(shared_store: str) -> None:
+    settings = load_settings(store=shared_store, timing="manual", seed=5)
+    first, second = create_app(settings), create_app(settings)
+    a, b = first.test_client(), second.test_client()
+    task = a.post("/mj/submit/imagine", json={"prompt": "a lighthouse"}, headers=KEY).get_json()["result"]
+    assert b.get(f"/mj/task/{task}/fetch", headers=KEY).get_json()["status"] == "NOT_START"
+    b.post("/_mockmj/clock/advance", json={"seconds": 120})
+    assert a.get(f"/mj/task/{task}/fetch", headers=KEY).get_json()["status"] == "SUCCESS"
+    balances = [c.get("/_mockmj/keys/tenant-a").get_json()["balance"] for c in (a, b)]
+    assert balances[0] == balances[1] < 1_000_000
+    b.post("/_mockmj/reset", json={})
+    assert a.get(f"/mj/task/{task}/fetch", headers=KEY).status_code == 404
+    for app in (first, second):
+        app.extensions["mockmj"].callbacks.stop()
+
+
+def polled_path(stores: list[str]) -> list[tuple[str, str]]:
+    """Per-poll timing: each poll moves a task one milestone; the polls alternate between the given mocks."""
+    apps = [create_app(load_settings(store=store, timing="per-poll", seed=2)) for store in stores]
+    clients = [app.test_client() for app in apps]
+    task = clients[0].post("/mj/submit/imagine", json={"prompt": "a kite"}, headers=KEY).get_json()["result"]
+    path = []
+    for n in range(40):
+        seen = clients[n % len(clients)].get(f"/mj/task/{task}/fetch", headers=KEY).get_json()
+        path.append((seen["status"], seen["progress"]))
+        if seen["status"] == "SUCCESS":
+            break
+    for app in apps:
+        app.extensions["mockmj"].callbacks.stop()
+    return path
+
+
+def test_per_poll_timing_moves_a_task_once_per_poll_whichever_mock_answers(shared_store: str) -> None:
+    alone = polled_path(["memory"])
+    assert alone[-1] == ("SUCCESS", "100%") and len(alone) > 3
+    assert polled_path([shared_store, shared_store]) == alone
+
+
+def test_concurrent_submissions_through_two_mocks_never_share_an_id_and_charge_exactly(shared_store: str) -> None:
+    settings = load_settings(store=shared_store, timing="manual", seed=3, default_balance=10 * 37,
+                             accounts=[AccountConfig(core_size=50, queue_size=100)])
+    apps = [create_app(settings), create_app(settings)]
+    ids: list[str] = []
+    codes: list[int] = []
+    lock = threading.Lock()
+
+    def submit(app: Any) -> None:
+        client = app.test_client()
+        for i in range(25):
+            body = client.post("/mj/submit/imagine", json={"prompt": f"cat {i}"}, headers=KEY).get_json()
+            with lock:
+                codes.append(body["code"])
+                if body["code"] in (1, 22):  # accepted (22: waits in the account's queue)
+                    ids.append(body["result"])
+
+    threads = [threading.Thread(target=submit, args=(app,)) for app in apps for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(codes) == 100
+    assert len(ids) == 37, codes  # 370 credits at 10 a submission: exactly 37 accepted, the rest refused
+    assert len(set(ids)) == len(ids)
+    assert codes.count(1) + codes.count(22) == 37 and set(codes) <= {1, 22, 25}
+    balance = apps[0].test_client().get("/_mockmj/keys/tenant-a").get_json()["balance"]
+    assert balance == 0
+    for app in apps:
+        app.extensions["mockmj"].callbacks.stop()
+
+
+# ------------------------------------------------------------------------------------ the backends alone
+@pytest.fixture
+def backend(shared_store: str) -> Any:
+    store = open_store(shared_store)
+    yield store
+    store.close()
+
+
+def test_records_are_read_back_by_version_and_deletions_are_seen(backend: Any) -> None:
+    assert backend.head() == Head(0, 0)
+    with backend.exclusive():
+        first = backend.put([("task:1", b"one"), ("key:k", b"kay")], backend.head())
+    with backend.exclusive():
+        second = backend.put([("task:1", b"uno"), ("task:2", b"two")], first)
+    with backend.exclusive():
+        third = backend.put([("task:2", None)], second)
+    assert backend.head() == third
+    assert (first.version, second.version, third.version) == (1, 2, 3)
+    head, since_first = backend.changes(first.version)
+    assert head == third
+    assert dict(since_first) == {"task:1": b"uno", "task:2": None}
+    _, everything = backend.everything()
+    assert dict(everything) == {"task:1": b"uno", "key:k": b"kay"}
+    with backend.exclusive():
+        wiped = backend.wipe()
+    assert wiped.epoch == third.epoch + 1 and wiped.version == 0
+    assert backend.everything()[1] == []
+
+
+def test_logs_number_entries_keep_the_latest_and_forget_a_tenant(backend: Any) -> None:
+    for n in range(7):
+        assert backend.append("journal", "a" if n % 2 else "b", pickle.dumps(n), 5) == n + 1
+    assert backend.total("journal") == 7
+    assert [e.seq for e in backend.entries("journal")] == [3, 4, 5, 6, 7]
+    backend.clear_log("journal", "a")
+    assert [(e.seq, e.key) for e in backend.entries("journal")] == [(3, "b"), (5, "b"), (7, "b")]
+    assert [pickle.loads(e.value) for e in backend.entries("journal")] == [2, 4, 6]
+    backend.clear_log("journal")
+    assert backend.entries("journal") == [] and backend.total("journal") == 0
+
+
+def test_due_callbacks_are_claimed_once_in_time_order(backend: Any, shared_store: str) -> None:
+    other = open_store(shared_store)  # a second worker's connection to the same store
+    backend.add_due([(300, "a", "t1", b"late"), (100, "a", "t2", b"early"), (200, "b", "t3", b"middle"),
+                     (900, "b", "t4", b"future")])
+    assert backend.next_due() == 100
+    assert other.claim_due(250, 60) == [b"early", b"middle"]
+    assert backend.claim_due(250, 60) == []
+    assert backend.claim_due(300, 60) == [b"late"]
+    backend.drop_due("b")
+    assert backend.next_due() is None
+    other.close()
+
+
+def test_a_claimed_task_is_leased_until_released(backend: Any, shared_store: str) -> None:
+    """A task's later callback waits while another worker still sends its earlier one, and then goes."""
+    other = open_store(shared_store)
+    backend.add_due([(100, "a", "t1", b"t1-first"), (100, "a", "t2", b"t2-first")])
+    assert other.claim_due(100, 60) == [b"t1-first", b"t2-first"]
+    backend.add_due([(200, "a", "t1", b"t1-second"), (200, "a", "t2", b"t2-second")])
+    other.release_due(["t2"])
+    assert backend.claim_due(300, 60) == [b"t2-second"]  # t1 is still being sent by the other worker
+    other.release_due(["t1"])
+    assert backend.claim_due(300, 60) == [b"t1-second"]
+    backend.add_due([(300, "a", "t3", b"t3-only")])
+    assert other.claim_due(300, 0) == [b"t3-only"]  # a lease of 0 s: as if its worker had died at once
+    backend.add_due([(400, "a", "t3", b"t3-after")])
+    assert backend.claim_due(400, 60) == [b"t3-after"]
+    other.close()
+
+
+def test_an_unusable_store_url_is_a_clear_error(tmp_path: Any) -> None:
+    with pytest.raises(ValueError, match="does not exist"):
+        open_store(f"sqlite:{tmp_path / 'missing' / 'mock.db'}")
+    with pytest.raises(ValueError, match="cannot reach Redis"):
+        open_store("redis://127.0.0.1:1/0")
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_text("hello, this is not SQLite" * 100)
+    with pytest.raises(ValueError, match="not a mockmj SQLite store"):
+        open_store(f"sqlite:{not_a_db}")
+
+
+@pytest.mark.parametrize("path", ["/mj/task/{id}/fetch", "/mj/task/{id}/image-seed"])  # hot path and Flask's
+def test_one_request_asks_a_shared_store_once_whether_other_workers_wrote(shared_store: str, path: str) -> None:
+    app = create_app(load_settings(store=shared_store, timing="manual"))
+    c = app.test_client()
+    task = c.post("/mj/submit/imagine", json={"prompt": "a heron"}, headers=KEY).get_json()["result"]
+    c.post("/_mockmj/clock/advance", json={"seconds": 120})
+    store = app.extensions["mockmj"].engine.store
+    looks: list[Head] = []
+    original = store.head
+    store.head = lambda: looks.append(original()) or looks[-1]
+    answer = c.get(path.format(id=task), headers=KEY)
+    assert answer.status_code == 200
+    assert len(looks) == 1  # auth, rules, the task: one catch-up for the whole request
+    app.extensions["mockmj"].callbacks.stop()
