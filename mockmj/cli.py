@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 import socket
@@ -80,13 +81,30 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
         _check_host(settings.host, settings.port)
         configure_logging(settings)
         resolved = copy.deepcopy(settings)  # what the workers get, whatever building an app below does to it
-        # Built here once to check what only building shows (a bad --replay DIR, a store that cannot be
-        # opened) as a usage error before anything listens; each worker builds its own from `settings`.
-        app = create_app(settings)
+        # Built here once to check what only building shows (a bad --replay DIR) as a usage error before anything
+        # listens; each worker builds its own from `settings`. A shared store is checked record by record
+        # instead of being loaded: this process serves nothing, and would keep the whole world in memory.
+        if settings.store != "memory":
+            check_shared_store(settings.store)
+            app = create_app(dataclasses.replace(settings, store="memory", workers=1))
+        else:
+            app = create_app(settings)
         install_from_cli(app)  # serve --replay DIR
     except (ValueError, TypeError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
     serve_app(app, resolved)
+
+
+def check_shared_store(url: str) -> None:
+    """ValueError when the shared store cannot be reached or holds a record this version cannot read."""
+    from mockmj.engine.replica import check_store
+    from mockmj.store.base import open_store
+
+    store = open_store(url)
+    try:
+        check_store(store)
+    finally:
+        store.close()
 
 
 def serve_app(app: Any, settings: Settings) -> None:

@@ -33,6 +33,22 @@ DEFAULT_PRICES: dict[str, int] = {
 _PYDANTIC = {"strict": True, "revalidate_instances": "always"}
 
 
+# A key's rate limit, in requests per second: from one request in 1,000 s to 100,000 a second. Beyond them a
+# limit means nothing to a test, and the limiter's whole-second windows overflow (1e-320 is an infinite window).
+RATE_LIMIT_MIN, RATE_LIMIT_MAX = 0.001, 100_000.0
+BALANCE_LIMIT = 2**53  # a balance is exact in every JSON reader (JavaScript's numbers included)
+
+
+def rate_limit_problem(rate: float | None) -> str | None:
+    """What is wrong with a rate limit (None: unset, or fine)."""
+    if rate is None:
+        return None
+    if not RATE_LIMIT_MIN <= rate <= RATE_LIMIT_MAX:  # NaN too
+        return (f"must be between {RATE_LIMIT_MIN:g} and {RATE_LIMIT_MAX:g} requests per second (or unset), "
+                f"not {rate!r}")
+    return None
+
+
 @dataclass
 class KeyConfig:
     __pydantic_config__ = _PYDANTIC
@@ -157,8 +173,9 @@ class Settings:
         if self.default_niji is not None and self.default_niji not in NIJI_VERSIONS:
             raise ValueError(f"default_niji must be one of {', '.join(NIJI_VERSIONS)}, not {self.default_niji!r}")
         for rate in (self.default_rate_limit, *(k.rate_limit for k in self.keys)):
-            if rate is not None and not rate > 0:  # 0 or less (or NaN) would be a limit no request can meet
-                raise ValueError(f"rate_limit must be above 0 requests per second (or unset), not {rate}")
+            problem = rate_limit_problem(rate)
+            if problem:
+                raise ValueError(f"rate_limit {problem}")
         _check_serving(self)
         for account in self.accounts:
             if account.core_size < 1 or account.queue_size < 0:

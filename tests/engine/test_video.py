@@ -81,7 +81,7 @@ def test_imagine_u1_animate_upscale_extend(vc: Client) -> None:
     assert grid["version"] == ("v 8.1" if is_proxy(vc) else "8.1")  # the default model
     upscaled = press(vc, grid, "U1")
     labels = [b["label"] for b in upscaled["buttons"]]
-    assert labels[:2] == ["Upscale (Subtle)", "Upscale (Creative)"]
+    assert labels[:2] == ["Vary (Subtle)", "Vary (Strong)"]  # V8: no Upscale (Subtle/Creative) buttons
     assert {"Animate (High motion)", "Animate (Low motion)"} <= set(labels)
     assert button(upscaled, "Animate (High motion)").startswith("MJ::JOB::animate_high::1::")
 
