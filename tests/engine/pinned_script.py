@@ -1,4 +1,4 @@
-"""A scripted session run on the engine (no sockets), whose every answer is kept as compact JSON: the
+"""A scripted run on the engine (no sockets), whose every answer is kept as compact JSON: the
 sample of what the mock answered while V7 was its default, and what `default_version="7"` must repeat.
 
 `python -m tests.engine.pinned_script OUT.json` records a sample with the code on the path."""
@@ -35,7 +35,7 @@ def _accepted(a: Any) -> dict[str, Any]:
 
 
 def run(dialect: str, **settings: Any) -> list[str]:
-    """Every answer of the session, in order, as compact JSON text."""
+    """Every answer of the run, in order, as compact JSON text."""
     engine = Engine(Settings(dialect=dialect, timing="manual", seed=20, no_auth=True, **settings))
     caller = Caller(key="k", origin=ORIGIN)
     out: list[str] = []

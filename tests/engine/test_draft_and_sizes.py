@@ -8,7 +8,7 @@ import pytest
 
 from mockmj.model.errors import Refusal
 from mockmj.model.settings import AccountConfig
-from tests.engine.test_version_buttons import Session
+from tests.engine.test_version_buttons import Scene
 
 
 @pytest.mark.parametrize(("prompt", "grid", "cell"), [
@@ -23,14 +23,14 @@ from tests.engine.test_version_buttons import Session
     ("a fox --v 7 --draft", (2048, 2048), (1024, 1024)),
 ])
 def test_grid_and_u_sizes_by_version(prompt: str, grid: tuple[int, int], cell: tuple[int, int]) -> None:
-    s = Session()
+    s = Scene()
     g, up = s.upscaled(prompt)
     assert s.engine.image_size(g["id"]) == grid
     assert s.engine.image_size(up["id"]) == cell  # U returns the cell itself
 
 
 def test_a_v7_draft_offers_enhance_which_renders_it_again_without_draft() -> None:
-    s = Session()
+    s = Scene()
     draft = s.imagine("a fox --v 7 --draft")
     labels = [b["label"] for b in draft["buttons"]]
     assert labels == ["U1", "U2", "U3", "U4", "", "V1", "V2", "V3", "V4", "Enhance"]
@@ -45,13 +45,13 @@ def test_a_v7_draft_offers_enhance_which_renders_it_again_without_draft() -> Non
 
 
 def test_a_v8_draft_is_a_grid_of_512_cells_with_the_usual_buttons() -> None:
-    task = Session().imagine("a fox --draft")
+    task = Scene().imagine("a fox --draft")
     assert [b["label"] for b in task["buttons"]] == ["U1", "U2", "U3", "U4", "", "V1", "V2", "V3", "V4"]
     assert task["version"] == "8.1"
 
 
 def test_an_account_that_drafts_every_prompt() -> None:
-    s = Session(accounts=[AccountConfig(draft=True)])
+    s = Scene(accounts=[AccountConfig(draft=True)])
     task = s.imagine("a fox --v 7 --ar 3:2")
     assert task["prompt"] == "a fox --v 7 --ar 3:2"  # what the client sent
     assert task["promptEn"] == task["properties"]["finalPrompt"] == "a fox --ar 3:2 --draft"

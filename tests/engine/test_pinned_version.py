@@ -1,6 +1,6 @@
 """default_version: V8.1 unless set; `default_version="7"` answers as the mock did while V7 was its default.
 
-data/v7_sample.json is that sample: the session of pinned_script.py recorded with the code of the V7-default
+data/v7_sample.json is that sample: the run of pinned_script.py recorded with the code of the V7-default
 mock (after the relay-string fix). In the 88api dialect the pinned mock must repeat it byte for byte; in the
 proxy dialect too, except that `version` is now written as trueai writes it ("v 7" for "7")."""
 

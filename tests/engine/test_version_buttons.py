@@ -54,7 +54,7 @@ def kind(custom_id: str) -> str:
     return parts[1] + (parts[2] if parts[1] == "Outpaint" else "")
 
 
-class Session:
+class Scene:
     def __init__(self, dialect: str = "88api", **settings: Any) -> None:
         self.engine = Engine(Settings(dialect=dialect, timing="manual", seed=4, no_auth=True, **settings))
         self.caller = Caller(key="k", origin=ORIGIN)
@@ -80,7 +80,7 @@ class Session:
 @pytest.mark.parametrize("prompt", list(TABLE))
 def test_upscaled_buttons_and_model_follow_the_table(dialect: str, prompt: str) -> None:
     short, proxy_label, expected = TABLE[prompt]
-    grid, up = Session(dialect).upscaled(prompt)
+    grid, up = Scene(dialect).upscaled(prompt)
     assert [(kind(b["customId"]), b["label"]) for b in up["buttons"]] == expected
     assert [b["label"] for b in grid["buttons"]] == ["U1", "U2", "U3", "U4", "", "V1", "V2", "V3", "V4"]
     label = proxy_label if dialect == "proxy" else short
@@ -88,12 +88,12 @@ def test_upscaled_buttons_and_model_follow_the_table(dialect: str, prompt: str) 
 
 
 def test_a_pinned_default_and_niji_change_what_a_bare_prompt_gets() -> None:
-    s = Session(default_version="7")
+    s = Scene(default_version="7")
     assert s.imagine("a fox")["version"] == "7"
     assert s.imagine("a fox --niji")["version"] == "niji 6"  # beside V7 the mock's niji was niji 6
-    s = Session(default_version="7", default_niji="7")
+    s = Scene(default_version="7", default_niji="7")
     assert s.imagine("a fox --niji")["version"] == "niji 7"
-    s = Session(default_version="6.1")
+    s = Scene(default_version="6.1")
     _, up = s.upscaled("a fox")
     assert up["version"] == "6.1" and kind(up["buttons"][0]["customId"]) == "upsample_v6r1_2x_subtle"
     assert s.imagine("a fox --v 8.1")["version"] == "8.1"  # a flag wins over the default
@@ -103,7 +103,7 @@ def test_a_pinned_default_and_niji_change_what_a_bare_prompt_gets() -> None:
 @pytest.mark.parametrize("button", ["MJ::JOB::upsample_v7_2x_subtle::1::{h}::SOLO", "MJ::Outpaint::50::1::{h}::SOLO",
                                     "MJ::CustomZoom::{h}", "MJ::JOB::pan_left::1::{h}::SOLO"])
 def test_a_button_v8_does_not_offer_is_refused_as_an_unknown_action(dialect: str, button: str) -> None:
-    s = Session(dialect)
+    s = Scene(dialect)
     _, up = s.upscaled("a fox")
     before = s.engine.task_count()
     with pytest.raises(Refusal) as refused:
@@ -115,7 +115,7 @@ def test_a_button_v8_does_not_offer_is_refused_as_an_unknown_action(dialect: str
 
 
 def test_v8_vary_and_animate_work() -> None:
-    s = Session()
+    s = Scene()
     _, up = s.upscaled("a fox")
     for b in up["buttons"]:
         if b["label"] in ("Vary (Subtle)", "Vary (Strong)", "Animate (Low motion)"):
