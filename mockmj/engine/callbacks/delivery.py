@@ -356,7 +356,7 @@ class Callbacks:
         try:
             if not claim.stalled:
                 self._deliver(due, synchronous, overflow)
-                claim.done.append(due.handle)
+                self._done(due, claim)
         except StoreUnavailable as exc:
             log.warning("callbacks: task %s: left due for later (%s)", due.task_id, exc)
             claim.stalled = True
@@ -369,6 +369,16 @@ class Callbacks:
                 if claim.left == 0:
                     self._unreleased.append((due.task_id, claim.done))
             self._settle_store()
+
+    def _done(self, due: _Due, claim: _Claim) -> None:
+        """Deleted from the store as soon as it is settled: a worker killed later in its claim leaves only what it
+        had not sent yet (and the one on the wire) to be sent again by another."""
+        if due.handle is None:
+            return
+        try:
+            self._due.release([], [due.handle])
+        except StoreUnavailable:
+            claim.done.append(due.handle)  # with the claim's release, once the store answers
 
     def _settle_store(self) -> None:
         """Release the claims this worker has settled (left here when the store failed; tried again on every tick
