@@ -22,7 +22,9 @@ from mockmj.store.faults import StoreUnavailable, guard_faults, safe_url
 from mockmj.store.records import Head, LogEntry, Record, chunks, purge_horizon
 
 PREFIX = "mockmj:"
-LOCK_TIMEOUT_S = 30  # a worker killed while holding the lock frees it after this long
+# A worker killed (or a Redis restarted) while the lock was held: the lock frees itself after this long, during which
+# every write waits. A transaction takes milliseconds (one request's records); ten seconds leave a wide margin.
+LOCK_TIMEOUT_S = 10
 LOCK_WAIT_S = 60
 
 # Atomic reads: the head and every record written after `since`, in one snapshot.
