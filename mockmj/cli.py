@@ -16,6 +16,7 @@ from mockmj.contract_cli import contract
 from mockmj.control_cli import reset, rules
 from mockmj.model.dialects import DIALECTS
 from mockmj.model.hosts import is_loopback
+from mockmj.model.versions import MODEL_VERSIONS, NIJI_VERSIONS
 from mockmj.record.commands import TIMING, install_from_cli, register, replay_options
 from mockmj.record.replay import serving_app
 from mockmj.serve.granian import serve_granian
@@ -37,6 +38,10 @@ def main() -> None:
 @click.option("--timing", type=TIMING, default=None,
               help="Timing profile (default fast: a task succeeds about 1 s after submit), or file:PROFILE.toml.")
 @click.option("--seed", type=int, default=None, help="Make ids, hashes, images and timings reproducible.")
+@click.option("--default-version", type=click.Choice(MODEL_VERSIONS), default=None,
+              help="Model of a prompt without --v (7 answers as a relay pinned to V7).  [default: 8.1]")
+@click.option("--default-niji", type=click.Choice(NIJI_VERSIONS), default=None,
+              help="niji of a bare --niji.  [default: 7 beside V8.x, 6 beside an older --default-version]")
 @click.option("--api-key", "api_keys", multiple=True, help="Accept only this key (repeatable).")
 @click.option("--no-auth", is_flag=True, default=None, help="Accept requests without a key.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,

@@ -16,8 +16,10 @@ from urllib.parse import urlsplit
 from pydantic import TypeAdapter, ValidationError
 
 from mockmj.model.dialects import DIALECTS
+from mockmj.model.modes import check_key_modes, check_mode_prices
 from mockmj.model.profile_file import resolve_profile
 from mockmj.model.timing import DEFAULT_PROFILE, PROFILES
+from mockmj.model.versions import DEFAULT_VERSION, MODEL_VERSIONS, NIJI_VERSIONS
 
 # What each accepted submission costs, in the mock's credit units (the real relays price per action).
 DEFAULT_PRICES: dict[str, int] = {
@@ -55,6 +57,7 @@ class KeyConfig:
     balance: int | None = None  # None: the default balance
     rate_limit: float | None = None
     allowed_operations: list[str] | None = None
+    modes: list[str] | None = None  # the speed modes this key may use (fast, relax, turbo, draft); None: all
 
 
 @dataclass
@@ -71,6 +74,7 @@ class AccountConfig:
     core_size: int = 3
     queue_size: int = 10
     remark: str = "mockmj default account"
+    draft: bool = False  # every prompt of this account is a --draft job without version flags (trueai's IsDraft)
 
 
 def url_problem(url: str | None, allow_query: bool) -> str | None:
@@ -106,9 +110,15 @@ class Settings:
     notify_hook: str | None = None
     callback_policy: str = "upstream"
     prices: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    # a factor per speed mode on the action's price, as relays bill (e.g. fast 1, relax 1, turbo 2, draft 0.5)
+    mode_prices: dict[str, float] | None = None
     banned_words: list[str] | None = None  # None: the built-in list
     glossary: dict[str, str] | None = None  # None: the built-in glossary
     strict: bool = False  # validate every response against the spec (on in mockmj's own tests)
+    # the model a prompt without --v gets, and the niji a bare --niji gets (None: niji 7 beside V8.x,
+    # niji 6 beside an older pinned default); see model/versions.py
+    default_version: str = DEFAULT_VERSION
+    default_niji: str | None = None
     # how `mockmj serve` listens and logs (ignored by in-process servers, which take a free port)
     host: str = "127.0.0.1"
     port: int = 8080
@@ -154,6 +164,14 @@ class Settings:
             raise ValueError("callback policy must be 'upstream' or 'retry'")
         if not self.accounts:
             raise ValueError("at least one account is needed")
+        check_mode_prices(self.mode_prices)
+        for k in self.keys:
+            check_key_modes(k.key, k.modes)
+        if self.default_version not in MODEL_VERSIONS:
+            raise ValueError(f"default_version must be one of {', '.join(MODEL_VERSIONS)}, "
+                             f"not {self.default_version!r}")
+        if self.default_niji is not None and self.default_niji not in NIJI_VERSIONS:
+            raise ValueError(f"default_niji must be one of {', '.join(NIJI_VERSIONS)}, not {self.default_niji!r}")
         for rate in (self.default_rate_limit, *(k.rate_limit for k in self.keys)):
             problem = rate_limit_problem(rate)
             if problem:
