@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from mockmj.model.dialects import DIALECTS
+from mockmj.model.options import LOG_FORMATS, LOG_LEVELS
 from mockmj.model.profile_file import resolve_profile
 from mockmj.model.timing import DEFAULT_PROFILE, PROFILES
 
@@ -186,8 +187,6 @@ def check_types(value: Settings | KeyConfig | AccountConfig) -> None:
 
 
 # ---------------------------------------------------------------------------------------- values
-LOG_FORMATS = ("text", "json")
-LOG_LEVELS = ("debug", "info", "warning")
 STORE_KINDS = ("memory", "sqlite:PATH", "redis://HOST:PORT/DB")
 
 
