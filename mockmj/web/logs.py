@@ -6,12 +6,16 @@ app but cost nothing unless their logger is enabled, so in-process servers in te
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
 import sys
+import threading
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime
+from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
@@ -157,6 +161,88 @@ class TaskStates:
                        extra={"fields": {"taskId": task["id"], "status": state[0], "progress": state[1]}})
 
 
+class DeferredLines:
+    """Access-log lines built and written by one thread, off the request path.
+
+    A request only puts its raw fields on a queue (a few hundred nanoseconds); the thread turns them into
+    the log record, formats and writes it. `mockmj serve` turns this on in each worker (`start`) and drains
+    it when the worker stops (`stop`, from the worker's shutdown and at exit): every line a request put
+    is written before the process ends. Elsewhere (tests, in-process servers) lines are written at once.
+    """
+
+    def __init__(self) -> None:
+        self._queue: SimpleQueue[tuple[Any, ...] | None] = SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self.running = False  # read without a lock per request: a put that races stop() is drained by stop()
+
+    def start(self) -> None:
+        if self.running and self._pid == os.getpid():
+            return
+        # A forked worker inherits the flag but not the thread (nor, safely, the queue's lock): start afresh.
+        self._queue = SimpleQueue()
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._drain, name="mockmj-access-log", daemon=True)
+        self._thread.start()
+        self.running = True
+
+    def put(self, item: tuple[Any, ...]) -> None:
+        self._queue.put(item)
+
+    def _drain(self) -> None:
+        while (item := self._queue.get()) is not None:
+            _write_line(*item)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write every line queued so far, then stop the thread; later lines are written at once. Bounded:
+        a thread stuck on a blocked stderr cannot hold the stop for ever."""
+        thread = self._thread
+        if not self.running or thread is None or self._pid != os.getpid():
+            self.running = False
+            return
+        self.running = False
+        self._queue.put(None)
+        thread.join(timeout)
+        self._thread = None
+        if thread.is_alive():
+            return
+        while not self._queue.empty():  # put by requests that read `running` just before it changed
+            item = self._queue.get_nowait()
+            if item is not None:
+                _write_line(*item)
+
+
+DEFERRED = DeferredLines()
+atexit.register(DEFERRED.stop)
+
+
+def defer_access_log() -> None:
+    """Write access-log lines from a thread of their own (each `mockmj serve` worker)."""
+    DEFERRED.start()
+
+
+def stop_access_log() -> None:
+    """Write what is queued and stop the thread (a worker stopping)."""
+    DEFERRED.stop()
+
+
+def _write_line(created: float, method: str, path: str, status: int, reply: Reply | None, key: str | None,
+                ms: float, task_id: str | None) -> None:
+    code, task_id, _task = _answer(reply, task_id)
+    key = masked(key)
+    fields = {"method": method, "path": path, "status": status, "code": code, "key": key, "ms": round(ms, 1),
+              "taskId": task_id}
+    text = f"{method} {path} {status}"
+    text += f" code={code}" if code is not None else ""
+    text += f" key={key}" if key else ""
+    text += f" {ms:.1f}ms"
+    text += f" task={task_id}" if task_id else ""
+    record = access_log.makeRecord(access_log.name, logging.INFO, "(unknown file)", 0, text, (), None,
+                                   func="(unknown function)", extra={"fields": fields})
+    record.created, record.msecs = created, (created - int(created)) * 1000  # when the request was answered
+    access_log.handle(record)
+
+
 class RequestLog:
     """One line per request on the access log, and the task states observed (debug log)."""
 
@@ -172,20 +258,17 @@ class RequestLog:
                started: float | None, task_id: str | None) -> None:
         """`key`: the caller's (unmasked); `task_id`: the path's {id}, if any; `started`: perf_counter."""
         ms = (time.perf_counter() - started) * 1000 if started is not None else 0.0
-        code, task_id, task = _answer(reply, task_id)
-        if task is not None and task_log.isEnabledFor(logging.DEBUG):
-            self.states.observe(task)
+        if task_log.isEnabledFor(logging.DEBUG):
+            task = _answer(reply, task_id)[2]
+            if task is not None:
+                self.states.observe(task)
         if not access_log.isEnabledFor(logging.INFO):
             return
-        key = masked(key)
-        fields = {"method": method, "path": path, "status": status, "code": code, "key": key, "ms": round(ms, 1),
-                  "taskId": task_id}
-        text = f"{method} {path} {status}"
-        text += f" code={code}" if code is not None else ""
-        text += f" key={key}" if key else ""
-        text += f" {ms:.1f}ms"
-        text += f" task={task_id}" if task_id else ""
-        access_log.info(text, extra={"fields": fields})
+        line = (time.time(), method, path, status, reply, key, ms, task_id)
+        if DEFERRED.running:
+            DEFERRED.put(line)
+        else:
+            _write_line(*line)
 
 
 def install(app: Flask, mock: Mock) -> RequestLog:

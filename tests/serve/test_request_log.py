@@ -4,11 +4,13 @@ and the logging switches `mockmj serve` turns off because neither of its formats
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 
-from mockmj.web.logs import JsonLines, RequestLog, access_log, skip_unused_record_fields
+from mockmj.web.logs import DeferredLines, JsonLines, RequestLog, access_log, skip_unused_record_fields
 from mockmj.web.render import Reply, envelope
 
 
@@ -59,3 +61,41 @@ def test_serve_skips_what_its_formats_never_print(lines: Lines) -> None:
     finally:
         (logging._srcfile, logging.logThreads, logging.logProcesses,  # type: ignore[attr-defined]
          logging.logMultiprocessing) = saved
+
+
+class Held(logging.Handler):
+    """Writes nothing until let go: lines pile up in the queue, as behind a slow stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.go = threading.Event()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.go.wait(30)
+        self.messages.append(record.getMessage())
+
+
+def test_deferred_lines_are_all_written_by_the_stop() -> None:
+    held, before = Held(), access_log.level
+    access_log.addHandler(held)
+    access_log.setLevel(logging.INFO)
+    deferred = DeferredLines()
+    try:
+        deferred.start()
+        log = RequestLog()
+        with mock.patch("mockmj.web.logs.DEFERRED", deferred):
+            for n in range(50):
+                log.record("GET", f"/mj/task/{n}/fetch", 200, None, None, None, str(n))
+        assert held.messages == []  # queued, not written by the requests
+        stopper = threading.Thread(target=deferred.stop)
+        stopper.start()
+        held.go.set()
+        stopper.join(30)
+        assert not stopper.is_alive()
+        assert held.messages == [f"GET /mj/task/{n}/fetch 200 0.0ms task={n}" for n in range(50)]
+        assert not deferred.running
+    finally:
+        held.go.set()
+        access_log.removeHandler(held)
+        access_log.setLevel(before)
