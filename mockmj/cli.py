@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mockmj.contract_cli import contract
+from mockmj.control_cli import reset, rules
 from mockmj.model.dialects import DIALECTS
 from mockmj.model.options import LOG_FORMATS, LOG_LEVELS
 from mockmj.record.commands import TIMING, register, replay_options
@@ -129,3 +130,5 @@ def _check_host(host: str, port: int) -> None:
 
 register(main)  # `mockmj record` and `mockmj calibrate` (mockmj/record/commands.py)
 main.add_command(contract)  # the contract suite's command lives in its own module
+main.add_command(reset)  # `mockmj reset` and `mockmj rules list|clear` speak to a running server
+main.add_command(rules)

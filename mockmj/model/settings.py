@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -55,6 +56,23 @@ class AccountConfig:
     core_size: int = 3
     queue_size: int = 10
     remark: str = "mockmj default account"
+
+
+def url_problem(url: str | None, allow_query: bool) -> str | None:
+    """Why `url` cannot serve as an http(s) base (public_url) or callback target (notify_hook); None if it can.
+    A public_url is joined with /attachments/…, so a query or a fragment would end up in the middle."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http:// or https:// URL with a host"
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError:
+        return "has a port that is not a number between 0 and 65535"
+    if not allow_query and (parts.query or parts.fragment):
+        return "must not carry a query or a fragment (image links are built under it)"
+    return None
 
 
 @dataclass
@@ -140,6 +158,10 @@ class Settings:
             raise ValueError("replay_ids must be fresh or recorded, replay_miss simulate or strict")
         if self.replay_speed <= 0:
             raise ValueError("replay_speed must be above 0")
+        for name in ("public_url", "notify_hook"):
+            problem = url_problem(getattr(self, name), allow_query=name == "notify_hook")
+            if problem:
+                raise ValueError(f"{name} {getattr(self, name)!r} {problem}")
 
     def store_kind(self) -> str:
         """memory, sqlite or redis (see `store_kind`)."""
