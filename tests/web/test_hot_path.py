@@ -223,7 +223,7 @@ def test_a_finished_task_fetched_from_its_kept_bytes_agrees(store: str, access: 
     same_everywhere(hot, plain, access, calls)
     assert built == [task_id]  # …and none of these built it again
     for app in (hot, plain):  # a rule: every request takes the whole way, which applies it
-        assert app.test_client().post("/_mockmj/rules", json={"match": {"operationId": "fetchTask"}, "times": 1,
+        assert app.test_client().post("/_mockmj/rules", json={"match": {"operation": "fetchTask"}, "times": 1,
                                       "respond": {"httpStatus": 503}}).status_code == 200
     same_everywhere(hot, plain, access, [("GET", fetch, auth()), ("GET", fetch, auth())])
     for app in (hot, plain):  # a full reset forgets the kept bytes: the id is unknown again
@@ -240,7 +240,7 @@ def test_refusals_with_headers_and_rules_agree(access: Access) -> None:
         ("POST", "/mj/submit/imagine", submit({"prompt": "no money"}, "poor")),
     ]
     same_everywhere(hot, plain, access, calls)
-    rule = {"match": {"operationId": "fetchTask"}, "respond": {"httpStatus": 503}, "times": 1}
+    rule = {"match": {"operation": "fetchTask"}, "respond": {"httpStatus": 503}, "times": 1}
     for app in (hot, plain):
         assert app.test_client().post("/_mockmj/rules", json=rule).status_code == 200
     same_everywhere(hot, plain, access, [("GET", f"/mj/task/{task_id}/fetch", auth("poor"))] * 2)
