@@ -10,7 +10,15 @@ from unittest import mock
 
 import pytest
 
-from mockmj.web.logs import DeferredLines, JsonLines, RequestLog, access_log, skip_unused_record_fields
+from mockmj.web.logs import (
+    DeferredLines,
+    JsonLines,
+    RequestLog,
+    ServeHandler,
+    _line_of,
+    access_log,
+    skip_unused_record_fields,
+)
 from mockmj.web.render import Reply, envelope
 
 
@@ -99,3 +107,34 @@ def test_deferred_lines_are_all_written_by_the_stop() -> None:
         held.go.set()
         access_log.removeHandler(held)
         access_log.setLevel(before)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_batched_line_is_what_the_formatter_writes(log_format: str) -> None:
+    """The access-log thread writes lines through `mockmj serve`'s handler without a LogRecord each: the
+    very text its formatter gives for the record `logging` would have made (time included)."""
+    handler = ServeHandler(log_format)
+    saved = (logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing)  # type: ignore[attr-defined]
+    try:
+        skip_unused_record_fields()
+        for created in (1717200000.0, 1717200000.123, 1717200059.9996, 1717203600.5):
+            line = ("GET", "/mj/task/1/fetch", 200, None, "sk-secret-key-123456", 3.25, "1")
+            text, fields = _line_of(*line)
+            record = access_log.makeRecord(access_log.name, logging.INFO, "(unknown file)", 0, text, (), None,
+                                           func="(unknown function)", extra={"fields": fields})
+            record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+            assert handler.access_line(created, text, fields) == handler.format(record) + "\n"
+    finally:
+        (logging._srcfile, logging.logThreads, logging.logProcesses,  # type: ignore[attr-defined]
+         logging.logMultiprocessing) = saved
+
+
+def test_batches_go_through_logging_when_someone_else_listens(lines: Lines) -> None:
+    """A handler of the access logger's own (a test's, an embedding app's) gets every line as a record."""
+    deferred = DeferredLines()
+    deferred.start()
+    with mock.patch("mockmj.web.logs.DEFERRED", deferred):
+        for n in range(20):
+            RequestLog().record("GET", f"/mj/task/{n}/fetch", 200, None, None, None, str(n))
+    deferred.stop()
+    assert [r.getMessage() for r in lines.records] == [f"GET /mj/task/{n}/fetch 200 0.0ms task={n}" for n in range(20)]
