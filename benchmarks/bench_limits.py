@@ -5,9 +5,9 @@ asserted).
                                       [--memory-tasks 100000] [--sqlite-small 1000] [--sqlite-large 1000000]
                                       [--only fetch,submit,scale,memory,sqlite,help,start]
 
-All servers are started first, each on its own free loopback port; then `--runs` rounds load them one after
+All servers are started first, each on its own free loopback port; then `--runs` passes load them one after
 the other (wrk, Debian package `wrk`), so that a change of the machine's load falls on every target of a
-round alike, and every ratio is taken within one round. The table prints each round's figure and the spread.
+pass alike, and every ratio is taken within one pass. The table prints each pass's figure and the spread.
 
 - fetch: GET /mj/task/{id}/fetch of a finished task, on `mockmj serve` with its defaults (access log on),
   with `--quiet`, and a bare WSGI callable returning the same bytes (benchmarks/hello_app.py `bare`) on granian
@@ -18,8 +18,8 @@ round alike, and every ratio is taken within one round. The table prints each ro
   run's own, Debian package `redis-server`);
 - memory: RSS of a process holding `--memory-tasks` finished imagine tasks in the memory store, per 100,000;
 - sqlite: RSS of the one worker of `mockmj serve --store sqlite:FILE` holding `--sqlite-large` stored tasks,
-  divided by the same with `--sqlite-small` (files filled once per run of this script, before the rounds);
-- help: wall time of `mockmj --help` (median of 5 per round); start: `mockmj serve` started until its first
+  divided by the same with `--sqlite-small` (files filled once per run of this script, before the passes);
+- help: wall time of `mockmj --help` (median of 5 per pass); start: `mockmj serve` started until its first
   200 on /_mockmj/health (a warm start: the same command ran just before).
 
 RSS is read from /proc (Linux only). Nothing here is a test.
@@ -86,13 +86,13 @@ GOALS = {
 
 @dataclass
 class Figures:
-    """goal → one figure per round (None: not measured in that round), and notes on how they were made."""
+    """goal → one figure per pass (None: not measured in that pass), and notes on how they were made."""
 
-    rounds: dict[str, list[float | None]] = field(default_factory=dict)
+    passes: dict[str, list[float | None]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def add(self, goal: str, value: float | None) -> None:
-        self.rounds.setdefault(goal, []).append(value)
+        self.passes.setdefault(goal, []).append(value)
 
 
 # ------------------------------------------------------------------------------------ throughput
@@ -113,7 +113,7 @@ def bare_granian(bench: Bench) -> Endpoint:
     return Endpoint(bench.serve("bare-granian", argv, "/", env=env, cwd=HERE) + "/mj/task/1/fetch")
 
 
-def throughput_round(bench: Bench, targets: dict[str, Endpoint], args: argparse.Namespace,
+def throughput_pass(bench: Bench, targets: dict[str, Endpoint], args: argparse.Namespace,
                      figures: Figures) -> None:
     shape = Shape(args.duration, args.connections, 2)
     one_thread = Shape(args.duration, args.connections, 1)
@@ -176,7 +176,8 @@ def memory_figure(count: int) -> float:
     from mockmj.engine.facade import Caller, Engine
     from mockmj.engine.submissions import submit as submissions
 
-    engine = Engine(Settings(timing="manual", seed=4, accounts=[AccountConfig(core_size=3, queue_size=10**8)]))
+    engine = Engine(Settings(timing="manual", seed=4, default_balance=10**12, max_tasks=10**8,
+                             accounts=[AccountConfig(core_size=3, queue_size=10**8)]))
     warm = Caller(key="bench", origin="http://127.0.0.1:8080")
     for i in range(100):  # the first tasks build shared tables (recipes, outcomes): not per-task memory
         submissions.imagine(engine, warm, {"prompt": f"warm-up {i}"})
@@ -194,7 +195,7 @@ def memory_figure(count: int) -> float:
     return (proc_status("self", "VmRSS") - before) / MB * 100_000 / count
 
 
-def memory_round(args: argparse.Namespace, figures: Figures) -> None:
+def memory_pass(args: argparse.Namespace, figures: Figures) -> None:
     done = subprocess.run([sys.executable, "-c", MEMORY_PROBE.format(here=str(HERE), tasks=args.memory_tasks)],
                           capture_output=True, text=True, timeout=3600, check=False)
     if done.returncode != 0:
@@ -247,7 +248,7 @@ def worker_rss(proc: subprocess.Popen[bytes]) -> int:
     return max(proc_status(pid, "VmRSS") for pid in tree(proc.pid))
 
 
-def sqlite_round(bench: Bench, stores: dict[int, Path], figures: Figures) -> None:
+def sqlite_pass(bench: Bench, stores: dict[int, Path], figures: Figures) -> None:
     rss: dict[int, int] = {}
     for tasks, path in stores.items():
         argv = bench.mockmj_argv(["--store", f"sqlite:{path}", "--workers", "1", "--quiet"])
@@ -276,7 +277,7 @@ def sqlite_round(bench: Bench, stores: dict[int, Path], figures: Figures) -> Non
 
 
 # ------------------------------------------------------------------------------------ start-up
-def help_round(figures: Figures) -> None:
+def help_pass(figures: Figures) -> None:
     times = []
     for _ in range(6):
         started = time.perf_counter()
@@ -306,7 +307,7 @@ def start_once(bench: Bench) -> float:
         bench.procs.stop(proc)
 
 
-def start_round(bench: Bench, figures: Figures) -> None:
+def start_pass(bench: Bench, figures: Figures) -> None:
     start_once(bench)  # warms the file cache and the bytecode: the figure is of a warm start
     figure = start_once(bench)
     print(f"  start: {figure:.3f} s to the first 200", flush=True)
@@ -315,15 +316,16 @@ def start_round(bench: Bench, figures: Figures) -> None:
 
 # ------------------------------------------------------------------------------------ the table
 def render(figures: Figures) -> str:
-    lines = ["| goal | target | " + " | ".join(f"run {i + 1}" for i in range(max(map(len, figures.rounds.values()),
-                                                                               default=0))) + " | spread | met |",
-             "|---|---|" + "---|" * (max(map(len, figures.rounds.values()), default=0) + 2)]
+    width = max(map(len, figures.passes.values()), default=0)
+    lines = ["| goal | target | " + " | ".join(f"pass {i + 1}" for i in range(width)) + " | spread | met |",
+             "|---|---|" + "---|" * (width + 2)]
     for name, goal in GOALS.items():
-        values = figures.rounds.get(name)
+        values = figures.passes.get(name)
         if not values:
             continue
         seen = [v for v in values if v is not None]
         cells = [f"{v:.2f}{goal.unit}" if v is not None else "–" for v in values]
+        cells += ["–"] * (width - len(cells))
         spread = f"{min(seen):.2f}–{max(seen):.2f}" if seen else "–"
         met = sum(1 for v in seen if (v <= goal.threshold if goal.at_most else v >= goal.threshold))
         sign = "≤" if goal.at_most else "≥"
@@ -369,15 +371,15 @@ def main(argv: list[str] | None = None) -> int:
         for run in range(args.runs):
             print(f"run {run + 1} of {args.runs}", flush=True)
             if targets:
-                throughput_round(bench, targets, args, figures)
+                throughput_pass(bench, targets, args, figures)
             if "memory" in args.parts:
-                memory_round(args, figures)
+                memory_pass(args, figures)
             if "sqlite" in args.parts:
-                sqlite_round(bench, stores, figures)
+                sqlite_pass(bench, stores, figures)
             if "help" in args.parts:
-                help_round(figures)
+                help_pass(figures)
             if "start" in args.parts:
-                start_round(bench, figures)
+                start_pass(bench, figures)
     print()
     print(f"{os.cpu_count()} cores; load average now {os.getloadavg()[0]:.1f}")
     print(render(figures))
