@@ -105,7 +105,7 @@ class Settings:
     log_level: str = "info"  # debug adds the state changes of tasks
     journal_size: int = 1000
     outbox_size: int = 1000
-    # --- bounds on what clients may make the mock hold (see web/guard.py and the README's "Limits")
+    # --- bounds on what clients may make the mock hold (see web/guard.py and docs/configuration.md, "Limits")
     journal_bytes: int = 4 * 1024 * 1024  # the journal is capped by bytes as well as by entries
     max_body_bytes: int = 32 * 1024 * 1024  # larger request bodies answer 413
     max_json_depth: int = 32  # deeper JSON answers 400 (the API's own bodies are 3 levels deep)

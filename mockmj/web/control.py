@@ -17,6 +17,7 @@ from mockmj.engine.rules import RequestFacts
 from mockmj.model.buttons import BUTTON_KINDS, parse_custom_id
 from mockmj.model.errors import Refusal
 from mockmj.model.masking import mask_key_field
+from mockmj.store.base import RETRY_AFTER_S
 from mockmj.version import __version__
 from mockmj.web.dashboard import dashboard_handlers
 from mockmj.web.guard import BodyProblem, check_body, parse_json
@@ -155,8 +156,15 @@ def _limit() -> int | None:
 def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
     engine = mock.engine
 
-    def health(_: dict[str, Any]) -> dict[str, Any]:
+    def health(_: dict[str, Any]) -> dict[str, Any] | Response:
         auth = "none" if not mock.auth_required() else ("keys" if mock.settings.keys else "any-key")
+        problem = engine.store_problem()
+        if problem is not None:
+            # what the store's health is: a load balancer takes this worker out, a person reads why
+            body = {"status": "store unavailable", "storeError": problem, "dialect": engine.dialect.name,
+                    "version": __version__, "auth": auth, "store": _store_kind(mock.settings.store)}
+            return Response(compact(body), status=503, mimetype="application/json",
+                            headers={"Retry-After": str(RETRY_AFTER_S)})
         return {"status": "ok", "dialect": engine.dialect.name, "timing": engine.clock_view()["timing"],
                 "version": __version__, "tasks": engine.task_count(), "auth": auth,
                 "store": _store_kind(mock.settings.store)}

@@ -33,6 +33,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.utils import get_content_type
 from werkzeug.wsgi import get_input_stream
 
+from mockmj.store.base import StoreUnavailable
 from mockmj.web.api import MODE_OF_PREFIX, answer, api_routes, journal_entry
 from mockmj.web.exchange import AUTHORIZATION, SECRET, Exchange, api_key_from, origin_of
 from mockmj.web.findings_feed import feed_fetch
@@ -119,15 +120,20 @@ class HotPath:
                 and int(length) <= self.max_body)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        with self.mock.engine.request():  # one look at a shared store serves the route's rule check too
-            if environ.get("REQUEST_METHOD") == "GET":
-                kept = self._finished_fetch(environ, start_response)
-                if kept is not None:
-                    return kept
-            found = self.route(environ)
-            if found is None:
-                return self.flask(environ, start_response)
-            return self._answer(found, environ, start_response)
+        try:
+            with self.mock.engine.request():  # one look at a shared store serves the route's rule check too
+                if environ.get("REQUEST_METHOD") == "GET":
+                    kept = self._finished_fetch(environ, start_response)
+                    if kept is not None:
+                        return kept
+                found = self.route(environ)
+                if found is None:
+                    return self.flask(environ, start_response)
+                return self._answer(found, environ, start_response)
+        except StoreUnavailable:
+            # met before any answer began (the catch-up, the rule check): Flask answers, and meets it again
+            # unless the store is back: its error handler gives the dialect's 503, logged like any answer
+            return self.flask(environ, start_response)
 
     def _finished_fetch(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes] | None:
         """A fetch of a finished task this worker answered before, from the bytes it kept (web/finished.py):
@@ -162,9 +168,10 @@ class HotPath:
         if not engine.poll_finished(key, task_id) or finished.generation != read_at:
             return None  # not this key's task, or forgotten meanwhile (a reset may give the id to a new task)
         status, data = kept
-        start_response("200 OK", [("Content-Type", self._json_type), ("Content-Length", str(len(data)))])
+        # the journal (a shared store's, perhaps unavailable) before the answer begins: see __call__
         journal_entry(mock, "GET", path, b"", FETCH, 200, None, key, time.perf_counter() - started)
         feed_fetch(mock, key, path, task_id, status)
+        start_response("200 OK", [("Content-Type", self._json_type), ("Content-Length", str(len(data)))])
         if self.request_log.wanted():
             self.request_log.record("GET", path, 200, None, key, started, task_id)
         return [data]
