@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
 
-from mockmj.model.masking import masked
+from mockmj.model.masking import masked, masked_path
 from mockmj.web.exchange import api_key_of
 
 if TYPE_CHECKING:
@@ -302,7 +302,7 @@ def _line_of(method: str, path: str, status: int, reply: Reply | None, key: str 
              task_id: str | None) -> tuple[str, dict[str, Any]]:
     """The access line's text and its structured fields (the JSON format's)."""
     code, task_id, _task = _answer(reply, task_id)
-    key = masked(key)
+    key, path = masked(key), masked_path(path)
     fields = {"method": method, "path": path, "status": status, "code": code, "key": key, "ms": round(ms, 1),
               "taskId": task_id}
     text = f"{method} {path} {status}"
