@@ -637,6 +637,17 @@ class Engine:
             self._poll(task)
             return self.snapshot(task, caller.origin)
 
+    def poll_finished(self, key: str, task_id: str) -> bool:
+        """A fetch of a finished task whose answer the web layer already holds (its bytes never change):
+        the poll is recorded as `fetch` records it, without building the view again. False when `key` owns
+        no task of that id (the caller then takes the whole way, which answers as for any unknown task)."""
+        with self._polling():
+            task = self.tasks.owned(key, task_id)
+            if task is None:
+                return False
+            self._poll(task)
+            return True
+
     def list_by_ids(self, caller: Caller, ids: list[Any] | None) -> list[dict[str, Any]]:
         with self._polling():
             found = []

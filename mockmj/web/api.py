@@ -227,6 +227,12 @@ def _coerce_to_string(body: dict[str, Any], error: Any) -> None:
 def journal(mock: Mock, method: str, path: str, raw: bytes, op: Operation | None, reply: Reply,
              key: str | None, seconds: float) -> None:
     """One journal entry; `raw` is what the body reader read (nothing for GETs or bodies refused unread)."""
+    journal_entry(mock, method, path, raw, op.operation_id if op else None, reply.status, reply.code, key, seconds)
+
+
+def journal_entry(mock: Mock, method: str, path: str, raw: bytes, operation_id: str | None, status: int,
+                  code: int | None, key: str | None, seconds: float) -> None:
+    """`journal` from the answer's figures (the hot path's fetch of a finished task has no Reply)."""
     body_summary = None
     if raw:
         text = raw[:300].decode("utf-8", "replace")
@@ -235,10 +241,10 @@ def journal(mock: Mock, method: str, path: str, raw: bytes, op: Operation | None
         "time": mock.engine.now(),
         "method": method,
         "path": path,
-        "operationId": op.operation_id if op else None,
+        "operationId": operation_id,
         "key": key,
-        "status": reply.status,
-        "code": reply.code,
+        "status": status,
+        "code": code,
         "billable": method == "POST" and billable(method, _unprefixed(path)),
         "latencyMs": round(seconds * 1000, 2),
         "body": body_summary,

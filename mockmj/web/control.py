@@ -69,7 +69,11 @@ class ControlError(Exception):
 
 
 def register_control(app: Flask, mock: Mock) -> None:
-    mock.before_handler.append(lambda op, ctx: apply_rules(mock, op, ctx))
+    def rules_hook(op: Operation, ctx: Context) -> Reply | None:
+        return apply_rules(mock, op, ctx)
+
+    rules_hook.only_rules = True  # type: ignore[attr-defined]  # a no-op without rules: the hot path checks those
+    mock.before_handler.append(rules_hook)
     handlers = {**_handlers(mock), **dashboard_handlers(mock, ControlError)}
     for op in mock.control_spec.operations:
         if op.operation_id not in handlers:

@@ -68,7 +68,7 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, Set
         raise SystemExit(0)
 
     with mock.patch("mockmj.cli.serve_app", side_effect=fake_server), \
-            mock.patch("mockmj.cli.configure_logging"), mock.patch.dict(os.environ, env or {}, clear=False):
+            mock.patch("mockmj.web.logs.configure_logging"), mock.patch.dict(os.environ, env or {}, clear=False):
         result = CliRunner().invoke(main, ["serve", *args], catch_exceptions=False)
     return result.exit_code, result.output, (seen[0] if seen else None)
 

@@ -192,6 +192,45 @@ def test_fetch_answers_agree(dialect: str, store: str, access: Access, tmp_path:
     assert b"https://other.example/" in bodies[3]
 
 
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_a_finished_task_fetched_from_its_kept_bytes_agrees(store: str, access: Access, tmp_path: Path) -> None:
+    """Out of strict mode a finished task's second fetch is answered from the bytes kept at the first, with
+    no view built: same answer, journal, findings and access line; other keys, resets and rules still count."""
+    hot, plain = pair(tmp_path if store == "sqlite" else None, strict=False,
+                      keys=[KeyConfig(key=KEY), KeyConfig(key="other"), KeyConfig(key="slow", rate_limit=1.0),
+                            KeyConfig(key="no-fetch", allowed_operations=["submitImagine"])])
+    task_id = first_task(hot, plain)
+    fetch = f"/mj/task/{task_id}/fetch"
+    for app in (hot, plain):
+        app.test_client().post("/_mockmj/clock/advance", json={"seconds": 600})
+    built: list[str] = []
+    engine = hot.extensions["mockmj"].engine
+    snapshot = engine.snapshot
+    engine.snapshot = lambda task, *a, **kw: built.append(task.id) or snapshot(task, *a, **kw)  # type: ignore[method-assign]
+    same_everywhere(hot, plain, access, [("GET", fetch, auth())])
+    assert built == [task_id]  # the first fetch renders the task once
+    calls = [
+        ("GET", fetch, auth()),
+        ("GET", fetch, auth()),
+        ("GET", f"/mj-relax/mj/task/{task_id}/fetch", auth()),
+        ("GET", fetch, {"headers": {"mj-api-secret": KEY}}),
+        ("GET", fetch, auth("other")),  # not its task: no such task
+        ("GET", fetch, auth("stranger")),  # 401
+        ("GET", fetch, auth("no-fetch")),  # 403
+        ("GET", fetch, auth("slow")),
+        ("GET", fetch, {}),  # no key: 401
+    ]
+    same_everywhere(hot, plain, access, calls)
+    assert built == [task_id]  # …and none of these built it again
+    for app in (hot, plain):  # a rule: every request takes the whole way, which applies it
+        assert app.test_client().post("/_mockmj/rules", json={"match": {"operation": "fetchTask"}, "times": 1,
+                                      "respond": {"httpStatus": 503}}).status_code == 200
+    same_everywhere(hot, plain, access, [("GET", fetch, auth()), ("GET", fetch, auth())])
+    for app in (hot, plain):  # a full reset forgets the kept bytes: the id is unknown again
+        app.test_client().post("/_mockmj/reset", json={})
+    same_everywhere(hot, plain, access, [("GET", fetch, auth())])
+
+
 def test_refusals_with_headers_and_rules_agree(access: Access) -> None:
     hot, plain = pair(keys=[KeyConfig(key=KEY, rate_limit=1.0), KeyConfig(key="poor", balance=0)])
     task_id = first_task(hot, plain)
