@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from mockmj.media.images import shorten
 from mockmj.model.outcomes import split_directive
 from mockmj.serve.inprocess import MockServer
-from tests.helpers import Client, Receiver, balance, task_count
+from tests.helpers import Client, Receiver, balance, nothing, task_count
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_any_text_accepted_at_submit_renders_everywhere_later(server: MockServer
         assert r.status_code in (200, 400), r.text  # e.g. a blank prompt: refused, and cleanly
         return
     task_id = r.json()["result"]
-    assert client.fetch(task_id)["state"] == state
+    assert client.fetch(task_id)["state"] == (state if state is not None else nothing(client))
     for path in ("/mj/task/list", "/mj/task/queue"):
         assert client.get(path).status_code == 200, path
     listed = client.post("/mj/task/list-by-condition", {"ids": [task_id]})
