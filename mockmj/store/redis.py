@@ -55,7 +55,6 @@ local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if #items > 0 then redis.call('ZREM', KEYS[1], unpack(items)) end
 return items
 """
-NO_VALUE = b""  # a deleted record (values are pickles, never empty)
 
 
 class RedisStore:

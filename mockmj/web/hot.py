@@ -86,7 +86,7 @@ class HotPath:
     def route(self, environ: dict[str, Any]) -> tuple[Route, dict[str, str]] | None:
         """The hot route of this request and its path parameters, or None: Flask answers it."""
         method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
-        if not path.startswith("/mj") or environ.get("SCRIPT_NAME") or self.mock.engine.has_rules():
+        if not path.startswith("/mj") or environ.get("SCRIPT_NAME") or self.mock.engine.rules.any():
             return None
         found = self._exact.get((method, path))
         if found is not None:

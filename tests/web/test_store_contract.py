@@ -209,7 +209,7 @@ def test_one_request_asks_a_shared_store_once_whether_other_workers_wrote(shared
     c = app.test_client()
     task = c.post("/mj/submit/imagine", json={"prompt": "a heron"}, headers=KEY).get_json()["result"]
     c.post("/_mockmj/clock/advance", json={"seconds": 120})
-    store = app.extensions["mockmj"].engine.store
+    store = app.extensions["mockmj"].engine.world.store
     looks: list[Head] = []
     original = store.head
     store.head = lambda: looks.append(original()) or looks[-1]
