@@ -21,7 +21,7 @@ MODES = ("FAST", "RELAX", "TURBO")
 NEVER = math.inf
 
 
-class QueueFull(Exception):
+class NoRoom(Exception):
     """Every slot is busy and the waiting queue is at its size: the proxy's executor refuses."""
 
 
@@ -99,7 +99,7 @@ class Account:
         free_at = self.slots[slot]
         must_wait = free_at > now
         if must_wait and waiting >= self.queue_size:
-            raise QueueFull
+            raise NoRoom
         if free_at == NEVER:
             # Every slot is held by a task that will never finish (a stuck outcome): the task can
             # only wait; it is given a start that never comes.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mockmj.engine.accounts import Account, QueueFull
+from mockmj.engine.accounts import Account, NoRoom
 from mockmj.engine.world import World
-from mockmj.model.errors import Refusal
+from mockmj.model.errors import AccountUnavailable, QueueFull
 from mockmj.model.outcomes import Outcome
 from mockmj.model.tasks import Milestone, Status, Task
 from mockmj.model.timing import Plan, build_path, slot_hold
@@ -20,7 +20,7 @@ class Dispatch:
         now = self.world.now()
         candidates = [a for a in self.world.all_accounts() if a.matches(flt) and (mode is None or mode in a.modes)]
         if not candidates:
-            raise Refusal("account_unavailable", "no enabled account matches the account filter")
+            raise AccountUnavailable()
         # The proxy's default rule (BestWaitIdle): the fewest tasks waiting, counted as running + waiting
         # - core size, so an account with free slots wins; ties go to the first configured account.
         return min(candidates, key=lambda a: sum(a.load(now)) - a.core_size)
@@ -54,14 +54,8 @@ class Dispatch:
             return 1 if outcome.kind == "queued" else None
         try:
             reservation = account.reserve(now, profile.dispatch_ms, task.id)
-        except QueueFull:
-            running, waiting = account.load(now)
-            raise Refusal(
-                "queue_full",
-                "the queue is full",
-                properties={"discordInstanceId": account.instance_id},
-                params={"running": running, "waiting": waiting},
-            ) from None
+        except NoRoom:
+            raise QueueFull(account.instance_id, *account.load(now)) from None
         start = reservation.start
         if outcome.kind == "queued":
             start += 5 * max(profile.step_ms, 1)  # waits as if others were ahead

@@ -8,7 +8,7 @@ from typing import Any
 
 from mockmj.engine.accounts import ApiKey, new_key
 from mockmj.engine.world import World
-from mockmj.model.errors import Refusal
+from mockmj.model.errors import InsufficientBalance
 from mockmj.model.tasks import Action, Task
 from mockmj.store.ratelimit import RateLimiter
 
@@ -109,12 +109,7 @@ class Ledger:
         record = self.api_key(key)
         self.apply_refunds()
         if record is None or record.balance < price:
-            have = record.balance if record else 0
-            raise Refusal(
-                "insufficient_balance",
-                f"this submission costs {price} and the balance of this key is {have}",
-                params={"price": price, "balance": have},
-            )
+            raise InsufficientBalance(price, record.balance if record else 0)
         return record
 
     def charge(self, record: ApiKey, task: Task, price: int) -> None:

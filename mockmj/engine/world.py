@@ -32,7 +32,7 @@ from mockmj.engine.rules import Rules
 from mockmj.engine.task_index import TaskIndex
 from mockmj.model.clock import Clock, VirtualClock
 from mockmj.model.dialects import DIALECTS, Dialect
-from mockmj.model.errors import Refusal
+from mockmj.model.errors import TaskNotFound
 from mockmj.model.ids import IdSource
 from mockmj.model.profile_file import resolve_profile
 from mockmj.model.settings import Settings
@@ -158,7 +158,7 @@ class World:
     def task_for(self, owner: str, task_id: object) -> Task:
         task = self.owned(owner, str(task_id).strip())
         if task is None:
-            raise Refusal("not_found", f"task {task_id} does not exist", params={"task_id": task_id})
+            raise TaskNotFound(task_id)
         return task
 
     def tasks_of(self, owner: str) -> Iterator[Task]:

@@ -250,3 +250,57 @@ def test_per_poll_steps_reach_the_other_worker(tmp_path: Path) -> None:
     finally:
         one.close()
         two.close()
+
+
+def test_any_key_mode_lets_a_new_key_join_with_the_defaults() -> None:
+    open_engine = make(keys=[], default_balance=50)
+    try:
+        record = open_engine.ledger.api_key("sk-new")
+        assert record is not None and record.balance == 50
+        assert open_engine.ledger.api_key("") is None
+        assert open_engine.ledger.update_key("sk-new", {"balance": 7, "allowedOperations": ["submitImagine"]}) == {
+            "key": record.describe()["key"], "balance": 7, "rateLimit": None, "allowedOperations": ["submitImagine"]}
+        assert open_engine.ledger.update_key("sk-none", {"balance": 1}) is not None  # it joins too
+    finally:
+        open_engine.close()
+
+
+def test_an_account_can_be_disabled_and_resized(engine: Engine) -> None:
+    instance = engine.dispatch.views()[0]["instanceId"]
+    assert engine.dispatch.update("no-such-account", {"enabled": False}, None) is None
+    assert engine.dispatch.update(instance, {"enabled": False}, 5)["coreSize"] == 5  # type: ignore[index]
+    with pytest.raises(Refusal) as refused:
+        imagine(engine)
+    assert refused.value.kind == "account_unavailable"
+
+
+def test_an_adopted_task_keeps_its_id_and_new_ids_differ(engine: Engine) -> None:
+    task = engine.task(imagine(engine))
+    assert task is not None
+    other = make(seed=8)
+    try:
+        other.adopt(task)
+        assert other.task(task.id) is task and other.task_count() == 1
+        assert other.fetch(caller(), task.id) is not None  # its owner sees it, served from the new engine
+        assert len({other.new_task_id() for _ in range(50)} | {task.id}) == 51
+        assert other.clock_view() == {"now": other.now(), "timing": "manual", "virtual": True}
+    finally:
+        other.close()
+
+
+def test_a_transaction_names_what_it_hands_out_by_type(tmp_path: Path) -> None:
+    shared = make(tmp_path)
+    try:
+        task_id = imagine(shared)
+        world = shared.world
+        with world.transaction():
+            world.task(task_id)
+            world.key(KEY)
+            world.push_refund(0, task_id)
+            noted = world.changes
+            assert (noted.tasks, noted.keys, {s.value for s in noted.singletons}) == ({task_id}, {KEY}, {"refunds"})
+        with world.reading():
+            world.task(task_id)  # a read outside a transaction notes nothing
+            assert not world.changes.names()
+    finally:
+        shared.close()

@@ -22,7 +22,7 @@ from mockmj.engine.submissions.video_buttons import VIDEO_BUTTONS
 from mockmj.media import images
 from mockmj.media.image_input import DecodedImage, ImageInputError, decode_data_url, decode_mask, decoded
 from mockmj.model.buttons import Press, buttons_for, parse_custom_id
-from mockmj.model.errors import Refusal, param
+from mockmj.model.errors import AccountDisabled, BannedPrompt, param
 from mockmj.model.outcomes import Outcome, parse_outcome, split_directive
 from mockmj.model.prompts import find_banned, parse_zoom, translate
 from mockmj.model.tasks import Action, Status, Task
@@ -89,8 +89,7 @@ def _prompt_outcome(engine: Engine, caller: Caller, prompt: str) -> tuple[str, s
     word = find_banned(prompt_en, engine.banned)
     if word and outcome.kind == "success":
         if engine.dialect.banned == "reject":
-            raise Refusal("banned", f"the prompt contains the banned word '{word}'",
-                          properties={"promptEn": prompt_en, "bannedWord": word})
+            raise BannedPrompt(word, prompt_en)
         outcome = Outcome("banned", reason=word)
     return cleaned or "", prompt_en, outcome
 
@@ -309,8 +308,7 @@ def _parent_account(engine: Engine, parent: Task, body: dict[str, Any], caller: 
         return engine.dispatch.choose(flt, caller.mode)
     account = engine.dispatch.account(parent.account_id)
     if account is None or not account.enabled:
-        raise Refusal("account_disabled", f"account {parent.account_id} of task {parent.id} is disabled",
-                      params={"instance_id": parent.account_id})
+        raise AccountDisabled(parent.account_id, parent.id)
     return account
 
 
