@@ -50,6 +50,10 @@ class Engine:
         self.world.on_reload.append(self.gallery.clear)
         self.banned = banned_pattern(settings.banned_words or DEFAULT_BANNED_WORDS)
 
+    def store_problem(self) -> str | None:
+        """Why the shared store does not answer now, or None (health asks)."""
+        return self.world.store_problem()
+
     def close(self) -> None:
         """Let go of the store's and the rate limiter's connections (a stopping server)."""
         self.ledger.close()

@@ -56,7 +56,7 @@ class TaskViews:
             fail_reason = task.fail_reason
         elif m.status is Status.CANCEL:
             fail_reason = self.world.dialect.messages["cancelled"]
-        return {
+        return self.world.dialect.strings_for_nulls({
             "id": task.id,
             "action": task.action.value,
             "status": m.status.value,
@@ -75,7 +75,7 @@ class TaskViews:
             else [],
             "properties": props,
             **self._media_fields(task, m.status, origin),
-        }
+        })
 
     def _media_fields(self, task: Task, status: Status, origin: str) -> dict[str, Any]:
         """The fields newer proxies add to every task (null where they say nothing): a finished video

@@ -38,7 +38,7 @@ from mockmj.model.profile_file import resolve_profile
 from mockmj.model.settings import Settings
 from mockmj.model.tasks import TERMINAL, Status, Task
 from mockmj.model.timing import TimingProfile
-from mockmj.store.base import Store, open_store
+from mockmj.store.base import Store, StoreUnavailable, open_store
 
 NO_SYNC = nullcontext()  # the memory store: the world is this process's, there is nothing to catch up on
 
@@ -126,6 +126,16 @@ class World:
         with self.reading():  # the timing profile as every worker last set it
             per_poll = self.profile.per_poll
         return self.transaction() if per_poll else self.reading()
+
+    def store_problem(self) -> str | None:
+        """Why the shared store does not answer now (one light read), or None: it does (always, in memory)."""
+        if self.replica is None:
+            return None
+        try:
+            self.store.head()
+        except StoreUnavailable as exc:
+            return exc.reason
+        return None
 
     @property
     def writing(self) -> bool:
