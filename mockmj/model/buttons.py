@@ -31,11 +31,6 @@ def grid_buttons(h: str) -> list[dict[str, Any]]:
     return [*upscales, reroll, *variations]
 
 
-def model_version(prompt: str | None) -> str:
-    """The upscaler family a prompt selects: v5, v6, v6r1 or v7 (v7, today's default, when --v is absent)."""
-    return version_of(prompt).family
-
-
 def upscaled_buttons(h: str, prompt: str | None) -> list[dict[str, Any]]:
     """Under a single upscaled image, as Midjourney shows them for the prompt's model version."""
     version = version_of(prompt)
