@@ -10,7 +10,7 @@ from mockmj.media.video_gallery import is_video
 from mockmj.model.ids import IdSource
 from mockmj.model.outcomes import Outcome
 from mockmj.model.tasks import Action, Task
-from mockmj.model.versions import version_of
+from mockmj.model.versions import Defaults, version_of
 
 ANONYMOUS = "anonymous"  # the tenant of requests without a key (no-auth mode)
 
@@ -69,7 +69,7 @@ class NewTask:
     modal_kind: str | None = None
 
     def build(self, caller: Caller, body: dict[str, Any], account: Account, ids: IdSource, now: int,
-              default_hook: str | None, outcome: Outcome) -> Task:
+              default_hook: str | None, outcome: Outcome, defaults: Defaults) -> Task:
         """The task this submission makes, its ids drawn from `ids` (the world's, in a transaction)."""
         task_id = ids.task_id(now)
         parent = self.parent
@@ -95,7 +95,7 @@ class NewTask:
         # describe shows the image it was sent: Midjourney made no image, so there is no seed
         task.seed = ids.seed_value() if task.recipe_has_image() else None
         if task.recipe_has_image() and self.bot_type != "INSIGHT_FACE" and not is_video(self.recipe):
-            task.version = version_of(self.final_prompt or self.prompt_en).name
+            task.version = version_of(self.final_prompt or self.prompt_en, defaults).name
         task.origin = caller.origin
         task.callback_fault, task.callback_delay_ms = caller.callback_fault, caller.callback_delay_ms
         task.outcome, task.steps = outcome, self.steps

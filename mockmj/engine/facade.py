@@ -26,11 +26,13 @@ from mockmj.engine.views import TaskViews
 from mockmj.engine.world import World
 from mockmj.media.gallery import Gallery
 from mockmj.model.errors import param
+from mockmj.model.modes import mode_of
 from mockmj.model.outcomes import Outcome, split_directive
 from mockmj.model.prompts import DEFAULT_BANNED_WORDS, banned_pattern, translate
 from mockmj.model.settings import Settings
 from mockmj.model.tasks import TERMINAL, Milestone, Status, Task
 from mockmj.model.timing import PROFILES
+from mockmj.model.versions import Defaults
 from mockmj.store.base import Store
 
 __all__ = ["Accepted", "Caller", "Engine", "NewTask"]
@@ -72,6 +74,10 @@ class Engine:
 
     def now(self) -> int:
         return self.world.now()
+
+    def model_defaults(self) -> Defaults:
+        """The model versions a prompt gets when it names none (settings default_version, default_niji)."""
+        return self.views.defaults()
 
     def draw(self) -> float:
         """A reproducible draw in [0, 1) from the shared id source (texts chosen by seed)."""
@@ -150,10 +156,13 @@ class Engine:
     def _launch(self, caller: Caller, spec: NewTask, body: dict[str, Any], outcome: Outcome) -> Accepted:
         world = self.world
         account = spec.account or self.dispatch.choose(body.get("accountFilter"), caller.mode)
-        price = self.ledger.price(spec.action)
+        mode = mode_of(caller.mode, spec.final_prompt or spec.prompt_en)
+        self.ledger.check_mode(caller.key, mode)
+        price = self.ledger.price(spec.action, mode)
         record = self.ledger.check_balance(caller.key, price)
         now = world.now()
-        task = spec.build(caller, body, account, world.ids, now, self.settings.notify_hook, outcome)
+        task = spec.build(caller, body, account, world.ids, now, self.settings.notify_hook, outcome,
+                          self.model_defaults())
         assign_paths(task)
         props = {"discordInstanceId": account.instance_id, "discordChannelId": account.channel_id}
         if spec.modal or outcome.kind == "modal":

@@ -8,7 +8,8 @@ from typing import Any
 
 from mockmj.engine.accounts import ApiKey, new_key
 from mockmj.engine.world import World
-from mockmj.model.errors import InsufficientBalance
+from mockmj.model.errors import InsufficientBalance, Refusal
+from mockmj.model.modes import price_in_mode
 from mockmj.model.tasks import Action, Task
 from mockmj.store.ratelimit import RateLimiter
 
@@ -102,8 +103,16 @@ class Ledger:
             self.apply_refunds()
             return [k.describe() for k in self.world.keys_in_order()]
 
-    def price(self, action: Action) -> int:
-        return int(self.settings.prices.get(action.value, 0))
+    def price(self, action: Action, mode: str) -> int:
+        """The action's price times its mode's factor (settings mode_prices)."""
+        return price_in_mode(int(self.settings.prices.get(action.value, 0)), mode, self.settings.mode_prices)
+
+    def check_mode(self, key: str, mode: str) -> None:
+        """A key configured with `modes` may run only those (a relay refuses the rest with HTTP 403)."""
+        allowed = next((k.modes for k in self.settings.keys if k.key == key), None)
+        if allowed is not None and mode not in allowed:
+            raise Refusal("mode_forbidden", f"this API key may not use {mode} mode (it may use "
+                          f"{', '.join(allowed) or 'none'})", params={"mode": mode})
 
     def check_balance(self, key: str, price: int) -> ApiKey:
         record = self.api_key(key)

@@ -10,12 +10,17 @@ from mockmj.engine.world import World
 from mockmj.media.video_gallery import is_video, video_count
 from mockmj.model import buttons as btn
 from mockmj.model.tasks import TERMINAL, Status, Task, percent
+from mockmj.model.versions import Defaults
 
 
 class TaskViews:
     def __init__(self, world: World, attachments: Attachments) -> None:
         self.world = world
         self.attachments = attachments
+
+    def defaults(self) -> Defaults:
+        """The model versions a prompt gets when it names none (settings default_version, default_niji)."""
+        return Defaults(self.world.settings.default_version, self.world.settings.default_niji)
 
     def task_for(self, caller: Caller, task_id: Any) -> Task:
         """The caller's task, or a not-found refusal (another key's task looks like no task at all)."""
@@ -70,7 +75,7 @@ class TaskViews:
             "finishTime": m.at if m.status in TERMINAL else None,
             "imageUrl": image_url,
             "failReason": fail_reason,
-            "buttons": btn.buttons_for(task.button_set, task.message_hash, task.final_prompt)
+            "buttons": btn.buttons_for(task.button_set, task.message_hash, task.final_prompt, self.defaults())
             if m.status is Status.SUCCESS
             else [],
             "properties": props,
@@ -80,8 +85,8 @@ class TaskViews:
     def _media_fields(self, task: Task, status: Status, origin: str) -> dict[str, Any]:
         """The fields newer proxies add to every task (null where they say nothing): a finished video
         task lists each video of its batch with a thumbnail, and its cover frames."""
-        fields: dict[str, Any] = {"version": task.version, "imageUrls": None, "videoUrl": None, "videoUrls": None,
-                                  "contentType": None}
+        fields: dict[str, Any] = {"version": self.world.dialect.model_label(task.version), "imageUrls": None,
+                                  "videoUrl": None, "videoUrls": None, "contentType": None}
         if not is_video(task.image_recipe):
             return fields
         fields["contentType"] = "video/mp4"

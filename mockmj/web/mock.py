@@ -45,7 +45,7 @@ class Mock:
         self.spec: ApiSpec = load_spec()
         self.control_spec: ApiSpec = load_spec("control-openapi.yaml")
         self.journal = Journal(settings.journal_size, settings.journal_bytes, self.engine.world.store)
-        self.findings = Findings(thresholds_of(settings))
+        self.findings = Findings(thresholds_of(settings), max_tasks=settings.max_tasks)
         self.callbacks = Callbacks(self.engine)
         self.before_handler: list[Callable[[Operation, Context], Reply | None]] = []
         self.limits = BodyLimits.of(settings)
