@@ -32,7 +32,6 @@ from mockmj.model.prompts import DEFAULT_BANNED_WORDS, banned_pattern, translate
 from mockmj.model.settings import Settings
 from mockmj.model.tasks import TERMINAL, Milestone, Status, Task
 from mockmj.model.timing import PROFILES
-from mockmj.model.versions import Defaults
 from mockmj.store.base import Store
 
 __all__ = ["Accepted", "Caller", "Engine", "NewTask"]
@@ -74,10 +73,6 @@ class Engine:
 
     def now(self) -> int:
         return self.world.now()
-
-    def model_defaults(self) -> Defaults:
-        """The model versions a prompt gets when it names none (settings default_version, default_niji)."""
-        return self.views.defaults()
 
     def draw(self) -> float:
         """A reproducible draw in [0, 1) from the shared id source (texts chosen by seed)."""
@@ -162,7 +157,7 @@ class Engine:
         record = self.ledger.check_balance(caller.key, price)
         now = world.now()
         task = spec.build(caller, body, account, world.ids, now, self.settings.notify_hook, outcome,
-                          self.model_defaults())
+                          self.views.defaults())
         assign_paths(task)
         props = {"discordInstanceId": account.instance_id, "discordChannelId": account.channel_id}
         if spec.modal or outcome.kind == "modal":

@@ -116,7 +116,7 @@ def imagine(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         account = engine.dispatch.choose(body.get("accountFilter"), caller.mode)
         if account_drafts(engine, account):
             prompt_en = as_draft(prompt_en)
-    recipe, button_set = grid_recipe(prompt_en, engine.model_defaults())
+    recipe, button_set = grid_recipe(prompt_en, engine.views.defaults())
     spec = NewTask(
         action=Action.IMAGINE,
         prompt=prompt,
@@ -328,7 +328,7 @@ def action(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         if status is not Status.SUCCESS:
             raise param("task_status", f"task {parent.id} is {status.value}: buttons can be used only at SUCCESS")
         own = {b["customId"] for b in buttons_for(parent.button_set, parent.message_hash, parent.final_prompt,
-                                                  engine.model_defaults())}
+                                                  engine.views.defaults())}
         if custom_id not in own:
             raise param("custom_id_unknown", f"customId '{custom_id}' is not one of the buttons of task {parent.id}")
         return press_button(engine, caller, body, parent, press, custom_id)
