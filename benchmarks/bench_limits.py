@@ -229,7 +229,7 @@ def fill_sqlite(path: Path, count: int) -> None:
         engine.advance(1)
     engine.advance(10**10)
     with engine.reading():
-        models = [engine.tasks.get(task_id) for task_id in real]
+        models = [engine.world.task(task_id) for task_id in real]
     made = len(real)
     serial = 10**15
     while made < count:
@@ -238,8 +238,7 @@ def fill_sqlite(path: Path, count: int) -> None:
                 task = copy.copy(models[made % len(models)])
                 serial += 1
                 task.id = str(serial)
-                engine.tasks.add(task)
-                engine._mark_task(task)
+                engine.world.add_task(task)  # noted as changed by the world, for a shared store
                 made += 1
     engine.close()
 

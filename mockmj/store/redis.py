@@ -81,7 +81,6 @@ end
 redis.call('HSET', KEYS[3], 'purged', ARGV[1])
 return #names
 """
-NO_VALUE = b""  # a deleted record (values are JSON documents, never empty)
 
 
 class RedisStore:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mockmj.engine.facade import ANONYMOUS
+from mockmj.engine.calls import ANONYMOUS
 from mockmj.engine.findings import Seen
 from mockmj.engine.journal import billable
 from mockmj.model.dialects import Dialect

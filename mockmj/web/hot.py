@@ -99,7 +99,7 @@ class HotPath:
     def route(self, environ: dict[str, Any]) -> tuple[Route, dict[str, str]] | None:
         """The hot route of this request and its path parameters, or None: Flask answers it."""
         method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
-        if not path.startswith("/mj") or environ.get("SCRIPT_NAME") or self.mock.engine.has_rules():
+        if not path.startswith("/mj") or environ.get("SCRIPT_NAME") or self.mock.engine.rules.any():
             return None
         found = self._exact.get((method, path))
         if found is not None:
@@ -151,7 +151,7 @@ class HotPath:
             return None
         mock = self.mock
         engine, finished = mock.engine, mock.finished
-        if (environ.get("SCRIPT_NAME") or engine.has_rules() or task_log.isEnabledFor(logging.DEBUG)
+        if (environ.get("SCRIPT_NAME") or engine.rules.any() or task_log.isEnabledFor(logging.DEBUG)
                 or not all(getattr(hook, "only_rules", False) for hook in mock.before_handler)):
             return None
         read_at = finished.generation
@@ -162,7 +162,7 @@ class HotPath:
         key = api_key_from(environ.get(AUTHORIZATION), environ.get(SECRET))
         if not key:
             return None  # anonymous, or a placeholder key: refused or answered on the whole way
-        record = engine.api_key(key)
+        record = engine.ledger.api_key(key)
         if record is None or record.rate_limit or not record.may_call(FETCH):
             return None  # 401, 403, or a limit to count: the whole way answers it
         if not engine.poll_finished(key, task_id) or finished.generation != read_at:

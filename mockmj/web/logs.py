@@ -353,7 +353,7 @@ class RequestLog:
 def install(app: Flask, mock: Mock) -> RequestLog:
     """The access log and the task-state log for one app; the hot path (web/hot.py) writes to the same."""
     request_log = RequestLog()
-    mock.engine.listeners.append(request_log.states)
+    mock.engine.world.listeners.append(request_log.states)
 
     @app.before_request
     def _started() -> None:

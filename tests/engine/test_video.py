@@ -197,7 +197,7 @@ def test_motion_in_any_letter_case_is_accepted_as_trueai_accepts_it(vc: Client, 
     _, extended = run(vc, answer["result"])
     assert extended["status"] == "SUCCESS" and extended["promptEn"].endswith(f"--motion {spelled.lower()} --bs 1")
     engine = vc.server.mock.engine
-    assert [engine.tasks.get(t["id"]).image_recipe["motion"] for t in (clip, extended)] == [spelled.lower()] * 2
+    assert [engine.task(t["id"]).image_recipe["motion"] for t in (clip, extended)] == [spelled.lower()] * 2
 
 
 @pytest.mark.parametrize("motion", ["medium", "", 1])

@@ -205,8 +205,8 @@ def test_a_finished_task_fetched_from_its_kept_bytes_agrees(store: str, access: 
         app.test_client().post("/_mockmj/clock/advance", json={"seconds": 600})
     built: list[str] = []
     engine = hot.extensions["mockmj"].engine
-    snapshot = engine.snapshot
-    engine.snapshot = lambda task, *a, **kw: built.append(task.id) or snapshot(task, *a, **kw)  # type: ignore[method-assign]
+    snapshot = engine.views.snapshot
+    engine.views.snapshot = lambda task, *a, **kw: built.append(task.id) or snapshot(task, *a, **kw)  # type: ignore[method-assign]
     same_everywhere(hot, plain, access, [("GET", fetch, auth())])
     assert built == [task_id]  # the first fetch renders the task once
     calls = [

@@ -249,7 +249,7 @@ def test_one_request_asks_a_shared_store_once_whether_other_workers_wrote(shared
     c = app.test_client()
     task = c.post("/mj/submit/imagine", json={"prompt": "a heron"}, headers=KEY).get_json()["result"]
     c.post("/_mockmj/clock/advance", json={"seconds": 120})
-    store = app.extensions["mockmj"].engine.store
+    store = app.extensions["mockmj"].engine.world.store
     looks: list[Head] = []
     original = store.head
     store.head = lambda: looks.append(original()) or looks[-1]
@@ -275,7 +275,7 @@ def test_tombstones_are_purged_and_a_worker_far_behind_reloads(shared_store: str
         a.post("/mj/submit/imagine", json={"prompt": f"p{n}"}, headers=KEY)
         a.post("/_mockmj/reset", json={"key": "tenant-a"})
     kept = a.post("/mj/submit/imagine", json={"prompt": "kept"}, headers=KEY).get_json()["result"]
-    store = busy.extensions["mockmj"].engine.store
+    store = busy.extensions["mockmj"].engine.world.store
     head, rows = store.changes(0)
     assert head.purged > 0
     tombstones = [name for name, value in rows if value is None]

@@ -196,7 +196,7 @@ class _SharedOutbox:
 class Callbacks:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        store = engine.store
+        store = engine.world.store
         self._shared = _SharedOutbox(store, engine.settings.outbox_size) if store.shared else None
         self.outbox: deque[dict[str, Any]] = deque(maxlen=engine.settings.outbox_size)
         self._total = 0
@@ -217,7 +217,7 @@ class Callbacks:
         self._session.mount("https://", adapter)
         self._thread = threading.Thread(target=self._run, name="mockmj-callback-clock", daemon=True)
         self._thread.start()
-        engine.listeners.append(self)
+        engine.world.listeners.append(self)
 
     @property
     def total(self) -> int:
@@ -233,7 +233,7 @@ class Callbacks:
             if m.at is not None and m.status not in (Status.NOT_START, Status.MODAL):
                 due.append(_Due(m.at, next(self._seq), task.id, index, task.owner))
         self._push(due)
-        if self.engine.clock.virtual:
+        if self.engine.world.clock.virtual:
             self._drain(self.engine.now(), synchronous=False)  # e.g. a cancel, due at once
 
     def milestone_reached(self, task: Task, index: int) -> None:
@@ -258,8 +258,7 @@ class Callbacks:
     def reset(self, gone: set[str] | None, key: str | None = None) -> None:
         # With a shared store, what is shared (due callbacks, the outbox) is cleared only by the worker
         # whose transaction made the reset; a worker that merely reloads the new world clears its own.
-        replica = self.engine.replica
-        clear_shared = self._shared is not None and replica is not None and replica.writing
+        clear_shared = self._shared is not None and self.engine.world.writing
         if self._shared is None or clear_shared:
             self._due.drop(gone, key)  # the store is changed outside `_cond` (the lock order)
         if clear_shared and (gone is None or key is not None):
@@ -285,8 +284,8 @@ class Callbacks:
             timers, self._timers = self._timers, set()
         for timer in timers:
             timer.cancel()
-        if self in self.engine.listeners:
-            self.engine.listeners.remove(self)
+        if self in self.engine.world.listeners:
+            self.engine.world.listeners.remove(self)
         self._pool.stop()
         self._thread.join(timeout=1)
         self._session.close()
@@ -308,7 +307,7 @@ class Callbacks:
     def _tick(self) -> None:
         if self._unreleased:
             self._settle_store()
-        if self.engine.clock.virtual:
+        if self.engine.world.clock.virtual:
             # virtual time moves only in advance(), which sends what fell due itself, in order
             with self._cond:
                 if not self._stopped:
@@ -397,7 +396,7 @@ class Callbacks:
         """Decide what this milestone sends (under the engine's lock), then send it from this worker."""
         engine = self.engine
         with engine.reading():  # every decision about this task's callbacks is taken under the engine's lock
-            task = engine.tasks.get(due.task_id)
+            task = engine.world.task(due.task_id)
             if task is None or due.index >= len(task.milestones) or task.milestones[due.index].at != due.at:
                 return  # the task was reset or its path was cut by a cancel
             milestone = task.milestones[due.index]
@@ -408,7 +407,7 @@ class Callbacks:
                 self._last_order.pop(task.id, None)  # terminal: nothing can follow, keep the map small
             else:
                 self._last_order[task.id] = order
-            payload = engine.snapshot(task, task.origin, due.index)
+            payload = engine.views.snapshot(task, task.origin, due.index)
             attempt = _Attempt(task.id, task.owner, self._hook(task) or "", task.callback_fault,
                                self._generation)
             delay_ms = int(task.callback_delay_ms or 2000)
