@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from mockmj.serve.inprocess import MockServer
-from tests.helpers import Client, Receiver, Servers, running_mock
+from mockmj.serve.inprocess import start_mock
+from tests.helpers import Client, Mock, Receiver, Servers, Start, mock_client, running_mock
 
 SLOW_LAYERS = ("serve", "contract")
 
@@ -28,49 +28,63 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.serve)
 
 
+@pytest.fixture(scope="session")
+def starter() -> Start:
+    """How the fixtures below start a mock: on a loopback socket here; tests/web/conftest.py overrides it
+    with the same app reached without a socket."""
+    return start_mock
+
+
 @pytest.fixture
-def make_server() -> Iterator[Callable[..., MockServer]]:
+def make_server(starter: Start) -> Iterator[Callable[..., Mock]]:
     """Start mocks with any options (strict mode on); all are stopped after the test."""
-    servers = Servers()
+    servers = Servers(starter)
     yield servers.start
     servers.stop_all()
 
 
 @pytest.fixture
-def server(make_server: Callable[..., MockServer]) -> MockServer:
+def server(make_server: Callable[..., Mock]) -> Mock:
     return make_server(timing="fast", seed=7)
 
 
 @pytest.fixture
-def client(server: MockServer) -> Client:
+def client(server: Mock) -> Client:
     return Client(server)
 
 
 @pytest.fixture
-def manual(make_server: Callable[..., MockServer]) -> Client:
+def manual(make_server: Callable[..., Mock]) -> Client:
     """A client of a mock whose time moves only when the test advances it."""
     return Client(make_server(timing="manual", seed=7))
 
 
 @pytest.fixture
-def mocks() -> Iterator[Servers]:
+def mocks(starter: Start) -> Iterator[Servers]:
     """Start fresh mocks as clients (strict mode, seed 7 unless told); all are stopped after the test."""
-    servers = Servers(seed=7)
+    servers = Servers(starter, seed=7)
     yield servers
     servers.stop_all()
 
 
 @pytest.fixture(scope="module")
-def shared_manual() -> Iterator[MockServer]:
+def shared_manual(starter: Start) -> Iterator[Mock]:
     """One manual-timing mock for a whole module (starting a mock per test costs most of the run); a module
     that uses it overrides `manual` with `reset_client(shared_manual)`."""
-    yield from running_mock(timing="manual", seed=7)
+    yield from running_mock(starter, timing="manual", seed=7)
 
 
 @pytest.fixture(scope="module")
-def shared_manual_proxy() -> Iterator[MockServer]:
+def shared_manual_proxy(starter: Start) -> Iterator[Mock]:
     """`shared_manual` in the proxy dialect."""
-    yield from running_mock(timing="manual", seed=7, dialect="proxy")
+    yield from running_mock(starter, timing="manual", seed=7, dialect="proxy")
+
+
+@pytest.fixture(scope="module")
+def pc(starter: Start, request: pytest.FixtureRequest) -> Iterator[Client]:
+    """One per-poll mock for the module (every fetch moves a task one step, so nothing waits on time), with
+    the module's `PER_POLL_SEED` (7 unless it sets one)."""
+    yield from mock_client(starter, timing="per-poll", seed=getattr(request.module, "PER_POLL_SEED", 7))
 
 
 @pytest.fixture

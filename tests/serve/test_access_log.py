@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from mockmj.model.masking import masked
-from tests.serve.test_cli import free_port
+from tests.helpers import free_port
 
 KEY = "sk-secret-key-123456"
 

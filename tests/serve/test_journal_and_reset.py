@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from mockmj.model.clock import VIRTUAL_EPOCH_MS
-from tests.helpers import Client, Receiver, Servers, submit_imagine
+from tests.helpers import Client, Receiver, Servers, button, pressed, submit_imagine
 
 ACCOUNT = "1118138338562560102"
 DEFAULT_BALANCE = 1_000_000
@@ -212,11 +212,6 @@ def finished_grid(client: Client) -> dict[str, Any]:
     return task
 
 
-def press(client: Client, task: dict[str, Any], label: str) -> dict[str, Any]:
-    custom_id = next(b["customId"] for b in task["buttons"] if b["label"] == label)
-    return client.post("/mj/submit/action", {"taskId": task["id"], "customId": custom_id}).json()
-
-
 def test_disabled_account_answers_24(manual: Client) -> None:
     accounts = manual.control("GET", "/accounts")
     assert [a["instanceId"] for a in accounts] == [ACCOUNT] and accounts[0]["enabled"] is True
@@ -231,12 +226,12 @@ def test_disabled_account_answers_24(manual: Client) -> None:
 def test_remix_toggle_makes_variation_open_the_window(manual: Client) -> None:
     grid = finished_grid(manual)
     manual.control("PATCH", f"/accounts/{ACCOUNT}", {"remix": True})
-    modal = press(manual, grid, "V1")
+    modal = pressed(manual, grid, button(grid, "V1"))
     assert modal["code"] == 21 and modal["result"]
     assert manual.fetch(modal["result"])["status"] == "MODAL"
-    assert press(manual, grid, "U1")["code"] == 1, "an upscale never opens the remix window"
+    assert pressed(manual, grid, button(grid, "U1"))["code"] == 1, "an upscale never opens the remix window"
     manual.control("PATCH", f"/accounts/{ACCOUNT}", {"remix": False})
-    assert press(manual, grid, "V1")["code"] == 1
+    assert pressed(manual, grid, button(grid, "V1"))["code"] == 1
 
 
 def test_capacity_changes_are_effective(manual: Client) -> None:

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+from tests.helpers import free_port
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 PORTS = ("8090", "8081", "8082", "8083")  # the ports the README uses
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def workflow_script() -> str:
