@@ -1,4 +1,4 @@
-"""Make docs/dashboard.png, the README's picture of the dashboard: a mock with a few tasks (grids, an
+"""Make docs/dashboard.png, the picture of the dashboard in docs/control-plane.md: a mock with a few tasks (grids, an
 upscale, a variation, one failed, one in progress) in a real Chromium. Run: python docs/screenshot.py"""
 
 from __future__ import annotations

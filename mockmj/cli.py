@@ -12,6 +12,7 @@ import click
 
 from mockmj.config import ENV_CONFIG, LOG_FORMATS, LOG_LEVELS, KeyConfig, Settings, load_settings, unknown_environment
 from mockmj.contract_cli import contract
+from mockmj.control_cli import reset, rules
 from mockmj.model.dialects import DIALECTS
 from mockmj.model.hosts import is_loopback
 from mockmj.record.commands import TIMING, install_from_cli, register, replay_options
@@ -113,3 +114,5 @@ def _check_host(host: str, port: int) -> None:
 
 register(main)  # `mockmj record` and `mockmj calibrate` (mockmj/record/commands.py)
 main.add_command(contract)  # the contract suite's command lives in its own module
+main.add_command(reset)  # `mockmj reset` and `mockmj rules list|clear` speak to a running server
+main.add_command(rules)

@@ -1,4 +1,4 @@
-"""A real Chromium for the dashboard's tests and its README screenshot: Debian's `chromium` (Playwright's
+"""A real Chromium for the dashboard's tests and its screenshot in the docs: Debian's `chromium` (Playwright's
 own browser download is not used), driven by Playwright for Python."""
 
 from __future__ import annotations

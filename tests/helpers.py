@@ -126,6 +126,12 @@ def is_proxy(c: Client) -> bool:
     return c.server.mock.engine.dialect.name == "proxy"
 
 
+def nothing(c: Client) -> str | None:
+    """What a task's string field holds before it has a value: null in the proxy dialect, "" in the 88api
+    dialect (a relay serves its task fields as strings)."""
+    return None if is_proxy(c) else ""
+
+
 def reset_client(server: Mock) -> Client:
     """A client of a shared mock, reset to a clean world (tasks, keys, accounts, clock)."""
     client = Client(server)

@@ -33,7 +33,7 @@ from mockmj.model.settings import Settings
 from mockmj.model.tasks import TERMINAL, Action, Milestone, Status, Task, percent
 from mockmj.model.timing import PROFILES, Plan, TimingProfile, build_path, slot_hold
 from mockmj.model.versions import version_of
-from mockmj.store.base import Store, open_store
+from mockmj.store.base import Store, StoreUnavailable, open_store
 from mockmj.store.ratelimit import RateLimiter
 
 ANONYMOUS = "anonymous"
@@ -118,6 +118,16 @@ class Engine:
         self.replica: Replica | None = Replica(self, self.store) if self.store.shared else None
         if self.replica is not None:
             self.replica.start()
+
+    def store_problem(self) -> str | None:
+        """Why the shared store does not answer now (one light read), or None: it does (always, in memory)."""
+        if self.replica is None:
+            return None
+        try:
+            self.store.head()
+        except StoreUnavailable as exc:
+            return exc.reason
+        return None
 
     def close(self) -> None:
         """Let go of the store's and the rate limiter's connections (a stopping server)."""
@@ -540,7 +550,7 @@ class Engine:
             fail_reason = task.fail_reason
         elif m.status is Status.CANCEL:
             fail_reason = self.dialect.messages["cancelled"]
-        return {
+        return self.dialect.strings_for_nulls({
             "id": task.id,
             "action": task.action.value,
             "status": m.status.value,
@@ -559,7 +569,7 @@ class Engine:
             else [],
             "properties": props,
             **self._media_fields(task, m.status, origin),
-        }
+        })
 
     def _media_fields(self, task: Task, status: Status, origin: str) -> dict[str, Any]:
         """The fields newer proxies add to every task (null where they say nothing): a finished video

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import pickle
+import logging
 import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from mockmj.engine import codec
 from mockmj.model.masking import key_matches
+from mockmj.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from mockmj.store.base import Store
+
+log = logging.getLogger("mockmj.store")
 
 BILLABLE_PREFIXES = ("/mj/submit/", "/mj/insight-face/")
 
@@ -51,11 +55,15 @@ class Journal:
         if self._store is None:
             with self._lock:
                 return [entry for _, entry in self._items]
-        return [{"seq": item.seq, **pickle.loads(item.value)} for item in self._store.entries("journal")]
+        return [{"seq": item.seq, **codec.loads(item.value)} for item in self._store.entries("journal")]
 
     def record(self, entry: dict[str, Any]) -> None:
         if self._store is not None:
-            self._store.append("journal", entry.get("key"), pickle.dumps(entry), self._items.maxlen or 0)
+            try:
+                self._store.append("journal", entry.get("key"), codec.dumps(entry), self._items.maxlen or 0)
+            except StoreUnavailable as exc:
+                # the answer it records was given (or is a 503 already): losing the entry beats failing it
+                log.warning("journal: entry not kept: %s", exc)
             return
         weight = _weight(entry)
         with self._lock:

@@ -7,25 +7,26 @@ version V?" and applies just the records written since. Every write is a transac
 one write lock is taken, the worker catches up, the engine changes its objects and names what it
 changed (`mark`), and those records are written as one new version before the lock is released.
 
-A record is named `kind:id` and holds one pickled object: `task:ID`, `key:KEY`, `account:ID`,
-`upload:PATH`, `loose:KEY`, and the singletons `ids`, `clock`, `refunds`, `rules`. The store is trusted
-like a database: it holds pickles, so only mockmj's own workers may write to it.
+A record is named `kind:id` and holds one value as data (codec.py: JSON with a schema version, never a
+pickle): `task:ID`, `key:KEY`, `account:ID`, `upload:PATH`, `loose:KEY`, and the singletons `ids`, `clock`,
+`refunds`, `rules`. A record this version cannot read stops the worker from starting (a clear error) rather
+than being misread.
 """
 
 from __future__ import annotations
 
-import pickle
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from mockmj.engine import codec
 from mockmj.engine.accounts import Account, ApiKey
 from mockmj.engine.rules import Rules
 from mockmj.engine.task_index import TaskIndex
 from mockmj.model.ids import IdSource
 from mockmj.model.tasks import Task
-from mockmj.store.base import Store
+from mockmj.store.base import Store, StoreUnavailable
 from mockmj.store.records import Head, Record
 
 
@@ -48,8 +49,6 @@ class World(Protocol):
     def install_account(self, account: Account) -> None: ...
     def clock_state(self) -> tuple[str, bool, int]: ...
     def restore_clock(self, profile: str, virtual: bool, value: int) -> None: ...
-
-PICKLE = pickle.HIGHEST_PROTOCOL
 
 
 def _key_state(record: ApiKey) -> tuple[Any, ...]:
@@ -75,15 +74,33 @@ class Replica:
             if self._writing:
                 yield
                 return
-            with self.store.exclusive():
-                self._catch_up()
-                self._writing = True
-                self._draws = self.engine.ids.draws
-                try:
-                    yield
-                finally:
+            try:
+                with self.store.exclusive():
+                    self._catch_up()
+                    self._writing = True
+                    self._draws = self.engine.ids.draws
+                    try:
+                        yield
+                    except StoreUnavailable:
+                        raise
+                    except BaseException:
+                        self._writing = False
+                        self._flush()  # a refusal raised after a change keeps the change, as in memory
+                        raise
                     self._writing = False
                     self._flush()
+            except StoreUnavailable:
+                self._forget_changes()
+                raise
+            finally:
+                self._writing = False
+
+    def _forget_changes(self) -> None:
+        """A transaction the store did not take: what it changed in memory is not the world. The next catch-up
+        reloads the store's world whole (a new epoch is assumed), so no change of it is seen by anyone —
+        no task that only this worker would show, no charge that the store does not have."""
+        self.dirty.clear()
+        self.head = Head(-1, 0)
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -115,15 +132,19 @@ class Replica:
         self.dirty.update(names)
 
     def start(self) -> None:
-        """Join the store: continue its world, or make this engine's world the store's first."""
-        with self.engine.lock, self.store.exclusive():
-            head, records = self.store.everything()
-            if head.version == 0 and not records:
-                self.head = head
-                self.mark_world()
-                self._flush()
-            else:
-                self._load(head, records)
+        """Join the store: continue its world, or make this engine's world the store's first. A store that
+        cannot be read is a usage error (ValueError), before anything is served."""
+        try:
+            with self.engine.lock, self.store.exclusive():
+                head, records = self.store.everything()
+                if head.version == 0 and not records:
+                    self.head = head
+                    self.mark_world()
+                    self._flush()
+                else:
+                    self._load(head, records)
+        except StoreUnavailable as exc:
+            raise ValueError(f"store {exc.url}: {exc.reason}") from None
 
     def mark_world(self) -> None:
         """Every record of the engine's world (a new store, a full reset)."""
@@ -158,37 +179,43 @@ class Replica:
         self.head = head
 
     def _apply(self, name: str, value: bytes | None) -> None:
+        try:
+            self._install(name, value)
+        except codec.RecordError as exc:
+            raise StoreUnavailable(self.store.url, f"record {name!r}: {exc}") from None
+
+    def _install(self, name: str, value: bytes | None) -> None:
         engine = self.engine
         kind, _, ident = name.partition(":")
         if kind == "task":
-            engine.install_task(ident, None if value is None else pickle.loads(value))
+            engine.install_task(ident, None if value is None else codec.loads(value))
         elif kind == "key":
             if value is None:
                 engine.keys.pop(ident, None)
             else:
-                key, balance, rate, ops, window = pickle.loads(value)
+                key, balance, rate, ops, window = codec.loads(value)
                 engine.install_key(ApiKey(key=key, balance=balance, rate_limit=rate, limit_window=window,
                                           allowed_operations=set(ops) if ops is not None else None))
         elif kind == "account" and value is not None:
-            engine.install_account(pickle.loads(value))
+            engine.install_account(codec.loads(value))
         elif kind == "upload":
             if value is None:
                 engine.uploads.pop(ident, None)
             else:
-                engine.uploads[ident] = pickle.loads(value)
+                engine.uploads[ident] = codec.loads(value)
         elif kind == "loose":
             if value is None:
                 engine.loose_uploads.pop(ident, None)
             else:
-                engine.loose_uploads[ident] = pickle.loads(value)
+                engine.loose_uploads[ident] = codec.loads(value)
         elif kind == "ids" and value is not None:
-            engine.ids.restore(pickle.loads(value))
+            engine.ids.restore(codec.loads(value))
         elif kind == "clock" and value is not None:
-            engine.restore_clock(*pickle.loads(value))
+            engine.restore_clock(*codec.loads(value))
         elif kind == "refunds" and value is not None:
-            engine.refunds[:] = pickle.loads(value)
+            engine.refunds[:] = codec.loads(value)
         elif kind == "rules" and value is not None:
-            engine.rules.restore(pickle.loads(value))
+            engine.rules.restore(codec.loads(value))
 
     # ------------------------------------------------------------------------------ writing the store
     def _flush(self) -> None:
@@ -224,4 +251,4 @@ class Replica:
             value = engine.rules.state()
         else:
             raise ValueError(f"no record kind {kind!r}")
-        return None if value is None else pickle.dumps(value, PICKLE)
+        return None if value is None else codec.dumps(value)

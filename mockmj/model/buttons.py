@@ -136,6 +136,8 @@ _GRAMMAR: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^MJ::Job::PromptAnalyzer::({_HASH})::SHOW_DETAILS$"), "show_details"),
 ]
 
+BUTTON_KINDS = frozenset(kind for _, kind in _GRAMMAR)  # what a rule's `action` may name beside the operations
+
 
 def parse_custom_id(custom_id: str) -> Press | None:
     """Read a customId in Midjourney's grammar; None when it is not one."""

@@ -51,6 +51,16 @@ class Dialect:
     auth_without_keys: bool = True
     # an unknown /attachments/... path: "refusal" (the not-found envelope) or "http" (a plain 404).
     missing_attachment: str = "refusal"
+    # task fields a relay serves as strings (Go `string` fields of new-api's task, never null), with what it
+    # serves where the task has no value yet; empty: nulls stay null, as the proxy's Jackson writes them.
+    null_strings: dict[str, str] = field(default_factory=dict)
+
+    def strings_for_nulls(self, task: dict[str, Any]) -> dict[str, Any]:
+        """The task JSON with the relay's string in place of each null its relay serves as a string."""
+        for name, empty in self.null_strings.items():
+            if task.get(name) is None:
+                task[name] = empty
+        return task
 
     def code(self, kind: str) -> int:
         return self.codes[kind]
@@ -101,6 +111,11 @@ EIGHTY_EIGHT = Dialect(
         "parent_missing": "Parameter error: {detail}",
     },
     http_status={"not_found": 404, "parent_missing": 404},
+    # A relay answers fetches from its database, whose task fields are Go strings: "0%" before the task
+    # starts (its starting value, relay-compatibility reference), "" for a prompt, state, image or reason
+    # not known yet. A client that does progress.rstrip("%") works against a relay and must here too.
+    null_strings={"progress": "0%", "prompt": "", "promptEn": "", "description": "", "state": "",
+                  "imageUrl": "", "failReason": "", "videoUrl": ""},
 )
 
 PROXY = Dialect(

@@ -8,10 +8,12 @@ MASK = "…"
 
 
 def masked(secret: str | None) -> str | None:
-    """The first 4 characters (fewer for a short key: never more than half of it) and an ellipsis."""
+    """The first and the last 4 characters around an ellipsis, fewer for a short key (never more than half of
+    it in all): two keys that share a prefix, like sk-rich and sk-poor, stay told apart in every listing."""
     if secret is None:
         return None
-    return secret[: min(4, len(secret) // 2)] + MASK
+    shown = min(4, len(secret) // 4)
+    return secret[:shown] + MASK + (secret[-shown:] if shown else "")
 
 
 def key_matches(stored: str | None, wanted: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -56,6 +57,23 @@ class AccountConfig:
     remark: str = "mockmj default account"
 
 
+def url_problem(url: str | None, allow_query: bool) -> str | None:
+    """Why `url` cannot serve as an http(s) base (public_url) or callback target (notify_hook); None if it can.
+    A public_url is joined with /attachments/…, so a query or a fragment would end up in the middle."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http:// or https:// URL with a host"
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError:
+        return "has a port that is not a number between 0 and 65535"
+    if not allow_query and (parts.query or parts.fragment):
+        return "must not carry a query or a fragment (image links are built under it)"
+    return None
+
+
 @dataclass
 class Settings:
     __pydantic_config__ = _PYDANTIC
@@ -86,7 +104,7 @@ class Settings:
     log_level: str = "info"  # debug adds the state changes of tasks
     journal_size: int = 1000
     outbox_size: int = 1000
-    # --- bounds on what clients may make the mock hold (see web/guard.py and the README's "Limits")
+    # --- bounds on what clients may make the mock hold (see web/guard.py and docs/configuration.md, "Limits")
     journal_bytes: int = 4 * 1024 * 1024  # the journal is capped by bytes as well as by entries
     max_body_bytes: int = 32 * 1024 * 1024  # larger request bodies answer 413
     max_json_depth: int = 32  # deeper JSON answers 400 (the API's own bodies are 3 levels deep)
@@ -139,6 +157,10 @@ class Settings:
             raise ValueError("replay_ids must be fresh or recorded, replay_miss simulate or strict")
         if self.replay_speed <= 0:
             raise ValueError("replay_speed must be above 0")
+        for name in ("public_url", "notify_hook"):
+            problem = url_problem(getattr(self, name), allow_query=name == "notify_hook")
+            if problem:
+                raise ValueError(f"{name} {getattr(self, name)!r} {problem}")
 
     def store_kind(self) -> str:
         """memory, sqlite or redis (see `store_kind`)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from mockmj.store.faults import RETRY_AFTER_S, StoreUnavailable, safe_url
 from mockmj.store.records import Head, LogEntry, Record
 
 
@@ -43,9 +44,12 @@ class Store(Protocol):
     def total(self, log: str) -> int: ...
     def clear_log(self, log: str, key: str | None = None) -> None: ...
 
-    # -- callbacks that fall due at a time, each claimed by one worker
-    def add_due(self, items: list[tuple[int, str, bytes]]) -> None: ...  # (at, owner, value)
-    def claim_due(self, now: int) -> list[bytes]: ...
+    # -- callbacks that fall due at a time, each claimed by one worker. A claim leases the callbacks' tasks: while
+    # a task is leased (until released, or for `lease_s` seconds if its worker dies) no other worker claims its
+    # later callbacks, so a task's updates are sent one at a time, in order, whichever workers send them.
+    def add_due(self, items: list[tuple[int, str, str, bytes]]) -> None: ...  # (at, owner, task, value)
+    def claim_due(self, now: int, lease_s: float) -> list[bytes]: ...  # time order, tasks not leased
+    def release_due(self, tasks: list[str]) -> None: ...
     def next_due(self) -> int | None: ...
     def drop_due(self, owner: str | None = None) -> None: ...
 
@@ -76,4 +80,5 @@ def open_store(url: str) -> Store:
     return RedisStore(url)
 
 
-__all__ = ["Head", "LogEntry", "MemoryStore", "Record", "Store", "open_store"]
+__all__ = ["RETRY_AFTER_S", "Head", "LogEntry", "MemoryStore", "Record", "Store", "StoreUnavailable", "open_store",
+           "safe_url"]

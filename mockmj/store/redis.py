@@ -12,11 +12,13 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 import redis
 
+from mockmj.store.faults import StoreUnavailable, guard_faults, safe_url
 from mockmj.store.records import Head, LogEntry, Record, chunks
 
 PREFIX = "mockmj:"
@@ -50,12 +52,27 @@ if keep > 0 then
 end
 return seq
 """
+# Due callbacks in time order, except those of tasks another claim still leases; their tasks are leased.
 CLAIM = """
 local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if #items > 0 then redis.call('ZREM', KEYS[1], unpack(items)) end
-return items
+local wall = tonumber(ARGV[2])
+local free = {}
+local out = {}
+for _, member in ipairs(items) do
+  local task = string.match(member, '^[^\\n]*\\n[^\\n]*\\n([^\\n]*)\\n')
+  if free[task] == nil then
+    local lease = tonumber(redis.call('HGET', KEYS[2], task) or '0')
+    free[task] = lease <= wall
+    if free[task] then redis.call('HSET', KEYS[2], task, ARGV[3]) end
+  end
+  if free[task] then
+    out[#out + 1] = member
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
+return out
 """
-NO_VALUE = b""  # a deleted record (values are pickles, never empty)
+NO_VALUE = b""  # a deleted record (values are JSON documents, never empty)
 
 
 class RedisStore:
@@ -67,7 +84,7 @@ class RedisStore:
             self.redis = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5)
             self.redis.ping()
         except (redis.RedisError, ValueError) as exc:
-            raise ValueError(f"store {url}: cannot reach Redis ({exc})") from None
+            raise ValueError(f"store {safe_url(url)}: cannot reach Redis ({exc})") from None
         self._lock = self.redis.lock(PREFIX + "lock", timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_WAIT_S,
                                      thread_local=True)
         self._changes = self.redis.register_script(CHANGES)
@@ -85,15 +102,20 @@ class RedisStore:
         if getattr(self._held, "yes", False):
             yield
             return
-        if not self._lock.acquire():
-            raise TimeoutError(f"store {self.url}: another worker held the lock for over {LOCK_WAIT_S} s")
+        try:
+            acquired = self._lock.acquire()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(self.url, exc) from exc
+        if not acquired:
+            raise StoreUnavailable(self.url, f"another worker held the lock for over {LOCK_WAIT_S} s")
         self._held.yes = True
         try:
             yield
         finally:
             self._held.yes = False
-            # a lock that expired (a very long transaction) has nothing left to release
-            with suppress(redis.exceptions.LockError):
+            # a lock that expired (a very long transaction), or a Redis gone meanwhile: nothing to release; it
+            # expires by itself (LOCK_TIMEOUT_S)
+            with suppress(redis.RedisError):
                 self._lock.release()
 
     def head(self) -> Head:
@@ -130,7 +152,7 @@ class RedisStore:
 
     def wipe(self) -> Head:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(PREFIX + "rec", PREFIX + "ver", PREFIX + "due")
+        pipe.delete(PREFIX + "rec", PREFIX + "ver", PREFIX + "due", PREFIX + "leases")
         pipe.hincrby(PREFIX + "head", "epoch", 1)
         pipe.hset(PREFIX + "head", "version", 0)
         _, epoch, _ = pipe.execute()
@@ -160,17 +182,23 @@ class RedisStore:
             pipe.execute()
 
     # ---------------------------------------------------------------------------- due callbacks
-    def add_due(self, items: list[tuple[int, str, bytes]]) -> None:
+    def add_due(self, items: list[tuple[int, str, str, bytes]]) -> None:
         if items:
-            members = {self._member(owner, value): at for at, owner, value in items}
+            members = {self._member(owner, task, value): at for at, owner, task, value in items}
             self.redis.zadd(PREFIX + "due", members)
 
-    def _member(self, owner: str, value: bytes) -> bytes:
+    def _member(self, owner: str, task: str, value: bytes) -> bytes:
         # equal times sort by member: the zero-padded counter keeps one worker's callbacks in their order
-        return f"{self._tag}-{next(self._count):012d}\n{owner}\n".encode() + value
+        return f"{self._tag}-{next(self._count):012d}\n{owner}\n{task}\n".encode() + value
 
-    def claim_due(self, now: int) -> list[bytes]:
-        return [m.split(b"\n", 2)[2] for m in self._claim(keys=[PREFIX + "due"], args=[now])]
+    def claim_due(self, now: int, lease_s: float) -> list[bytes]:
+        wall = time.time()
+        claimed = self._claim(keys=[PREFIX + "due", PREFIX + "leases"], args=[now, wall, wall + lease_s])
+        return [m.split(b"\n", 3)[3] for m in claimed]
+
+    def release_due(self, tasks: list[str]) -> None:
+        if tasks:
+            self.redis.hdel(PREFIX + "leases", *tasks)
 
     def next_due(self) -> int | None:
         first = self.redis.zrange(PREFIX + "due", 0, 0, withscores=True)
@@ -178,7 +206,7 @@ class RedisStore:
 
     def drop_due(self, owner: str | None = None) -> None:
         if owner is None:
-            self.redis.delete(PREFIX + "due")
+            self.redis.delete(PREFIX + "due", PREFIX + "leases")
             return
         mine = [m for m in self.redis.zrange(PREFIX + "due", 0, -1) if m.split(b"\n", 2)[1] == owner.encode()]
         if mine:
@@ -196,3 +224,6 @@ def _pack(entry: LogEntry) -> bytes:
 def _unpack(raw: bytes) -> LogEntry:
     seq, key, value = raw.split(b"\n", 2)
     return LogEntry(int(seq), key.decode() or None, value)
+
+
+guard_faults(RedisStore, (redis.RedisError,))

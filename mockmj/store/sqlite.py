@@ -8,14 +8,19 @@ acknowledged. Connections, WAL and the write lock: sqlite_file.py.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mockmj.store.faults import StoreUnavailable, guard_faults
 from mockmj.store.records import Head, LogEntry, Record, chunks
-from mockmj.store.sqlite_file import SqliteFile
+from mockmj.store.sqlite_file import BUSY_TIMEOUT_S, SqliteFile
 
+FORMAT = "2"  # 1: records as pickles (no `meta` table); 2: records as JSON documents (engine/codec.py)
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('format', '""" + FORMAT + """');
 CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL,
                                  version INTEGER NOT NULL);
 INSERT OR IGNORE INTO head VALUES (1, 0, 0);
@@ -25,9 +30,41 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS logs (log TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT, value BLOB NOT NULL,
                                  PRIMARY KEY (log, seq));
 CREATE TABLE IF NOT EXISTS due (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, owner TEXT NOT NULL,
-                                value BLOB NOT NULL);
+                                task TEXT NOT NULL, value BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS due_by_time ON due (at);
+CREATE TABLE IF NOT EXISTS leases (task TEXT PRIMARY KEY, until REAL NOT NULL);
 """
+# The tables a mockmj store file may hold (its own, and the rate limits' beside them, store/ratelimit.py).
+OWN_TABLES = frozenset({"meta", "head", "records", "counters", "logs", "due", "leases", "sqlite_sequence",
+                        "ratelimit_hits", "ratelimit_counters"})
+
+
+def check_file(url: str, path: Path) -> None:
+    """Refuse, before anything is written to it, a file that is not a mockmj store of this format: another
+    application's database (mockmj would add its tables beside that application's), or a store of an older
+    mockmj whose records this version cannot read."""
+    if not path.exists() or path.stat().st_size == 0:
+        return  # a new store
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            stamp = connection.execute("SELECT value FROM meta WHERE name = 'format'").fetchone() \
+                if "meta" in tables else None
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(f"store {url}: {path} is not a mockmj SQLite store ({exc})") from None
+    foreign = sorted(tables - OWN_TABLES)
+    if foreign:
+        raise ValueError(f"store {url}: {path} is another application's SQLite database (tables "
+                         f"{', '.join(foreign[:5])}); give mockmj a file of its own")
+    if "head" in tables and stamp is None:
+        raise ValueError(f"store {url}: {path} was written by an older mockmj (records as pickles), which this "
+                         "version does not read; start on a new file")
+    if stamp is not None and stamp[0] != FORMAT:
+        raise ValueError(f"store {url}: {path} is a mockmj store of format {stamp[0]}; this version reads format "
+                         f"{FORMAT} only")
 
 
 class SqliteStore:
@@ -38,6 +75,7 @@ class SqliteStore:
         path = Path(url[len("sqlite:"):]).expanduser()
         if path.parent and not path.parent.exists():
             raise ValueError(f"store {url}: the folder {path.parent} does not exist")
+        check_file(url, path)
         try:
             self.file = SqliteFile(path, SCHEMA)
         except sqlite3.DatabaseError as exc:
@@ -48,8 +86,11 @@ class SqliteStore:
     # ---------------------------------------------------------------------------- records
     @contextmanager
     def exclusive(self) -> Iterator[None]:
-        with self.file.write():
-            yield
+        try:
+            with self.file.write():
+                yield
+        except sqlite3.Error as exc:  # BEGIN or COMMIT: locked past the busy timeout, disk full, I/O error
+            raise StoreUnavailable(self.url, exc) from exc
 
     def head(self) -> Head:
         epoch, version = self.file.connection().execute("SELECT epoch, version FROM head").fetchone()
@@ -83,6 +124,7 @@ class SqliteStore:
         with self.file.write() as conn:
             conn.execute("DELETE FROM records")
             conn.execute("DELETE FROM due")
+            conn.execute("DELETE FROM leases")
             conn.execute("UPDATE head SET epoch = epoch + 1, version = 0")
             epoch, version = conn.execute("SELECT epoch, version FROM head").fetchone()
         return Head(epoch, version)
@@ -115,15 +157,29 @@ class SqliteStore:
                 conn.execute("DELETE FROM logs WHERE log = ? AND key = ?", (log, key))
 
     # ---------------------------------------------------------------------------- due callbacks
-    def add_due(self, items: list[tuple[int, str, bytes]]) -> None:
+    def add_due(self, items: list[tuple[int, str, str, bytes]]) -> None:
         if items:
             with self.file.write() as conn:
-                conn.executemany("INSERT INTO due (at, owner, value) VALUES (?, ?, ?)", items)
+                conn.executemany("INSERT INTO due (at, owner, task, value) VALUES (?, ?, ?, ?)", items)
 
-    def claim_due(self, now: int) -> list[bytes]:
+    def claim_due(self, now: int, lease_s: float) -> list[bytes]:
+        wall = time.time()
         with self.file.write() as conn:
-            rows = conn.execute("DELETE FROM due WHERE at <= ? RETURNING at, id, value", (now,)).fetchall()
-        return [value for _, _, value in sorted(rows)]  # in time order, then in the order they were scheduled
+            conn.execute("DELETE FROM leases WHERE until <= ?", (wall,))
+            leased = {task for (task,) in conn.execute("SELECT task FROM leases")}
+            rows = [row for row in conn.execute("SELECT id, task, value FROM due WHERE at <= ? ORDER BY at, id", (now,))
+                    if row[1] not in leased]
+            for part in range(0, len(rows), 500):
+                ids = [row[0] for row in rows[part:part + 500]]
+                conn.execute(f"DELETE FROM due WHERE id IN ({','.join('?' * len(ids))})", ids)
+            conn.executemany("INSERT OR REPLACE INTO leases VALUES (?, ?)",
+                             [(task, wall + lease_s) for task in {row[1] for row in rows}])
+        return [value for _, _, value in rows]  # in time order, then in the order they were scheduled
+
+    def release_due(self, tasks: list[str]) -> None:
+        if tasks:
+            with self.file.write() as conn:
+                conn.executemany("DELETE FROM leases WHERE task = ?", [(task,) for task in tasks])
 
     def next_due(self) -> int | None:
         (at,) = self.file.connection().execute("SELECT min(at) FROM due").fetchone()
@@ -133,8 +189,12 @@ class SqliteStore:
         with self.file.write() as conn:
             if owner is None:
                 conn.execute("DELETE FROM due")
+                conn.execute("DELETE FROM leases")
             else:
                 conn.execute("DELETE FROM due WHERE owner = ?", (owner,))
 
     def close(self) -> None:
         self.file.close()
+
+
+guard_faults(SqliteStore, (sqlite3.Error,))

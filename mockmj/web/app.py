@@ -7,6 +7,7 @@ through once routed lives in web/api.py; the hot path (web/hot.py) takes the bus
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
@@ -14,6 +15,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from mockmj.config import Settings
+from mockmj.store.base import RETRY_AFTER_S, StoreUnavailable
 from mockmj.web.api import MODE_OF_PREFIX, StrictViolation, answer, api_routes, journal
 from mockmj.web.control import register_control
 from mockmj.web.dashboard import lead_browsers_to_the_dashboard
@@ -32,6 +34,7 @@ __all__ = ["OUTCOME_HEADER", "Mock", "StrictViolation", "api_key_of", "create_ap
 # Building an app compiles its URL rules with `ast.parse`, which CPython 3.11 does not make safe across
 # threads ("AST constructor recursion depth mismatch"): apps built from several threads take turns.
 _BUILD_LOCK = threading.Lock()
+store_log = logging.getLogger("mockmj.store")
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -71,6 +74,17 @@ def _create_app(settings: Settings | None) -> Flask:
             reply.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
         exchange: Exchange | None = g.get("mockmj_exchange")  # what the failed request had read, if anything
         journal(mock, request.method, request.path, exchange.raw if exchange else b"", None, reply, None, 0.0)
+        g.mockmj_reply = reply
+        return to_response(reply)
+
+    @app.errorhandler(StoreUnavailable)
+    def _store_unavailable(exc: StoreUnavailable) -> Response:
+        # Nothing of the request was kept (replica.py forgets it): the client may simply try again. Not journalled:
+        # the journal lives in the very store that is unavailable. The access log has it (after_request).
+        store_log.warning("%s %s: 503, %s", request.method, request.path, exc)
+        reply = http_error(mock.dialect, 503, f"Service Unavailable: {exc}; try again in {RETRY_AFTER_S} s",
+                           request.path, mock.spring_timestamp(), explain=True)
+        reply.headers["Retry-After"] = str(RETRY_AFTER_S)
         g.mockmj_reply = reply
         return to_response(reply)
 

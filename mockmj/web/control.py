@@ -14,9 +14,10 @@ from flask import Flask, Response, request
 
 from mockmj.config import store_kind as _store_kind
 from mockmj.engine.rules import RequestFacts
-from mockmj.model.buttons import parse_custom_id
+from mockmj.model.buttons import BUTTON_KINDS, parse_custom_id
 from mockmj.model.errors import Refusal
 from mockmj.model.masking import mask_key_field
+from mockmj.store.base import RETRY_AFTER_S
 from mockmj.version import __version__
 from mockmj.web.dashboard import dashboard_handlers
 from mockmj.web.guard import BodyProblem, check_body, parse_json
@@ -33,6 +34,31 @@ ACTION_OF_OPERATION = {"submitImagine": "imagine", "submitBlend": "blend", "subm
                        "submitChange": "change", "submitSimpleChange": "change",
                        "uploadDiscordImages": "upload", "submitVideo": "video", "submitEdits": "edit",
                        "submitEdit": "edit", "submitRetexture": "retexture"}
+
+
+def check_rule(mock: Mock, match: dict[str, Any], respond: dict[str, Any]) -> None:
+    """What the schema cannot say about a rule, refused now rather than never firing (a misspelt operation or
+    action) or answering what no server answers (a success code, an HTTP status that is not an error)."""
+    operations = sorted(op.operation_id for op in mock.spec.operations if not op.public)
+    if match.get("operation") and match["operation"] not in operations:
+        raise ControlError(400, f"match.operation: {match['operation']!r} is not an operation of the API "
+                                f"(one of: {', '.join(operations)})")
+    actions = sorted(set(ACTION_OF_OPERATION.values()) | BUTTON_KINDS)
+    if match.get("action") and str(match["action"]).lower() not in actions:
+        raise ControlError(400, f"match.action: {match['action']!r} is not an action or a button kind "
+                                f"(one of: {', '.join(actions)})")
+    codes = sorted(code for kind, code in mock.dialect.codes.items() if code != mock.dialect.codes["ok"])
+    if "code" in respond and respond["code"] not in codes:
+        raise ControlError(400, f"respond.code: {respond['code']} is not a refusal code of the "
+                                f"{mock.dialect.name} dialect (one of: {', '.join(map(str, sorted(set(codes))))})")
+    status = respond.get("httpStatus")
+    if status is not None and not 400 <= status <= 599 and not (status == 200 and "code" in respond):
+        raise ControlError(400, f"respond.httpStatus: {status} is not an error status (400-599; 200 only "
+                                "beside a code)")
+    if respond.get("outcome"):
+        from mockmj.model.outcomes import parse_outcome
+
+        parse_outcome(respond["outcome"])  # refuse a bad outcome now, not at the next request
 
 
 class ControlError(Exception):
@@ -126,8 +152,15 @@ def _limit() -> int | None:
 def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
     engine = mock.engine
 
-    def health(_: dict[str, Any]) -> dict[str, Any]:
+    def health(_: dict[str, Any]) -> dict[str, Any] | Response:
         auth = "none" if not mock.auth_required() else ("keys" if mock.settings.keys else "any-key")
+        problem = engine.store_problem()
+        if problem is not None:
+            # what the store's health is: a load balancer takes this worker out, a person reads why
+            body = {"status": "store unavailable", "storeError": problem, "dialect": engine.dialect.name,
+                    "version": __version__, "auth": auth, "store": _store_kind(mock.settings.store)}
+            return Response(compact(body), status=503, mimetype="application/json",
+                            headers={"Retry-After": str(RETRY_AFTER_S)})
         return {"status": "ok", "dialect": engine.dialect.name, "timing": engine.clock_view()["timing"],
                 "version": __version__, "tasks": engine.task_count(), "auth": auth,
                 "store": _store_kind(mock.settings.store)}
@@ -164,10 +197,7 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
         if not respond:
             raise ControlError(400, "respond must say what to do: code, httpStatus, latencyMs, outcome or "
                                     "callbackFault")
-        if respond.get("outcome"):
-            from mockmj.model.outcomes import parse_outcome
-
-            parse_outcome(respond["outcome"])  # refuse a bad outcome now, not at the next request
+        check_rule(mock, body.get("match") or {}, respond)
         return engine.add_rule(body.get("match") or {}, respond, body.get("times")).view()
 
     def clear_rules(_: dict[str, Any]) -> dict[str, Any]:

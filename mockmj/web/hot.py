@@ -31,6 +31,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.utils import get_content_type
 from werkzeug.wsgi import get_input_stream
 
+from mockmj.store.base import StoreUnavailable
 from mockmj.web.api import MODE_OF_PREFIX, answer, api_routes
 from mockmj.web.exchange import Exchange
 
@@ -107,11 +108,16 @@ class HotPath:
                 and int(length) <= self.max_body)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        with self.mock.engine.request():  # one look at a shared store serves the route's rule check too
-            found = self.route(environ)
-            if found is None:
-                return self.flask(environ, start_response)
-            return self._answer(found, environ, start_response)
+        try:
+            with self.mock.engine.request():  # one look at a shared store serves the route's rule check too
+                found = self.route(environ)
+                if found is None:
+                    return self.flask(environ, start_response)
+                return self._answer(found, environ, start_response)
+        except StoreUnavailable:
+            # met before any answer began (the catch-up, the rule check): Flask answers, and meets it again
+            # unless the store is back: its error handler gives the dialect's 503, logged like any answer
+            return self.flask(environ, start_response)
 
     def _answer(self, found: tuple[Route, dict[str, str]], environ: dict[str, Any],
                 start_response: StartResponse) -> Iterable[bytes]:

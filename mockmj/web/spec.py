@@ -82,6 +82,10 @@ def describe_error(error: ValidationError) -> str:
         name = missing[0] if missing else "a field"
         return f"{where + '.' if where else ''}{name}: is required"
     field = where or "body"
+    if rule == "additionalProperties" and limit is False:
+        unknown = [name for name in value if name not in error.schema.get("properties", {})]
+        known = ", ".join(sorted(error.schema.get("properties", {})))
+        return f"{where + '.' if where else ''}{unknown[0][:60]}: is not a known field (known: {known})"
     if rule in ("minItems", "maxItems"):
         bound = "at least" if rule == "minItems" else "at most"
         return f"{field}: must hold {bound} {limit} item(s), got {len(value)}"

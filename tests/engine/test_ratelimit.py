@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import pickle
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from limits import RateLimitItemPerHour
 from limits.strategies import MovingWindowRateLimiter
 
+from mockmj.engine import codec
 from mockmj.engine.accounts import ApiKey
 from mockmj.store import ratelimit
 from mockmj.store.ratelimit import RateLimiter, open_storage, windows
@@ -169,7 +169,7 @@ def process_limiter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
 def test_an_api_key_is_plain_data_and_copies_share_its_limit(process_limiter: RateLimiter) -> None:
     record = ApiKey(key="sk-a", balance=10, rate_limit=0.001, allowed_operations={"fetchTask"})
-    copy = pickle.loads(pickle.dumps(record))  # as another worker would load it from the store
+    copy = codec.loads(codec.dumps(record))  # as another worker would load it from the store
     assert copy == record
     assert record.throttle() is None
     assert copy.throttle() is not None  # the same count, kept in the SQLite file

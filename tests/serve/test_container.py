@@ -1,6 +1,6 @@
-"""The container image without building it (no registry for base images here): the Dockerfile passes
-hadolint, says what a CI service container needs, and its exact CMD, run with the ENV it sets, serves, passes
-its own HEALTHCHECK and answers the example app of compose.yaml."""
+"""The container image without building it (.ci/container builds and runs it for real): the Dockerfile
+passes hadolint, says what a CI service container needs, copies what the wheel needs, and its exact CMD, run
+with the ENV it sets, serves, passes its own HEALTHCHECK and answers the example app of compose.yaml."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import requests
@@ -36,15 +37,22 @@ def instructions() -> list[tuple[str, str]]:
     return [(text.split(" ", 1)[0].upper(), text.split(" ", 1)[1]) for text in logical]
 
 
+def final_stage() -> list[tuple[str, str]]:
+    """The instructions of the last stage: what the image is made of (the build stage stays behind)."""
+    found = instructions()
+    last_from = max(i for i, (instruction, _) in enumerate(found) if instruction == "FROM")
+    return found[last_from:]
+
+
 def one(name: str) -> str:
-    found = [args for instruction, args in instructions() if instruction == name]
+    found = [args for instruction, args in final_stage() if instruction == name]
     assert len(found) == 1, (name, found)
     return found[0]
 
 
 def image_env() -> dict[str, str]:
     env: dict[str, str] = {}
-    for instruction, args in instructions():
+    for instruction, args in final_stage():
         if instruction == "ENV":
             env.update(item.split("=", 1) for item in shlex.split(args))
     return env
@@ -63,8 +71,8 @@ def test_hadolint_passes() -> None:
 
 
 def test_the_image_is_made_for_ci_service_containers() -> None:
-    base = one("FROM")
-    assert base.startswith("python:3.11-slim")
+    # both stages on the one base that .ci/container pulls or makes under this name
+    assert {args.split()[0] for instruction, args in instructions() if instruction == "FROM"} == {"python:3.11-slim"}
     assert one("USER") not in ("root", "0")
     assert one("EXPOSE") == "8080"
     env = image_env()
@@ -73,11 +81,36 @@ def test_the_image_is_made_for_ci_service_containers() -> None:
     assert healthcheck_command()[0] == "python"  # no curl or wget in a slim image
     assert "/_mockmj/health" in one("HEALTHCHECK")
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8")
+    for source in copied_sources():
+        assert (ROOT / source).exists(), source
+        assert f"!{source.rstrip('/')}" in ignored.replace("/\n", "\n"), source
+
+
+def copied_sources() -> list[str]:
+    """What the Dockerfile copies from the build context (not from an earlier stage)."""
+    sources = []
     for instruction, args in instructions():
-        if instruction == "COPY":
-            for source in shlex.split(args)[:-1]:
-                assert (ROOT / source).exists(), source
-                assert f"!{source.rstrip('/')}" in ignored.replace("/\n", "\n"), source
+        words = shlex.split(args)
+        if instruction == "COPY" and not any(word.startswith("--from=") for word in words):
+            sources += [word for word in words[:-1] if not word.startswith("--")]
+    return sources
+
+
+def test_the_build_has_everything_the_wheel_includes() -> None:
+    """pip builds the wheel inside the image: each file or folder pyproject.toml puts into it must be copied
+    (a missing one stops the build with "Forced include not found")."""
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["hatch"]["build"]
+    wheel = build["targets"]["wheel"]
+    needed = {*wheel["packages"], *wheel["force-include"], "pyproject.toml", "README.md"}
+    copied = {source.rstrip("/") for source in copied_sources()}
+    assert needed <= copied, sorted(needed - copied)
+
+
+def test_the_ci_container_script_is_valid_bash_and_run_by_ci() -> None:
+    script = ROOT / ".ci" / "container"
+    done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "bash .ci/container" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
 def test_the_image_command_with_its_environment_serves_and_is_healthy(tmp_path: Path) -> None:
@@ -121,3 +154,13 @@ def test_compose_runs_the_app_after_mockmj_is_healthy() -> None:
     assert unknown_environment(env) == []
     settings = load_settings(None, environ={**image_env(), **env})
     assert (settings.host, settings.port, settings.public_url) == ("0.0.0.0", 8080, "http://mockmj:8080")
+
+
+def test_the_testcontainers_modules_pin_the_image_of_this_version() -> None:
+    """Python's module and the Node example start the image built from this very checkout by default."""
+    from mockmj.testcontainers import DEFAULT_IMAGE
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    assert f"mockmj:{version}" == DEFAULT_IMAGE
+    node = (ROOT / "examples" / "node" / "src" / "mockmj-container.ts").read_text(encoding="utf-8")
+    assert f'export const DEFAULT_IMAGE = "{DEFAULT_IMAGE}";' in node

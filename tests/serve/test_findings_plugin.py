@@ -1,24 +1,24 @@
-"""Findings through the pytest plugin: the README's complete example (its client and its tests, taken from
-the README itself) is well behaved, and a deliberately bad client fails `assert_well_behaved` with the
+"""Findings through the pytest plugin: the complete example of docs/pytest-plugin.md (its client and its
+tests, taken from the page itself) is well behaved, and a deliberately bad client fails `assert_well_behaved` with the
 evidence, unless the kinds are ignored."""
 
 from __future__ import annotations
 
 import re
 from importlib.metadata import entry_points
-from pathlib import Path
 
 import pytest
 
+from tests.doc_blocks import page
+
 pytest_plugins = ["pytester"]
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 OTHERS = [arg for ep in entry_points(group="pytest11") if ep.name != "mockmj" for arg in ("-p", f"no:{ep.name}")]
 
 
 def readme_example() -> tuple[str, str]:
-    """The client app and its tests from the README's "A complete example"."""
-    section = README.read_text(encoding="utf-8").split("### A complete example", 1)[1].split("\n## ", 1)[0]
+    """The client app and its tests from the page's "A complete example"."""
+    section = page("pytest-plugin.md").split("## A complete example", 1)[1].split("\n## ", 1)[0]
     client, tests = re.findall(r"```python\n(.*?)```", section, flags=re.S)[:2]
     assert "class MjClient" in client and "assert_well_behaved" in tests
     return client, tests

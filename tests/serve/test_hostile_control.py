@@ -57,9 +57,9 @@ def test_secrets_are_masked_in_every_listing(guarded: MockServer) -> None:
     for path in ("/keys", f"/keys/{key}", "/requests", "/rules", "/callbacks"):
         text = requests.get(base + path, headers=headers, timeout=10).text
         assert key not in text and "sk-live-abcdef" not in text, (path, text)
-    assert requests.get(base + "/keys", headers=headers, timeout=10).json()[0]["key"] == "sk-l…"
+    assert requests.get(base + "/keys", headers=headers, timeout=10).json()[0]["key"] == "sk-l…3456"
     filtered = requests.get(base + "/requests", params={"key": key}, headers=headers, timeout=10).json()["items"]
-    assert filtered and {e["key"] for e in filtered} == {"sk-l…"}, "filtering by the full key still works"
+    assert filtered and {e["key"] for e in filtered} == {"sk-l…3456"}, "filtering by the full key still works"
 
 
 def test_patching_an_account_with_a_float_count_works_and_a_bad_body_changes_nothing() -> None:

@@ -116,7 +116,7 @@ def test_imagine_then_upscale(app, mockmj):
 def test_the_app_handles_code_25(app, mockmj):
     KEYS.append(mockmj.api_key)
     rule = mockmj.add_rule(match={"operation": "submitImagine"}, respond={"code": 25}, times=2)
-    assert rule["match"]["key"] == mockmj.api_key[:4] + "…"  # masked in every listing
+    assert rule["match"]["key"] == mockmj.api_key[:4] + "…" + mockmj.api_key[-4:]  # masked in every listing
     assert app.imagine_or_none("one") is None
     assert mockmj.rules()[0]["remaining"] == 1
     assert app.imagine_or_none("two") is None
@@ -142,7 +142,8 @@ def test_nothing_leaked_from_earlier_tests(app, mockmj):
     assert mockmj.control("GET", "/rules") == []
     assert mockmj.key_info()["balance"] == 1000000
     assert app.http.get(mockmj.base_url + "/mj/task/list", timeout=10).json() == []
-    assert mockmj.requests() == [e for e in mockmj.requests() if e["key"] == mockmj.api_key[:4] + "…"]
+    mine = mockmj.api_key[:4] + "…" + mockmj.api_key[-4:]
+    assert mockmj.requests() == [e for e in mockmj.requests() if e["key"] == mine]
     assert mockmj.callbacks() == []
     assert app.wait(app.imagine("fresh"))["status"] == "SUCCESS"
 

@@ -1,4 +1,4 @@
-"""The README's record → replay → calibrate workflow, run as written (ports swapped for free ones)."""
+"""The record → replay → calibrate workflow of docs/record-replay.md, run as written (ports swapped for free ones)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,14 @@ import sys
 import tomllib
 from pathlib import Path
 
+from tests.doc_blocks import marked
 from tests.helpers import free_port
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-PORTS = ("8090", "8081", "8082", "8083")  # the ports the README uses
+PORTS = ("8090", "8081", "8082", "8083")  # the ports the page uses
 
 
 def workflow_script() -> str:
-    text = README.read_text(encoding="utf-8")
-    section = text.split("<!-- record-example:start -->", 1)[1].split("<!-- record-example:end -->", 1)[0]
-    blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    blocks = marked("record-replay.md", "record-example")
     assert len(blocks) == 4, "the record → replay → calibrate section lost a step"
     ports = {p: str(free_port()) for p in PORTS}
     script = re.sub(r"\b(" + "|".join(PORTS) + r")\b", lambda m: ports[m.group(1)], "\n".join(blocks))
@@ -26,7 +24,7 @@ def workflow_script() -> str:
     return "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n" + script
 
 
-def test_record_replay_calibrate_as_the_readme_shows(tmp_path: Path) -> None:
+def test_record_replay_calibrate_as_the_docs_show(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("MOCKMJ_TARGET_KEY", None)
     done = subprocess.run(["bash", "-c", workflow_script()], cwd=tmp_path, env=env, capture_output=True, text=True,

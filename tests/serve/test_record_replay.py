@@ -119,7 +119,7 @@ def test_the_flow_reached_every_step_against_the_live_target(recorded: dict[str,
     assert seen[11][:2] == ("code", 25) and seen[11][3] is None
     # the target only ever saw its own key, never the client's dummy (its journal shows keys masked)
     keys = {e.get("key") for e in recorded["target_journal"]["items"] if e["path"].startswith("/mj/")}
-    assert keys == {LIVE_KEY[:4] + "…"}, keys
+    assert keys == {LIVE_KEY[:4] + "…" + LIVE_KEY[-4:]}, keys
     api_calls = [e for e in recorded["target_journal"]["items"] if e["path"].startswith("/mj/")]
     assert len(recorded["target_journal_live_key"]["items"]) == len(api_calls), "filtered by the full key: all"
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.helpers import Receiver
-from tests.stores import Worker, workers
+from tests.stores import Worker, roomy, workers
 
 KEY = {"Authorization": "Bearer tenant-a"}
 
@@ -31,12 +31,6 @@ def post(worker: Worker, path: str, body: Any, headers: dict[str, str] | None = 
 
 def get(worker: Worker, path: str, headers: dict[str, str] | None = None) -> requests.Response:
     return requests.get(worker.base + path, headers=headers or KEY, timeout=30)
-
-
-def roomy(worker: Worker) -> None:
-    """Slots for every submission of a test: none waits, none is refused for a full queue."""
-    requests.patch(worker.base + "/_mockmj/accounts/1118138338562560102", json={"coreSize": 100, "queueSize": 100},
-                   timeout=10).raise_for_status()
 
 
 def spread(pair: list[Worker], count: int, call: Any) -> list[Any]:

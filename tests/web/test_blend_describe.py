@@ -221,7 +221,7 @@ def test_shorten_lists_important_tokens_and_five_prompts(shortened: dict[str, An
     task = shortened
     assert task["action"] == "SHORTEN"
     assert task["description"] == f"/shorten {task['prompt']}"
-    assert task["imageUrl"] is None
+    assert not task["imageUrl"]
     text = task["properties"]["finalPrompt"]
     assert text.startswith("## Important tokens\n")
     head, _, tail = text.partition("\n## Shortened prompts\n")

@@ -213,7 +213,7 @@ def test_refusals_with_headers_and_rules_agree(access: Access, stopped_wall_cloc
     ]
     bodies = same_everywhere(hot, plain, access, calls)
     assert b"retry in 1.00s" in bodies[0], bodies[0]  # the whole window: no wall-clock time went by
-    rule = {"match": {"operationId": "fetchTask"}, "respond": {"httpStatus": 503}, "times": 1}
+    rule = {"match": {"operation": "fetchTask"}, "respond": {"httpStatus": 503}, "times": 1}
     for app in (hot, plain):
         assert app.test_client().post("/_mockmj/rules", json=rule).status_code == 200
     same_everywhere(hot, plain, access, [("GET", f"/mj/task/{task_id}/fetch", auth("poor"))] * 2)

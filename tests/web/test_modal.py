@@ -89,7 +89,7 @@ def test_custom_zoom_opens_a_window_that_holds_no_task_yet(pc: Client, upscaled:
     task = pc.fetch(task_id)
     assert task["status"] == "MODAL"
     assert task["action"] == "ZOOM"
-    assert task["imageUrl"] is None and task["buttons"] == []
+    assert not task["imageUrl"] and task["buttons"] == []
     assert pc.fetch(task_id)["status"] == "MODAL"  # polling does not move a window along
     assert task_count(pc) == before + 1
     assert balance(pc) <= money

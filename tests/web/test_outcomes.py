@@ -56,7 +56,7 @@ def run(client: Client, task_id: str, seconds: float) -> dict[str, Any]:
 def test_success(client: Client, how: str) -> None:
     task = run(client, accepted(client, "success", how), 60)
     assert task["status"] == "SUCCESS" and task["progress"] == "100%"
-    assert task["imageUrl"] and task["failReason"] is None and len(task["buttons"]) == 9
+    assert task["imageUrl"] and not task["failReason"] and len(task["buttons"]) == 9
 
 
 @pytest.mark.parametrize("how", HOW)
@@ -64,7 +64,7 @@ def test_fail_with_the_default_reason(client: Client, how: str) -> None:
     task = run(client, accepted(client, "fail", how), 60)
     assert task["status"] == "FAILURE"
     assert task["failReason"] == DEFAULT_FAIL_REASON
-    assert task["imageUrl"] is None and task["buttons"] == []
+    assert not task["imageUrl"] and task["buttons"] == []
 
 
 @pytest.mark.parametrize("how", HOW)

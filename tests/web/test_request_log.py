@@ -39,11 +39,11 @@ def test_a_submit_and_a_fetch(lines: Lines) -> None:
     log.record("GET", "/mj/task/1717200000000001/fetch", 200, Reply(200, task), None, None, "1717200000000001")
     log.record("GET", "/_mockmj/health", 200, None, None, None, None)
     texts = [r.getMessage() for r in lines.records]
-    assert texts == ["POST /mj/submit/imagine 200 code=1 key=sk-s… 0.0ms task=1717200000000001",
+    assert texts == ["POST /mj/submit/imagine 200 code=1 key=sk-s…3456 0.0ms task=1717200000000001",
                      "GET /mj/task/1717200000000001/fetch 200 0.0ms task=1717200000000001",
                      "GET /_mockmj/health 200 0.0ms"]
     assert lines.records[0].fields == {"method": "POST", "path": "/mj/submit/imagine", "status": 200,  # type: ignore[attr-defined]
-                                       "code": 1, "key": "sk-s…", "ms": 0.0, "taskId": "1717200000000001"}
+                                       "code": 1, "key": "sk-s…3456", "ms": 0.0, "taskId": "1717200000000001"}
 
 
 def test_serve_skips_what_its_formats_never_print(lines: Lines) -> None:

@@ -182,13 +182,31 @@ def test_logs_number_entries_keep_the_latest_and_forget_a_tenant(backend: Any) -
 
 def test_due_callbacks_are_claimed_once_in_time_order(backend: Any, shared_store: str) -> None:
     other = open_store(shared_store)  # a second worker's connection to the same store
-    backend.add_due([(300, "a", b"late"), (100, "a", b"early"), (200, "b", b"middle"), (900, "b", b"future")])
+    backend.add_due([(300, "a", "t1", b"late"), (100, "a", "t2", b"early"), (200, "b", "t3", b"middle"),
+                     (900, "b", "t4", b"future")])
     assert backend.next_due() == 100
-    assert other.claim_due(250) == [b"early", b"middle"]
-    assert backend.claim_due(250) == []
-    assert backend.claim_due(300) == [b"late"]
+    assert other.claim_due(250, 60) == [b"early", b"middle"]
+    assert backend.claim_due(250, 60) == []
+    assert backend.claim_due(300, 60) == [b"late"]
     backend.drop_due("b")
     assert backend.next_due() is None
+    other.close()
+
+
+def test_a_claimed_task_is_leased_until_released(backend: Any, shared_store: str) -> None:
+    """A task's later callback waits while another worker still sends its earlier one, and then goes."""
+    other = open_store(shared_store)
+    backend.add_due([(100, "a", "t1", b"t1-first"), (100, "a", "t2", b"t2-first")])
+    assert other.claim_due(100, 60) == [b"t1-first", b"t2-first"]
+    backend.add_due([(200, "a", "t1", b"t1-second"), (200, "a", "t2", b"t2-second")])
+    other.release_due(["t2"])
+    assert backend.claim_due(300, 60) == [b"t2-second"]  # t1 is still being sent by the other worker
+    other.release_due(["t1"])
+    assert backend.claim_due(300, 60) == [b"t1-second"]
+    backend.add_due([(300, "a", "t3", b"t3-only")])
+    assert other.claim_due(300, 0) == [b"t3-only"]  # a lease of 0 s: as if its worker had died at once
+    backend.add_due([(400, "a", "t3", b"t3-after")])
+    assert backend.claim_due(400, 60) == [b"t3-after"]
     other.close()
 
 

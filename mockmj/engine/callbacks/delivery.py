@@ -9,7 +9,20 @@ one; with a virtual clock only `clock/advance` moves time, and it sends everythi
 attempt with a 3 s timeout) before the control call returns. Either way sending runs on a pool that is
 fair between tenants (see fairpool.py): a slow or dead receiver never slows the public API, and one
 tenant's receiver never delays another tenant's callbacks; a task's own updates still go one at a time,
-in order.
+in order. With several workers a task's due callbacks are claimed with a lease on the task (store/base.py), so
+a worker never sends a later update of a task while another worker still sends an earlier one.
+
+Lock order (one order for the whole mock; a lock is only taken while holding the ones before it):
+
+1. the engine's lock (`Engine.lock`, taken by `Engine.transaction()` / `reading()`);
+2. the store's write lock (`Store.exclusive()`: the SQLite file's process lock, then SQLite's own write lock;
+   Redis's lock);
+3. leaves, held only around in-memory work and never while calling the store, the engine or the network:
+   `Callbacks._cond`, the local due heap's lock, the pool's condition.
+
+The callback clock and the pool's threads call the store (claims, the outbox) holding no lock of this module,
+so a request that holds the engine and the store and then schedules callbacks never waits for a thread that
+waits for the store.
 """
 
 from __future__ import annotations
@@ -17,7 +30,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import pickle
 import threading
 import time
 from collections import deque
@@ -29,6 +41,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_chain, wait_fixed
 
+from mockmj.engine import codec
 from mockmj.engine.callbacks.fairpool import Batch, FairPool, Job
 from mockmj.model.jsonio import compact
 from mockmj.model.tasks import Milestone, Status, Task
@@ -47,6 +60,10 @@ SYNC_SEND_TIMEOUT_S = 3.0
 RETRY_DELAYS_S = (0.5, 1.0, 2.0)
 MAX_PENDING = 1000  # callbacks of one tenant waiting to be sent; beyond it they are recorded as overflow
 WORKERS = 32
+# How long a claim holds a task's later callbacks back from other workers if its worker dies before releasing it:
+# longer than the longest send (the retry policy: 4 tries of SEND_TIMEOUT_S plus the pauses).
+LEASE_S = 60.0
+ERROR_PAUSE_S = 0.5  # the clock thread's pause after a store error, before it tries again
 PER_TENANT = 2  # sends of one tenant in flight at once: a slow receiver holds at most this many workers
 
 
@@ -82,30 +99,39 @@ class _Due:
 
 
 class _LocalDue:
-    """Callbacks due, in this process (the memory store): a heap by time."""
+    """Callbacks due, in this process (the memory store): a heap by time, behind a lock of its own (a leaf:
+    nothing else is taken while it is held)."""
 
     def __init__(self) -> None:
         self._heap: list[_Due] = []
+        self._lock = threading.Lock()
 
     def push(self, items: list[_Due]) -> None:
-        for item in items:
-            heapq.heappush(self._heap, item)
+        with self._lock:
+            for item in items:
+                heapq.heappush(self._heap, item)
 
     def take(self, now: int) -> list[_Due]:
         taken = []
-        while self._heap and self._heap[0].at <= now:
-            taken.append(heapq.heappop(self._heap))
+        with self._lock:
+            while self._heap and self._heap[0].at <= now:
+                taken.append(heapq.heappop(self._heap))
         return taken
 
     def next_at(self) -> int | None:
-        return self._heap[0].at if self._heap else None
+        with self._lock:
+            return self._heap[0].at if self._heap else None
+
+    def release(self, tasks: list[str]) -> None:
+        return None  # one process: the pool's lanes keep a task's sends in order
 
     def drop(self, gone: set[str] | None, key: str | None) -> None:
-        if gone is None:
-            self._heap.clear()
-        else:
-            self._heap = [d for d in self._heap if d.task_id not in gone]
-            heapq.heapify(self._heap)
+        with self._lock:
+            if gone is None:
+                self._heap.clear()
+            else:
+                self._heap = [d for d in self._heap if d.task_id not in gone]
+                heapq.heapify(self._heap)
 
 
 class _SharedDue:
@@ -116,10 +142,14 @@ class _SharedDue:
         self.store = store
 
     def push(self, items: list[_Due]) -> None:
-        self.store.add_due([(d.at, d.owner, pickle.dumps(d)) for d in items])
+        self.store.add_due([(d.at, d.owner, d.task_id, codec.dumps((d.at, d.seq, d.task_id, d.index, d.owner)))
+                            for d in items])
 
     def take(self, now: int) -> list[_Due]:
-        return [pickle.loads(value) for value in self.store.claim_due(now)]
+        return [_Due(*codec.loads(value)) for value in self.store.claim_due(now, LEASE_S)]
+
+    def release(self, tasks: list[str]) -> None:
+        self.store.release_due(tasks)
 
     def next_at(self) -> int | None:
         return self.store.next_due()
@@ -135,11 +165,11 @@ class _SharedOutbox:
         self.store, self.maxlen = store, size
 
     def append(self, entry: dict[str, Any]) -> int:
-        return self.store.append("outbox", entry["key"], pickle.dumps(entry), self.maxlen)
+        return self.store.append("outbox", entry["key"], codec.dumps(entry), self.maxlen)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for item in self.store.entries("outbox"):
-            yield {**pickle.loads(item.value), "seq": item.seq}
+            yield {**codec.loads(item.value), "seq": item.seq}
 
     def clear(self, key: str | None = None) -> None:
         self.store.clear_log("outbox", key)
@@ -182,22 +212,26 @@ class Callbacks:
     def task_scheduled(self, task: Task, first_index: int) -> None:
         if not self._hook(task):
             return
-        with self._cond:
-            due = []
-            for index in range(max(1, first_index), len(task.milestones)):
-                m = task.milestone(index)
-                if m.at is not None and m.status not in (Status.NOT_START, Status.MODAL):
-                    due.append(_Due(m.at, next(self._seq), task.id, index, task.owner))
-            self._due.push(due)
-            self._cond.notify()
+        due = []
+        for index in range(max(1, first_index), len(task.milestones)):
+            m = task.milestone(index)
+            if m.at is not None and m.status not in (Status.NOT_START, Status.MODAL):
+                due.append(_Due(m.at, next(self._seq), task.id, index, task.owner))
+        self._push(due)
         if self.engine.clock.virtual:
             self._drain(self.engine.now(), synchronous=False)  # e.g. a cancel, due at once
 
     def milestone_reached(self, task: Task, index: int) -> None:
         """Per-poll timing: the poll that moved the task sends its callback, off the request thread."""
         if self._hook(task) and task.milestones[index].status not in (Status.NOT_START, Status.MODAL):
+            self._push([_Due(task.milestones[index].at or 0, next(self._seq), task.id, index, task.owner)])
+
+    def _push(self, due: list[_Due]) -> None:
+        # The store is written outside `_cond` (see the lock order in the module's docstring): the caller may be
+        # inside a store transaction, and the clock thread must be able to take `_cond` meanwhile.
+        if due:
+            self._due.push(due)
             with self._cond:
-                self._due.push([_Due(task.milestones[index].at or 0, next(self._seq), task.id, index, task.owner)])
                 self._cond.notify()
 
     def clock_moved(self, now: int) -> None:
@@ -211,22 +245,18 @@ class Callbacks:
         # whose transaction made the reset; a worker that merely reloads the new world clears its own.
         replica = self.engine.replica
         clear_shared = self._shared is not None and replica is not None and replica.writing
+        if self._shared is None or clear_shared:
+            self._due.drop(gone, key)  # the store is changed outside `_cond` (the lock order)
+        if clear_shared and (gone is None or key is not None):
+            self._shared.clear(None if gone is None else key)  # type: ignore[union-attr]
         with self._cond:
             if gone is None:
                 self._generation += 1
-                if self._shared is None or clear_shared:
-                    self._due.drop(None, None)
-                if clear_shared:
-                    self._shared.clear()  # type: ignore[union-attr]
                 self.outbox.clear()
                 self._total = 0
                 self._last_order.clear()
                 self._held.clear()
             else:
-                if self._shared is None or clear_shared:
-                    self._due.drop(gone, key)
-                if clear_shared and key is not None:
-                    self._shared.clear(key)  # type: ignore[union-attr]
                 for task_id in gone:
                     self._last_order.pop(task_id, None)
                     self._held.pop(task_id, None)
@@ -251,38 +281,61 @@ class Callbacks:
         return task.properties.get("notifyHook") or None
 
     def _run(self) -> None:
-        while True:
+        """The callback clock: until stopped, send what fell due. A store error (Redis gone for a while, SQLite
+        busy or full) is logged and the loop carries on: callbacks resume when the store answers again."""
+        while not self._stopped:
+            try:
+                self._tick()
+            except Exception:
+                log.warning("callbacks: the store failed; trying again in %.1f s", ERROR_PAUSE_S, exc_info=True)
+                self._stopping.wait(ERROR_PAUSE_S)
+
+    def _tick(self) -> None:
+        if self.engine.clock.virtual:
+            # virtual time moves only in advance(), which sends what fell due itself, in order
             with self._cond:
-                if self._stopped:
-                    return
-                if self.engine.clock.virtual:
-                    # virtual time moves only in advance(), which sends what fell due itself, in order
+                if not self._stopped:
                     self._cond.wait(timeout=0.5)
-                    continue
-                wait = 0.5
-                next_at = self._due.next_at()
-                if next_at is not None:
-                    wait = (next_at - self.engine.now()) / 1000
-                # other workers add to a shared store without waking this one: look again soon
-                longest = 0.5 if self._shared is None else 0.05
-                if wait > 0:
+            return
+        next_at = self._due.next_at()  # asked outside `_cond`: the store may wait for another worker
+        wait = 0.5 if next_at is None else (next_at - self.engine.now()) / 1000
+        if wait > 0:
+            # other workers add to a shared store without waking this one: look again soon
+            longest = 0.5 if self._shared is None else 0.05
+            with self._cond:
+                if not self._stopped:
                     self._cond.wait(timeout=min(wait, longest))  # woken early when something new is due
-                    continue
-            self._drain(self.engine.now(), synchronous=False)
+            return
+        self._drain(self.engine.now(), synchronous=False)
 
     def _drain(self, now: int, synchronous: bool) -> None:
-        """Queue every send that fell due; when `synchronous`, return only once they are all done."""
+        """Queue every send that fell due; when `synchronous`, return only once they are all done. Each task's
+        claimed callbacks go to one lane of the pool, in order; the last of them releases the task's lease."""
         batch = Batch() if synchronous else None
-        with self._cond:
-            taken = self._due.take(now)
+        taken = self._due.take(now)
+        last = {due.task_id: due for due in taken}
         for due in taken:
+            release = [due.task_id] if last[due.task_id] is due else []
             if batch is None and self._pool.waiting(due.owner) >= MAX_PENDING:
-                self._deliver(due, synchronous, overflow=True)  # decided and recorded, not sent
+                self._settle(due, synchronous, release, overflow=True)  # decided and recorded, not sent
                 continue
-            job = Job(due.owner, due.task_id, lambda due=due: self._deliver(due, synchronous), batch)
+            job = Job(due.owner, due.task_id,
+                      lambda due=due, release=release: self._settle(due, synchronous, release), batch)
             self._pool.submit(job)
         if batch is not None:
             batch.wait(lambda: self._pool.stopped)
+
+    def _settle(self, due: _Due, synchronous: bool, release: list[str], overflow: bool = False) -> None:
+        try:
+            self._deliver(due, synchronous, overflow)
+        except Exception:
+            log.warning("callbacks: task %s: not sent (the store failed)", due.task_id, exc_info=True)
+        finally:
+            if release:
+                try:
+                    self._due.release(release)
+                except Exception:
+                    log.warning("callbacks: could not release task %s", due.task_id, exc_info=True)
 
     def _deliver(self, due: _Due, synchronous: bool, overflow: bool = False) -> None:
         """Decide what this milestone sends (under the engine's lock), then send it from this worker."""
@@ -373,25 +426,28 @@ class Callbacks:
         with self._cond:
             if attempt.generation != self._generation:
                 return  # sent before a full reset: not part of the new world's outbox
-            entry = {
+        entry = {
                 "seq": 0, "taskId": attempt.task_id, "key": attempt.key, "url": attempt.url,
                 "status": m.status.value, "progress": m.progress, "attempt": number, "httpStatus": status,
                 "error": error, "latencyMs": latency, "time": m.at or 0, "fault": attempt.fault,
-                "payload": payload,
-            }
-            if self._shared is not None:
-                self._shared.append(entry)
-                return
+            "payload": payload,
+        }
+        if self._shared is not None:
+            self._shared.append(entry)  # outside `_cond`: the store may wait for another worker
+            return
+        with self._cond:
             self._total += 1
             entry["seq"] = self._total
             self.outbox.append(entry)
 
     def entries(self, task_id: str | None = None, limit: int | None = None,
                 key: str | None = None) -> list[dict[str, Any]]:
-        with self._cond:
-            source = self._shared if self._shared is not None else self.outbox
-            items = [e for e in source
-                     if (task_id is None or e["taskId"] == task_id) and (key is None or e["key"] == key)]
+        if self._shared is not None:
+            source: list[dict[str, Any]] = list(self._shared)  # read outside `_cond` (the lock order)
+        else:
+            with self._cond:
+                source = list(self.outbox)
+        items = [e for e in source if (task_id is None or e["taskId"] == task_id) and (key is None or e["key"] == key)]
         if limit is not None:
             items = items[-limit:] if limit else []
         return items

@@ -39,6 +39,17 @@ def _choice(body: dict[str, Any], field: str, allowed: tuple[Any, ...], default:
     return value
 
 
+def _motion(body: dict[str, Any]) -> tuple[str, str]:
+    """(motion in lowercase, motion as the client wrote it): "Low", "HIGH" are accepted as low and high,
+    as trueai's proxy passes the text through (a ComfyUI node sends "Low"); anything else is refused."""
+    value = body.get("motion")
+    if value is None:
+        return "low", "low"
+    if not isinstance(value, str) or value.lower() not in MOTIONS:
+        raise param("motion", f"motion must be low or high (in any letter case), not {value!r}")
+    return value.lower(), value
+
+
 def _extend_parent(engine: Engine, caller: Caller, body: dict[str, Any]) -> tuple[Task, int]:
     """The video an extend continues, and which video of its batch; checked in the engine's transaction."""
     task_id = body.get("taskId")
@@ -71,7 +82,7 @@ def video(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         raise param("video_task_type", "taskId is only read with action \"extend\"")
     if body.get("action") not in (None, "", "extend"):
         raise param("video_task_type", f"action must be \"extend\" or absent, not {body.get('action')!r}")
-    motion = _choice(body, "motion", MOTIONS, "low")
+    motion, motion_given = _motion(body)
     video_type = _choice(body, "videoType", tuple(VIDEO_TYPES), DEFAULT_VIDEO_TYPE)
     batch = _choice(body, "batchSize", BATCH_SIZES, 4)
     loop = body.get("loop") is True
@@ -96,7 +107,9 @@ def video(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         end_path = uploads.add(_image(engine, caller, body["endImage"], "endImage"), "video_end")
         end = {"upload": end_path}
         tail += f" --end {uploads.url(end_path)}"
-    tail += f" --motion {motion}" + (f" --bs {batch}" if batch in (1, 2) else "")
+    # trueai writes the value as the client spelled it into a new video's prompt, and lowercases it only
+    # for an extend's button; the mock renders (and extends) with the lowercase motion either way
+    tail += f" --motion {motion if extend else motion_given}" + (f" --bs {batch}" if batch in (1, 2) else "")
     final = f"{start_url} {prompt_en}{tail}"
     spec = NewTask(
         action=Action.VIDEO,

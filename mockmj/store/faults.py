@@ -1,0 +1,54 @@
+"""A store that fails: the one exception every backend's driver errors become, and how a URL is printed.
+
+A leaf module (the standard library only), so that the backends and the store interface can all import it."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+RETRY_AFTER_S = 1  # what a client told "the store is unavailable" is asked to wait before trying again
+
+
+class StoreUnavailable(Exception):
+    """The shared store did not answer, or refused (Redis gone or loading, SQLite locked, full or unreadable).
+
+    Nothing of the request that met it was kept: the web layer answers 503 with Retry-After, and the engine
+    forgets what it had changed in memory (replica.py). The store's driver errors are all turned into this one,
+    so that no layer above has to know the backend."""
+
+    def __init__(self, url: str, reason: BaseException | str) -> None:
+        detail = reason if isinstance(reason, str) else f"{type(reason).__name__}: {reason}"
+        self.url, self.reason = safe_url(url), detail[:300]
+        super().__init__(f"store {self.url} is unavailable ({self.reason})")
+
+
+def safe_url(url: str) -> str:
+    """The store URL as it may be printed: a password in it (redis://:PASS@host, redis://user:PASS@host) masked."""
+    return re.sub(r"^([a-z+]+://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def guard_faults(cls: type, errors: tuple[type[BaseException], ...]) -> None:
+    """Wrap every public method of a backend so that its driver's `errors` come out as StoreUnavailable
+    (`exclusive`, a context manager, translates its own)."""
+
+    def wrap(method: Method) -> Method:
+        @functools.wraps(method)
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except StoreUnavailable:
+                raise
+            except errors as exc:
+                raise StoreUnavailable(self.url, exc) from exc
+
+        return call  # type: ignore[return-value]
+
+    for name, member in list(vars(cls).items()):
+        if callable(member) and not name.startswith("_") and name not in ("exclusive", "close"):
+            setattr(cls, name, wrap(member))
