@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from mockmj.media import video
 from tests.helpers import (
     Client,
-    Receiver,
+    Start,
     balance,
     button,
     decode_image,
@@ -35,8 +35,8 @@ from tests.helpers import (
 
 
 @pytest.fixture(scope="module", params=["88api", "proxy"])
-def vc(request: pytest.FixtureRequest) -> Iterator[Client]:
-    yield from mock_client(timing="per-poll", seed=11, dialect=request.param)
+def vc(request: pytest.FixtureRequest, starter: Start) -> Iterator[Client]:
+    yield from mock_client(starter, timing="per-poll", seed=11, dialect=request.param)
 
 
 def start_image(size: tuple[int, int] = (96, 64)) -> str:
@@ -285,16 +285,6 @@ def test_a_video_outcome_can_be_chosen_like_an_image_one(vc: Client) -> None:
     _, task = run(vc, r.json()["result"])
     assert task["status"] == "FAILURE" and task["failReason"]
     assert not task["videoUrl"] and task["videoUrls"] is None and task["imageUrls"] is None
-
-
-def test_callbacks_carry_the_videos(vc: Client, receiver: Receiver) -> None:
-    answer = submit(vc, "/mj/submit/video", {"prompt": "x", "image": start_image(), "batchSize": 1,
-                                             "notifyHook": receiver.url})
-    _, task = run(vc, answer["result"])
-    calls = receiver.wait_for(lambda got: any(p.get("status") == "SUCCESS" for p in got))
-    final = [p for p in calls if p["id"] == task["id"] and p["status"] == "SUCCESS"]
-    assert final and final[-1]["videoUrl"] == task["videoUrl"] and final[-1]["contentType"] == "video/mp4"
-    assert any(p["status"] == "IN_PROGRESS" for p in calls if p["id"] == task["id"])
 
 
 def test_control_rules_match_video_submissions_and_buttons(vc: Client) -> None:
