@@ -34,7 +34,7 @@ class Client:
         self.server = server
         self.base = server.base_url
         self.key = key
-        self.http = server.session() if isinstance(server, AppMock) else requests.Session()
+        self.http = session_of(server)
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         h = {"Authorization": f"Bearer {self.key}"} if self.key else {}
@@ -78,6 +78,11 @@ class Client:
                 self.advance(5)
             elif timing != "per-poll":
                 time.sleep(0.05)
+
+
+def session_of(server: Mock) -> requests.Session:
+    """A plain requests session that reaches this mock (without a socket for a tests/web mock)."""
+    return server.session() if isinstance(server, AppMock) else requests.Session()
 
 
 # ------------------------------------------------------------------------------------------- mocks
