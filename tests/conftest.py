@@ -1,15 +1,17 @@
-"""Shared fixtures: real mock servers on loopback sockets, always in strict mode (every response the
-mock sends is validated against openapi.yaml; a violation fails the request with a 500). The helpers they
-use, and that the tests import, live in tests/helpers.py.
+"""Shared fixtures: mocks always in strict mode (every response the mock sends is validated against
+openapi.yaml; a violation fails the request with a 500), on loopback sockets unless a layer's conftest.py
+says otherwise (`starter`). The helpers they use, and that the tests import, live in tests/helpers.py.
 
-The tests come in layers, fastest first: tests/engine (no sockets, no Flask), tests/web (Flask's test
-client), tests/serve (real sockets, subprocesses, browsers, redis-server) and tests/contract (the contract
-suite's own tests). Everything under tests/serve and tests/contract is marked `serve`, so
-`pytest -m "not serve"` is the inner loop."""
+The tests come in layers, fastest first: tests/engine (no sockets, no Flask), tests/web (the app over HTTP
+without a socket), tests/serve (real sockets, subprocesses, browsers, redis-server) and tests/contract (the
+contract suite's own tests). Everything under tests/serve and tests/contract is marked `serve`, and so is
+the contract suite in contracts/ (it drives a mock on a loopback socket, with a callback receiver of its
+own), so `pytest -m "not serve"` is the inner loop."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,13 +20,15 @@ from mockmj.serve.inprocess import start_mock
 from tests.helpers import Client, Mock, Receiver, Servers, Start, mock_client, running_mock
 
 SLOW_LAYERS = ("serve", "contract")
+CONTRACT_SUITE = Path(__file__).resolve().parents[1] / "contracts"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark by folder: a test's layer is where it lives, not a decorator someone may forget."""
     for item in items:
         parts = item.path.parts
-        if "tests" in parts and parts[parts.index("tests") + 1] in SLOW_LAYERS:
+        if ("tests" in parts and parts[parts.index("tests") + 1] in SLOW_LAYERS) or \
+                item.path.is_relative_to(CONTRACT_SUITE):
             item.add_marker(pytest.mark.serve)
 
 
