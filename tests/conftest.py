@@ -6,7 +6,8 @@ The tests come in layers, fastest first: tests/engine (no sockets, no Flask), te
 without a socket), tests/serve (real sockets, subprocesses, browsers, redis-server) and tests/contract (the
 contract suite's own tests). Everything under tests/serve and tests/contract is marked `serve`, and so is
 the contract suite in contracts/ (it drives a mock on a loopback socket, with a callback receiver of its
-own), so `pytest -m "not serve"` is the inner loop."""
+own), as is any case of a faster layer's test that runs on a redis-server, so `pytest -m "not serve"` is
+the inner loop."""
 
 from __future__ import annotations
 
@@ -23,12 +24,21 @@ SLOW_LAYERS = ("serve", "contract")
 CONTRACT_SUITE = Path(__file__).resolve().parents[1] / "contracts"
 
 
+def needs_redis_server(item: pytest.Item) -> bool:
+    """A test of a faster layer run on a Redis store (asking for the redis-server fixtures, or given "redis"
+    as a parameter) needs a redis-server: that case alone belongs with the serve layer."""
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec is not None else ()
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return bool(fixtures & {"redis_url", "fresh_redis"}) or "redis" in params
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark by folder: a test's layer is where it lives, not a decorator someone may forget."""
     for item in items:
         parts = item.path.parts
         if ("tests" in parts and parts[parts.index("tests") + 1] in SLOW_LAYERS) or \
-                item.path.is_relative_to(CONTRACT_SUITE):
+                item.path.is_relative_to(CONTRACT_SUITE) or needs_redis_server(item):
             item.add_marker(pytest.mark.serve)
 
 
