@@ -97,8 +97,8 @@ def shared_manual_proxy(starter: Start) -> Iterator[Mock]:
 @pytest.fixture(scope="module")
 def pc(starter: Start, request: pytest.FixtureRequest) -> Iterator[Client]:
     """One per-poll mock for the module (every fetch moves a task one step, so nothing waits on time), with
-    the module's `PER_POLL_SEED` (7 unless it sets one)."""
-    yield from mock_client(starter, timing="per-poll", seed=getattr(request.module, "PER_POLL_SEED", 7))
+    the module's `PER_POLL` options (seed 7 unless it sets one)."""
+    yield from mock_client(starter, **{"timing": "per-poll", "seed": 7, **getattr(request.module, "PER_POLL", {})})
 
 
 @pytest.fixture

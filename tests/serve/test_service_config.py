@@ -34,6 +34,8 @@ def sample(name: str) -> tuple[str, str, Any]:
     value: Any
     if name == "store":
         value = SHARED_STORE
+    elif name in ("public_url", "notify_hook"):  # URLs are checked at start: a usable one
+        value = f"http://sample-{name.replace('_', '-')}.example:8081/base"
     elif getattr(param.type, "choices", None):  # click.Choice, and --timing's names
         value = next(choice for choice in param.type.choices if choice != default)
     elif getattr(param, "is_flag", False):

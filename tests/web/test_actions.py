@@ -25,7 +25,7 @@ from tests.helpers import (
     task_count,
 )
 
-PER_POLL_SEED = 7  # the `pc` fixture's mock (conftest.py)
+PER_POLL = {"seed": 7, "default_version": "7"}  # the `pc` fixture's mock (conftest.py): V7 buttons
 
 NULL_HASH = "00000000-0000-0000-0000-000000000000"
 HOOK = "http://127.0.0.1:9/hook"  # the discard port: callbacks fail fast and harmlessly
@@ -93,7 +93,7 @@ def grid(pc: Client) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def quiet(starter: Start) -> Iterator[tuple[Client, dict[str, Any], dict[str, Any]]]:
     """A second mock holding only a grid and its U1, for tests that count tasks (listing stays short)."""
-    server = starter(timing="per-poll", seed=8, strict=True)
+    server = starter(timing="per-poll", seed=8, strict=True, default_version="7")
     c = Client(server)
     grid = finished(c, submit(c, "/mj/submit/imagine", {"prompt": "a quiet pond"}))
     _, up = child(c, grid, button(grid, "U1"))

@@ -21,7 +21,7 @@ from tests.helpers import (
     task_count,
 )
 
-PER_POLL_SEED = 13  # the `pc` fixture's mock (conftest.py)
+PER_POLL = {"seed": 13}  # the `pc` fixture's mock (conftest.py)
 
 NUMBERS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣")
 ASPECT = {"PORTRAIT": (2, 3), "SQUARE": (1, 1), "LANDSCAPE": (3, 2)}

@@ -18,7 +18,7 @@ from PIL import Image
 
 from tests.helpers import Client, balance, data_url, decode_image, finished, image_bytes, submit, task_count
 
-PER_POLL_SEED = 19  # the `pc` fixture's mock (conftest.py)
+PER_POLL = {"seed": 19}  # the `pc` fixture's mock (conftest.py)
 
 MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp",
         "BMP": "image/bmp", "TIFF": "image/tiff"}

@@ -25,7 +25,7 @@ from tests.helpers import (
 )
 from tests.helpers import Mock as MockServer
 
-PER_POLL_SEED = 11  # the `pc` fixture's mock (conftest.py)
+PER_POLL = {"seed": 11, "default_version": "7"}  # the `pc` fixture's mock (conftest.py): Zoom, Pan are V7
 
 HOOK = "http://127.0.0.1:9/hook"
 
@@ -75,7 +75,7 @@ def upscaled_image(pc: Client, upscaled: dict[str, Any]) -> Image.Image:
 
 @pytest.fixture
 def remix_client(make_server: Callable[..., MockServer]) -> Client:
-    return Client(make_server(timing="per-poll", seed=5))
+    return Client(make_server(timing="per-poll", seed=5, default_version="7"))
 
 
 # ------------------------------------------------------------------------------------------- Custom Zoom
@@ -248,7 +248,7 @@ def test_cancel_of_a_finished_task_is_refused(pc: Client, upscaled: dict[str, An
 # ------------------------------------------------------------------------------------------- no slot
 def test_a_window_takes_no_slot_until_it_is_confirmed(manual: Client) -> None:
     c = manual
-    _, up = grid_and_upscale(c)
+    _, up = grid_and_upscale(c, "a lighthouse on a cliff --v 7")  # Custom Zoom is a V7 button
     for i in range(3):  # fill the account's three slots
         assert submit(c, "/mj/submit/imagine", {"prompt": f"busy {i}"})["code"] == 1
     assert (account(c)["running"], account(c)["waiting"]) == (3, 0)

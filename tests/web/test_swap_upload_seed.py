@@ -21,7 +21,7 @@ from tests.helpers import (
     task_count,
 )
 
-PER_POLL_SEED = 17  # the `pc` fixture's mock (conftest.py)
+PER_POLL = {"seed": 17}  # the `pc` fixture's mock (conftest.py)
 
 RGB = tuple[int, int, int]
 GREY: RGB = (128, 128, 128)
