@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from mockmj.model.masking import masked
-from tests.serve.test_cli import free_port
+from tests.helpers import free_port
 
 KEY = "sk-secret-key-123456"
 FETCHES = 300  # requests answered just before the stop, each owed one access line

@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.doc_blocks import free_port, marked, page, promised
+from tests.doc_blocks import marked, page, promised
+from tests.helpers import free_port
 
 # (page, marker) in the order a reader meets them; Getting started's blocks include a rule, its removal and a
 # contract run, which must pass although a rule was added just before it

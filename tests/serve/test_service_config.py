@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from mockmj.cli import main, serve
 from mockmj.config import ConfigError, KeyConfig, Settings, load_settings, option_name
-from tests.serve.test_cli import free_port, usage_error
+from tests.helpers import free_port
+from tests.serve.test_cli import usage_error
 
 SHARED_STORE = "sqlite:mock.db"
 # a setting valid only beside another: more than one worker needs a store shared between processes
