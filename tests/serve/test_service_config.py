@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from mockmj.cli import main, serve
 from mockmj.config import ConfigError, KeyConfig, Settings, load_settings, option_name
-from tests.serve.test_cli import free_port, usage_error
+from tests.helpers import free_port
+from tests.serve.test_cli import usage_error
 
 SHARED_STORE = "sqlite:mock.db"
 # a setting valid only beside another: more than one worker needs a store shared between processes
@@ -68,7 +69,7 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, Set
         raise SystemExit(0)
 
     with mock.patch("mockmj.cli.serve_app", side_effect=fake_server), \
-            mock.patch("mockmj.cli.configure_logging"), mock.patch.dict(os.environ, env or {}, clear=False):
+            mock.patch("mockmj.web.logs.configure_logging"), mock.patch.dict(os.environ, env or {}, clear=False):
         result = CliRunner().invoke(main, ["serve", *args], catch_exceptions=False)
     return result.exit_code, result.output, (seen[0] if seen else None)
 
