@@ -132,7 +132,7 @@ class HotPath:
         start_response(status_line(reply.status), wsgi_headers(reply, len(body)))
         if self.request_log.wanted():
             self.request_log.record(exchange.method, exchange.path, reply.status, reply,
-                                    exchange.key or exchange.api_key(), exchange.started, params.get("id"))
+                                    exchange.key or exchange.api_key(), exchange.started, params.get("id"), environ)
         return [body]
 
     def _as_flask_would(self, exc: Exception, exchange: Exchange, environ: dict[str, Any],

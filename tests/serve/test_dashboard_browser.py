@@ -13,8 +13,9 @@ import pytest
 from PIL import Image, ImageStat
 
 from mockmj.config import AccountConfig
+from mockmj.model.masking import masked
 from mockmj.serve.inprocess import MockServer
-from tests.browser import chromium, chromium_path, images_loaded
+from tests.browser import chromium, chromium_path, images_loaded, page_in
 from tests.helpers import Client, reset_client, running_mock, submit
 
 if chromium_path() is None and not os.environ.get("CI"):
@@ -42,13 +43,8 @@ def c(shared: MockServer) -> Client:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=VIEWPORT)
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda e: errors.append(str(e)))
-    yield opened
-    context.close()
-    assert errors == [], errors  # no script error on any page of the test
+    with page_in(browser, VIEWPORT) as opened:
+        yield opened
 
 
 def card(page: Any, task_id: str) -> Any:
@@ -176,7 +172,7 @@ def test_a_thousand_tasks_are_paged_and_filtered(make_server: Any, page: Any) ->
     assert "prompt number 999" in page.locator("[data-testid=task-card]").first.inner_text()
     page.click("[data-testid=more]")
     page.wait_for_function("() => document.querySelectorAll('[data-testid=task-card]').length === 200")
-    page.select_option("[data-testid=filter-key]", "the-…")  # keys are listed masked
+    page.select_option("[data-testid=filter-key]", masked("the-other-key"))  # keys are listed masked
     page.wait_for_function("() => document.querySelector('[data-testid=task-count]').innerText === '100 shown of 100'")
     assert page.locator("[data-testid=more]").is_hidden()
     page.fill("[data-testid=filter-q]", "number 990")

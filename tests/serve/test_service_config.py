@@ -33,6 +33,8 @@ def sample(name: str) -> tuple[str, str, Any]:
     value: Any
     if name == "store":
         value = SHARED_STORE
+    elif name in ("public_url", "notify_hook"):  # checked as absolute http(s) URLs
+        value = f"http://sample-{name.replace('_', '-')}.example"
     elif getattr(param.type, "choices", None):  # click.Choice, and --timing's names
         value = next(choice for choice in param.type.choices if choice != default)
     elif getattr(param, "is_flag", False):
