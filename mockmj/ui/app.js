@@ -260,7 +260,7 @@ function table(testid, columns, rows, eachRow) {
 }
 
 // a submission that made nothing, as the journal marks it (an error status or no result: codes 21, 24, 25…)
-const JOURNAL_SHOW = { all: () => true, refused: (e) => e.refused, rules: (e) => !!e.rule, errors: (e) => e.status >= 400,
+const JOURNAL_SHOW = { all: () => true, calls: (e) => e.operationId !== "getAttachment", refused: (e) => e.refused, rules: (e) => !!e.rule, errors: (e) => e.status >= 400,
                        billable: (e) => e.billable };
 
 function journalParams() {
@@ -280,7 +280,7 @@ function journalFilters(view) {
   search.value = f.q;
   search.addEventListener("input", () => { f.q = search.value; delete view.dataset.signature; refresh(); });
   return h("div", { class: "filters" },
-    h("label", {}, "show ", select("show", [["all", "every request"], ["refused", "refused submissions"], ["rules", "rule hits"],
+    h("label", {}, "show ", select("show", [["all", "every request"], ["calls", "no image downloads"], ["refused", "refused submissions"], ["rules", "rule hits"],
       ["errors", "HTTP errors (4xx/5xx)"], ["billable", "submissions"]])),
     h("label", {}, "method ", select("method", [["", "any"], ["GET", "GET"], ["POST", "POST"], ["DELETE", "DELETE"]])),
     h("label", {}, "search ", search),
@@ -347,10 +347,10 @@ async function refreshJournal(view) {
     `${items.length} shown · ${page.total} requests since the last reset (keeping ${page.capacity}); newest first`;
   const selected = page.items.find((e) => e.seq === state.selected);
   fill(view.querySelector(".journal-list"), table("journal", [["#", (e) => e.seq], ["time", (e) => clockText(e.time).slice(11)],
-    ["request", (e) => h("span", { class: "mono" }, `${e.method} ${e.path}`)], ["status", (e) => e.status], ["code", (e) => e.code ?? ""],
+    ["request", (e) => [h("span", { class: "mono path", title: `${e.method} ${e.path}` }, `${e.method} ${e.path}`),
+      e.refused || e.rule ? h("div", { class: "marks" }, entryMarks(e)) : null]], ["status", (e) => e.status], ["code", (e) => e.code ?? ""],
     ["key", (e) => h("span", { class: "mono" }, e.key ?? "")],
-    ["task", (e) => (e.taskId ? h("a", { href: `#task/${encodeURIComponent(e.taskId)}`, class: "mono" }, e.taskId) : "")],
-    ["", (e) => entryMarks(e)]], items, (tr, e) => {
+    ["task", (e) => (e.taskId ? h("a", { href: `#task/${encodeURIComponent(e.taskId)}`, class: "mono" }, e.taskId) : "")]], items, (tr, e) => {
     tr.dataset.seq = e.seq;
     tr.setAttribute("data-testid", "journal-row");
     tr.classList.add("clickable");

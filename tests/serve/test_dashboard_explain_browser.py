@@ -98,6 +98,10 @@ def test_a_journal_entry_opens_to_its_request_response_rule_and_task(c: Client, 
     assert_laid_out(page, ["[data-testid=entry-detail]", "[data-testid=journal]", "[data-testid=reset-all]",
                            "[data-testid=clear-journal]"])
     assert max(ImageStat.Stat(crop(picture, detail.bounding_box())).stddev) > 20  # text drawn, not a blank panel
+    list_box, detail_box = page.locator(".journal-list").bounding_box(), detail.bounding_box()
+    assert list_box["x"] + list_box["width"] <= detail_box["x"]  # side by side, not overlapping
+    table_box = page.locator("[data-testid=journal]").bounding_box()
+    assert table_box["x"] + table_box["width"] <= list_box["x"] + list_box["width"] + 1  # the table fits its column
 
     rows.nth(1).click()  # the accepted submission: no rule, a task to open
     page.wait_for_selector(f"[data-testid=entry-detail][data-seq='{rows.nth(1).get_attribute('data-seq')}']")
@@ -183,6 +187,9 @@ def test_a_stalled_task_is_marked(c: Client, page: Any) -> None:
 def test_emoji_buttons_read_as_words_and_the_grid_fits(c: Client, page: Any) -> None:
     task_id = submit(c, "/mj/submit/imagine", {"prompt": "a lighthouse"})["result"]
     c.advance(120)
+    running = submit(c, "/mj/submit/imagine", {"prompt": "half way"})["result"]
+    c.advance(5)
+    assert c.fetch(running)["status"] == "IN_PROGRESS"  # the longest status badge
     assert any(b["emoji"] == "🔄" for b in c.fetch(task_id)["buttons"])
     page.goto(c.base + "/_mockmj/ui")
     chips = page.locator(f"[data-task-id='{task_id}'] .chip")
@@ -195,3 +202,6 @@ def test_emoji_buttons_read_as_words_and_the_grid_fits(c: Client, page: Any) -> 
     drawn = crop(picture, reroll).convert("L")
     assert drawn.getextrema()[0] < 120  # dark text pixels inside the chip: the word was drawn
     assert_laid_out(page, [f"[data-task-id='{task_id}']", "[data-testid=clear-rules]", "[data-testid=reset-all]"])
+    card = page.locator(f"[data-task-id='{running}']").bounding_box()
+    status = page.locator(f"[data-task-id='{running}'] [data-testid=status]").bounding_box()
+    assert status["x"] + status["width"] <= card["x"] + card["width"]  # the status badge is not cut by its card
