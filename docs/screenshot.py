@@ -1,6 +1,7 @@
 """Make the pictures of the dashboard in docs/dashboard.md and docs/control-plane.md, in a real Chromium:
 docs/dashboard.png, a mock with a few tasks (grids, an upscale, a variation, one failed, one in progress, one
-stalled); docs/dashboard-journal.png, the journal with a request a rule answered opened. Run: python docs/screenshot.py"""
+stalled); docs/dashboard-journal.png, the journal with a request a rule answered opened.
+Run: python docs/screenshot.py"""
 
 from __future__ import annotations
 
