@@ -9,7 +9,7 @@ from typing import Any
 from .checks import check_no_server_error, check_submit_envelope, short
 from .clauses import Recorder
 from .client import Client, Exchange
-from .common import png_data_url, token
+from .common import png_data_url, post_with_room, token
 from .dialects import body_code
 from .grammar import ACTION_FOR_KIND, parse
 from .observe import Observer
@@ -53,7 +53,8 @@ def press(client: Client, target: Target, rec: Recorder, observer: Observer, par
                             "state": f"contract-press-{token()}"}
     if hook_url:
         body["notifyHook"] = hook_url
-    ex = client.post("/mj/submit/action", body)
+    # a full queue is no fault of the button: wait for room as a client would (a refusal that stays is told below)
+    ex = post_with_room(client, target.expect, "/mj/submit/action", body, client.timeout * 3, target.local)
     pressed = Pressed(parent_id=str(parent["id"]), custom_id=custom_id, kind=kind, answer=ex)
     with rec.soft():
         check_no_server_error(rec, ex)
@@ -61,7 +62,17 @@ def press(client: Client, target: Target, rec: Recorder, observer: Observer, par
     code = body_code(ex)
     if new_id is None:
         pressed.outcome = f"not accepted: {ex.brief()}"
+        if ex.status == 429 or code in target.expect.capacity_codes:
+            # busy, out of accounts or out of balance: nothing is wrong with the button, it went unchecked
+            rec.not_run("BTN-2", f"{custom_id} on task {pressed.parent_id} was refused for capacity or balance: "
+                                 f"{ex.brief(160)}")
+        else:
+            # the server offered this button on this task: refusing it is the fault, never a reason to skip
+            rec.record("BTN-2", False, f"task {pressed.parent_id} offered {custom_id} ({kind}), and pressing it "
+                                       f"was refused: {ex.brief()}")
         return pressed
+    rec.record("BTN-2", True)
+    rec.reading("BTN-2", kind)
     pressed.task_id = new_id
     if code == target.expect.modal_code:
         pressed.modal = True
@@ -93,7 +104,7 @@ def confirm_modal(client: Client, target: Target, rec: Recorder, observer: Obser
         body["maskBase64"] = png_data_url(64, 64, (255, 255, 255))
     if hook_url:
         body["notifyHook"] = hook_url
-    answer = client.post("/mj/submit/modal", body)
+    answer = post_with_room(client, target.expect, "/mj/submit/modal", body, client.timeout * 3, target.local)
     pressed.modal_answer = answer
     with rec.soft():
         check_no_server_error(rec, answer)

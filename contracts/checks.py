@@ -7,25 +7,42 @@ import json
 import re
 from typing import Any
 
-# One definition for this suite and the mock's recorder: a pure function of the text, no part of the mock.
-from mockmj.model.jsonio import first_whitespace as whitespace_outside_strings
-
 from .clauses import Recorder
-from .client import Client, Exchange
+from .client import Client, Exchange, RelativeUrl, is_absolute
 from .dialects import Expectations, Reading, body_code, first_reading
 from .grammar import GRID_ACTIONS, parse
+from .versions import expected_upscaled, kind_problems, upscaled_problems, version_of
 
 TASK_KEYS = ("id", "action", "status", "progress", "prompt", "promptEn", "description", "state", "submitTime",
              "startTime", "finishTime", "imageUrl", "failReason", "properties", "buttons")
 STATUSES = ("NOT_START", "SUBMITTED", "MODAL", "IN_PROGRESS", "FAILURE", "SUCCESS", "CANCEL")
 ACTIONS = ("IMAGINE", "UPSCALE", "VARIATION", "ZOOM", "PAN", "DESCRIBE", "BLEND", "SHORTEN", "SWAP_FACE",
-           "REROLL")
+           "REROLL", "VIDEO", "EDIT", "RETEXTURE")  # the 88API list, upstream's REROLL, trueai's video and edits
 TERMINAL = frozenset({"SUCCESS", "FAILURE", "CANCEL"})
 # Position along the documented graph; equal rank is only allowed for the same status.
 RANK = {"MODAL": 0, "NOT_START": 1, "SUBMITTED": 2, "IN_PROGRESS": 3, "SUCCESS": 4, "FAILURE": 4, "CANCEL": 4}
 PROGRESS = re.compile(r"^(\d{1,3})%$")
 # Tasks whose SUCCESS is an image of their own (DESCRIBE shows the described image, SHORTEN none).
-IMAGE_ACTIONS = frozenset({"IMAGINE", "UPSCALE", "VARIATION", "REROLL", "ZOOM", "PAN", "BLEND", "SWAP_FACE"})
+IMAGE_ACTIONS = frozenset({"IMAGINE", "UPSCALE", "VARIATION", "REROLL", "ZOOM", "PAN", "BLEND", "SWAP_FACE", "EDIT",
+                           "RETEXTURE"})
+
+
+def whitespace_outside_strings(text: str) -> int | None:
+    """Offset of the first whitespace between JSON tokens (trailing whitespace is allowed), else None. The suite
+    keeps its own: it speaks HTTP only and imports nothing of the mock it may be checking."""
+    inside, skip_next = False, False
+    body = text.rstrip()
+    for at, ch in enumerate(body):
+        if skip_next:
+            skip_next = False
+        elif inside:
+            skip_next = ch == "\\"
+            inside = ch != '"' or skip_next
+        elif ch == '"':
+            inside = True
+        elif ch in " \t\r\n":
+            return at
+    return None
 
 
 def short(value: Any, limit: int = 240) -> str:
@@ -124,6 +141,32 @@ def check_error_body(rec: Recorder, ex: Exchange, expect: Expectations) -> None:
         rec.reading("ENV-6", "{code, description, result:null} (88API Error Response Format)")
 
 
+def check_error_envelope(rec: Recorder, ex: Exchange, expect: Expectations) -> None:
+    """ERR-1 on every answer of the run that carries an envelope: an error never says code 1 (or 22), its
+    `result` is null, and where the dialect ties an HTTP status to a code the two agree. Never raises: it
+    runs inside the client, under whichever test made the request."""
+    if not ex.path.startswith(("/mj/", "/mj-")) or not ex.body:
+        return
+    data = ex.json_or_none()
+    if not isinstance(data, dict) or "code" not in data:
+        return
+    code, result = data.get("code"), data.get("result")
+    if ex.status >= 400:
+        problems = []
+        if code in expect.accepted_codes:
+            problems.append(f"HTTP {ex.status} with code {code}, the code of an accepted submission")
+        if result is not None:
+            problems.append(f"result {short(result)} on an error (documented: null)")
+        allowed = expect.status_codes.get(ex.status)
+        if allowed is not None and code not in allowed:
+            problems.append(f"HTTP {ex.status} with code {short(code)}; the dialect pairs it with "
+                            f"{' or '.join(map(str, sorted(allowed)))}")
+        rec.record("ERR-1", not problems, lambda: f"{'; '.join(problems)}: {ex.brief()}")
+    elif ex.status == 200 and code not in expect.accepted_codes and not (code == expect.modal_code and result):
+        rec.record("ERR-1", result is None, lambda: f"refused with code {short(code)} but result is "
+                                                    f"{short(result)} (documented: null): {ex.brief()}")
+
+
 def check_reading(rec: Recorder, cid: str, readings: tuple[Reading, ...], ex: Exchange, what: str) -> bool:
     """The answer must match one documented reading; note which."""
     found = first_reading(readings, ex)
@@ -156,6 +199,7 @@ def check_task(rec: Recorder, task: Any, where: str, expected_id: str | None = N
                   lambda: f"{where}: asked for {expected_id}, got id {short(task.get('id'))}")
     check_progress(rec, task, where)
     check_times(rec, task, where)
+    check_absolute_urls(rec, task, where)
     if status == "FAILURE":
         reason = task.get("failReason")
         rec.check("LIFE-11", isinstance(reason, str) and reason.strip() != "",
@@ -172,6 +216,36 @@ def check_progress(rec: Recorder, task: dict[str, Any], where: str) -> None:
     else:
         ok = percent(progress) is not None and percent(progress) <= 100
     rec.check("LIFE-3", ok, lambda: f"{where}: {status} with progress {short(progress)}")
+    if status not in TERMINAL and percent(progress) is not None:
+        rec.check("LIFE-17", percent(progress) != 100,
+                  lambda: f"{where}: task {task.get('id')} says {progress} while {status} (not finished)")
+
+
+MEDIA_FIELDS = ("imageUrl", "videoUrl")
+MEDIA_LISTS = ("imageUrls", "videoUrls")
+
+
+def media_urls(task: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every media URL a task carries, with the field it is in."""
+    out = [(name, task.get(name)) for name in MEDIA_FIELDS if task.get(name) not in (None, "")]
+    for name in MEDIA_LISTS:
+        items = task.get(name)
+        if isinstance(items, list):
+            for i, item in enumerate(items):
+                for key in ("url", "thumbnail"):
+                    value = item.get(key) if isinstance(item, dict) else item
+                    if value not in (None, ""):
+                        out.append((f"{name}[{i}].{key}", value))
+    return out
+
+
+def check_absolute_urls(rec: Recorder, task: dict[str, Any], where: str) -> None:
+    """URL-1: a client downloads what it is handed; it cannot guess what a relative URL is relative to."""
+    urls = media_urls(task)
+    bad = [f"{name}={short(url, 80)}" for name, url in urls if not is_absolute(url)]
+    if urls:
+        rec.check("URL-1", not bad, lambda: f"{where}: task {task.get('id')} has media URLs that are not absolute "
+                                            f"http(s) URLs: {', '.join(bad[:3])}")
 
 
 def check_times(rec: Recorder, task: dict[str, Any], where: str) -> None:
@@ -232,6 +306,8 @@ def decode_image(client: Client, url: str) -> str:
 
     try:
         ex = client.download(url)
+    except RelativeUrl as exc:
+        return str(exc)
     except Exception as exc:  # network errors are evidence too
         return f"GET {url} failed: {exc}"
     if ex.status != 200:
@@ -294,6 +370,33 @@ def check_buttons(rec: Recorder, task: dict[str, Any], where: str) -> None:
             missing.append("🔄 reroll")
         rec.check("LIFE-8", not missing, lambda: f"{where}: {task.get('action')} task {task.get('id')} lacks "
                                                  f"{', '.join(missing)}; has {[b.get('label') for b in buttons]}")
+    check_button_set(rec, task, where)
+
+
+def is_video(task: dict[str, Any]) -> bool:
+    return task.get("action") == "VIDEO" or task.get("contentType") == "video/mp4"
+
+
+def check_button_set(rec: Recorder, task: dict[str, Any], where: str) -> None:
+    """BTN-1 on a SUCCESS task: an upscaled image shows its version's buttons; a video, its batch's."""
+    if task.get("status") != "SUCCESS":
+        return
+    problems = kind_problems(task)
+    if problems is not None:
+        rec.check("BTN-1", not problems, lambda: f"{where}: {task.get('action')} task {task.get('id')}: "
+                                                 f"{'; '.join(problems)}")
+        return
+    if task.get("action") != "UPSCALE" or is_video(task):
+        return
+    version, how = version_of(task)
+    table = expected_upscaled(version) if version else None
+    if table is None:
+        why = how if version is None else f"{how}: the suite's table (contracts/versions.py) has no row for it"
+        rec.not_run("BTN-1", f"upscaled task {task.get('id')}: {why}")
+        return
+    rec.reading("BTN-1", f"V{version} ({how.split(' reported')[0].split(' in the')[0]})")
+    found = upscaled_problems(task, version, table)
+    rec.check("BTN-1", not found, lambda: f"{where}: upscaled task {task.get('id')} ({how}): {'; '.join(found)}")
 
 
 def rejected_without_task(ex: Exchange, expect: Expectations) -> bool:

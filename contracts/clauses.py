@@ -55,9 +55,9 @@ CLAUSES: dict[str, Clause] = {
            "action, buttons, description, failReason, finishTime, id, imageUrl, progress, ...", True),
         _c("TASK-2", "`status` is one of the documented values", "88API l.708-719",
            "NOT_START SUBMITTED MODAL IN_PROGRESS FAILURE SUCCESS CANCEL", True),
-        _c("TASK-3", "`action` is one of the documented values (plus upstream REROLL)",
-           "88API l.642-655; upstream §5.1", "IMAGINE UPSCALE VARIATION ZOOM PAN DESCRIBE BLEND SHORTEN SWAP_FACE",
-           True),
+        _c("TASK-3", "`action` is one of the documented values (plus upstream REROLL, trueai VIDEO, EDIT, RETEXTURE)",
+           "88API l.642-655; upstream §5.1; midjourney-2025 §2",
+           "IMAGINE UPSCALE VARIATION ZOOM PAN DESCRIBE BLEND SHORTEN SWAP_FACE", True),
         _c("TASK-4", "Fetch returns the task asked for, with `state` echoed verbatim",
            "88API l.683-686, l.519-522", "id • Task unique identifier; state • Custom state parameter", True),
         # -- lifecycle ----------------------------------------------------------------------------------
@@ -140,22 +140,35 @@ class ClauseFailure(AssertionError):
         super().__init__("\n".join(f"[{cid}] {evidence}" for cid, evidence in failures))
 
 
+# The verdicts of a clause. "not verified": the clause, or a test of it, could not run (budget, a
+# precondition the target did not meet, no receiver...): the promise went unchecked, which is never a
+# pass, and a strict run (the default against a local target) fails on it. "not applicable": the target
+# said of itself that the promise does not apply there (no auth, any key, a route the dialect lacks).
+PASSED, FAILED, NOT_VERIFIED, NOT_APPLICABLE = "passed", "failed", "not verified", "not applicable"
+STATUSES = (PASSED, FAILED, NOT_VERIFIED, NOT_APPLICABLE)
+
+
 @dataclass
 class ClauseResult:
     observations: int = 0
     failures: int = 0
     evidence: list[str] = field(default_factory=list)  # first few failure evidences
     readings: Counter[str] = field(default_factory=Counter)  # which documented reading was seen
-    not_run: list[str] = field(default_factory=list)  # reasons a test for it did not run
+    not_run: list[str] = field(default_factory=list)  # reasons a test of it could not check it
+    not_applicable: list[str] = field(default_factory=list)  # reasons the target gave for it not to apply
     tests: set[str] = field(default_factory=set)
 
     @property
     def status(self) -> str:
         if self.failures:
-            return "failed"
+            return FAILED
+        if self.not_run:
+            return NOT_VERIFIED  # even with observations: a part of the promise went unchecked
         if self.observations:
-            return "passed"
-        return "not run"
+            return PASSED
+        if self.not_applicable:
+            return NOT_APPLICABLE
+        return NOT_VERIFIED
 
 
 MAX_EVIDENCE = 3
@@ -230,10 +243,18 @@ class Recorder:
             self.results[cid].readings[reading] += 1
 
     def not_run(self, cid: str, reason: str) -> None:
+        """A check of `cid` could not be made: the clause is at best *not verified*."""
         with self._lock:
             res = self.results[cid]
             if reason not in res.not_run:
                 res.not_run.append(reason)
+
+    def not_applicable(self, cid: str, reason: str) -> None:
+        """The target said of itself that this promise does not apply to it."""
+        with self._lock:
+            res = self.results[cid]
+            if reason not in res.not_applicable:
+                res.not_applicable.append(reason)
 
     # -- verdict -----------------------------------------------------------------------------------
     def status(self, cid: str) -> str:
@@ -242,13 +263,20 @@ class Recorder:
 
     def reason(self, cid: str) -> str:
         res = self.results[cid]
-        if cid not in self.selected and res.status == "not run":
+        status = res.status
+        if cid not in self.selected and status == NOT_VERIFIED and not res.not_run and not res.observations:
             return NOT_SELECTED
-        if res.status == "failed":
+        if status == FAILED:
             return " | ".join(res.evidence)
-        if res.status == "not run":
+        if status == NOT_VERIFIED:
             return "; ".join(res.not_run) or "no test observed it"
+        if status == NOT_APPLICABLE:
+            return "; ".join(res.not_applicable)
         return ""
+
+    def unverified(self) -> list[str]:
+        """Selected clauses whose promise went (partly) unchecked."""
+        return [cid for cid in CLAUSES if cid in self.selected and self.status(cid) == NOT_VERIFIED]
 
     def any_failed(self) -> bool:
         return any(self.status(cid) == "failed" for cid in CLAUSES)
@@ -281,5 +309,47 @@ CLAUSES.update({
            "88API l.500-504; upstream §4.1", "base64Array • Base64 encoded array for image padding", True),
         _c("LIFE-16", "Cancelling an unfinished task ends it CANCEL (or FAILURE with a reason), with a finishTime",
            "88API l.37, l.719; upstream §10.8", "Task cancellation function; CANCEL Cancelled", True),
+    )
+})
+
+
+# Clauses for what the API promises today (model versions, true sizes, video, edits, limits, error envelopes,
+# progress, media URLs, callbacks), beyond the 88API page: each quotes its source in sources.py, and has a
+# corruption in tests/contract_selftest/corruptions.py that it must catch.
+CLAUSES.update({
+    c.id: c
+    for c in (
+        _c("BTN-1", "The buttons of a finished task are those of its model version and task kind, and the "
+                    "upscaler customIds name that version", "midjourney-2025 §1; midjourney-2026 §2; upstream §11",
+           "V7: upsample_v7_2x_subtle / _creative; V6.1: v6r1; V6 and niji 6: v6; V8/V8.1: no Upscale, Zoom or Pan",
+           True),
+        _c("BTN-2", "Every button a task offers is accepted when pressed on the same server, for every button kind",
+           "88API l.442-446; upstream §10.2, §11", "Perform subsequent operations on generated images", True),
+        _c("SIZE-1", "A grid is 2×2 cells of the --ar aspect; a U image is one cell; Upscale (Subtle/Creative) is "
+                     "twice the U image", "midjourney-2025 §1",
+           "a 1792×2688 grid gives an 896×1344 U result; only Upscale (Subtle/Creative) double the size", True),
+        _c("VID-4", "A finished video has as many videos, thumbnails and U buttons as its batch, every URL serving "
+                    "an MP4 or an image", "midjourney-2025 §2",
+           "videoUrls and imageUrls as lists of {url, thumbnail}, one per video of the batch; buttons U1..Un", True),
+        _c("EDIT-1", "Edits and retexture make EDIT and RETEXTURE tasks, reported as themselves, with a grid",
+           "midjourney-2025 §2", "action EDIT, description /edit <prompt>; action RETEXTURE, /retexture <prompt>",
+           True),
+        _c("DESC-2", "Describe takes an image by link instead of base64", "midjourney-2025 §2",
+           "POST /mj/submit/describe: base64 or link (an http(s):// URL)", True),
+        _c("LIM-1", "A prompt, state or notifyHook over its documented length is refused and creates no task; "
+                    "a prompt at the limit is accepted", "README limits; midjourney-2025 §2",
+           "prompt 6,000 characters; state over 255 characters → 4 \"State参数过长，最大255字符\"", True),
+        _c("LIM-2", "A body over the documented size is refused with HTTP 413 and creates no task", "README limits",
+           "request body max_body_bytes, 32 MiB: HTTP 413", True),
+        _c("LIM-3", "GET /mj/task/list answers the latest 100 tasks, newest first", "midjourney-2025 §2",
+           "GET /mj/task/list: the latest 100 tasks", True),
+        _c("ERR-1", "An error never says code 1: its result is null and its HTTP status and code agree",
+           "88API l.744-750, l.621-627; upstream §3", "{\"code\": <error_code>, ..., \"result\": null}"),
+        _c("LIFE-17", "`progress` says \"100%\" only once the task is finished", "upstream §5.2-5.3",
+           "success() sets status SUCCESS and progress \"100%\"", True),
+        _c("URL-1", "Every media URL of a task (imageUrl, imageUrls, videoUrl, videoUrls) is absolute", "relay",
+           "clients and relays download the URL as given", True),
+        _c("CB-4", "Every callback equals, field by field, what fetch answers at the same moment", "upstream §7",
+           "Each change of a task is POSTed as the task JSON (the shape of /task/{id}/fetch)", True),
     )
 })

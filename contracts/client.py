@@ -12,9 +12,10 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -87,13 +88,14 @@ class Counters:
 
 
 NO_KEY = object()
+Watcher = Callable[[Exchange], None]
 
 
 class Client:
     """HTTP to one target with one key; `budget`, `spacer` and `counters` are shared by all clients."""
 
     def __init__(self, base_url: str, key: str | None, dialect: str, budget: Budget, spacer: Spacer,
-                 counters: Counters, timeout: float = 30.0) -> None:
+                 counters: Counters, timeout: float = 30.0, watchers: tuple[Watcher, ...] = ()) -> None:
         self.base_url = base_url.rstrip("/")
         self.key = key
         self.dialect = dialect
@@ -101,11 +103,13 @@ class Client:
         self.spacer = spacer
         self.counters = counters
         self.timeout = timeout
+        self.watchers = watchers  # see every exchange of the run: coverage, the error-envelope clause
         self.session = requests.Session()
         self._lock = threading.Lock()
 
     def with_key(self, key: str | None) -> Client:
-        return Client(self.base_url, key, self.dialect, self.budget, self.spacer, self.counters, self.timeout)
+        return Client(self.base_url, key, self.dialect, self.budget, self.spacer, self.counters, self.timeout,
+                      self.watchers)
 
     def auth_headers(self, key: str | None = None) -> dict[str, str]:
         key = self.key if key is None else key
@@ -154,10 +158,13 @@ class Client:
 
     def exchange(self, resp: requests.Response, request_body: Any = None) -> Exchange:
         req_path = urlsplit(resp.request.url or "").path if resp.request is not None else ""
-        return Exchange(method=(resp.request.method or "") if resp.request is not None else "", path=req_path,
-                        status=resp.status_code, body=resp.content,
-                        headers={k.lower(): v for k, v in resp.headers.items()}, request_body=request_body,
-                        elapsed=resp.elapsed.total_seconds())
+        ex = Exchange(method=(resp.request.method or "") if resp.request is not None else "", path=req_path,
+                      status=resp.status_code, body=resp.content,
+                      headers={k.lower(): v for k, v in resp.headers.items()}, request_body=request_body,
+                      elapsed=resp.elapsed.total_seconds())
+        for watch in self.watchers:
+            watch(ex)
+        return ex
 
     def get(self, path: str, **kw: Any) -> Exchange:
         return self.request("GET", path, **kw)
@@ -166,6 +173,16 @@ class Client:
         return self.request("POST", path, json_body=body, **kw)
 
     def download(self, url: str) -> Exchange:
-        """Fetch an image URL as a client app would: no key, absolute or relative to the target."""
-        return self.request("GET", urljoin(self.base_url + "/", url), auth=False,
-                            headers={"Accept": "image/*,*/*"})
+        """Fetch a media URL as a client app would: no key. A URL that is not absolute raises RelativeUrl:
+        a client cannot know what a relative URL is relative to (URL-1), so the suite never guesses."""
+        if not is_absolute(url):
+            raise RelativeUrl(f"media URL {url!r} is not an absolute http(s) URL")
+        return self.request("GET", url, auth=False, headers={"Accept": "image/*,*/*"})
+
+
+class RelativeUrl(ValueError):
+    """A media URL the target handed out is not absolute."""
+
+
+def is_absolute(url: object) -> bool:
+    return isinstance(url, str) and bool(re.match(r"https?://[^/\s]+", url))

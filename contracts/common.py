@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import secrets
+import time
 from functools import cache
 from typing import Any
 
@@ -74,16 +75,47 @@ class NoTaskWitness:
             rec.reading(cid, "GET /mj/task/list unavailable: checked the answer's result only")
 
 
+def refused_for_capacity(ex: Exchange, expect: Expectations) -> bool:
+    """Busy (HTTP 429, queue full) or out of accounts or balance: a refusal that says nothing of the request."""
+    data = ex.json_or_none()
+    code = data.get("code") if isinstance(data, dict) else None
+    return ex.status == 429 or (ex.status == 200 and code in expect.capacity_codes)
+
+
+def post_with_room(client: Client, expect: Expectations, path: str, body: Any, patience: float,
+                   local: bool, headers: dict[str, str] | None = None) -> Exchange:
+    """POST; while the target answers that it has no room (a full queue, 429), wait and send again, as a client
+    would, for up to `patience` seconds. Each attempt is a request of its own (billable ones are counted)."""
+    deadline = time.monotonic() + patience
+    pause = 0.2 if local else 5.0
+    while True:
+        ex = client.post(path, body, headers=headers)
+        if not refused_for_capacity(ex, expect) or time.monotonic() + pause > deadline:
+            return ex
+        retry = ex.headers.get("retry-after", "")
+        time.sleep(float(retry) if retry.isdigit() and not local else pause)
+
+
 def submit_body(prompt: str, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"botType": "MID_JOURNEY", "prompt": prompt, "base64Array": []}
     body.update({k: v for k, v in extra.items() if v is not None})
     return body
 
 
+NOT_APPLICABLE = "not applicable: "
+
+
 def need(condition: bool, reason: str) -> None:
-    """Skip (reported as not run) unless the condition holds."""
+    """Skip unless the condition holds: the test's clauses are reported *not verified*, with the reason."""
     if not condition:
         pytest.skip(reason)
+
+
+def applies(condition: bool, reason: str) -> None:
+    """Skip unless the condition holds, the target having said of itself that the promise does not apply
+    there (reported *not applicable*, which a strict run accepts)."""
+    if not condition:
+        pytest.skip(NOT_APPLICABLE + reason)
 
 
 def need_budget(run: Any, n: int) -> None:

@@ -15,15 +15,17 @@ from typing import Any
 
 import pytest
 
+from . import coverage as coverage_mod
 from . import report as report_mod
 from . import runtime
 from .clauses import CLAUSES, Recorder
 from .client import Client, is_billable
-from .common import need_budget
+from .common import NOT_APPLICABLE, need_budget
 from .observe import Observer
 from .options import add_options, read_options
 from .probe import Followed, run_probe
 from .target import Target
+from .tasks import Made, make_task, press_and_finish
 
 REPORT_KEY = pytest.StashKey[dict[str, Any]]()
 FAILS_KEY = pytest.StashKey[int]()
@@ -110,8 +112,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if rep.skipped and rep.when in ("setup", "call"):
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
         reason = re.sub(r"^(?:Skipped|[\w.]+\.BudgetExhausted): ", "", reason)
-        for cid in clauses:
-            rec.not_run(cid, reason)
+        if reason.startswith(NOT_APPLICABLE):
+            for cid in clauses:
+                rec.not_applicable(cid, reason.removeprefix(NOT_APPLICABLE))
+        else:
+            for cid in clauses:
+                rec.not_run(cid, reason)
+            if "budget" in reason:  # what a larger budget would buy: the report sums these
+                runtime.RUN.extras.setdefault("budget_skipped", []).append((item.name, item_cost(item)[0]))
     elif rep.failed and rep.when in ("setup", "call") and rec.failure_count == item.stash.get(FAILS_KEY, 0):
         # a failure no clause check explained (an exception, a crash): blame the test's first clause
         text = call.excinfo.exconly() if call.excinfo else str(rep.longrepr)
@@ -123,21 +131,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = runtime.RUN
     if run is None:
         return
+    skipped_for_budget = run.extras.get("budget_skipped", [])
     meta: dict[str, Any] = {
         "options": run.opts.as_dict(),
         "target": run.target().as_dict() if run.started else {"base_url": run.opts.base_url or "(not started)",
                                                               "dialect": run.opts.dialect},
         "budget": {"limit": "unlimited" if run.budget.limit is None else run.budget.limit,
-                   "used": run.budget.used, "refused": run.budget.refused},
+                   "used": run.budget.used, "refused": run.budget.refused,
+                   "tests_skipped_for_budget": [name for name, _ in skipped_for_budget],
+                   # a budget that would have let every test the budget stopped run (each declares its cost)
+                   "would_check_all": run.budget.used + sum(cost for _, cost in skipped_for_budget)},
         "requests": {"total": run.counters.requests, "billable": run.counters.billable,
                      "by_operation": dict(sorted(run.counters.by_path.items()))},
+        "coverage": coverage_mod.report(run.coverage, run.opts.spec, run.target().expect if run.started else None),
     }
     rep = report_mod.build(run.rec, meta)
-    md, js = report_mod.write(rep, run.opts.report)
-    rep["files"] = [str(md), str(js)]
+    verdict = report_mod.verdict(rep, strict=run.opts.strict, min_coverage=run.opts.min_coverage)
+    rep["verdict"] = verdict
+    rep["files"] = [str(p) for p in report_mod.write(rep, run.opts.report)]
     session.config.stash[REPORT_KEY] = rep
     run.close()
-    if run.rec.any_failed() and session.exitstatus == pytest.ExitCode.OK:
+    if not verdict["ok"] and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -182,3 +196,14 @@ def probe(client: Client, target: Target, run: runtime.Run) -> Followed:
     """The run's one Imagine task, followed to its end (see contracts/probe.py)."""
     need_budget(run, 1)
     return run_probe(client, target, run.opts.task_timeout)
+
+
+@pytest.fixture(scope="session")
+def v7(client: Client, target: Target, run: runtime.Run, rec: Recorder, observer: Observer) -> Made:
+    """A finished `--v 7 --ar 2:3` grid and its finished U1, for the clauses that need V7's buttons whatever the
+    deployment's default model (V8/V8.1 upscaled images have no Upscale, Zoom or Pan buttons)."""
+    need_budget(run, 2)
+    grid = make_task(client, target, rec, observer, "/mj/submit/imagine",
+                     {"prompt": "contract grid: a lighthouse at dusk --v 7 --ar 2:3"}, "a --v 7 --ar 2:3 Imagine")
+    u1 = press_and_finish(client, target, rec, observer, grid, "upsample", "U1 of the --v 7 grid", index=1)
+    return Made(grid=grid, upscaled=u1)

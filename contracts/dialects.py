@@ -66,6 +66,13 @@ class Expectations:
     refuses_schema_violations: bool
     # HTTP statuses that may come with an empty body, which is then not compared with the schema
     empty_body_statuses: frozenset[int]
+    # every business code the dialect documents (the coverage report counts them)
+    documented_codes: frozenset[int]
+    # codes that refuse for capacity, account or balance, not because of the request: a press of an offered
+    # button refused with one of them (or HTTP 429) is not verified rather than failed
+    capacity_codes: frozenset[int]
+    # an HTTP error status whose envelope carries a code must carry one of these (ERR-1)
+    status_codes: dict[int, frozenset[int]]
 
     def is_accepted(self, ex: Exchange) -> bool:
         return ex.status == 200 and body_code(ex) in self.accepted_codes
@@ -103,6 +110,9 @@ EIGHTY_EIGHT = Expectations(
     spring_errors=False,
     refuses_schema_violations=True,
     empty_body_statuses=frozenset(),
+    documented_codes=frozenset({1, 21, 22, 23, 24, 25}),
+    capacity_codes=frozenset({23, 24, 25}),
+    status_codes={400: frozenset({21})},  # "21 Parameter error" is "400 Bad Request: Invalid request parameters"
 )
 
 PROXY = Expectations(
@@ -135,6 +145,9 @@ PROXY = Expectations(
     spring_errors=True,
     refuses_schema_violations=False,
     empty_body_statuses=frozenset({200, 401}),  # an unknown task's fetch; a refused key
+    documented_codes=frozenset({1, 3, 4, 9, 21, 22, 23, 24}),
+    capacity_codes=frozenset({9, 23}),
+    status_codes={404: frozenset({3})},  # trueai: unknown parent → HTTP 404 + 3 "关联任务不存在或已失效"
 )
 
 EXPECTATIONS = {e.name: e for e in (EIGHTY_EIGHT, PROXY)}

@@ -31,6 +31,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("upscale_more", rf"MJ::JOB::(?P<detail>{UPSCALERS})::(?P<index>1)::(?P<hash>{HASH})::SOLO"),
         ("vary", rf"MJ::JOB::(?P<detail>low_variation|high_variation)::(?P<index>1)::(?P<hash>{HASH})::SOLO"),
         ("pan", rf"MJ::JOB::pan_(?P<detail>left|right|up|down)::(?P<index>1)::(?P<hash>{HASH})::SOLO"),
+        ("video_upscale", rf"MJ::JOB::video_virtual_upscale::(?P<index>[1-4])::(?P<hash>{HASH})"),
         ("animate", rf"MJ::JOB::(?P<detail>animate_(?:high|low)(?:_extend)?)::(?P<index>1)::(?P<hash>{HASH})"
                     r"(?:::SOLO)?"),
         ("inpaint", rf"MJ::Inpaint::(?P<index>1)::(?P<hash>{HASH})::SOLO"),
@@ -42,6 +43,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("prompt_analyzer", rf"MJ::Job::PromptAnalyzer::(?:(?P<hash>{HASH})::)?(?P<detail>[0-9]+|[A-Za-z_]+)"),
     )
 )
+
+KINDS = tuple(kind for kind, _ in _RULES)
 
 
 def parse(custom_id: str) -> Button | None:
@@ -69,10 +72,12 @@ ACTION_FOR_KIND: dict[str, frozenset[str]] = {
     "picreader": frozenset({"IMAGINE"}),
     "picread_retry": frozenset({"DESCRIBE"}),
     "prompt_analyzer": frozenset({"IMAGINE", "SHORTEN"}),  # a shortened prompt → imagine; Show Details → shorten
-    "animate": frozenset({"VIDEO"}),
+    "animate": frozenset({"VIDEO"}),  # Animate, and Extend on a video upscale (midjourney-2025 §2)
+    "video_upscale": frozenset({"UPSCALE"}),
 }
 
 # Buttons that always open a window first (code 21, task MODAL) per upstream §10.2.
 MODAL_KINDS = frozenset({"custom_zoom", "inpaint", "picreader", "prompt_analyzer"})
 
-GRID_ACTIONS = frozenset({"IMAGINE", "VARIATION", "REROLL", "BLEND"})
+# Tasks whose result is a grid of four (edits and retexture too: trueai, midjourney-2025 §2).
+GRID_ACTIONS = frozenset({"IMAGINE", "VARIATION", "REROLL", "BLEND", "EDIT", "RETEXTURE"})

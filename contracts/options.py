@@ -33,6 +33,10 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("mock-timing", "MJ_MOCK_TIMING", "timing of the in-process mock (default per-poll)"),
     ("seed", "MJ_SEED", "hypothesis seed; default: derandomized (the same examples every run)"),
     ("max-examples", "MJ_MAX_EXAMPLES", "schemathesis fuzzing examples per operation against a local target"),
+    ("strict", "MJ_STRICT", "on or off: a selected clause left not verified fails the run; default on for a "
+                            "local target, off otherwise (the budget decides what a live run checks)"),
+    ("min-coverage", "MJ_MIN_COVERAGE", "fail the run when the report's coverage of the spec (operations, "
+                                        "actions, button kinds, statuses, codes, HTTP statuses) is below P %"),
 )
 
 DIALECTS = ("88api", "proxy")
@@ -93,6 +97,8 @@ class Options:
     mock_timing: str = "per-poll"
     seed: int | None = None
     max_examples: int = 6
+    strict: bool = True
+    min_coverage: float | None = None
 
     @property
     def in_process(self) -> bool:
@@ -123,6 +129,8 @@ class Options:
             "clauses": self.clauses or ["*"],
             "spec": str(self.spec),
             "task_timeout": self.task_timeout,
+            "strict": self.strict,
+            "min_coverage": self.min_coverage,
         }
 
 
@@ -161,6 +169,19 @@ def read_options(config: pytest.Config) -> Options:
     seed_text = raw("seed")
     spec = Path(raw("spec") or SPEC_DEFAULT)
     examples_text = raw("max-examples")
+    strict_text = (raw("strict") or "").strip().lower()
+    if strict_text and strict_text not in ("on", "off", "yes", "no", "true", "false", "1", "0"):
+        raise pytest.UsageError(f"--mj-strict must be on or off (got {strict_text!r})")
+    strict = local if not strict_text else strict_text in ("on", "yes", "true", "1")
+    coverage_text = raw("min-coverage")
+    min_coverage = None
+    if coverage_text:
+        try:
+            min_coverage = float(coverage_text.rstrip("%"))
+        except ValueError:
+            raise pytest.UsageError(f"--mj-min-coverage must be a percentage (got {coverage_text!r})") from None
+        if not 0 <= min_coverage <= 100:
+            raise pytest.UsageError("--mj-min-coverage must lie between 0 and 100")
     return Options(
         base_url=base_url,
         api_key=raw("api-key"),
@@ -177,4 +198,6 @@ def read_options(config: pytest.Config) -> Options:
         mock_timing=raw("mock-timing") or "per-poll",
         seed=int(seed_text) if seed_text else None,
         max_examples=int(examples_text) if examples_text else 6,
+        strict=strict,
+        min_coverage=min_coverage,
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 from .checks import TERMINAL
 from .client import Client, Exchange
-from .common import submit_body, token
+from .common import post_with_room, submit_body, token
 from .dialects import Expectations, body_code
 from .target import Target
 
@@ -87,7 +87,7 @@ def submit_and_follow(client: Client, target: Target, path: str, body: dict[str,
     body["state"] = state
     if hook_token and target.receiver:
         body["notifyHook"] = target.receiver.url_for(hook_token)
-    ex = client.post(path, body, headers=headers)
+    ex = post_with_room(client, target.expect, path, body, client.timeout * 3, target.local, headers=headers)
     tid = accepted_id(ex, target.expect)
     followed = Followed(submit=ex, task_id=tid, state=state, hook_token=hook_token)
     if tid is not None:

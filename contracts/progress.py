@@ -16,7 +16,7 @@ from typing import IO, Any
 import pytest
 
 from . import report as report_mod
-from .clauses import CLAUSES, Recorder
+from .clauses import CLAUSES, STATUSES, Recorder
 
 
 def group_of(clause_id: str) -> str:
@@ -65,10 +65,10 @@ class Progress:
         if group in self.printed:
             return
         self.printed.add(group)
-        statuses = Counter(self.rec.status(cid) for cid in CLAUSES if group_of(cid) == group)
+        statuses = Counter(self.rec.status(cid) for cid in CLAUSES
+                           if group_of(cid) == group and cid in self.rec.selected)
         total = sum(statuses.values())
-        self.write(f"  {group:<7} {total:>2} clauses: {statuses['passed']} passed, {statuses['failed']} failed, "
-                   f"{statuses['not run']} not run")
+        self.write(f"  {group:<7} {total:>2} clauses: " + ", ".join(f"{statuses[s]} {s}" for s in STATUSES))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

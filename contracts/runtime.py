@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
+from .checks import check_error_envelope
 from .clauses import Recorder
 from .client import Budget, Client, Counters, Spacer
+from .coverage import Coverage
+from .exchange import Exchange
 from .observe import Observer
 from .options import Options
 from .target import Target, make_client, start_target
@@ -20,6 +23,7 @@ class Run:
     opts: Options
     rec: Recorder = field(default_factory=Recorder)
     counters: Counters = field(default_factory=Counters)
+    coverage: Coverage = field(default_factory=Coverage)
     budget: Budget = field(init=False)
     spacer: Spacer = field(init=False)
     _target: Target | None = None
@@ -58,7 +62,13 @@ class Run:
 
     def client(self) -> Client:
         if self._client is None:
-            self._client = make_client(self.target(), self.opts, self.budget, self.spacer, self.counters)
+            target = self.target()
+
+            def envelope(ex: Exchange) -> None:
+                check_error_envelope(self.rec, ex, target.expect)
+
+            self._client = make_client(target, self.opts, self.budget, self.spacer, self.counters,
+                                       (self.coverage.see, envelope))
         return self._client
 
     def observer(self) -> Observer:

@@ -44,6 +44,9 @@ DOCS: dict[str, Doc] = {
     "trueai": Doc("trueai-org/midjourney-proxy 11.x (the proxy that carries video, edits and retexture; behaviour "
                   "read from its source)", "https://github.com/trueai-org/midjourney-proxy"),
     "spec": Doc("mockmj openapi.yaml (the OpenAPI document of the API, shipped with mockmj)", None),
+    "mockmj": Doc("mockmj documentation: Limits and protection (the limits a mockmj keeps, each a setting)", None),
+    "discord": Doc("Midjourney's Discord bot (button ids as it emits them; read through the proxies that relay them)",
+                   "https://docs.midjourney.com/"),
 }
 
 A = "88api"
@@ -148,7 +151,9 @@ CITATIONS: dict[str, tuple[Cite, ...]] = {
                                  "UPSCALE Upscale image, VARIATION Generate variation, ZOOM Zoom image, PAN Pan image, "
                                  "DESCRIBE Image description, BLEND Image blending, SHORTEN Shorten prompt, "
                                  "SWAP_FACE Face replacement"),
-               Cite("proxy", "TaskAction.java" + CODE, "REROLL is an action of the proxy too.")),
+               Cite("proxy", "TaskAction.java" + CODE, "REROLL is an action of the proxy too."),
+               Cite("trueai", "TaskAction.cs" + CODE, "VIDEO, EDIT and RETEXTURE are the actions of its video, edits "
+                                                      "and retexture tasks.")),
     "TASK-4": (Cite(A, RESPONSE, "id • Type: String • Description: Task unique identifier"),
                Cite(A, f"{BODY} › Submit Imagine Task", "state • Type: String • Required: No • Description: Custom "
                                                          "state parameter for tracking requests")),
@@ -233,6 +238,51 @@ CITATIONS: dict[str, tuple[Cite, ...]] = {
     "LIFE-16": (Cite(A, "Feature table › Account Management", "Task cancellation function"),
                 Cite(A, RESPONSE, "status • Type: Enum string • Description: Task status — … CANCEL Cancelled"),
                 Cite("plus", "admin UI API (src/services/mj/api.ts)", "POST /mj/task/{id}/cancel → status CANCEL")),
+    # what the API promises today (contracts/test_today.py and the checks every answer goes through)
+    "BTN-1": (Cite(A, RESPONSE, "buttons • Type: Object array • Description: Executable operation buttons"),
+              Cite("trueai", "src/Midjourney.Base/Models/CustomComponentModel.cs" + CODE,
+                   "An upscaled V7 (and niji 7) image offers upsample_v7_2x_subtle and upsample_v7_2x_creative, V6.1 "
+                   "upsample_v6r1_2x_*, V6 and niji 6 upsample_v6_2x_*, 5.x upsample_v5_2x and _4x; V8 and V8.1 offer "
+                   "no Upscale, no Zoom and no Pan; Vary (Subtle/Strong/Region) exist for every version from 5."),
+              Cite("discord", "Animate (June 2025)", "An upscaled image offers MJ::JOB::animate_high::1::<hash>::SOLO "
+                                                     "and MJ::JOB::animate_low::1::<hash>::SOLO, 🎞️."),
+              Cite("trueai", TRUEAI_VIDEO, "A finished VIDEO task offers MJ::JOB::video_virtual_upscale::<i>::<hash> "
+                                           "for each video of the batch and a reroll; its upscale offers "
+                                           "animate_high_extend and animate_low_extend.")),
+    "BTN-2": (Cite(A, "Endpoints › Execute Action", "POST /mj/submit/action: Perform subsequent operations on "
+                                                   "generated images, such as upscaling, adjustments, etc."),
+              CUSTOM_ID, FLOW_MODAL),
+    "SIZE-1": (Cite(A, "💡 Best Practices › Image Format Requirements", "Aspect ratio: Supports 1:1, 2:3, 3:2"),
+               Cite("trueai", "U1-U4 results (image proxy of the Discord CDN)" + CODE,
+                    "A grid is four cells of the job's aspect ratio; U1-U4 answer one cell at its own size (a "
+                    "1792x2688 grid gives an 896x1344 image); Upscale (Subtle/Creative) doubles it.")),
+    "VID-4": (Cite("trueai", TRUEAI_VIDEO,
+                   "batchSize (1, 2 or 4; default 4) videos: videoUrls and imageUrls list one {url, thumbnail} per "
+                   "video of the batch, and the buttons U1..Un one per video."),),
+    "EDIT-1": (Cite("trueai", "/mj/submit/edits, /mj/submit/retexture (SubmitController)" + CODE,
+                    "An edit makes an EDIT task described \"/edit <prompt>\"; a retexture a RETEXTURE task described "
+                    "\"/retexture <prompt>\"; both finish as a grid of four."),),
+    "DESC-2": (Cite(A, "Endpoints › Submit Describe Task", "POST /mj/submit/describe: Generate text descriptions "
+                                                            "based on input images."),
+               Cite("trueai", "/mj/submit/describe (SubmitController)" + CODE,
+                    "The body carries base64 or link (an http(s):// URL of the image).")),
+    "LIM-1": (BAD_REQUEST, PARAM_ERROR,
+              Cite("mockmj", "Limits and protection", "prompt: max_prompt_chars, 6,000 characters (a Discord "
+                                                      "slash-command option); state: 255; notifyHook: 2,000"),
+              Cite("trueai", "SubmitController.java" + CODE, "A state over 255 characters is refused with code 4, "
+                                                             "\"State参数过长，最大255字符\".")),
+    "LIM-2": (BAD_REQUEST, Cite("mockmj", "Limits and protection", "request body: max_body_bytes, 32 MiB: HTTP 413")),
+    "LIM-3": (Cite("trueai", "GET /mj/task/list (TaskController)" + CODE, "The latest 100 tasks, newest first."),
+              Cite("mockmj", "Limits and protection", "/mj/task/list: list_limit, 100: the latest 100 tasks of the "
+                                                      "key, newest first")),
+    "ERR-1": (ERROR_BODY, BAD_REQUEST, PARAM_ERROR,
+              Cite("proxy", "ReturnCode.java" + CODE, "1 is SUCCESS; refusals carry 3, 4, 9, 23 or 24 and a null "
+                                                      "result.")),
+    "LIFE-17": (Cite(A, RESPONSE, "progress • Type: String • Description: Task progress information"), LIFECYCLE),
+    "URL-1": (Cite(A, RESPONSE, "imageUrl • Type: String • Description: URL of the generated image"),
+              Cite("relay", "relay/channel/midjourney (image URLs)" + CODE, "The relay hands imageUrl, videoUrl and "
+                                                                            "videoUrls to clients as they are.")),
+    "CB-4": (NOTIFY_HOOK, CALLBACKS),
 }
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .client import Budget, Client, Counters, Spacer
+from .client import Budget, Client, Counters, Spacer, Watcher
 from .dialects import EXPECTATIONS, Expectations
 from .options import Options
 from .receiver import Receiver
@@ -132,6 +132,7 @@ def attach_receiver(target: Target, opts: Options) -> None:
         target.receiver_note = "no --mj-hook-url: the target cannot reach a receiver"
 
 
-def make_client(target: Target, opts: Options, budget: Budget, spacer: Spacer, counters: Counters) -> Client:
+def make_client(target: Target, opts: Options, budget: Budget, spacer: Spacer, counters: Counters,
+                watchers: tuple[Watcher, ...] = ()) -> Client:
     return Client(target.base_url, target.api_key, target.dialect, budget, spacer, counters,
-                  timeout=10.0 if target.local else 60.0)
+                  timeout=10.0 if target.local else 60.0, watchers=watchers)

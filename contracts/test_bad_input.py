@@ -68,7 +68,7 @@ def _message(rec: Recorder, target: Target, ex: Exchange, rule: str, field: str)
         rec.reading("BAD-6", "description names the field")
 
 
-@pytest.mark.clauses("BAD-2", "BAD-6")
+@pytest.mark.clauses("BAD-2", "BAD-6", "ERR-1")
 @pytest.mark.cost(billable=1, priority=16)
 def test_missing_prompt(client: Client, rec: Recorder, target: Target, run: Run) -> None:
     ex = _refused(client, rec, target, run, "BAD-2", "/mj/submit/imagine", "imagine without prompt",
@@ -151,7 +151,7 @@ def test_describe_undecodable_image(client: Client, rec: Recorder, target: Targe
                       f"{final.get('status')} ({describe_history(followed.snapshots)}), not FAILURE")
 
 
-@pytest.mark.clauses("BAD-5")
+@pytest.mark.clauses("BAD-5", "ERR-1")
 @pytest.mark.cost(billable=1, priority=46)
 def test_action_on_unknown_task(client: Client, rec: Recorder, target: Target, run: Run) -> None:
     _refused(client, rec, target, run, "BAD-5", "/mj/submit/action", "action on an unknown task",

@@ -7,7 +7,7 @@ import pytest
 from .checks import check_compact, check_error_body, check_no_server_error, check_reading
 from .clauses import Recorder
 from .client import Client, Exchange
-from .common import need, token, unknown_task_id
+from .common import applies, token, unknown_task_id
 from .target import Target
 
 
@@ -46,9 +46,9 @@ ANY_KEY = ("the target reports that it accepts any non-empty key (/_mockmj/healt
 @pytest.mark.clauses("AUTH-1", "ENV-6")
 @pytest.mark.cost(billable=0, priority=1)
 def test_no_key_is_refused(client: Client, rec: Recorder, target: Target) -> None:
-    need(target.auth != "none", NO_AUTH)
+    applies(target.auth != "none", NO_AUTH)
     exchanges = _read_probes(client, auth=False)
-    need(not _auth_disabled(client, target, exchanges), AUTH_OFF)
+    applies(not _auth_disabled(client, target, exchanges), AUTH_OFF)
     _check_refused(rec, target, "AUTH-1", exchanges, "no key")
 
 
@@ -56,11 +56,11 @@ def test_no_key_is_refused(client: Client, rec: Recorder, target: Target) -> Non
 @pytest.mark.cost(billable=0, priority=1)
 def test_wrong_key_is_refused(client: Client, rec: Recorder, target: Target) -> None:
     # decided from what the target says of itself, never from the options this run was given
-    need(target.auth != "none", NO_AUTH)
-    need(target.auth != "any-key", ANY_KEY)
+    applies(target.auth != "none", NO_AUTH)
+    applies(target.auth != "any-key", ANY_KEY)
     wrong = client.with_key(f"contract-wrong-{token()}")
     exchanges = _read_probes(wrong)
-    need(not _auth_disabled(client, target, exchanges), AUTH_OFF)
+    applies(not _auth_disabled(client, target, exchanges), AUTH_OFF)
     _check_refused(rec, target, "AUTH-2", exchanges, "wrong key")
 
 
@@ -79,7 +79,7 @@ def test_documented_header_is_accepted(client: Client, rec: Recorder, target: Ta
                       lambda: f"list-by-condition of an unknown id should be a bare []: {ex.brief()}")
 
 
-@pytest.mark.clauses("BAD-4", "ENV-6")
+@pytest.mark.clauses("BAD-4", "ENV-6", "ERR-1")
 @pytest.mark.cost(billable=0, priority=3)
 def test_unknown_task_reads(client: Client, rec: Recorder, target: Target) -> None:
     expect = target.expect
@@ -105,7 +105,7 @@ def test_cancel_unknown_task(client: Client, rec: Recorder, target: Target) -> N
         check_reading(rec, "BAD-5", target.expect.unknown_task_write, ex, "cancel of an unknown id")
 
 
-@pytest.mark.clauses("BAD-1", "BAD-2")
+@pytest.mark.clauses("BAD-1", "BAD-2", "ERR-1", "ENV-6")
 @pytest.mark.cost(billable=0, priority=5)
 def test_unreadable_listing_body(client: Client, rec: Recorder, target: Target) -> None:
     """list-by-condition is read-only, so a malformed body can be tried on any target for free."""

@@ -18,7 +18,7 @@ from .actions import Pressed, press
 from .checks import TERMINAL, check_no_server_error, check_submit_envelope, short
 from .clauses import Recorder
 from .client import Client, Exchange
-from .common import NoTaskWitness, need, need_budget, png_data_url, unknown_task_id
+from .common import NoTaskWitness, need, need_budget, png_data_url, post_with_room, unknown_task_id
 from .grammar import parse
 from .observe import Observer
 from .probe import Followed
@@ -115,7 +115,9 @@ def animated(u1: tuple[dict[str, Any], dict[str, Any]], client: Client, target: 
     need(button is not None, f"the upscaled image offers no Animate button: {short(upscaled.get('buttons'))}")
     assert button is not None
     need_budget(run, 1)
-    ex = client.post("/mj/submit/action", {"taskId": str(upscaled["id"]), "customId": button["customId"]})
+    ex = post_with_room(client, target.expect, "/mj/submit/action",
+                        {"taskId": str(upscaled["id"]), "customId": button["customId"]}, client.timeout * 3,
+                        target.local)
     task_id = _accepted(rec, target, ex, "VID-1", "Animate (Low motion)")
     return _poll(client, run, target, task_id)
 
@@ -169,8 +171,9 @@ def test_extend_through_submit_video(animated: dict[str, Any], client: Client, r
                                      run: Run) -> None:
     need(animated.get("status") == "SUCCESS", "the Animate task did not succeed")
     need_budget(run, 1)
-    ex = client.post("/mj/submit/video", {"action": "extend", "taskId": str(animated["id"]), "index": 0,
-                                          "prompt": "the camera keeps moving", "motion": "low"})
+    body = {"action": "extend", "taskId": str(animated["id"]), "index": 0, "prompt": "the camera keeps moving",
+            "motion": "low"}
+    ex = post_with_room(client, target.expect, "/mj/submit/video", body, client.timeout * 3, target.local)
     task = _poll(client, run, target, _accepted(rec, target, ex, "VID-2", "an extend through /mj/submit/video"))
     rec.check("VID-2", task.get("status") == "SUCCESS" and task.get("action") == "VIDEO",
               lambda: f"the extend should end as a SUCCESS VIDEO task: {short(task)}")
@@ -179,7 +182,7 @@ def test_extend_through_submit_video(animated: dict[str, Any], client: Client, r
         rec.check("VID-2", verdict.startswith("ok"), lambda: f"the extended video: {verdict}")
 
 
-@pytest.mark.clauses("VID-3")
+@pytest.mark.clauses("VID-3", "ERR-1")
 @pytest.mark.cost(billable=3, priority=45)
 def test_bad_video_requests_create_nothing(client: Client, rec: Recorder, target: Target, run: Run) -> None:
     need_budget(run, 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 import socket
@@ -15,6 +16,7 @@ from mockmj.contract_cli import contract
 from mockmj.control_cli import reset, rules
 from mockmj.model.dialects import DIALECTS
 from mockmj.model.hosts import is_loopback
+from mockmj.model.versions import MODEL_VERSIONS, NIJI_VERSIONS
 from mockmj.record.commands import TIMING, install_from_cli, register, replay_options
 from mockmj.record.replay import serving_app
 from mockmj.serve.granian import serve_granian
@@ -36,6 +38,10 @@ def main() -> None:
 @click.option("--timing", type=TIMING, default=None,
               help="Timing profile (default fast: a task succeeds about 1 s after submit), or file:PROFILE.toml.")
 @click.option("--seed", type=int, default=None, help="Make ids, hashes, images and timings reproducible.")
+@click.option("--default-version", type=click.Choice(MODEL_VERSIONS), default=None,
+              help="Model of a prompt without --v (7 answers as a relay pinned to V7).  [default: 8.1]")
+@click.option("--default-niji", type=click.Choice(NIJI_VERSIONS), default=None,
+              help="niji of a bare --niji.  [default: 7 beside V8.x, 6 beside an older --default-version]")
 @click.option("--api-key", "api_keys", multiple=True, help="Accept only this key (repeatable).")
 @click.option("--no-auth", is_flag=True, default=None, help="Accept requests without a key.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -77,13 +83,30 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
         _check_host(settings.host, settings.port)
         configure_logging(settings)
         resolved = copy.deepcopy(settings)  # what the workers get, whatever building an app below does to it
-        # Built here once to check what only building shows (a bad --replay DIR, a store that cannot be
-        # opened) as a usage error before anything listens; each worker builds its own from `settings`.
-        app = create_app(settings)
+        # Built here once to check what only building shows (a bad --replay DIR) as a usage error before anything
+        # listens; each worker builds its own from `settings`. A shared store is checked record by record
+        # instead of being loaded: this process serves nothing, and would keep the whole world in memory.
+        if settings.store != "memory":
+            check_shared_store(settings.store)
+            app = create_app(dataclasses.replace(settings, store="memory", workers=1))
+        else:
+            app = create_app(settings)
         install_from_cli(app)  # serve --replay DIR
     except (ValueError, TypeError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
     serve_app(app, resolved)
+
+
+def check_shared_store(url: str) -> None:
+    """ValueError when the shared store cannot be reached or holds a record this version cannot read."""
+    from mockmj.engine.replica import check_store
+    from mockmj.store.base import open_store
+
+    store = open_store(url)
+    try:
+        check_store(store)
+    finally:
+        store.close()
 
 
 def serve_app(app: Any, settings: Settings) -> None:

@@ -46,20 +46,23 @@ def pytest_args(suite: Path, options: dict[str, str | None], extra: tuple[str, .
               "loopback target, 0 otherwise. 'unlimited' for no cap.")
 @click.option("--rate", default=None, help="Max request rate, e.g. 2/s or 30/m (default 2/s for a remote target).")
 @click.option("--report", default="contract-report", show_default=True,
-              help="Report path stem: writes STEM.md and STEM.json.")
+              help="Report path stem: writes STEM.md, STEM.json and STEM.xml (JUnit).")
 @click.option("--clauses", default=None, help="Comma-separated clause ids or globs to run (e.g. AUTH-*,ENV-3).")
 @click.option("--hook-url", default=None, help="Public URL the target can POST callbacks to (CB-* clauses).")
 @click.option("--task-timeout", default=None, help="Seconds to wait for a task to finish.")
+@click.option("--strict", type=click.Choice(["on", "off"]), default=None,
+              help="A clause left not verified fails the run (default: on for a loopback target, off otherwise).")
+@click.option("--min-coverage", default=None, help="Fail when the run exercised less than P %% of the spec.")
 @click.option("--pytest-output", is_flag=True, default=False, help="Show pytest's own output as well.")
 @click.argument("pytest_extra", nargs=-1, type=click.UNPROCESSED, metavar="[-- PYTEST ARGS]")
 def contract(base_url: str, api_key: str | None, second_key: str | None, dialect: str | None, budget: str | None,
              rate: str | None, report: str, clauses: str | None, hook_url: str | None, task_timeout: str | None,
-             pytest_output: bool, pytest_extra: tuple[str, ...]) -> None:
+             strict: str | None, min_coverage: str | None, pytest_output: bool, pytest_extra: tuple[str, ...]) -> None:
     """Run the contract suite against BASE_URL and report clause by clause."""
     import pytest
 
     options = {"base-url": base_url, "api-key": api_key, "second-key": second_key, "dialect": dialect,
                "budget": budget, "rate": rate, "report": str(Path(report).absolute()), "clauses": clauses,
-               "hook-url": hook_url, "task-timeout": task_timeout}
+               "hook-url": hook_url, "task-timeout": task_timeout, "strict": strict, "min-coverage": min_coverage}
     code = pytest.main(pytest_args(suite_dir(), options, pytest_extra, pytest_output))
     sys.exit(int(code))

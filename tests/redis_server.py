@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -94,3 +95,43 @@ def require_redis_server() -> None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed: .ci/run installs it (apt-get install redis-server)")
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
+
+
+class PersistentRedis:
+    """A redis-server that keeps its data on disk (append-only file, fsync always) in `folder`, so that a test can
+    stop it, pause it (SIGSTOP) and start it again on the same port with the same data: a store outage."""
+
+    def __init__(self, folder: Path) -> None:
+        binary = redis_binary()
+        if binary is None:
+            raise RuntimeError("redis-server is not installed")
+        self.binary, self.folder, self.port = binary, folder, _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _answers_ping(self.port):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """SIGTERM: Redis writes what it holds and exits; its port refuses connections until start()."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)  # a paused server could not take the SIGTERM
+            _stop(self.process)
+            self.process = None
+
+    def pause(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)

@@ -26,13 +26,14 @@ from mockmj.model.clock import Clock, VirtualClock
 from mockmj.model.dialects import DIALECTS, Dialect
 from mockmj.model.errors import Refusal, param
 from mockmj.model.ids import IdSource
+from mockmj.model.modes import mode_of, price_in_mode
 from mockmj.model.outcomes import Outcome, parse_outcome, split_directive
 from mockmj.model.profile_file import resolve_profile
 from mockmj.model.prompts import DEFAULT_BANNED_WORDS, banned_pattern, find_banned, translate
 from mockmj.model.settings import Settings
 from mockmj.model.tasks import TERMINAL, Action, Milestone, Status, Task, percent
 from mockmj.model.timing import PROFILES, Plan, TimingProfile, build_path, slot_hold
-from mockmj.model.versions import version_of
+from mockmj.model.versions import Defaults, version_of
 from mockmj.store.base import Store, StoreUnavailable, open_store
 from mockmj.store.ratelimit import RateLimiter
 
@@ -514,6 +515,10 @@ class Engine:
             self._mark(f"key:{task.owner}")
 
     # ----------------------------------------------------------------------------- reading tasks
+    def model_defaults(self) -> Defaults:
+        """The model versions a prompt gets when it names none (settings default_version, default_niji)."""
+        return Defaults(self.settings.default_version, self.settings.default_niji)
+
     def per_poll(self) -> bool:
         return self.profile.per_poll
 
@@ -564,7 +569,7 @@ class Engine:
             "finishTime": status_time_end,
             "imageUrl": image_url,
             "failReason": fail_reason,
-            "buttons": btn.buttons_for(task.button_set, task.message_hash, task.final_prompt)
+            "buttons": btn.buttons_for(task.button_set, task.message_hash, task.final_prompt, self.model_defaults())
             if m.status is Status.SUCCESS
             else [],
             "properties": props,
@@ -574,8 +579,8 @@ class Engine:
     def _media_fields(self, task: Task, status: Status, origin: str) -> dict[str, Any]:
         """The fields newer proxies add to every task (null where they say nothing): a finished video
         task lists each video of its batch with a thumbnail, and its cover frames."""
-        fields: dict[str, Any] = {"version": task.version, "imageUrls": None, "videoUrl": None, "videoUrls": None,
-                                  "contentType": None}
+        fields: dict[str, Any] = {"version": self.dialect.model_label(task.version), "imageUrls": None,
+                                  "videoUrl": None, "videoUrls": None, "contentType": None}
         if not is_video(task.image_recipe):
             return fields
         fields["contentType"] = "video/mp4"
@@ -690,6 +695,13 @@ class Engine:
     def _price(self, action: Action) -> int:
         return int(self.settings.prices.get(action.value, 0))
 
+    def _check_mode(self, key: str, mode: str) -> None:
+        """A key configured with `modes` may run only those (a relay refuses the rest with HTTP 403)."""
+        allowed = next((k.modes for k in self.settings.keys if k.key == key), None)
+        if allowed is not None and mode not in allowed:
+            raise Refusal("mode_forbidden", f"this API key may not use {mode} mode (it may use "
+                          f"{', '.join(allowed) or 'none'})", params={"mode": mode})
+
     def _check_balance(self, key: str, price: int) -> ApiKey:
         record = self.api_key(key)
         self._apply_refunds()
@@ -719,7 +731,9 @@ class Engine:
 
     def _launch(self, caller: Caller, spec: NewTask, body: dict[str, Any], outcome: Outcome) -> Accepted:
         account = spec.account or self.choose_account(body.get("accountFilter"), caller.mode)
-        price = self._price(spec.action)
+        mode = mode_of(caller.mode, spec.final_prompt or spec.prompt_en)
+        self._check_mode(caller.key, mode)
+        price = price_in_mode(self._price(spec.action), mode, self.settings.mode_prices)
         record = self._check_balance(caller.key, price)
         now = self.now()
         task_id = self.ids.task_id(now)
@@ -765,7 +779,7 @@ class Engine:
         # describe shows the image it was sent: Midjourney made no image, so there is no seed
         task.seed = self.ids.seed_value() if task.recipe_has_image() else None
         if task.recipe_has_image() and spec.bot_type != "INSIGHT_FACE" and not is_video(spec.recipe):
-            task.version = version_of(spec.final_prompt or spec.prompt_en).name
+            task.version = version_of(spec.final_prompt or spec.prompt_en, self.model_defaults()).name
         task.origin = caller.origin
         task.callback_fault = caller.callback_fault
         task.callback_delay_ms = caller.callback_delay_ms

@@ -6,8 +6,9 @@ findings of six kinds. Each finding names the task or request, carries its evide
 one sentence of advice. Times are the wall clock (time.monotonic), not the mock's clock: polling rates
 and Retry-After are about real seconds, whatever the timing profile.
 
-Memory is bounded: per key at most MAX_TASKS tracked tasks and MAX_REFUSED fingerprints (oldest dropped),
-and at most MAX_KEYS keys.
+Memory is bounded: at most `max_tasks` tracked tasks in all (the mock's own `max_tasks`: a task the mock has
+evicted is not worth judging), per key at most MAX_TASKS of them, MAX_REFUSED fingerprints and MAX_FINDINGS
+findings (oldest dropped), and at most MAX_KEYS keys.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ TERMINAL = frozenset({"SUCCESS", "FAILURE", "CANCEL"})
 MAX_KEYS = 1000
 MAX_TASKS = 5000
 MAX_REFUSED = 1000
+MAX_FINDINGS = 1000
 RATE_TOLERANCE = 1.1  # a client polling exactly at the limit, with scheduling jitter, is not flagged
 
 KINDS: dict[str, str] = {
@@ -120,7 +122,9 @@ class _Key:
 
 
 class Findings:
-    def __init__(self, thresholds: Thresholds | None = None) -> None:
+    def __init__(self, thresholds: Thresholds | None = None, max_tasks: int = MAX_KEYS * MAX_TASKS) -> None:
+        self.max_tasks = max_tasks
+        self._tracked: OrderedDict[tuple[str, str], None] = OrderedDict()  # (key, task id), oldest first
         self.thresholds = thresholds or Thresholds()
         self.thresholds.check()
         interval = round(1 / self.thresholds.polls_per_second, 2)
@@ -149,7 +153,7 @@ class Findings:
         if state is None:
             state = self._keys[key] = _Key()
             if len(self._keys) > MAX_KEYS:
-                self._keys.popitem(last=False)
+                self._forget(*self._keys.popitem(last=False))
         else:
             self._keys.move_to_end(key)
         return state
@@ -159,6 +163,8 @@ class Findings:
         found = state.findings.get((kind, subject))
         if found is None:
             state.findings[(kind, subject)] = Finding(kind, subject, evidence, 1, at, at, task_id)
+            if len(state.findings) > MAX_FINDINGS:
+                del state.findings[next(iter(state.findings))]
         else:
             found.count += 1
             found.last = at
@@ -205,6 +211,18 @@ class Findings:
                            {"peakPerSecond": round(min(peak, 1e6), 2), "fetches": task.fetch_count,
                             "limitPerSecond": limits.polls_per_second}, seen.task_id)
 
+    def _track(self, key: str, state: _Key, task_id: str, task: _Task) -> None:
+        state.tasks[task_id] = task
+        if len(state.tasks) > MAX_TASKS:
+            gone, _ = state.tasks.popitem(last=False)
+            self._tracked.pop((key, gone), None)
+        self._tracked[(key, task_id)] = None
+        while len(self._tracked) > self.max_tasks:
+            (old_key, old_task), _ = self._tracked.popitem(last=False)
+            owner = self._keys.get(old_key)
+            if owner is not None:
+                owner.tasks.pop(old_task, None)
+
     def _submit(self, state: _Key, seen: Seen) -> None:
         if seen.kind == "action" and seen.parent_status is not None and seen.parent_status != "SUCCESS":
             self._note(state, "button-before-success", f"task {seen.task_id}", seen.at,
@@ -220,9 +238,7 @@ class Findings:
                            {"sent": count + 1, "lastStatus": seen.status, "lastCode": seen.code,
                             "secondsSinceFirst": round(seen.at - first, 3)})
         elif seen.created and seen.created not in state.tasks:  # a modal confirm answers its task's own id
-            state.tasks[seen.created] = _Task(seen.at, seen.callback, seen.path)
-            if len(state.tasks) > MAX_TASKS:
-                state.tasks.popitem(last=False)
+            self._track(seen.key, state, seen.created, _Task(seen.at, seen.callback, seen.path))
 
     # ------------------------------------------------------------------------------------------ verdict
     def of(self, key: str | None = None, final: bool = False) -> list[dict[str, Any]]:
@@ -247,9 +263,16 @@ class Findings:
         out.sort(key=lambda kf: kf[1].first)
         return [{"key": name, **f.view(self._started, self._wall, self.advice[f.kind])} for name, f in out]
 
+    def _forget(self, key: str, state: _Key) -> None:
+        for task_id in state.tasks:
+            self._tracked.pop((key, task_id), None)
+
     def clear(self, key: str | None = None) -> None:
         with self._lock:
             if key is None:
                 self._keys.clear()
+                self._tracked.clear()
             else:
-                self._keys.pop(key, None)
+                state = self._keys.pop(key, None)
+                if state is not None:
+                    self._forget(key, state)

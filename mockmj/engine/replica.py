@@ -164,10 +164,15 @@ class Replica:
         head = self.store.head()
         if head == self.head:
             return
-        if head.epoch != self.head.epoch:
-            self._load(*self.store.everything())  # somebody reset everything: start from the store's world
+        if head.epoch != self.head.epoch or head.purged > self.head.version:
+            # somebody reset everything, or this worker is so far behind that the deletions it missed were purged:
+            # start from the store's world
+            self._load(*self.store.everything())
             return
         head, records = self.store.changes(self.head.version)
+        if head.purged > self.head.version:  # purged between the two looks
+            self._load(*self.store.everything())
+            return
         for name, value in records:
             self._apply(name, value)
         self.head = head
@@ -252,3 +257,20 @@ class Replica:
         else:
             raise ValueError(f"no record kind {kind!r}")
         return None if value is None else codec.dumps(value)
+
+
+def check_store(store: Store) -> int:
+    """Read every record of a shared store, one at a time, as a worker would, and keep none: what `serve`'s
+    supervisor does instead of loading the whole world (which it does not serve). ValueError naming the first
+    record this version cannot read; the number of records otherwise."""
+    count = 0
+    try:
+        for name, value in store.records():
+            try:
+                codec.loads(value)
+            except codec.RecordError as exc:
+                raise ValueError(f"store {store.url}: record {name!r}: {exc}") from None
+            count += 1
+    except StoreUnavailable as exc:
+        raise ValueError(f"store {exc.url}: {exc.reason}") from None
+    return count

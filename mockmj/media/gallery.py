@@ -131,7 +131,7 @@ class Gallery:
     def _render(self, recipe: dict[str, Any], seed: str) -> Image.Image:
         kind = recipe["kind"]
         if kind == "grid":
-            return images.render_grid(seed, tuple(recipe["aspect"]))
+            return images.render_grid(seed, tuple(recipe["aspect"]), recipe.get("scale", 1))
         if kind == "source":
             return self._upload(recipe["path"])
         if kind == "blend":

@@ -108,10 +108,24 @@ def render_panel(seed: str, aspect: tuple[int, int], index: int) -> Image.Image:
     return _draw_panel(seed, panel_size(aspect), index)
 
 
-def render_grid(seed: str, aspect: tuple[int, int]) -> Image.Image:
-    """The 2×2 grid of an imagine task: four different pictures sharing the seed's palette."""
+def render_grid(seed: str, aspect: tuple[int, int], scale: float = 1.0) -> Image.Image:
+    """The 2×2 grid of an imagine task: four different pictures sharing the seed's palette.
+
+    `scale` sizes the cells against the 1K cell of their aspect: 2 for V8.x's native 2K (`--hd`), 0.5 for
+    a V8.1 draft's 512² images. The picture is drawn at 1K and resized (drawing 2K cells would cost four
+    times as long for the same shapes)."""
     size = panel_size(aspect)
-    return _assemble([_draw_panel(seed, size, index) for index in range(1, 5)])
+    grid = _assemble([_draw_panel(seed, size, index) for index in range(1, 5)])
+    if scale == 1:
+        return grid
+    w, h = scaled_cell(aspect, scale)
+    return grid.resize((w * 2, h * 2), Image.Resampling.LANCZOS)
+
+
+def scaled_cell(aspect: tuple[int, int], scale: float) -> tuple[int, int]:
+    """The cell size of an aspect at `scale` times the 1K cell (each side a multiple of 8)."""
+    w, h = panel_size(aspect)
+    return max(8, round(w * scale / 8) * 8), max(8, round(h * scale / 8) * 8)
 
 
 def crop_panel(grid: Image.Image, index: int) -> Image.Image:
@@ -864,6 +878,7 @@ __all__ = [
     "render_grid",
     "render_panel",
     "retexture_grid",
+    "scaled_cell",
     "shorten",
     "swap_face",
     "upscale",

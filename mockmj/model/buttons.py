@@ -10,7 +10,19 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from mockmj.model.versions import UPSCALER_JOBS, version_of
+from mockmj.model.versions import (
+    ANIMATE,
+    BOOKMARK,
+    PAN,
+    REGION,
+    UPSCALE,
+    UPSCALER_JOBS,
+    VARY,
+    ZOOM,
+    Defaults,
+    Version,
+    version_of,
+)
 
 BUTTON_TYPE = 2  # Discord component type: button
 SECONDARY = 2  # Discord's grey button, what Midjourney uses for U/V and the rest
@@ -31,34 +43,36 @@ def grid_buttons(h: str) -> list[dict[str, Any]]:
     return [*upscales, reroll, *variations]
 
 
-def model_version(prompt: str | None) -> str:
-    """The upscaler family a prompt selects: v5, v6, v6r1 or v7 (v7, today's default, when --v is absent)."""
-    return version_of(prompt).family
+def _upscaled_group(group: str, h: str, version: Version) -> list[dict[str, Any]]:
+    """One group of the upscaled image's buttons (see the groups of model/versions.py)."""
+    if group == UPSCALE:
+        return [button(f"MJ::JOB::{up.job}::1::{h}::SOLO", up.label, up.emoji) for up in version.upscalers]
+    if group == VARY:
+        return [button(f"MJ::JOB::low_variation::1::{h}::SOLO", "Vary (Subtle)", "🪄"),
+                button(f"MJ::JOB::high_variation::1::{h}::SOLO", "Vary (Strong)", "🪄")]
+    if group == REGION:
+        return [button(f"MJ::Inpaint::1::{h}::SOLO", "Vary (Region)", "🖌️")]
+    if group == ZOOM:
+        return [button(f"MJ::Outpaint::50::1::{h}::SOLO", "Zoom Out 2x", "🔍"),
+                button(f"MJ::Outpaint::75::1::{h}::SOLO", "Zoom Out 1.5x", "🔍"),
+                button(f"MJ::CustomZoom::{h}", "Custom Zoom", "🔍")]
+    if group == PAN:
+        return [button(f"MJ::JOB::pan_{d}::1::{h}::SOLO", "", e) for d, e in PAN_EMOJI.items()]
+    if group == BOOKMARK:
+        return [button(f"MJ::BOOKMARK::{h}", "", "❤️")]
+    if group == ANIMATE:
+        return [button(f"MJ::JOB::animate_high::1::{h}::SOLO", "Animate (High motion)", "🎞️"),
+                button(f"MJ::JOB::animate_low::1::{h}::SOLO", "Animate (Low motion)", "🎞️")]
+    raise ValueError(f"unknown button group {group!r}")
 
 
-def upscaled_buttons(h: str, prompt: str | None) -> list[dict[str, Any]]:
+PAN_EMOJI = {"left": "⬅️", "right": "➡️", "up": "⬆️", "down": "⬇️"}
+
+
+def upscaled_buttons(h: str, prompt: str | None, defaults: Defaults | None = None) -> list[dict[str, Any]]:
     """Under a single upscaled image, as Midjourney shows them for the prompt's model version."""
-    version = version_of(prompt)
-    upscalers = [button(f"MJ::JOB::{up.job}::1::{h}::SOLO", up.label, up.emoji) for up in version.upscalers]
-    animate = [
-        button(f"MJ::JOB::animate_high::1::{h}::SOLO", "Animate (High motion)", "🎞️"),
-        button(f"MJ::JOB::animate_low::1::{h}::SOLO", "Animate (Low motion)", "🎞️"),
-    ] if version.animate else []
-    return [
-        *upscalers,
-        button(f"MJ::JOB::low_variation::1::{h}::SOLO", "Vary (Subtle)", "🪄"),
-        button(f"MJ::JOB::high_variation::1::{h}::SOLO", "Vary (Strong)", "🪄"),
-        button(f"MJ::Inpaint::1::{h}::SOLO", "Vary (Region)", "🖌️"),
-        button(f"MJ::Outpaint::50::1::{h}::SOLO", "Zoom Out 2x", "🔍"),
-        button(f"MJ::Outpaint::75::1::{h}::SOLO", "Zoom Out 1.5x", "🔍"),
-        button(f"MJ::CustomZoom::{h}", "Custom Zoom", "🔍"),
-        button(f"MJ::JOB::pan_left::1::{h}::SOLO", "", "⬅️"),
-        button(f"MJ::JOB::pan_right::1::{h}::SOLO", "", "➡️"),
-        button(f"MJ::JOB::pan_up::1::{h}::SOLO", "", "⬆️"),
-        button(f"MJ::JOB::pan_down::1::{h}::SOLO", "", "⬇️"),
-        button(f"MJ::BOOKMARK::{h}", "", "❤️"),
-        *animate,
-    ]
+    version = version_of(prompt, defaults)
+    return [b for group in version.upscaled for b in _upscaled_group(group, h, version)]
 
 
 def video_buttons(h: str, videos: int) -> list[dict[str, Any]]:
@@ -90,11 +104,14 @@ def shorten_buttons(h: str) -> list[dict[str, Any]]:
     return [*picks, button(f"MJ::Job::PromptAnalyzer::{h}::SHOW_DETAILS", "Show Details")]
 
 
-def buttons_for(button_set: str, h: str | None, prompt: str | None) -> list[dict[str, Any]]:
+def buttons_for(button_set: str, h: str | None, prompt: str | None,
+                defaults: Defaults | None = None) -> list[dict[str, Any]]:
     if button_set == "grid" and h:
         return grid_buttons(h)
+    if button_set == "draft_grid" and h:  # a V7 draft: Enhance re-renders it at full quality
+        return [*grid_buttons(h), button(f"MJ::JOB::enhance::0::{h}::SOLO", "Enhance", "✨")]
     if button_set == "upscaled" and h:
-        return upscaled_buttons(h, prompt)
+        return upscaled_buttons(h, prompt, defaults)
     if button_set == "describe":
         return describe_buttons()
     if button_set == "shorten" and h:
@@ -120,6 +137,7 @@ _GRAMMAR: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^MJ::JOB::upsample::([1-4])::({_HASH})$"), "upscale"),
     (re.compile(rf"^MJ::JOB::variation::([1-4])::({_HASH})$"), "variation"),
     (re.compile(rf"^MJ::JOB::reroll::(0)::({_HASH})::SOLO$"), "reroll"),
+    (re.compile(rf"^MJ::JOB::enhance::(0)::({_HASH})::SOLO$"), "enhance"),
     (re.compile(rf"^MJ::JOB::upsample_({_UPSCALERS})::(1)::({_HASH})::SOLO$"), "upscale_hd"),
     (re.compile(rf"^MJ::JOB::(low_variation|high_variation)::(1)::({_HASH})::SOLO$"), "vary"),
     (re.compile(rf"^MJ::Inpaint::(1)::({_HASH})::SOLO$"), "inpaint"),
@@ -146,7 +164,7 @@ def parse_custom_id(custom_id: str) -> Press | None:
         if not m:
             continue
         g = m.groups()
-        if kind in ("upscale", "variation", "reroll", "video_upscale"):
+        if kind in ("upscale", "variation", "reroll", "video_upscale", "enhance"):
             return Press(kind, int(g[0]), g[1])
         if kind in ("upscale_hd", "vary", "pan", "animate", "animate_extend"):
             return Press(kind, 1, g[2], detail=g[0])

@@ -54,6 +54,15 @@ class Dialect:
     # task fields a relay serves as strings (Go `string` fields of new-api's task, never null), with what it
     # serves where the task has no value yet; empty: nulls stay null, as the proxy's Jackson writes them.
     null_strings: dict[str, str] = field(default_factory=dict)
+    # a task's `version`: "proxy" as trueai writes it ("v 8.1", "v 7", "niji 7"); "short" the mock's own
+    # "8.1", "7", "niji 7" where no relay carries the field (new-api re-serves no version), as before.
+    version_label: str = "short"
+
+    def model_label(self, name: str | None) -> str | None:
+        """A task's model version as this dialect writes it (None: a task that used no image model)."""
+        if name is None or self.version_label == "short" or name.startswith("niji"):
+            return name
+        return f"v {name}"
 
     def strings_for_nulls(self, task: dict[str, Any]) -> dict[str, Any]:
         """The task JSON with the relay's string in place of each null its relay serves as a string."""
@@ -93,6 +102,7 @@ EIGHTY_EIGHT = Dialect(
         "banned": 24,
         "seed": 1,
         "parent_missing": 21,
+        "mode_forbidden": 403,
     },
     messages={
         "ok": "Submitted successfully",
@@ -109,8 +119,9 @@ EIGHTY_EIGHT = Dialect(
         "seed": "Success",
         "cancelled": "Task cancelled",
         "parent_missing": "Parameter error: {detail}",
+        "mode_forbidden": "Forbidden: {detail}",
     },
-    http_status={"not_found": 404, "parent_missing": 404},
+    http_status={"not_found": 404, "parent_missing": 404, "mode_forbidden": 403},
     # A relay answers fetches from its database, whose task fields are Go strings: "0%" before the task
     # starts (its starting value, relay-compatibility reference), "" for a prompt, state, image or reason
     # not known yet. A client that does progress.rstrip("%") works against a relay and must here too.
@@ -134,6 +145,7 @@ PROXY = Dialect(
         "banned": 24,
         "seed": 1,
         "parent_missing": 3,
+        "mode_forbidden": 403,
     },
     messages={
         "ok": "提交成功",
@@ -150,8 +162,10 @@ PROXY = Dialect(
         "seed": "成功",
         "cancelled": "取消任务",
         "parent_missing": "关联任务不存在或已失效",
+        "mode_forbidden": "Forbidden: {detail}",
     },
-    http_status={"parent_missing": 404},  # trueai's /submit/video answers an unknown parent with HTTP 404
+    # trueai's /submit/video answers an unknown parent with HTTP 404; a relay refuses a forbidden mode with 403
+    http_status={"parent_missing": 404, "mode_forbidden": 403},
     param_messages={
         "prompt_blank": "prompt不能为空",
         "base64_format": "base64格式错误",
@@ -189,6 +203,7 @@ PROXY = Dialect(
     content_type="json",
     missing_attachment="http",
     auth_without_keys=False,
+    version_label="proxy",
 )
 
 DIALECTS = {d.name: d for d in (EIGHTY_EIGHT, PROXY)}

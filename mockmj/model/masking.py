@@ -42,3 +42,14 @@ def mask_key_field(entry: dict[str, Any]) -> dict[str, Any]:
     if entry.get("key") is None:
         return entry
     return {**entry, "key": masked(entry["key"])}
+
+
+KEY_PATH = "/_mockmj/keys/"  # the control plane's routes that name a key in their path
+
+
+def masked_path(path: str) -> str:
+    """A request path as logs show it: the key in `/_mockmj/keys/<key>` masked like everywhere else."""
+    if not path.startswith(KEY_PATH) or len(path) == len(KEY_PATH):
+        return path
+    key, slash, rest = path[len(KEY_PATH):].partition("/")
+    return KEY_PATH + (masked(key) or "") + slash + rest

@@ -16,8 +16,10 @@ from urllib.parse import urlsplit
 from pydantic import TypeAdapter, ValidationError
 
 from mockmj.model.dialects import DIALECTS
+from mockmj.model.modes import check_key_modes, check_mode_prices
 from mockmj.model.profile_file import resolve_profile
 from mockmj.model.timing import DEFAULT_PROFILE, PROFILES
+from mockmj.model.versions import DEFAULT_VERSION, MODEL_VERSIONS, NIJI_VERSIONS
 
 # What each accepted submission costs, in the mock's credit units (the real relays price per action).
 DEFAULT_PRICES: dict[str, int] = {
@@ -31,6 +33,22 @@ DEFAULT_PRICES: dict[str, int] = {
 _PYDANTIC = {"strict": True, "revalidate_instances": "always"}
 
 
+# A key's rate limit, in requests per second: from one request in 1,000 s to 100,000 a second. Beyond them a
+# limit means nothing to a test, and the limiter's whole-second windows overflow (1e-320 is an infinite window).
+RATE_LIMIT_MIN, RATE_LIMIT_MAX = 0.001, 100_000.0
+BALANCE_LIMIT = 2**53  # a balance is exact in every JSON reader (JavaScript's numbers included)
+
+
+def rate_limit_problem(rate: float | None) -> str | None:
+    """What is wrong with a rate limit (None: unset, or fine)."""
+    if rate is None:
+        return None
+    if not RATE_LIMIT_MIN <= rate <= RATE_LIMIT_MAX:  # NaN too
+        return (f"must be between {RATE_LIMIT_MIN:g} and {RATE_LIMIT_MAX:g} requests per second (or unset), "
+                f"not {rate!r}")
+    return None
+
+
 @dataclass
 class KeyConfig:
     __pydantic_config__ = _PYDANTIC
@@ -39,6 +57,7 @@ class KeyConfig:
     balance: int | None = None  # None: the default balance
     rate_limit: float | None = None
     allowed_operations: list[str] | None = None
+    modes: list[str] | None = None  # the speed modes this key may use (fast, relax, turbo, draft); None: all
 
 
 @dataclass
@@ -55,6 +74,7 @@ class AccountConfig:
     core_size: int = 3
     queue_size: int = 10
     remark: str = "mockmj default account"
+    draft: bool = False  # every prompt of this account is a --draft job without version flags (trueai's IsDraft)
 
 
 def url_problem(url: str | None, allow_query: bool) -> str | None:
@@ -90,9 +110,15 @@ class Settings:
     notify_hook: str | None = None
     callback_policy: str = "upstream"
     prices: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    # a factor per speed mode on the action's price, as relays bill (e.g. fast 1, relax 1, turbo 2, draft 0.5)
+    mode_prices: dict[str, float] | None = None
     banned_words: list[str] | None = None  # None: the built-in list
     glossary: dict[str, str] | None = None  # None: the built-in glossary
     strict: bool = False  # validate every response against the spec (on in mockmj's own tests)
+    # the model a prompt without --v gets, and the niji a bare --niji gets (None: niji 7 beside V8.x,
+    # niji 6 beside an older pinned default); see model/versions.py
+    default_version: str = DEFAULT_VERSION
+    default_niji: str | None = None
     # how `mockmj serve` listens and logs (ignored by in-process servers, which take a free port)
     host: str = "127.0.0.1"
     port: int = 8080
@@ -139,9 +165,18 @@ class Settings:
             raise ValueError("callback policy must be 'upstream' or 'retry'")
         if not self.accounts:
             raise ValueError("at least one account is needed")
+        check_mode_prices(self.mode_prices)
+        for k in self.keys:
+            check_key_modes(k.key, k.modes)
+        if self.default_version not in MODEL_VERSIONS:
+            raise ValueError(f"default_version must be one of {', '.join(MODEL_VERSIONS)}, "
+                             f"not {self.default_version!r}")
+        if self.default_niji is not None and self.default_niji not in NIJI_VERSIONS:
+            raise ValueError(f"default_niji must be one of {', '.join(NIJI_VERSIONS)}, not {self.default_niji!r}")
         for rate in (self.default_rate_limit, *(k.rate_limit for k in self.keys)):
-            if rate is not None and not rate > 0:  # 0 or less (or NaN) would be a limit no request can meet
-                raise ValueError(f"rate_limit must be above 0 requests per second (or unset), not {rate}")
+            problem = rate_limit_problem(rate)
+            if problem:
+                raise ValueError(f"rate_limit {problem}")
         _check_serving(self)
         for account in self.accounts:
             if account.core_size < 1 or account.queue_size < 0:

@@ -238,6 +238,10 @@ def serve_granian(settings: Settings, on_listening: Callable[[], None],
         log_dictconfig={"loggers": {"_granian": {"handlers": [], "propagate": True},
                                     "granian.access": {"handlers": [], "propagate": True}}},
         workers_kill_timeout=WORKER_KILL_TIMEOUT_S,
+        # a worker that dies (kill -9, the OOM killer, a crash in a native library) is started again while the
+        # others go on answering; granian gives up (and stops) only on a crash loop, a worker dying again
+        # within seconds of its respawn. With a shared store nothing acknowledged is lost with it.
+        respawn_failed_workers=True,
     )
     configure_logging(settings)  # granian's dictConfig closed the handlers mockmj had installed
     logging.getLogger("_granian").addFilter(held)

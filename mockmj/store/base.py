@@ -18,6 +18,7 @@ so each is sent exactly once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -34,6 +35,7 @@ class Store(Protocol):
     def head(self) -> Head: ...
     def changes(self, since: int) -> tuple[Head, list[Record]]: ...
     def everything(self) -> tuple[Head, list[Record]]: ...
+    def records(self) -> Iterator[Record]: ...  # every live record, a few at a time (a check at start)
     # inside exclusive(), caught up to `after`: the records as the next version
     def put(self, records: list[Record], after: Head) -> Head: ...
     def wipe(self) -> Head: ...  # inside exclusive(): every record, every due callback gone; a new epoch

@@ -5,6 +5,7 @@ A leaf module (the standard library only), so that the backends and the store in
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -38,6 +39,16 @@ def guard_faults(cls: type, errors: tuple[type[BaseException], ...]) -> None:
     (`exclusive`, a context manager, translates its own)."""
 
     def wrap(method: Method) -> Method:
+        if inspect.isgeneratorfunction(method):
+            @functools.wraps(method)
+            def walk(self: Any, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    yield from method(self, *args, **kwargs)
+                except errors as exc:
+                    raise StoreUnavailable(self.url, exc) from exc
+
+            return walk  # type: ignore[return-value]
+
         @functools.wraps(method)
         def call(self: Any, *args: Any, **kwargs: Any) -> Any:
             try:

@@ -4,9 +4,15 @@ interface and its backends both import)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 Record = tuple[str, bytes | None]  # (name, value); None: the record was deleted
+
+# A deleted record is kept as a tombstone (its name, no value) so that other workers learn of the deletion when
+# they catch up; every PURGE_EVERY versions the tombstones older than PURGE_LAG versions are purged. A worker
+# further behind than that (head.purged) cannot know what was deleted meanwhile, and reloads the whole world.
+PURGE_EVERY = 1000
+PURGE_LAG = 10_000
 
 
 @dataclass(frozen=True)
@@ -15,6 +21,12 @@ class Head:
 
     epoch: int
     version: int
+    purged: int = field(default=0, compare=False)  # tombstones of versions up to this one are gone
+
+
+def purge_horizon(version: int) -> int | None:
+    """The version up to which tombstones are purged once `version` is written, or None: not this time."""
+    return version - PURGE_LAG if version % PURGE_EVERY == 0 and version > PURGE_LAG else None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from contextlib import contextmanager, suppress
 import redis
 
 from mockmj.store.faults import StoreUnavailable, guard_faults, safe_url
-from mockmj.store.records import Head, LogEntry, Record, chunks
+from mockmj.store.records import Head, LogEntry, Record, chunks, purge_horizon
 
 PREFIX = "mockmj:"
 LOCK_TIMEOUT_S = 30  # a worker killed while holding the lock frees it after this long
@@ -27,8 +27,8 @@ LOCK_WAIT_S = 60
 
 # Atomic reads: the head and every record written after `since`, in one snapshot.
 CHANGES = """
-local head = redis.call('HMGET', KEYS[1], 'epoch', 'version')
-local out = {head[1] or '0', head[2] or '0'}
+local head = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'purged')
+local out = {head[1] or '0', head[2] or '0', head[3] or '0'}
 local names = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf')
 for _, name in ipairs(names) do
   out[#out + 1] = name
@@ -37,8 +37,8 @@ end
 return out
 """
 EVERYTHING = """
-local head = redis.call('HMGET', KEYS[1], 'epoch', 'version')
-local out = {head[1] or '0', head[2] or '0'}
+local head = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'purged')
+local out = {head[1] or '0', head[2] or '0', head[3] or '0'}
 local all = redis.call('HGETALL', KEYS[2])
 for _, item in ipairs(all) do out[#out + 1] = item end
 return out
@@ -72,6 +72,15 @@ for _, member in ipairs(items) do
 end
 return out
 """
+# Tombstones (names in `ver` with no value in `rec`) of versions up to ARGV[1]: gone.
+PURGE = """
+local names = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+for _, name in ipairs(names) do
+  if redis.call('HEXISTS', KEYS[2], name) == 0 then redis.call('ZREM', KEYS[1], name) end
+end
+redis.call('HSET', KEYS[3], 'purged', ARGV[1])
+return #names
+"""
 NO_VALUE = b""  # a deleted record (values are JSON documents, never empty)
 
 
@@ -91,6 +100,7 @@ class RedisStore:
         self._everything = self.redis.register_script(EVERYTHING)
         self._append = self.redis.register_script(APPEND)
         self._claim = self.redis.register_script(CLAIM)
+        self._purge = self.redis.register_script(PURGE)
         self._held = threading.local()  # re-entrance is per thread
         # a due callback's member must be unique even when two are equal: a per-process tag and a counter
         self._tag = os.urandom(6).hex()
@@ -119,13 +129,13 @@ class RedisStore:
                 self._lock.release()
 
     def head(self) -> Head:
-        epoch, version = self.redis.hmget(PREFIX + "head", "epoch", "version")
-        return Head(int(epoch or 0), int(version or 0))
+        epoch, version, purged = self.redis.hmget(PREFIX + "head", "epoch", "version", "purged")
+        return Head(int(epoch or 0), int(version or 0), int(purged or 0))
 
     @staticmethod
     def _split(reply: list[bytes]) -> tuple[Head, list[Record]]:
-        head = Head(int(reply[0]), int(reply[1]))
-        values = reply[2:]
+        head = Head(int(reply[0]), int(reply[1]), int(reply[2]))
+        values = reply[3:]
         records = [(values[i].decode(), values[i + 1] or None) for i in range(0, len(values), 2)]
         return head, records
 
@@ -134,6 +144,10 @@ class RedisStore:
 
     def everything(self) -> tuple[Head, list[Record]]:
         return self._split(self._everything(keys=[PREFIX + "head", PREFIX + "rec"]))
+
+    def records(self) -> Iterator[Record]:
+        for name, value in self.redis.hscan_iter(PREFIX + "rec", count=500):
+            yield name.decode(), value
 
     def put(self, records: list[Record], after: Head) -> Head:
         version = after.version + 1
@@ -148,13 +162,16 @@ class RedisStore:
             pipe.zadd(PREFIX + "ver", {name: version for name, _ in part})
         pipe.hset(PREFIX + "head", "version", version)
         pipe.execute()
-        return Head(after.epoch, version)
+        horizon = purge_horizon(version)
+        if horizon is not None:  # still under the lock: no other worker writes meanwhile
+            self._purge(keys=[PREFIX + "ver", PREFIX + "rec", PREFIX + "head"], args=[horizon])
+        return Head(after.epoch, version, horizon or after.purged)
 
     def wipe(self) -> Head:
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(PREFIX + "rec", PREFIX + "ver", PREFIX + "due", PREFIX + "leases")
         pipe.hincrby(PREFIX + "head", "epoch", 1)
-        pipe.hset(PREFIX + "head", "version", 0)
+        pipe.hset(PREFIX + "head", mapping={"version": 0, "purged": 0})
         _, epoch, _ = pipe.execute()
         return Head(int(epoch), 0)
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mockmj.store.faults import StoreUnavailable, guard_faults
-from mockmj.store.records import Head, LogEntry, Record, chunks
+from mockmj.store.records import Head, LogEntry, Record, chunks, purge_horizon
 from mockmj.store.sqlite_file import BUSY_TIMEOUT_S, SqliteFile
 
 FORMAT = "2"  # 1: records as pickles (no `meta` table); 2: records as JSON documents (engine/codec.py)
@@ -22,8 +22,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('format', '""" + FORMAT + """');
 CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL,
-                                 version INTEGER NOT NULL);
-INSERT OR IGNORE INTO head VALUES (1, 0, 0);
+                                 version INTEGER NOT NULL, purged INTEGER NOT NULL DEFAULT 0);
+INSERT OR IGNORE INTO head VALUES (1, 0, 0, 0);
 CREATE TABLE IF NOT EXISTS records (name TEXT PRIMARY KEY, version INTEGER NOT NULL, value BLOB);
 CREATE INDEX IF NOT EXISTS records_by_version ON records (version);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -93,8 +93,8 @@ class SqliteStore:
             raise StoreUnavailable(self.url, exc) from exc
 
     def head(self) -> Head:
-        epoch, version = self.file.connection().execute("SELECT epoch, version FROM head").fetchone()
-        return Head(epoch, version)
+        epoch, version, purged = self.file.connection().execute("SELECT epoch, version, purged FROM head").fetchone()
+        return Head(epoch, version, purged)
 
     def changes(self, since: int) -> tuple[Head, list[Record]]:
         with self.file.read() as conn:
@@ -109,6 +109,14 @@ class SqliteStore:
             rows = conn.execute("SELECT name, value FROM records WHERE value IS NOT NULL").fetchall()
         return head, rows
 
+    def records(self) -> Iterator[Record]:
+        # its own connection: the cursor is read while this thread's connection may be used for other things
+        connection = sqlite3.connect(self.file.path, timeout=BUSY_TIMEOUT_S)
+        try:
+            yield from connection.execute("SELECT name, value FROM records WHERE value IS NOT NULL")
+        finally:
+            connection.close()
+
     def put(self, records: list[Record], after: Head) -> Head:
         epoch, version = after.epoch, after.version + 1
         with self.file.write() as conn:
@@ -118,14 +126,18 @@ class SqliteStore:
                     "SET version = excluded.version, value = excluded.value",
                     [(name, version, value) for name, value in part])
             conn.execute("UPDATE head SET version = ?", (version,))
-        return Head(epoch, version)
+            horizon = purge_horizon(version)
+            if horizon is not None:
+                conn.execute("DELETE FROM records WHERE value IS NULL AND version <= ?", (horizon,))
+                conn.execute("UPDATE head SET purged = ?", (horizon,))
+        return Head(epoch, version, horizon or after.purged)
 
     def wipe(self) -> Head:
         with self.file.write() as conn:
             conn.execute("DELETE FROM records")
             conn.execute("DELETE FROM due")
             conn.execute("DELETE FROM leases")
-            conn.execute("UPDATE head SET epoch = epoch + 1, version = 0")
+            conn.execute("UPDATE head SET epoch = epoch + 1, version = 0, purged = 0")
             epoch, version = conn.execute("SELECT epoch, version FROM head").fetchone()
         return Head(epoch, version)
 

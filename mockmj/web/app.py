@@ -7,12 +7,14 @@ through once routed lives in web/api.py; the hot path (web/hot.py) takes the bus
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from mockmj.config import Settings
 from mockmj.store.base import RETRY_AFTER_S, StoreUnavailable
@@ -92,8 +94,57 @@ def _create_app(settings: Settings | None) -> Flask:
     register_control(app, mock)  # the control plane has its own spec and routes
     request_log = install_logs(app, mock)
     lead_browsers_to_the_dashboard(app)
+    # the hot path hands every body without a Content-Length to Flask, so Flask's side is where they are counted
+    app.wsgi_app = CappedBodies(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
     app.wsgi_app = HotPath(app, mock, request_log)  # type: ignore[method-assign]
     return app
+
+
+class CappedBodies:
+    """A body without a Content-Length (chunked) counted against the size limit as one with it is: over it, a 413.
+    werkzeug reads such a body only up to the limit and silently drops the rest, so a 40 MB body could be taken
+    for its first 32 MiB (or for valid JSON followed by megabytes of spaces)."""
+
+    def __init__(self, app: Callable[..., Any], limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        # werkzeug, as HTTP/1.1 says, ignores a Content-Length that comes with Transfer-Encoding: chunked
+        framed = environ.get("CONTENT_LENGTH") and "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if not framed and "wsgi.input" in environ:
+            environ["wsgi.input"] = _CappedInput(environ["wsgi.input"], self.limit)
+        return self.app(environ, start_response)
+
+
+class _CappedInput:
+    """Reads the whole body (up to one byte past the limit) at the first read, and refuses it when over."""
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        self._stream, self._limit = stream, limit
+        self._body: io.BytesIO | None = None
+
+    def _filled(self) -> io.BytesIO:
+        if self._body is None:
+            parts, size = [], 0
+            while size <= self._limit:
+                part = self._stream.read(min(1 << 20, self._limit + 1 - size))
+                if not part:
+                    break
+                parts.append(part)
+                size += len(part)
+            if size > self._limit:
+                raise RequestEntityTooLarge()
+            self._body = io.BytesIO(b"".join(parts))
+        return self._body
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._filled().read(-1 if size is None else size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._filled().readline(-1 if size is None else size)
+
+    def __iter__(self) -> Any:
+        return iter(self._filled())
 
 
 def _view(mock: Mock, op: Operation, mode: str | None) -> Callable[..., Response]:

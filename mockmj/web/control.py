@@ -17,6 +17,7 @@ from mockmj.engine.rules import RequestFacts
 from mockmj.model.buttons import BUTTON_KINDS, parse_custom_id
 from mockmj.model.errors import Refusal
 from mockmj.model.masking import mask_key_field
+from mockmj.model.settings import BALANCE_LIMIT, rate_limit_problem
 from mockmj.store.base import RETRY_AFTER_S
 from mockmj.version import __version__
 from mockmj.web.dashboard import dashboard_handlers
@@ -260,8 +261,13 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
         changes: dict[str, Any] = {}
         if "balance" in body:
             changes["balance"] = int(body["balance"])
+            if abs(changes["balance"]) > BALANCE_LIMIT:
+                raise ControlError(400, f"balance must be between -{BALANCE_LIMIT} and {BALANCE_LIMIT}")
         if "rateLimit" in body:
             changes["rateLimit"] = float(body["rateLimit"]) if body["rateLimit"] is not None else None
+            problem = rate_limit_problem(changes["rateLimit"])
+            if problem:
+                raise ControlError(400, f"rateLimit {problem}")
         if "allowedOperations" in body:
             changes["allowedOperations"] = body["allowedOperations"]
         described = engine.update_key(key, changes)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
 
-from mockmj.model.masking import masked
+from mockmj.model.masking import masked, masked_path
 from mockmj.web.exchange import api_key_of
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ class RequestLog:
             self.states.observe(task)
         if not access_log.isEnabledFor(logging.INFO):
             return
-        key = masked(key)
+        key, path = masked(key), masked_path(path)
         fields = {"method": method, "path": path, "status": status, "code": code, "key": key, "ms": round(ms, 1),
                   "taskId": task_id, **client_fields(environ)}
         text = f"{method} {path} {status}"

@@ -46,7 +46,7 @@ class Mock:
         self.spec: ApiSpec = load_spec()
         self.control_spec: ApiSpec = load_spec("control-openapi.yaml")
         self.journal = Journal(settings.journal_size, settings.journal_bytes, self.engine.store)
-        self.findings = Findings(thresholds_of(settings))
+        self.findings = Findings(thresholds_of(settings), max_tasks=settings.max_tasks)
         self.rules: Rules = self.engine.rules  # changed only through the engine's rule methods
         self.callbacks = Callbacks(self.engine)
         self.before_handler: list[Callable[[Operation, Context], Reply | None]] = []

@@ -42,19 +42,49 @@ class SuiteRun:
         return "\n".join(lines) + "\n--- output tail ---\n" + self.output[-3000:]
 
 
+def suite_args(args: list[str], report_stem: Path) -> list[str]:
+    return ["contracts", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--assert=plain",
+            "--mj-report", str(report_stem), *args]
+
+
+def suite_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MJ_")}
+    full_env.update(env or {})
+    return full_env
+
+
+def read_report(report_stem: Path) -> dict[str, Any]:
+    json_path = report_stem.with_name(report_stem.name + ".json")
+    return json.loads(json_path.read_text(encoding="utf-8")) if json_path.exists() else {"clauses": []}
+
+
 def run_suite(args: list[str], report_stem: Path, timeout: float = 240.0,
               env: dict[str, str] | None = None) -> SuiteRun:
     """`python -m pytest contracts ARGS --mj-report STEM` from the repository root."""
-    cmd = [sys.executable, "-m", "pytest", "contracts", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-           "--assert=plain",
-           "--mj-report", str(report_stem), *args]
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MJ_")}
-    full_env.update(env or {})
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=full_env,
+    cmd = [sys.executable, "-m", "pytest", *suite_args(args, report_stem)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=suite_env(env),
                           check=False)
-    json_path = report_stem.with_name(report_stem.name + ".json")
-    report = json.loads(json_path.read_text(encoding="utf-8")) if json_path.exists() else {"clauses": []}
-    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, report)
+    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, read_report(report_stem))
+
+
+def run_many(runs: dict[str, tuple[list[str], Path]], parallel: int = 2, timeout: float = 900.0) -> dict[str, SuiteRun]:
+    """Several runs of the suite (name → (ARGS, report stem)), `parallel` at a time, each a fresh pytest session
+    in a process forked from one warm interpreter (forkserver.py): the same runs as `run_suite`, cheaper."""
+    jobs = [{"id": name, "args": suite_args(args, stem), "env": suite_env(),
+             "output": str(stem.with_name(stem.name + ".out"))} for name, (args, stem) in runs.items()]
+    proc = subprocess.run([sys.executable, "-m", "tests.contract_selftest.forkserver", str(parallel)], cwd=REPO,
+                          input=json.dumps(jobs), capture_output=True, text=True, timeout=timeout, check=False)
+    codes = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("{"):
+            done = json.loads(line)
+            codes[done["id"]] = done["returncode"]
+    out = {}
+    for job in jobs:
+        stem = runs[job["id"]][1]
+        output = Path(job["output"]).read_text("utf-8", "replace") if Path(job["output"]).exists() else proc.stderr
+        out[job["id"]] = SuiteRun(codes.get(job["id"], -1), output, read_report(stem))
+    return out
 
 
 def run_command(args: list[str], cwd: Path, timeout: float = 300.0) -> SuiteRun:
@@ -81,7 +111,7 @@ def served(*args: str) -> Iterator[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded CI machine can take its time to start granian
         while True:
             try:
                 if requests.get(f"{base}/_mockmj/health", timeout=1).status_code == 200:

@@ -78,10 +78,10 @@ def animate_small(c: Client, **extra: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- the full path
 def test_imagine_u1_animate_upscale_extend(vc: Client) -> None:
     grid = run(vc, submit(vc, "/mj/submit/imagine", {"prompt": "a quiet harbour"})["result"])[1]
-    assert grid["version"] == "7"
+    assert grid["version"] == ("v 8.1" if is_proxy(vc) else "8.1")  # the default model
     upscaled = press(vc, grid, "U1")
     labels = [b["label"] for b in upscaled["buttons"]]
-    assert labels[:2] == ["Upscale (Subtle)", "Upscale (Creative)"]
+    assert labels[:2] == ["Vary (Subtle)", "Vary (Strong)"]  # V8: no Upscale (Subtle/Creative) buttons
     assert {"Animate (High motion)", "Animate (Low motion)"} <= set(labels)
     assert button(upscaled, "Animate (High motion)").startswith("MJ::JOB::animate_high::1::")
 

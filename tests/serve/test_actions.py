@@ -92,7 +92,7 @@ def shown(task: dict[str, Any]) -> list[tuple[str, str, str]]:
 @pytest.fixture(scope="module")
 def pc() -> Iterator[Client]:
     """One per-poll mock for the module: every fetch moves a task one step, so nothing waits on time."""
-    yield from mock_client(timing="per-poll", seed=7)
+    yield from mock_client(timing="per-poll", seed=7, default_version="7")  # V7 buttons: upscale, zoom, pan
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def grid(pc: Client) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def quiet() -> Iterator[tuple[Client, dict[str, Any], dict[str, Any]]]:
     """A second mock holding only a grid and its U1, for tests that count tasks (listing stays short)."""
-    server = start_mock(timing="per-poll", seed=8, strict=True)
+    server = start_mock(timing="per-poll", seed=8, strict=True, default_version="7")
     c = Client(server)
     grid = finished(c, submit(c, "/mj/submit/imagine", {"prompt": "a quiet pond"}))
     _, up = child(c, grid, button(grid, "U1"))

@@ -164,3 +164,21 @@ def test_the_testcontainers_modules_pin_the_image_of_this_version() -> None:
     assert f"mockmj:{version}" == DEFAULT_IMAGE
     node = (ROOT / "examples" / "node" / "src" / "mockmj-container.ts").read_text(encoding="utf-8")
     assert f'export const DEFAULT_IMAGE = "{DEFAULT_IMAGE}";' in node
+
+
+def test_the_testcontainers_setters_set_settings_the_server_reads() -> None:
+    """Each with_* setter sets a MOCKMJ_* variable that `mockmj serve` knows, to the value it was given (no
+    engine is needed to build the container's description: the API version is given, so none is asked)."""
+    from mockmj.testcontainers import MockMJContainer
+
+    container = (MockMJContainer(docker_client_kw={"version": "1.41"}, timing="manual").with_seed(7)
+                 .with_dialect("proxy").with_api_keys("sk-a", "sk-b").with_control_token("ct")
+                 .with_public_url("http://mock:8080").with_store("sqlite:/var/lib/mockmj/m.db").with_workers(2)
+                 .with_setting("journal_size", 50).with_setting("strict", True))
+    assert unknown_environment(container.env) == []
+    settings = load_settings(None, environ={**image_env(), **container.env})
+    assert (settings.timing, settings.seed, settings.dialect, settings.control_token) == ("manual", 7, "proxy", "ct")
+    assert [key.key for key in settings.keys] == ["sk-a", "sk-b"] and container.api_key == "sk-a"
+    assert (settings.public_url, settings.store, settings.workers) == ("http://mock:8080",
+                                                                      "sqlite:/var/lib/mockmj/m.db", 2)
+    assert (settings.journal_size, settings.strict) == (50, True)

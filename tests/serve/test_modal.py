@@ -68,7 +68,7 @@ def account(c: Client) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def pc() -> Iterator[Client]:
-    yield from mock_client(timing="per-poll", seed=11)
+    yield from mock_client(timing="per-poll", seed=11, default_version="7")  # Custom Zoom and Pan are V7 buttons
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def upscaled_image(pc: Client, upscaled: dict[str, Any]) -> Image.Image:
 
 @pytest.fixture
 def remix_client(make_server: Callable[..., MockServer]) -> Client:
-    return Client(make_server(timing="per-poll", seed=5))
+    return Client(make_server(timing="per-poll", seed=5, default_version="7"))
 
 
 # ------------------------------------------------------------------------------------------- Custom Zoom
@@ -256,7 +256,7 @@ def test_cancel_of_a_finished_task_is_refused(pc: Client, upscaled: dict[str, An
 # ------------------------------------------------------------------------------------------- no slot
 def test_a_window_takes_no_slot_until_it_is_confirmed(manual: Client) -> None:
     c = manual
-    _, up = grid_and_upscale(c)
+    _, up = grid_and_upscale(c, "a lighthouse on a cliff --v 7")  # Custom Zoom is a V7 button
     for i in range(3):  # fill the account's three slots
         assert submit(c, "/mj/submit/imagine", {"prompt": f"busy {i}"})["code"] == 1
     assert (account(c)["running"], account(c)["waiting"]) == (3, 0)

@@ -138,8 +138,8 @@ def test_modal_is_code_21(proxy: Client) -> None:
     grid = finished_imagine(proxy)
     up = submit(proxy, "/mj/submit/action", {"taskId": grid["id"], "customId": grid["buttons"][0]["customId"]})
     upscaled = proxy.finish(up["result"])
-    zoom = next(b for b in upscaled["buttons"] if b["label"] == "Custom Zoom")
-    answer = submit(proxy, "/mj/submit/action", {"taskId": upscaled["id"], "customId": zoom["customId"]})
+    region = next(b for b in upscaled["buttons"] if b["label"] == "Vary (Region)")  # a window in every version
+    answer = submit(proxy, "/mj/submit/action", {"taskId": upscaled["id"], "customId": region["customId"]})
     assert (answer["code"], answer["description"]) == (21, "Waiting for window confirm")
     assert answer["properties"]["remix"] is True
     assert proxy.fetch(answer["result"])["status"] == "MODAL"

@@ -235,3 +235,30 @@ def test_one_request_asks_a_shared_store_once_whether_other_workers_wrote(shared
     assert answer.status_code == 200
     assert len(looks) == 1  # auth, rules, the task: one catch-up for the whole request
     app.extensions["mockmj"].callbacks.stop()
+
+
+def test_tombstones_are_purged_and_a_worker_far_behind_reloads(shared_store: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deleted records do not pile up in the store; a worker that missed deletions since purged still forgets."""
+    from mockmj.store import records
+
+    monkeypatch.setattr(records, "PURGE_EVERY", 5)
+    monkeypatch.setattr(records, "PURGE_LAG", 10)
+    settings = load_settings(store=shared_store, timing="manual", seed=5)
+    busy, idle = create_app(settings), create_app(settings)
+    a, b = busy.test_client(), idle.test_client()
+    first = a.post("/mj/submit/imagine", json={"prompt": "gone soon"}, headers=KEY).get_json()["result"]
+    assert b.get(f"/mj/task/{first}/fetch", headers=KEY).status_code == 200  # the idle worker has seen it
+    for n in range(60):  # tasks made and dropped again and again: a tombstone each time
+        a.post("/mj/submit/imagine", json={"prompt": f"p{n}"}, headers=KEY)
+        a.post("/_mockmj/reset", json={"key": "tenant-a"})
+    kept = a.post("/mj/submit/imagine", json={"prompt": "kept"}, headers=KEY).get_json()["result"]
+    store = busy.extensions["mockmj"].engine.store
+    head, rows = store.changes(0)
+    assert head.purged > 0
+    tombstones = [name for name, value in rows if value is None]
+    assert len(tombstones) <= 2 * (records.PURGE_LAG + records.PURGE_EVERY), tombstones  # not one per task made
+    assert b.get(f"/mj/task/{first}/fetch", headers=KEY).status_code == 404  # deleted, though purged since
+    assert {t["id"] for t in b.get("/mj/task/list", headers=KEY).get_json()} == {kept}
+    for app in (busy, idle):
+        app.extensions["mockmj"].callbacks.stop()

@@ -4,6 +4,7 @@ the request stays in the worker's memory or is charged, and the next request aft
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,18 @@ def test_a_write_the_store_refuses_is_a_503_and_leaves_no_trace(app: Any, method
     assert balance(c) == money  # nothing charged
     again = c.post("/mj/submit/imagine", json={"prompt": "after"}, headers=KEY).get_json()
     assert again["code"] == 1 and ids_of(c) == {kept, again["result"]}
+
+
+def test_a_503_is_in_the_access_log(app: Any, monkeypatch: pytest.MonkeyPatch,
+                                    caplog: pytest.LogCaptureFixture) -> None:
+    c = app.test_client()
+    Failing(app, "head", monkeypatch)
+    with caplog.at_level(logging.INFO, logger="mockmj.access"):
+        assert c.get("/mj/task/x/fetch", headers=KEY).status_code == 503
+        assert c.post("/mj/submit/imagine", json={"prompt": "p"}, headers=KEY).status_code == 503
+    lines = [r.getMessage() for r in caplog.records if r.name == "mockmj.access"]
+    assert any("/mj/task/x/fetch" in line and "503" in line for line in lines), lines
+    assert any("/mj/submit/imagine" in line and "503" in line for line in lines), lines
 
 
 def test_health_names_the_stores_problem(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:

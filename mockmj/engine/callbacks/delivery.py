@@ -45,6 +45,7 @@ from mockmj.engine import codec
 from mockmj.engine.callbacks.fairpool import Batch, FairPool, Job
 from mockmj.model.jsonio import compact
 from mockmj.model.tasks import Milestone, Status, Task
+from mockmj.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from mockmj.engine.facade import Engine
@@ -191,6 +192,9 @@ class Callbacks:
         self._cond = threading.Condition()
         self._last_order: dict[str, float] = {}
         self._held: dict[str, tuple[str, dict[str, Any], Milestone]] = {}  # reorder fault
+        self._requeue: list[_Due] = []  # claimed, not delivered for a store error: back to the store when it answers
+        self._unreleased: list[str] = []  # tasks whose lease could not be released yet
+        self._stalled: set[str] = set()  # tasks of this claim with a callback kept for later
         self._pool = FairPool(WORKERS, PER_TENANT)
         self._generation = 0  # bumped by a full reset: attempts still in flight then are not recorded
         self._timers: set[threading.Timer] = set()
@@ -291,6 +295,8 @@ class Callbacks:
                 self._stopping.wait(ERROR_PAUSE_S)
 
     def _tick(self) -> None:
+        if self._requeue or self._unreleased:
+            self._settle_store()
         if self.engine.clock.virtual:
             # virtual time moves only in advance(), which sends what fell due itself, in order
             with self._cond:
@@ -326,16 +332,42 @@ class Callbacks:
             batch.wait(lambda: self._pool.stopped)
 
     def _settle(self, due: _Due, synchronous: bool, release: list[str], overflow: bool = False) -> None:
+        """Deliver one claimed callback. When the store fails meanwhile it is not lost: it (and every later one of
+        its task in this claim, so that none overtakes it) goes back to the due callbacks once the store answers."""
         try:
+            if due.task_id in self._stalled:
+                raise StoreUnavailable(self.engine.store.url, "an earlier callback of this task is waiting")
             self._deliver(due, synchronous, overflow)
+        except StoreUnavailable as exc:
+            log.warning("callbacks: task %s: kept for later (%s)", due.task_id, exc)
+            with self._cond:
+                self._stalled.add(due.task_id)
+                self._requeue.append(due)
         except Exception:
-            log.warning("callbacks: task %s: not sent (the store failed)", due.task_id, exc_info=True)
+            log.exception("callbacks: task %s: not sent", due.task_id)
         finally:
             if release:
-                try:
-                    self._due.release(release)
-                except Exception:
-                    log.warning("callbacks: could not release task %s", due.task_id, exc_info=True)
+                with self._cond:
+                    self._stalled.discard(due.task_id)
+                    self._unreleased.extend(release)
+                self._settle_store()
+
+    def _settle_store(self) -> None:
+        """Give the store back what this worker owes it: callbacks to send later, leases to release (left here
+        when the store failed; tried again on every tick until it answers)."""
+        with self._cond:
+            requeue, self._requeue = self._requeue, []
+            unreleased, self._unreleased = self._unreleased, []
+        try:
+            if requeue:
+                self._due.push(requeue)  # before the release: another worker must not claim a later one first
+                requeue = []
+            if unreleased:
+                self._due.release(unreleased)
+        except StoreUnavailable:
+            with self._cond:
+                self._requeue[:0] = requeue
+                self._unreleased[:0] = unreleased
 
     def _deliver(self, due: _Due, synchronous: bool, overflow: bool = False) -> None:
         """Decide what this milestone sends (under the engine's lock), then send it from this worker."""
@@ -438,7 +470,10 @@ class Callbacks:
             "payload": payload,
         }
         if self._shared is not None:
-            self._shared.append(entry)  # outside `_cond`: the store may wait for another worker
+            try:
+                self._shared.append(entry)  # outside `_cond`: the store may wait for another worker
+            except StoreUnavailable as exc:  # the callback went (or was decided): only its outbox line is lost
+                log.warning("callbacks: outbox entry of task %s not kept: %s", attempt.task_id, exc)
             return
         with self._cond:
             self._total += 1

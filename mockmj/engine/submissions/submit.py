@@ -26,7 +26,7 @@ from mockmj.model.errors import Refusal, param
 from mockmj.model.outcomes import Outcome
 from mockmj.model.prompts import parse_zoom
 from mockmj.model.tasks import Action, Status, Task
-from mockmj.model.versions import upscaler
+from mockmj.model.versions import Defaults, as_draft, is_draft, upscaler, version_of, wants_hd, without_draft
 
 GRID_ACTIONS = (Action.IMAGINE, Action.VARIATION, Action.REROLL, Action.BLEND, Action.ZOOM, Action.PAN,
                 Action.EDIT, Action.RETEXTURE, Action.VIDEO)  # what 🔄 can make again
@@ -110,17 +110,50 @@ def imagine(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     if uploads.pending:
         urls = " ".join(uploads.url(p) for p, _, _ in uploads.pending)
         prompt, prompt_en = f"{urls} {prompt}", f"{urls} {prompt_en}"
+    account = None
+    if any(a.draft for a in engine.settings.accounts):
+        # trueai's account option IsDraft: the prompt Midjourney gets is a draft, without version flags
+        account = engine.choose_account(body.get("accountFilter"), caller.mode)
+        if account_drafts(engine, account):
+            prompt_en = as_draft(prompt_en)
+    recipe, button_set = grid_recipe(prompt_en, engine.model_defaults())
     spec = NewTask(
         action=Action.IMAGINE,
         prompt=prompt,
         prompt_en=prompt_en,
         description=f"/imagine {prompt}",
-        button_set="grid",
-        recipe={"kind": "grid", "aspect": list(images.parse_aspect(prompt_en))},
+        button_set=button_set,
+        recipe=recipe,
         bot_type=_bot_type(body),
         final_prompt=prompt_en,
+        account=account,
     )
     return _launch(engine, caller, spec, body, outcome, uploads)
+
+
+def grid_recipe(prompt_en: str, defaults: Defaults) -> tuple[dict[str, Any], str]:
+    """The grid an imagine renders, and its buttons: V8.x renders 2K cells with --hd, a V8.1 draft the
+    512² images of its batch (the first four: see docs/versions.md); a V7 draft offers Enhance."""
+    recipe: dict[str, Any] = {"kind": "grid", "aspect": list(images.parse_aspect(prompt_en))}
+    version = version_of(prompt_en, defaults)
+    draft = is_draft(prompt_en)
+    if draft and version.draft_scale != 1:
+        recipe["scale"] = version.draft_scale
+    elif wants_hd(prompt_en) and version.hd_factor != 1:
+        recipe["scale"] = version.hd_factor
+    return recipe, "draft_grid" if draft and version.draft_enhance else "grid"
+
+
+def _enhance(c: Click) -> tuple[NewTask, Window]:
+    """Enhance under a V7 draft grid: the same prompt again at full quality, a grid of its own."""
+    base = c.parent.final_prompt or c.parent.prompt_en or ""
+    final = without_draft(base)
+    recipe = {"kind": "grid", "aspect": list(images.parse_aspect(final))}
+    return c.child(c.parent.action, "Enhance", "grid", recipe, final_prompt=final), None  # a grid, as the draft was
+
+
+def account_drafts(engine: Engine, account: Account) -> bool:
+    return any(a.draft for a in engine.settings.accounts if a.instance_id == account.instance_id)
 
 
 # --------------------------------------------------------------------------------------- blend
@@ -294,7 +327,8 @@ def action(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         status = engine.status_of(parent)
         if status is not Status.SUCCESS:
             raise param("task_status", f"task {parent.id} is {status.value}: buttons can be used only at SUCCESS")
-        own = {b["customId"] for b in buttons_for(parent.button_set, parent.message_hash, parent.final_prompt)}
+        own = {b["customId"] for b in buttons_for(parent.button_set, parent.message_hash, parent.final_prompt,
+                                                  engine.model_defaults())}
         if custom_id not in own:
             raise param("custom_id_unknown", f"customId '{custom_id}' is not one of the buttons of task {parent.id}")
         return press_button(engine, caller, body, parent, press, custom_id)
@@ -402,6 +436,7 @@ BUTTONS: dict[str, Callable[[Click], tuple[NewTask, Window]]] = {
     "upscale": _upscale, "variation": _variation, "reroll": _reroll, "upscale_hd": _upscale_hd, "vary": _vary,
     "inpaint": _inpaint, "zoom": _zoom, "custom_zoom": _custom_zoom, "pan": _pan, "picreader": _picreader,
     "picread_retry": _picread_retry, "prompt_analyzer": _prompt_analyzer, "show_details": _show_details,
+    "enhance": _enhance,
     **VIDEO_BUTTONS,
 }
 
