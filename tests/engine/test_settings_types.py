@@ -53,5 +53,5 @@ def test_config_reexports_the_core_types() -> None:
 
 @pytest.mark.parametrize("changes", [{"default_rate_limit": 0.0}, {"keys": [KeyConfig(key="k", rate_limit=-1.0)]}])
 def test_a_rate_limit_is_within_its_range(changes: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match="rate_limit must be between 0.001 and 100000"):
+    with pytest.raises(ValueError, match=r"rate_limit must be between 0\.001 and 100000"):
         Settings(**changes).check()
