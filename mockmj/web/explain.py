@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mockmj.model.masking import masked_header
+from mockmj.model.masking import SECRET_HEADERS, masked_header
 
 if TYPE_CHECKING:
     from mockmj.web.render import Reply
@@ -30,25 +30,36 @@ def summary(raw: bytes | None, mimetype: str = "application/json") -> str | None
     return text + ("…" if len(raw) > BODY_CHARS else "")
 
 
+# A header's usual spelling from its WSGI name ("HTTP_USER_AGENT" → "User-Agent"), worked out once per name:
+# clients send the same few headers again and again. Bounded, so that made-up header names cannot grow it.
+_NAMES: dict[str, str] = {}
+MAX_NAMES = 512
+
+
 def _header_name(wsgi_name: str) -> str:
-    return "-".join(part.capitalize() for part in wsgi_name.split("_"))
+    name = _NAMES.get(wsgi_name)
+    if name is None:
+        name = "-".join(part.capitalize() for part in wsgi_name.removeprefix("HTTP_").split("_"))
+        if len(_NAMES) < MAX_NAMES:
+            _NAMES[wsgi_name] = name
+    return name
 
 
 def request_headers(environ: dict[str, Any]) -> dict[str, str]:
     """The request's headers as the client sent them (names in their usual spelling), masked and bounded."""
     headers: dict[str, str] = {}
     extra = 0
-    for name, value in environ.items():
-        if name.startswith("HTTP_"):
-            name = _header_name(name[5:])
-        elif name in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            name = _header_name(name)
-        else:
+    for wsgi_name, value in environ.items():
+        if not (wsgi_name.startswith("HTTP_") or (wsgi_name in ("CONTENT_TYPE", "CONTENT_LENGTH") and value)):
             continue
         if len(headers) >= MAX_HEADERS:
             extra += 1
             continue
-        headers[name] = masked_header(name, str(value))[:HEADER_CHARS]
+        name = _header_name(wsgi_name)
+        value = str(value)
+        if name.lower() in SECRET_HEADERS:
+            value = masked_header(name, value)
+        headers[name] = value if len(value) <= HEADER_CHARS else value[:HEADER_CHARS]
     if extra:
         headers["(more)"] = f"{extra} more headers not kept"
     return headers
