@@ -76,8 +76,11 @@ def answer(app: Flask, method: str, path: str, **kw: Any) -> tuple[str, list[tup
 
 
 def journal(app: Flask) -> list[dict[str, Any]]:
+    """The journal's entries without their latency, and a 429's wall-clock wait (see without_wait)."""
     items = app.test_client().get("/_mockmj/requests").get_json()["items"]
-    return [{k: v for k, v in item.items() if k != "latencyMs"} for item in items]
+    wait = re.compile(RETRY_WAIT.pattern.decode())
+    return [{k: wait.sub("retry in <wait>s", v) if k == "responseBody" and v else v
+             for k, v in item.items() if k != "latencyMs"} for item in items]
 
 
 def findings(app: Flask) -> Any:
