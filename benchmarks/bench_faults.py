@@ -38,9 +38,11 @@ from typing import Any
 
 import requests
 
+from mockmj.engine.callbacks.delivery import LEASE_S
+
 ORDER = {"SUBMITTED": 1, "IN_PROGRESS": 3, "SUCCESS": 4, "FAILURE": 4, "CANCEL": 4}
 TERMINAL = {"SUCCESS", "FAILURE", "CANCEL"}
-KEY = {"Authorization": "Bearer bench"}
+SETTLE_QUIET_S, SETTLE_MAX_S = 5.0, 100.0  # after the run: until no callback arrived for this long, at most that
 
 
 def free_port() -> int:
@@ -74,7 +76,10 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 256  # the default 5 resets connections under load: callbacks lost by the receiver
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -119,7 +124,7 @@ class Run:
     def __init__(self, base: str, hook: str, seconds: float) -> None:
         self.base, self.hook, self.seconds = base, hook, seconds
         self.lock = threading.Lock()
-        self.acked: list[str] = []
+        self.acked: list[tuple[str, str]] = []  # (key, task id)
         self.statuses: Counter[int] = Counter()
         self.errors_5xx: list[tuple[float, int, bool]] = []  # (time, status, envelope)
         self.transport = 0
@@ -127,10 +132,11 @@ class Run:
         self.recovery: list[tuple[str, float]] = []
         self.started = time.monotonic()
 
-    def call(self, method: str, path: str, **kw: Any) -> requests.Response | None:
+    def call(self, method: str, path: str, key: str = "bench-0", **kw: Any) -> requests.Response | None:
         try:
             with requests.Session() as fresh:
-                answer = fresh.request(method, self.base + path, headers=KEY, timeout=60, **kw)
+                answer = fresh.request(method, self.base + path, headers={"Authorization": f"Bearer {key}"},
+                                       timeout=60, **kw)
         except requests.RequestException:
             with self.lock:
                 self.transport += 1
@@ -142,19 +148,20 @@ class Run:
                 self.errors_5xx.append((time.monotonic(), answer.status_code, enveloped))
         return answer
 
-    def client(self) -> None:
+    def client(self, key: str) -> None:
+        """One client with its own key (a tenant of its own, as the clients of a team sharing a mock)."""
         end = self.started + self.seconds
         while time.monotonic() < end:
-            answer = self.call("POST", "/mj/submit/imagine", json={"prompt": "a gull", "notifyHook": self.hook})
+            answer = self.call("POST", "/mj/submit/imagine", key, json={"prompt": "a gull", "notifyHook": self.hook})
             if answer is None or answer.status_code != 200 or answer.json().get("code") != 1:
                 time.sleep(0.2)
                 continue
             task_id = answer.json()["result"]
             with self.lock:
-                self.acked.append(task_id)
+                self.acked.append((key, task_id))
             poll_end = time.monotonic() + 15
             while time.monotonic() < min(poll_end, end):
-                seen = self.call("GET", f"/mj/task/{task_id}/fetch")
+                seen = self.call("GET", f"/mj/task/{task_id}/fetch", key)
                 if seen is not None and seen.status_code == 200 and seen.json().get("status") in TERMINAL:
                     break
                 time.sleep(0.2)
@@ -226,7 +233,7 @@ def bench(store_kind: str, clients: int, seconds: float) -> None:
     port = free_port()
     serve = subprocess.Popen([sys.executable, "-m", "mockmj", "serve", "--port", str(port), "--workers", "2",
                               "--timing", "fast", "--store", store, "--quiet"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.DEVNULL, stderr=(folder / "serve.log").open("w"), text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -242,14 +249,17 @@ def bench(store_kind: str, clients: int, seconds: float) -> None:
                        timeout=30).raise_for_status()
         receiver = Receiver()
         run = Run(base, receiver.url, seconds)
-        threads = [threading.Thread(target=run.client, daemon=True) for _ in range(clients)]
+        threads = [threading.Thread(target=run.client, args=(f"bench-{n}",), daemon=True) for n in range(clients)]
         faults = threading.Thread(target=inject, args=(run, store_kind, serve, redis, db), daemon=True)
         for thread in [*threads, faults]:
             thread.start()
         for thread in [*threads, faults]:
             thread.join(timeout=seconds + 180)
-        time.sleep(10)  # the last tasks finish and their callbacks arrive
+        # the last tasks finish, and what the killed worker had claimed is claimed again once its lease runs out
+        killed = [start for start, _, what in run.windows if what.startswith("kill")]
+        settle(receiver, not_before=(killed[0] + LEASE_S + 2) if killed else 0.0)
         report(store_kind, run, receiver, serve)
+        print(f"server log: {folder / 'serve.log'}")
     finally:
         serve.send_signal(signal.SIGTERM)
         try:
@@ -260,11 +270,24 @@ def bench(store_kind: str, clients: int, seconds: float) -> None:
             redis.stop()
 
 
+def settle(receiver: Receiver, not_before: float) -> None:
+    started = time.monotonic()
+    last, count = started, -1
+    while time.monotonic() - started < SETTLE_MAX_S and (time.monotonic() - last < SETTLE_QUIET_S
+                                                         or time.monotonic() < not_before):
+        with receiver.lock:
+            now_count = sum(len(v) for v in receiver.arrivals.values())
+        if now_count != count:
+            count, last = now_count, time.monotonic()
+        time.sleep(0.5)
+    print(f"(callbacks settled {time.monotonic() - started:.0f} s after the run)")
+
+
 def report(store_kind: str, run: Run, receiver: Receiver, serve: subprocess.Popen[str]) -> None:
-    ids = list(run.acked)
+    ids = [task_id for _, task_id in run.acked]
     lost = 0
-    for task_id in ids:
-        answer = run.call("GET", f"/mj/task/{task_id}/fetch")
+    for key, task_id in run.acked:
+        answer = run.call("GET", f"/mj/task/{task_id}/fetch", key)
         if answer is None or answer.status_code != 200 or answer.json().get("status") not in TERMINAL:
             lost += 1
     inside = [e for e in run.errors_5xx if any(s <= e[0] <= end for s, end, _ in run.windows)]
@@ -276,6 +299,7 @@ def report(store_kind: str, run: Run, receiver: Receiver, serve: subprocess.Pope
     last_not_terminal = sum(1 for got in arrivals.values() if got and got[-1].get("status") not in TERMINAL
                             and any(p.get("status") in TERMINAL for p in got))
     no_terminal = sum(1 for task_id in ids if not any(p.get("status") in TERMINAL for p in arrivals.get(task_id, [])))
+    twice = sum(1 for got in arrivals.values() if sum(p.get("status") in TERMINAL for p in got) > 1)
     print(f"\n== {store_kind}, 2 workers, {run.seconds:.0f} s")
     print(f"requests {sum(run.statuses.values())}; statuses {dict(sorted(run.statuses.items()))}; "
           f"transport errors {run.transport}")
@@ -285,7 +309,7 @@ def report(store_kind: str, run: Run, receiver: Receiver, serve: subprocess.Pope
           f"{sum(1 for *_, env in inside + outside if not env)}")
     print(f"callbacks {sum(len(v) for v in arrivals.values())} for {len(arrivals)} tasks; out of order "
           f"{backwards}; last one not terminal {last_not_terminal}; acknowledged tasks with no terminal callback "
-          f"{no_terminal}")
+          f"{no_terminal}; with two {twice}")
     for what, seconds in run.recovery:
         print(f"  {what}: health 200 again {seconds:.2f} s after")
     print(f"server still running: {serve.poll() is None}")

@@ -2,11 +2,11 @@
 
     python benchmarks/bench_wsgi.py [--calls 14000] [--access-log] [--profile fetch|submit]
 
-Times a fetch of a finished task and a submit imagine called straight on the app, beside the Flask
-"hello" of hello_app.py answering the same bytes: what is left is mockmj's own work. `--access-log` turns
-the access log on as `mockmj serve` does (written to /dev/null); `--profile` prints cProfile's top entries
-for one of the two instead. Each figure is the second best of seven runs, so that a busy machine shows
-less.
+Times a fetch of a finished task and a submit imagine called straight on the app, beside a bare WSGI
+callable and the Flask "hello" of hello_app.py answering the same bytes: what is left is mockmj's own work.
+`--access-log` turns the access log on as `mockmj serve` does (its thread writes to /dev/null);
+`--profile` prints cProfile's top entries for one of the two instead. Each figure is the second best of
+seven runs, so that a busy machine shows less.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hello_app import hello_app
+from hello_app import bare_app, hello_app
 
 from mockmj.config import AccountConfig, Settings
 from mockmj.web.app import create_app
-from mockmj.web.logs import configure_logging
+from mockmj.web.logs import configure_logging, defer_access_log
 
 App = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 IMAGINE = b'{"prompt":"a red fox in the snow --ar 3:2"}'
@@ -79,6 +79,7 @@ def main() -> None:
     if args.access_log:
         configure_logging(settings)
         logging.getLogger().handlers[0].setStream(open("/dev/null", "w"))  # noqa: SIM115 (lives with the process)
+        defer_access_log()
     app = create_app(settings)
     try:
         measure(app, args.calls, args.profile)
@@ -99,9 +100,11 @@ def measure(app: Any, calls: int, profile: str | None) -> None:
         profiler.runcall(lambda: [call(app, make()) for _ in range(calls)])
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
         return
+    bare = per_call_us(bare_app(answer), fetch, calls)
     hello = per_call_us(hello_app(answer), fetch, calls)
     fetched = per_call_us(app, fetch, calls)
     submitted = per_call_us(app, submit, calls)
+    print(f"bare WSGI callable  {bare:7.1f} µs/call")
     print(f"Flask hello         {hello:7.1f} µs/call")
     print(f"mockmj fetch        {fetched:7.1f} µs/call  ({fetched / hello:.2f}× hello)")
     print(f"mockmj submit       {submitted:7.1f} µs/call  ({submitted / hello:.2f}× hello)")

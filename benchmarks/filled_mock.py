@@ -64,7 +64,7 @@ def fill(engine: Engine, caller: Caller, tasks: int, mode: str) -> list[str]:
     ids = submit_real(engine, caller, real)
     engine.advance(CLOCK_JUMP_MS)
     templates = [engine.task(i) for i in ids]
-    assert all(t is not None and engine.status_of(t) in TERMINAL for t in templates), "tasks left unfinished"
+    assert all(t is not None and engine.views.status_of(t) in TERMINAL for t in templates), "tasks left unfinished"
     # ids of the API's format (13-digit milliseconds + 3 digits), after every id issued so far
     base_ms = engine.now() + 1
     for n in range(tasks - real):

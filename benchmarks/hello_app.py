@@ -11,9 +11,22 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response
+
+
+def bare_app(body: bytes) -> Callable[[dict[str, Any], Callable[..., Any]], list[bytes]]:
+    """The limit of a Python app on a given server: a plain WSGI callable returning the bytes, no framework."""
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", headers)
+        return [body]
+
+    return app
 
 
 def hello_app(body: bytes) -> Flask:
@@ -28,7 +41,9 @@ def hello_app(body: bytes) -> Flask:
     return app
 
 
-app = hello_app(Path(os.environ["MOCKMJ_BENCH_BODY"]).read_bytes()) if "MOCKMJ_BENCH_BODY" in os.environ else None
+_BODY = Path(os.environ["MOCKMJ_BENCH_BODY"]).read_bytes() if "MOCKMJ_BENCH_BODY" in os.environ else None
+app = hello_app(_BODY) if _BODY is not None else None
+bare = bare_app(_BODY) if _BODY is not None else None  # granian ... hello_app:bare
 
 
 def main() -> None:

@@ -394,7 +394,7 @@ def check_button_set(rec: Recorder, task: dict[str, Any], where: str) -> None:
         why = how if version is None else f"{how}: the suite's table (contracts/versions.py) has no row for it"
         rec.not_run("BTN-1", f"upscaled task {task.get('id')}: {why}")
         return
-    rec.reading("BTN-1", f"V{version} ({how.split(' reported')[0].split(' in the')[0]})")
+    rec.reading("BTN-1", f"{'' if version.startswith('niji') else 'V'}{version}")
     found = upscaled_problems(task, version, table)
     rec.check("BTN-1", not found, lambda: f"{where}: upscaled task {task.get('id')} ({how}): {'; '.join(found)}")
 

@@ -75,6 +75,8 @@ def test_probe_lifecycle(probe: Followed, client: Client, rec: Recorder, observe
         if final is not None:
             rec.check("TASK-4", final.get("state") == probe.state,
                       lambda: f"state sent {probe.state!r}, fetched {short(final.get('state'))}")
+        if probe.finished:
+            observer.fetch(client, tid)  # once more: a terminal status never changes (LIFE-2)
     need(probe.finished, f"the probe did not finish within --mj-task-timeout "
                          f"({describe_history(probe.snapshots)})")
 

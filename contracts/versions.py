@@ -87,6 +87,11 @@ def version_of(task: dict[str, Any]) -> tuple[str | None, str]:
     return None, "the task reports no version and its prompt names none (the deployment's default decides)"
 
 
+def label(version: str) -> str:
+    """"V7", "V8.1", "niji 6": how the documentation names a version."""
+    return version if version.startswith("niji") else f"V{version}"
+
+
 def expected_upscaled(version: str) -> VersionButtons | None:
     return BUTTONS_BY_VERSION.get(version)
 
@@ -99,9 +104,9 @@ def upscaled_problems(task: dict[str, Any], version: str, table: VersionButtons)
         if parsed is not None:
             kinds.setdefault(parsed.kind, []).append(parsed.detail)
     problems = []
-    upscalers = set(kinds.get("upscale_more", []))
+    upscalers = set(kinds.get("upscale_more", []))  # "upsample_v7_2x_subtle": the version is in the id
     if upscalers != table.upscalers:
-        problems.append(f"V{version} upscalers should be {sorted(table.upscalers) or 'none'}, are "
+        problems.append(f"{label(version)} upscalers should be {sorted(table.upscalers) or 'none'}, are "
                         f"{sorted(upscalers) or 'none'}")
     vary = set(kinds.get("vary", []))
     if vary != {"low_variation", "high_variation"} or "inpaint" not in kinds:
@@ -110,19 +115,20 @@ def upscaled_problems(task: dict[str, Any], version: str, table: VersionButtons)
     zoom = set(kinds.get("outpaint", [])) == {"50", "75"} and "custom_zoom" in kinds
     some_zoom = bool(kinds.get("outpaint")) or "custom_zoom" in kinds
     if table.zoom and not zoom:
-        problems.append(f"V{version} should offer Zoom Out 2x, 1.5x and Custom Zoom")
+        problems.append(f"{label(version)} should offer Zoom Out 2x, 1.5x and Custom Zoom")
     if not table.zoom and some_zoom:
-        problems.append(f"V{version} has no Zoom buttons, yet the task offers some")
+        problems.append(f"{label(version)} has no Zoom buttons, yet the task offers some")
     pans = set(kinds.get("pan", []))
     if table.pan and pans != {"left", "right", "up", "down"}:
-        problems.append(f"V{version} should offer the four pan arrows, offers {sorted(pans)}")
+        problems.append(f"{label(version)} should offer the four pan arrows, offers {sorted(pans)}")
     if not table.pan and pans:
-        problems.append(f"V{version} has no Pan buttons, yet the task offers {sorted(pans)}")
+        problems.append(f"{label(version)} has no Pan buttons, yet the task offers {sorted(pans)}")
     animate = {d for d in kinds.get("animate", []) if not d.endswith("_extend")}
     if table.animate and animate != {"animate_high", "animate_low"}:
-        problems.append(f"V{version} should offer Animate (High motion) and (Low motion), offers {sorted(animate)}")
+        problems.append(f"{label(version)} should offer Animate (High motion) and (Low motion), offers "
+                        f"{sorted(animate)}")
     if not table.animate and animate:
-        problems.append(f"V{version} has no Animate, yet the task offers {sorted(animate)}")
+        problems.append(f"{label(version)} has no Animate, yet the task offers {sorted(animate)}")
     return problems
 
 

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import logging
-import os
-import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from mockmj.config import ENV_CONFIG, LOG_FORMATS, LOG_LEVELS, KeyConfig, Settings, load_settings, unknown_environment
 from mockmj.contract_cli import contract
 from mockmj.control_cli import reset, rules
 from mockmj.model.dialects import DIALECTS
-from mockmj.model.hosts import is_loopback
+from mockmj.model.options import LOG_FORMATS, LOG_LEVELS
 from mockmj.model.versions import MODEL_VERSIONS, NIJI_VERSIONS
-from mockmj.record.commands import TIMING, install_from_cli, register, replay_options
-from mockmj.record.replay import serving_app
-from mockmj.serve.granian import serve_granian
-from mockmj.serve.inprocess import release
-from mockmj.web.logs import configure_logging, notice, startup_line
+from mockmj.record.commands import TIMING, register, replay_options
+
+# Only what the commands' option lists need is imported above: `mockmj --help` and `mockmj contract --help`
+# must not load the engine, Flask, granian or pydantic (tests/serve/test_cli_imports.py lists what they
+# load). Each command imports the rest when it runs.
+if TYPE_CHECKING:
+    from mockmj.config import Settings
 
 
 @click.group()
@@ -74,7 +70,14 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
     comma-separated, MOCKMJ_CONFIG…) and in the config file; the command line wins over the environment,
     which wins over the file.
     """
+    import copy
+    import dataclasses
+    import os
+
+    from mockmj.config import ENV_CONFIG, KeyConfig, load_settings
+    from mockmj.record.commands import install_from_cli
     from mockmj.web.app import create_app
+    from mockmj.web.logs import configure_logging
 
     config_path = config_path or os.environ.get(ENV_CONFIG) or None
     try:
@@ -112,6 +115,10 @@ def check_shared_store(url: str) -> None:
 def serve_app(app: Any, settings: Settings) -> None:
     """Serve until SIGINT or SIGTERM: the checked app is let go (before any worker is forked, so that none
     inherits its threads), and granian's workers build the mock from the same settings."""
+    from mockmj.record.replay import serving_app
+    from mockmj.serve.granian import serve_granian
+    from mockmj.serve.inprocess import release
+
     release(app)
     try:
         serve_granian(settings, on_listening=lambda: _announce(settings), build=serving_app)
@@ -121,6 +128,13 @@ def serve_app(app: Any, settings: Settings) -> None:
 
 def _announce(settings: Settings) -> None:
     """The start-up line first (log-based readiness waits read it), then the warnings."""
+    import logging
+    import os
+
+    from mockmj.config import unknown_environment
+    from mockmj.model.hosts import is_loopback
+    from mockmj.web.logs import notice, startup_line
+
     startup_line(settings, f"http://{settings.host}:{settings.port}")
     for variable in unknown_environment(os.environ):
         notice(settings, f"mockmj: warning: {variable} names no setting; ignored", logging.WARNING)
@@ -131,6 +145,8 @@ def _announce(settings: Settings) -> None:
 
 
 def _check_host(host: str, port: int) -> None:
+    import socket
+
     try:
         socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:

@@ -4,7 +4,6 @@ documentation that cannot rot. A page marks a run of blocks with `<!-- NAME:star
 from __future__ import annotations
 
 import re
-import socket
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,8 +36,3 @@ def promised(script: str) -> list[tuple[str, str]]:
     """Every `echo "label: …"  # label: value` of a script: what the documentation says it prints."""
     return re.findall(r'echo "([\w -]+): .*#\s*\1: (.+)$', script, flags=re.M)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

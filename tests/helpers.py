@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,20 +16,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import requests
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 
 from mockmj.serve.inprocess import MockServer, start_mock
+from tests.wsgi import AppMock
+
+# What a test talks to: a mock on a loopback socket (tests/serve) or the same app without one (tests/web).
+Mock = MockServer | AppMock
+Start = Callable[..., Mock]
 
 
 # ------------------------------------------------------------------------------------------- client
 class Client:
     """A tiny HTTP client bound to one mock and one key."""
 
-    def __init__(self, server: MockServer, key: str | None = "test-key") -> None:
+    def __init__(self, server: Mock, key: str | None = "test-key") -> None:
         self.server = server
         self.base = server.base_url
         self.key = key
-        self.http = requests.Session()
+        self.http = session_of(server)
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         h = {"Authorization": f"Bearer {self.key}"} if self.key else {}
@@ -74,18 +80,25 @@ class Client:
                 time.sleep(0.05)
 
 
+def session_of(server: Mock) -> requests.Session:
+    """A plain requests session that reaches this mock (without a socket for a tests/web mock)."""
+    return server.session() if isinstance(server, AppMock) else requests.Session()
+
+
 # ------------------------------------------------------------------------------------------- mocks
 class Servers:
-    """Start fresh mocks (strict mode, and `defaults`, unless told); `stop_all` at teardown.
+    """Start fresh mocks (strict mode, and `defaults`, unless told) with `starter` (on a socket unless told);
+    `stop_all` at teardown.
 
     `start` gives the server, calling the object gives a client of it."""
 
-    def __init__(self, **defaults: Any) -> None:
+    def __init__(self, starter: Start = start_mock, **defaults: Any) -> None:
+        self.starter = starter
         self.defaults = {"strict": True, **defaults}
-        self.started: list[MockServer] = []
+        self.started: list[Any] = []
 
-    def start(self, **options: Any) -> MockServer:
-        server = start_mock(**{**self.defaults, **options})
+    def start(self, **options: Any) -> Any:
+        server = self.starter(**{**self.defaults, **options})
         self.started.append(server)
         return server
 
@@ -97,16 +110,16 @@ class Servers:
             server.stop()
 
 
-def running_mock(**options: Any) -> Iterator[MockServer]:
+def running_mock(starter: Start = start_mock, **options: Any) -> Iterator[Any]:
     """A strict mock for the life of a (module-scoped) fixture: `yield from running_mock(...)`."""
-    server = start_mock(**{"strict": True, **options})
+    server = starter(**{"strict": True, **options})
     yield server
     server.stop()
 
 
-def mock_client(**options: Any) -> Iterator[Client]:
+def mock_client(starter: Start = start_mock, **options: Any) -> Iterator[Client]:
     """A client of a strict mock for the life of a (module-scoped) fixture: `yield from mock_client(...)`."""
-    server = start_mock(**{"strict": True, **options})
+    server = starter(**{"strict": True, **options})
     c = Client(server)
     yield c
     c.http.close()
@@ -124,7 +137,7 @@ def nothing(c: Client) -> str | None:
     return None if is_proxy(c) else ""
 
 
-def reset_client(server: MockServer) -> Client:
+def reset_client(server: Mock) -> Client:
     """A client of a shared mock, reset to a clean world (tasks, keys, accounts, clock)."""
     client = Client(server)
     client.control("POST", "/reset", {})
@@ -145,7 +158,25 @@ def run_bash(server: MockServer, script: str, cwd: Any) -> Any:
     return done
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on now (for a process the test starts itself)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 # ------------------------------------------------------------------------------------------- images
+def image_bytes(fmt: str, size: tuple[int, int] = (40, 30), colour: object = (200, 30, 60), **save: object) -> bytes:
+    """A real image of one colour, encoded as `fmt` (Pillow's save options in `save`)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, fmt, **save)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def data_url(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode()
+
+
 def png_data_url(size: tuple[int, int] = (64, 48), colour: tuple[int, int, int] = (200, 30, 30),
                  fmt: str = "PNG") -> str:
     """A real image as a data URL."""
@@ -189,8 +220,22 @@ def download(c: Client, url: str) -> tuple[bytes, str]:
     return r.content, r.headers["content-type"]
 
 
-def image_of(c: Client, task: dict[str, Any]) -> Image.Image:
-    return decode_image(download(c, task["imageUrl"])[0]).convert("RGB")
+def image_of(c: Client, task: dict[str, Any], mime: str | None = None) -> Image.Image:
+    """The task's image, downloaded from the mock (and served as `mime` when told), in RGB."""
+    assert task["imageUrl"], task
+    data, served_as = download(c, task["imageUrl"])
+    assert mime is None or served_as.startswith(mime), served_as
+    return decode_image(data).convert("RGB")
+
+
+def mean_diff(a: Image.Image, b: Image.Image, size: tuple[int, int] | None = (16, 16)) -> float:
+    """Mean absolute per-channel difference (0..255) of two images, both brought to `size` (None: b to a's)."""
+    a, b = a.convert("RGB"), b.convert("RGB")
+    if size is None:
+        b = b.resize(a.size)
+    else:
+        a, b = a.resize(size, Image.Resampling.BOX), b.resize(size, Image.Resampling.BOX)
+    return sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3
 
 
 # ------------------------------------------------------------------------------------------- calls
@@ -234,6 +279,18 @@ def button(task: dict[str, Any], label: str | None = None, emoji: str | None = N
              if (label is None or b["label"] == label) and (emoji is None or b["emoji"] == emoji)]
     assert len(found) == 1, (label, emoji, task["buttons"])
     return found[0]
+
+
+def press(c: Client, task: dict[str, Any], custom_id: str, **extra: Any) -> requests.Response:
+    """Press a button of the task (POST /mj/submit/action); `button(task, label)` finds a button's customId."""
+    return c.post("/mj/submit/action", {"taskId": task["id"], "customId": custom_id, **extra})
+
+
+def pressed(c: Client, task: dict[str, Any], custom_id: str, **extra: Any) -> dict[str, Any]:
+    """`press` that must answer 200; the envelope."""
+    r = press(c, task, custom_id, **extra)
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 def task_count(c: Client) -> int:

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mockmj.model.masking import masked
+from mockmj.model.settings import AccountConfig, Settings
 from mockmj.store import ratelimit
 
 MODES = ("FAST", "RELAX", "TURBO")
 NEVER = math.inf
 
 
-class QueueFull(Exception):
+class NoRoom(Exception):
     """Every slot is busy and the waiting queue is at its size: the proxy's executor refuses."""
 
 
@@ -50,6 +51,13 @@ class Account:
 
     def __post_init__(self) -> None:
         self.reset_load()
+
+    @classmethod
+    def configured(cls, a: AccountConfig) -> Account:
+        """A fresh account as the settings describe it (no load)."""
+        return cls(instance_id=a.instance_id, channel_id=a.channel_id or a.instance_id, guild_id=a.guild_id,
+                   modes=list(a.modes), remix=a.remix, remix_auto_submit=a.remix_auto_submit, enabled=a.enabled,
+                   core_size=a.core_size, queue_size=a.queue_size, remark=a.remark)
 
     def reset_load(self) -> None:
         self.slots = [0.0] * self.core_size
@@ -91,7 +99,7 @@ class Account:
         free_at = self.slots[slot]
         must_wait = free_at > now
         if must_wait and waiting >= self.queue_size:
-            raise QueueFull
+            raise NoRoom
         if free_at == NEVER:
             # Every slot is held by a task that will never finish (a stuck outcome): the task can
             # only wait; it is given a start that never comes.
@@ -180,3 +188,14 @@ class ApiKey:
             "rateLimit": self.rate_limit,
             "allowedOperations": sorted(self.allowed_operations) if self.allowed_operations else None,
         }
+
+
+def new_key(settings: Settings, key: str, balance: int | None = None, rate: float | None = None,
+            ops: list[str] | None = None) -> ApiKey:
+    """A key with the settings' defaults for what is not given."""
+    return ApiKey(
+        key=key,
+        balance=settings.default_balance if balance is None else balance,
+        rate_limit=rate if rate is not None else settings.default_rate_limit,
+        allowed_operations=set(ops) if ops else None,
+    )

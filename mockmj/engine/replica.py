@@ -5,7 +5,8 @@ Python over plain objects (the same code runs on every backend, so they cannot d
 reads cost what they cost in memory — a worker asks the store only "has anything changed since
 version V?" and applies just the records written since. Every write is a transaction: the store's
 one write lock is taken, the worker catches up, the engine changes its objects and names what it
-changed (`mark`), and those records are written as one new version before the lock is released.
+changed (world.py's typed `Changes`, noted as the world hands records out), and those records are
+written as one new version before the lock is released.
 
 A record is named `kind:id` and holds one value as data (codec.py: JSON with a schema version, never a
 pickle): `task:ID`, `key:KEY`, `account:ID`, `upload:PATH`, `loose:KEY`, and the singletons `ids`, `clock`,
@@ -31,7 +32,8 @@ from mockmj.store.records import Head, Record
 
 
 class World(Protocol):
-    """The engine as a replica sees it: its objects, and how to install a record another worker wrote."""
+    """The world (world.py) as a replica sees it: its records, what changed, and how to install a record
+    another worker wrote."""
 
     lock: threading.RLock
     ids: IdSource
@@ -43,6 +45,7 @@ class World(Protocol):
     refunds: list[tuple[int, str]]
     rules: Rules
 
+    def take_changes(self) -> set[str]: ...
     def forget_local_world(self) -> None: ...
     def install_task(self, task_id: str, task: Task | None) -> None: ...
     def install_key(self, record: ApiKey) -> None: ...
@@ -100,6 +103,7 @@ class Replica:
         reloads the store's world whole (a new epoch is assumed), so no change of it is seen by anyone —
         no task that only this worker would show, no charge that the store does not have."""
         self.dirty.clear()
+        self.engine.take_changes()
         self.head = Head(-1, 0)
 
     @contextmanager
@@ -224,6 +228,7 @@ class Replica:
 
     # ------------------------------------------------------------------------------ writing the store
     def _flush(self) -> None:
+        self.dirty |= self.engine.take_changes()
         if self.engine.ids.draws != self._draws:
             self.dirty.add("ids")
         if not self.dirty:

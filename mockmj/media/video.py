@@ -17,7 +17,6 @@ import math
 import random
 from dataclasses import dataclass
 
-import av
 from PIL import Image
 
 FPS = 6
@@ -105,6 +104,8 @@ def encode_mp4(pictures: list[Image.Image], fps: int = FPS) -> bytes:
     One encoder thread, because x264's frame threads may pick other decisions from run to run; the
     container gets no creation time, so the bytes depend on the frames alone.
     """
+    import av  # PyAV (FFmpeg) costs a tenth of the server's start-up: loaded with the first video made
+
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
@@ -126,5 +127,7 @@ def render_mp4(clip: Clip) -> bytes:
 
 def decode_frames(data: bytes) -> list[Image.Image]:
     """Every frame of an MP4 as RGB pictures (tests and the contract suite check what they got)."""
+    import av
+
     with av.open(io.BytesIO(data)) as container:
         return [frame.to_image() for frame in container.decode(video=0)]

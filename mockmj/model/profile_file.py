@@ -33,10 +33,6 @@ def resolve_profile(name: str) -> TimingProfile:
     return PROFILES[name]
 
 
-def is_known_timing(name: str) -> bool:
-    return name in PROFILES or name.startswith(FILE_PREFIX)
-
-
 def load_profile(path: str | Path, name: str | None = None) -> TimingProfile:
     """Read a profile file; every mistake is a ValueError that names the file and the key."""
     try:

@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from mockmj.model.dialects import DIALECTS
 from mockmj.model.modes import check_key_modes, check_mode_prices
+from mockmj.model.options import LOG_FORMATS, LOG_LEVELS
 from mockmj.model.profile_file import resolve_profile
 from mockmj.model.timing import DEFAULT_PROFILE, PROFILES
 from mockmj.model.versions import DEFAULT_VERSION, MODEL_VERSIONS, NIJI_VERSIONS
@@ -244,8 +245,6 @@ def check_types(value: Settings | KeyConfig | AccountConfig) -> None:
 
 
 # ---------------------------------------------------------------------------------------- values
-LOG_FORMATS = ("text", "json")
-LOG_LEVELS = ("debug", "info", "warning")
 STORE_KINDS = ("memory", "sqlite:PATH", "redis://HOST:PORT/DB")
 
 

@@ -23,7 +23,6 @@ from mockmj.web.spec import ApiSpec, Operation, load_spec
 # Where a status sits on the documented graph: a task may stay or move right, never left.
 RANK = {"MODAL": 0, "NOT_START": 1, "SUBMITTED": 2, "IN_PROGRESS": 3, "SUCCESS": 4, "FAILURE": 4, "CANCEL": 4}
 TERMINAL = frozenset({"SUCCESS", "FAILURE", "CANCEL"})
-ACCEPTED_CODES = frozenset({1, 22})
 # 88API relays pass the upstream's Chinese text through as often as they translate it.
 OK_DESCRIPTIONS = {"88api": ("Submitted successfully", "提交成功"), "proxy": ("提交成功",)}
 TASK_READS = re.compile(r"/task/(?:[^/]+/fetch|list-by-condition|list-by-ids|list|queue)$")

@@ -44,9 +44,10 @@ def worker_app(settings: Settings, announced: Any = None,
     worker reads the command line, the environment or the config file again. `announced`: the event the
     supervisor sets once the start-up line is out (a multiprocessing.Event); `build`: what makes the app from
     the settings (a module-level function, so that a spawned worker can unpickle it)."""
-    from mockmj.web.logs import configure_logging
+    from mockmj.web.logs import configure_logging, defer_access_log
 
     configure_logging(settings)  # granian configured its own loggers in this process; ours go on stderr
+    defer_access_log()  # access lines formatted and written by a thread of their own, off the request path
     _stop_when_orphaned()
     app = build(settings)
     _worker_apps.append(app)
@@ -122,6 +123,8 @@ def _granian_worker(*args: Any) -> None:
     granian knows nothing about. A module-level function, so that a spawned worker can unpickle it."""
     from granian.server import Server
 
+    from mockmj.web.logs import stop_access_log
+
     if multiprocessing.parent_process() is not None:  # a worker process (not a thread of a free-threaded build)
         relay_stop_signals()  # first: every thread of this process is started after it
     try:
@@ -129,6 +132,7 @@ def _granian_worker(*args: Any) -> None:
     finally:
         while _worker_apps:
             release(_worker_apps.pop())
+        stop_access_log()  # every line of a request answered is written before the worker ends
 
 
 class HeldLogs(logging.Filter):
@@ -217,11 +221,17 @@ def serve_granian(settings: Settings, on_listening: Callable[[], None],
         def shutdown(self, exit_code: int = 0) -> None:
             held.release()  # a worker that failed to start says why
             if self.interrupt_signal:
-                notice(settings, "mockmj: stopping")
                 # Ctrl-C reaches the workers too (one process group): one that stopped on it before this
                 # process stopped it is no failure, and must not turn a clean stop into exit status 1.
                 self.interrupt_children.clear()
             super().shutdown(exit_code)
+
+        def _stop_workers(self) -> None:
+            super()._stop_workers()
+            if self.interrupt_signal:
+                # printed once the workers are gone, so after the access lines they wrote while stopping: the
+                # last line of a clean stop
+                notice(settings, "mockmj: stopping")
 
     server = MockGranian(
         GRANIAN_TARGET,

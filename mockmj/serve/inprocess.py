@@ -135,26 +135,30 @@ class MockServer:
         self.stop()
 
 
-def start_mock(
+def mock_app(
     dialect: str = "88api",
     timing: str = "fast",
     seed: int | None = None,
     api_keys: list[str] | None = None,
     no_auth: bool = False,
     notify_hook: str | None = None,
-    app_wrapper: Callable[[WsgiApp], WsgiApp] | None = None,
     settings: Settings | None = None,
     **overrides: Any,
-) -> MockServer:
-    """Start a mock on a free loopback port. `app_wrapper` can wrap the WSGI app (fault injection)."""
+) -> Any:
+    """The app of a mock with these options (or these settings), not yet serving."""
     if settings is None:
         from mockmj.config import KeyConfig
 
         keys = [KeyConfig(key=k) for k in api_keys] if api_keys else None
         settings = load_settings(None, dialect=dialect, timing=timing, seed=seed, keys=keys,
                                  no_auth=no_auth or None, notify_hook=notify_hook, **overrides)
-    app = create_app(settings)
+    return create_app(settings)
+
+
+def start_mock(app_wrapper: Callable[[WsgiApp], WsgiApp] | None = None, **options: Any) -> MockServer:
+    """Start a mock (`mock_app`'s options) on a free loopback port. `app_wrapper` can wrap the WSGI app
+    (fault injection)."""
+    app = mock_app(**options)
     if app_wrapper:
         app.wsgi_app = app_wrapper(app.wsgi_app)  # type: ignore[method-assign]
     return MockServer(app)
-

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from mockmj.store.faults import RETRY_AFTER_S, StoreUnavailable, safe_url
 from mockmj.store.records import Head, LogEntry, Record
@@ -48,10 +48,11 @@ class Store(Protocol):
 
     # -- callbacks that fall due at a time, each claimed by one worker. A claim leases the callbacks' tasks: while
     # a task is leased (until released, or for `lease_s` seconds if its worker dies) no other worker claims its
-    # later callbacks, so a task's updates are sent one at a time, in order, whichever workers send them.
+    # callbacks, so a task's updates are sent one at a time, in order, whichever workers send them. Claimed
+    # callbacks stay in the store until released as done: those of a worker that died are claimed again.
     def add_due(self, items: list[tuple[int, str, str, bytes]]) -> None: ...  # (at, owner, task, value)
-    def claim_due(self, now: int, lease_s: float) -> list[bytes]: ...  # time order, tasks not leased
-    def release_due(self, tasks: list[str]) -> None: ...
+    def claim_due(self, now: int, lease_s: float) -> list[tuple[Any, bytes]]: ...  # (handle, value), time order
+    def release_due(self, tasks: list[str], done: list[Any]) -> None: ...  # done: handles from claim_due
     def next_due(self) -> int | None: ...
     def drop_due(self, owner: str | None = None) -> None: ...
 

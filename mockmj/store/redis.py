@@ -22,7 +22,9 @@ from mockmj.store.faults import StoreUnavailable, guard_faults, safe_url
 from mockmj.store.records import Head, LogEntry, Record, chunks, purge_horizon
 
 PREFIX = "mockmj:"
-LOCK_TIMEOUT_S = 30  # a worker killed while holding the lock frees it after this long
+# A worker killed (or a Redis restarted) while the lock was held: the lock frees itself after this long, during which
+# every write waits. A transaction takes milliseconds (one request's records); ten seconds leave a wide margin.
+LOCK_TIMEOUT_S = 10
 LOCK_WAIT_S = 60
 
 # Atomic reads: the head and every record written after `since`, in one snapshot.
@@ -52,7 +54,8 @@ if keep > 0 then
 end
 return seq
 """
-# Due callbacks in time order, except those of tasks another claim still leases; their tasks are leased.
+# Due callbacks in time order, except those of tasks a claim still leases; their tasks are leased (the callbacks
+# stay until released as done).
 CLAIM = """
 local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local wall = tonumber(ARGV[2])
@@ -65,10 +68,7 @@ for _, member in ipairs(items) do
     free[task] = lease <= wall
     if free[task] then redis.call('HSET', KEYS[2], task, ARGV[3]) end
   end
-  if free[task] then
-    out[#out + 1] = member
-    redis.call('ZREM', KEYS[1], member)
-  end
+  if free[task] then out[#out + 1] = member end
 end
 return out
 """
@@ -81,7 +81,6 @@ end
 redis.call('HSET', KEYS[3], 'purged', ARGV[1])
 return #names
 """
-NO_VALUE = b""  # a deleted record (values are JSON documents, never empty)
 
 
 class RedisStore:
@@ -208,14 +207,19 @@ class RedisStore:
         # equal times sort by member: the zero-padded counter keeps one worker's callbacks in their order
         return f"{self._tag}-{next(self._count):012d}\n{owner}\n{task}\n".encode() + value
 
-    def claim_due(self, now: int, lease_s: float) -> list[bytes]:
+    def claim_due(self, now: int, lease_s: float) -> list[tuple[bytes, bytes]]:
         wall = time.time()
         claimed = self._claim(keys=[PREFIX + "due", PREFIX + "leases"], args=[now, wall, wall + lease_s])
-        return [m.split(b"\n", 3)[3] for m in claimed]
+        return [(m, m.split(b"\n", 3)[3]) for m in claimed]
 
-    def release_due(self, tasks: list[str]) -> None:
-        if tasks:
-            self.redis.hdel(PREFIX + "leases", *tasks)
+    def release_due(self, tasks: list[str], done: list[bytes]) -> None:
+        if tasks or done:
+            pipe = self.redis.pipeline(transaction=True)
+            if done:
+                pipe.zrem(PREFIX + "due", *done)
+            if tasks:
+                pipe.hdel(PREFIX + "leases", *tasks)
+            pipe.execute()
 
     def next_due(self) -> int | None:
         first = self.redis.zrange(PREFIX + "due", 0, 0, withscores=True)

@@ -174,23 +174,20 @@ class SqliteStore:
             with self.file.write() as conn:
                 conn.executemany("INSERT INTO due (at, owner, task, value) VALUES (?, ?, ?, ?)", items)
 
-    def claim_due(self, now: int, lease_s: float) -> list[bytes]:
+    def claim_due(self, now: int, lease_s: float) -> list[tuple[int, bytes]]:
         wall = time.time()
         with self.file.write() as conn:
             conn.execute("DELETE FROM leases WHERE until <= ?", (wall,))
-            leased = {task for (task,) in conn.execute("SELECT task FROM leases")}
-            rows = [row for row in conn.execute("SELECT id, task, value FROM due WHERE at <= ? ORDER BY at, id", (now,))
-                    if row[1] not in leased]
-            for part in range(0, len(rows), 500):
-                ids = [row[0] for row in rows[part:part + 500]]
-                conn.execute(f"DELETE FROM due WHERE id IN ({','.join('?' * len(ids))})", ids)
+            rows = conn.execute("SELECT id, task, value FROM due WHERE at <= ? AND task NOT IN (SELECT task FROM "
+                                "leases) ORDER BY at, id", (now,)).fetchall()
             conn.executemany("INSERT OR REPLACE INTO leases VALUES (?, ?)",
                              [(task, wall + lease_s) for task in {row[1] for row in rows}])
-        return [value for _, _, value in rows]  # in time order, then in the order they were scheduled
+        return [(ident, value) for ident, _, value in rows]  # in time order, then in the order they were scheduled
 
-    def release_due(self, tasks: list[str]) -> None:
-        if tasks:
+    def release_due(self, tasks: list[str], done: list[int]) -> None:
+        if tasks or done:
             with self.file.write() as conn:
+                conn.executemany("DELETE FROM due WHERE id = ?", [(ident,) for ident in done])
                 conn.executemany("DELETE FROM leases WHERE task = ?", [(task,) for task in tasks])
 
     def next_due(self) -> int | None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mockmj.engine.callbacks.delivery import FAULTS
-from mockmj.engine.facade import ANONYMOUS, Caller
+from mockmj.engine.calls import ANONYMOUS, Caller
 from mockmj.engine.journal import billable
 from mockmj.model.errors import Refusal
 from mockmj.model.jsonio import compact
@@ -91,14 +91,14 @@ def _authorize(mock: Mock, op: Operation, exchange: Exchange) -> tuple[str | Non
             return None, refuse(401, "Unauthorized: send your API key as 'Authorization: Bearer <key>' or "
                                      "'mj-api-secret: <key>'")
         return None, None
-    record = mock.engine.api_key(key)
+    record = mock.engine.ledger.api_key(key)
     if record is None:
         if required:
             return key, refuse(401, "Unauthorized: this API key is not valid")
         return None, None  # auth is off: an unknown key is simply not a tenant of its own
     if not record.may_call(op.operation_id):
         return key, refuse(403, f"Forbidden: this API key may not call {op.operation_id}")
-    wait = mock.engine.throttle(record)
+    wait = mock.engine.ledger.throttle(record)
     if wait is not None:
         reply = refuse(429, f"Too many requests: the limit of this key is {record.rate_limit:g}/s, "
                             f"retry in {wait:.2f}s")
@@ -239,24 +239,33 @@ def journal(mock: Mock, method: str, path: str, raw: bytes, op: Operation | None
     answered = reply.body()
     charged = method == "POST" and billable(method, _unprefixed(path))
     result = reply.payload.get("result") if isinstance(reply.payload, dict) else None
-    mock.journal.record({
-        "time": mock.engine.now(),
-        "method": method,
-        "path": path,
-        "operationId": op.operation_id if op else None,
-        "key": key,
-        "status": reply.status,
-        "code": reply.code,
-        "billable": charged,
+    journal_entry(mock, method, path, raw, op.operation_id if op else None, reply.status, reply.code, key, seconds, {
         # a submission that made nothing (an error status, or an envelope without a result): 21, 25, 429...
         "refused": charged and (reply.status >= 400 or not result),
-        "latencyMs": round(seconds * 1000, 2),
-        "body": summary(raw, "application/json"),
         "requestHeaders": request_headers(environ) if environ is not None else {},
         "responseHeaders": response_headers(reply, len(answered)),
         "responseBody": summary(answered, reply.mimetype),
         "rule": rule,
         "taskId": task_id,
+    })
+
+
+def journal_entry(mock: Mock, method: str, path: str, raw: bytes, operation_id: str | None, status: int,
+                  code: int | None, key: str | None, seconds: float, explained: dict[str, Any] | None = None) -> None:
+    """`journal` from the answer's figures (the hot path's fetch of a finished task has no Reply, and keeps
+    no `explained` part: the dashboard shows such an entry without headers)."""
+    mock.journal.record({
+        "time": mock.engine.now(),
+        "method": method,
+        "path": path,
+        "operationId": operation_id,
+        "key": key,
+        "status": status,
+        "code": code,
+        "billable": method == "POST" and billable(method, _unprefixed(path)),
+        "latencyMs": round(seconds * 1000, 2),
+        "body": summary(raw, "application/json"),
+        **(explained or {}),
     })
 
 

@@ -69,7 +69,11 @@ class ControlError(Exception):
 
 
 def register_control(app: Flask, mock: Mock) -> None:
-    mock.before_handler.append(lambda op, ctx: apply_rules(mock, op, ctx))
+    def rules_hook(op: Operation, ctx: Context) -> Reply | None:
+        return apply_rules(mock, op, ctx)
+
+    rules_hook.only_rules = True  # type: ignore[attr-defined]  # a no-op without rules: the hot path checks those
+    mock.before_handler.append(rules_hook)
     handlers = {**_handlers(mock), **dashboard_handlers(mock, ControlError)}
     for op in mock.control_spec.operations:
         if op.operation_id not in handlers:
@@ -164,7 +168,7 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
                             headers={"Retry-After": str(RETRY_AFTER_S)})
         return {"status": "ok", "dialect": engine.dialect.name, "timing": engine.clock_view()["timing"],
                 "version": __version__, "tasks": engine.task_count(), "auth": auth,
-                "store": _store_kind(mock.settings.store), "rules": len(engine.rule_views())}
+                "store": _store_kind(mock.settings.store), "rules": len(engine.rules.views())}
 
     def openapi(_: dict[str, Any]) -> Response:
         return Response(mock.control_spec.text, mimetype="application/yaml")
@@ -191,7 +195,7 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
         return clock_state()
 
     def list_rules(_: dict[str, Any]) -> list[dict[str, Any]]:
-        return engine.rule_views()
+        return engine.rules.views()
 
     def add_rule(body: dict[str, Any]) -> dict[str, Any]:
         respond = body["respond"]
@@ -199,14 +203,14 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
             raise ControlError(400, "respond must say what to do: code, httpStatus, latencyMs, outcome or "
                                     "callbackFault")
         check_rule(mock, body.get("match") or {}, respond)
-        return engine.add_rule(body.get("match") or {}, respond, body.get("times")).view()
+        return engine.rules.add(body.get("match") or {}, respond, body.get("times")).view()
 
     def clear_rules(_: dict[str, Any]) -> dict[str, Any]:
-        engine.clear_rules()
+        engine.rules.clear()
         return {"ok": True}
 
     def delete_rule(_: dict[str, Any], ruleId: str) -> dict[str, Any]:
-        if not engine.delete_rule(ruleId):
+        if not engine.rules.delete(ruleId):
             raise ControlError(404, f"no rule {ruleId}")
         return {"ok": True}
 
@@ -236,7 +240,7 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
                           mock.callbacks.entries(request.args.get("taskId"), _limit(), request.args.get("key"))]}
 
     def timeline(_: dict[str, Any], id: str) -> dict[str, Any]:
-        events = engine.timeline(id)
+        events = engine.views.timeline(id)
         if events is None:
             raise ControlError(404, f"no task {id}")
         events += [{"time": e["time"], "kind": "callback", "status": e["status"], "progress": e["progress"],
@@ -247,13 +251,13 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
         return {"taskId": id, "events": events}
 
     def list_keys(_: dict[str, Any]) -> list[dict[str, Any]]:
-        return engine.key_views()
+        return engine.ledger.key_views()
 
     def get_key(_: dict[str, Any], key: str) -> dict[str, Any]:
-        record = engine.api_key(key)
+        record = engine.ledger.api_key(key)
         if record is None:
             raise ControlError(404, f"no key {key} (only the configured keys are accepted)")
-        engine.balance(key)
+        engine.ledger.balance(key)
         return record.describe()
 
     def update_key(body: dict[str, Any], key: str) -> dict[str, Any]:
@@ -270,13 +274,13 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
                 raise ControlError(400, f"rateLimit {problem}")
         if "allowedOperations" in body:
             changes["allowedOperations"] = body["allowedOperations"]
-        described = engine.update_key(key, changes)
+        described = engine.ledger.update_key(key, changes)
         if described is None:
             raise ControlError(404, f"no key {key} (only the configured keys are accepted)")
         return described
 
     def list_accounts(_: dict[str, Any]) -> list[dict[str, Any]]:
-        return engine.account_views()
+        return engine.dispatch.views()
 
     def update_account(body: dict[str, Any], instanceId: str) -> dict[str, Any]:
         # JSON Schema counts 4.0 as an integer: convert every count before changing anything
@@ -286,7 +290,7 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
         if "queueSize" in body:
             changes["queue_size"] = int(body["queueSize"])
         core_size = int(body["coreSize"]) if "coreSize" in body else None
-        described = engine.update_account(instanceId, changes, core_size)
+        described = engine.dispatch.update(instanceId, changes, core_size)
         if described is None:
             raise ControlError(404, f"no account {instanceId}")
         return described
@@ -327,9 +331,9 @@ def _default_description(mock: Mock, code: int) -> str:
 
 
 def apply_rules(mock: Mock, op: Operation, ctx: Context) -> Reply | None:
-    if op.public or not mock.engine.has_rules():
+    if op.public or not mock.engine.rules.any():
         return None  # no rules (the usual case): nothing to match, no request facts to gather
-    rule = mock.engine.take_rule(_facts(op, ctx))
+    rule = mock.engine.rules.take(_facts(op, ctx))
     if rule is None:
         return None
     ctx.rule = {k: v for k, v in rule.view().items() if k in ("id", "match", "respond")}

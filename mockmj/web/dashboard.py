@@ -78,14 +78,14 @@ def stalled(task: Task, now: int, per_poll: bool) -> str | None:
 
 
 def _row(engine: Engine, task: Task, origin: str) -> dict[str, Any]:
-    return {"key": masked(task.owner), "parentId": task.parent_id, "task": engine.snapshot(task, origin),
-            "stalled": stalled(task, engine.now(), engine.per_poll())}
+    return {"key": masked(task.owner), "parentId": task.parent_id, "task": engine.views.snapshot(task, origin),
+            "stalled": stalled(task, engine.now(), engine.world.profile.per_poll)}
 
 
 def _children(by_parent: dict[str, list[Task]], engine: Engine, task_id: str, depth: int = 0) -> list[dict]:
     if depth > 50:  # a chain of actions this deep is not a tree a person reads
         return []
-    return [{"id": child.id, "action": child.action.value, "status": engine.status_of(child).value,
+    return [{"id": child.id, "action": child.action.value, "status": engine.views.status_of(child).value,
              "description": child.description,
              "children": _children(by_parent, engine, child.id, depth + 1)}
             for child in by_parent.get(task_id, [])]
@@ -117,7 +117,7 @@ def dashboard_handlers(mock: Mock, refuse: Callable[[int, str], Exception]) -> d
                      if (key is None or key_matches(t.owner, key)) and (action is None or t.action.value == action)
                      and (not text or text in (t.prompt or "").lower() or text in t.id)]
             counts: dict[str, int] = {}
-            statuses = {t.id: engine.status_of(t).value for t in tasks}
+            statuses = {t.id: engine.views.status_of(t).value for t in tasks}
             for value in statuses.values():
                 counts[value] = counts.get(value, 0) + 1
             if status is not None:

@@ -84,3 +84,10 @@ def task_touched(path_params: dict[str, str], body: dict[str, Any] | None, reply
         return path_params["id"]
     task_id = (body or {}).get("taskId")
     return str(task_id)[:64] if isinstance(task_id, str | int) and task_id != "" else None
+
+
+def explained_fetch(environ: dict[str, Any], data: bytes, task_id: str) -> dict[str, Any]:
+    """What `journal` keeps of a fetch answered from a finished task's kept bytes (no Reply to read)."""
+    return {"refused": False, "requestHeaders": request_headers(environ),
+            "responseHeaders": {"Content-Type": "application/json; charset=utf-8", "Content-Length": str(len(data))},
+            "responseBody": summary(data), "rule": None, "taskId": task_id}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mockmj.engine.facade import ANONYMOUS
+from mockmj.engine.calls import ANONYMOUS
 from mockmj.engine.findings import Seen
 from mockmj.engine.journal import billable
 from mockmj.model.dialects import Dialect
@@ -41,6 +41,12 @@ def _refusal_codes(dialect: Dialect) -> frozenset[int]:
 
 def _status_of(mock: Mock, owner: str, task_id: Any) -> str | None:
     return mock.engine.status_for(owner, str(task_id).strip())
+
+
+def feed_fetch(mock: Mock, key: str, path: str, task_id: str, task_status: str) -> None:
+    """What `feed` sees of a 200 fetch answered with a finished task's kept bytes (the hot path)."""
+    mock.findings.observe(Seen(key=key, kind="fetch", method="GET", path=path, status=200, task_id=task_id,
+                               task_status=task_status))
 
 
 def feed(mock: Mock, op: Operation, reply: Reply, exchange: Exchange) -> None:

@@ -29,7 +29,8 @@ class FinishedTasks:
 
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
-        self._by_id: dict[str, dict[str, bytes]] = {}
+        # task id → (its status, its bytes by base URL): the status feeds the findings of the hot path's fetch
+        self._by_id: dict[str, tuple[str, dict[str, bytes]]] = {}
         self._lock = threading.Lock()  # writers only: a read is one dict lookup, atomic under the GIL
         # Bumped by every forgetting: a view read before it (a fetch racing a reset) is not kept after it,
         # since after a seeded reset its id may already name another task.
@@ -43,18 +44,26 @@ class FinishedTasks:
         task_id = view["id"]
         kept = self._by_id.get(task_id)
         if kept is not None:
-            data = kept.get(origin)
+            data = kept[1].get(origin)
             if data is not None:
                 return data
         data = compact(view)
         with self._lock:
             if read_at != self.generation:
                 return data  # something was forgotten meanwhile: this view may be of a task gone since
-            kept = self._by_id.setdefault(task_id, {})
-            kept[origin] = data
+            kept = self._by_id.setdefault(task_id, (view["status"], {}))
+            kept[1][origin] = data
             while len(self._by_id) > self.capacity:
                 self._by_id.pop(next(iter(self._by_id)))
         return data
+
+    def lookup(self, task_id: str, origin: str) -> tuple[str, bytes] | None:
+        """The status and bytes kept for this task and base URL, if any (the caller checks ownership)."""
+        kept = self._by_id.get(task_id)
+        if kept is None:
+            return None
+        data = kept[1].get(origin)
+        return None if data is None else (kept[0], data)
 
     def forget(self, task_ids: list[str] | set[str], cap: int = 0) -> None:
         """Tasks evicted beyond max_tasks (the engine's `on_evict` hook) or dropped by a reset."""

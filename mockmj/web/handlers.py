@@ -13,7 +13,7 @@ from mockmj.engine.facade import Caller, Engine
 from mockmj.engine.submissions import submit as submissions
 from mockmj.engine.submissions import video as video_submissions
 from mockmj.model.dialects import Dialect
-from mockmj.model.errors import Refusal
+from mockmj.model.errors import Refusal, TaskNotFound
 from mockmj.web.render import Reply, accepted, envelope
 
 if TYPE_CHECKING:
@@ -55,8 +55,7 @@ def fetch_task(ctx: Context) -> Reply:
         return Reply(200, view, rendered=ctx.finished.rendered(view, ctx.caller.origin, read_at))
     if ctx.dialect.unknown_fetch == "empty":
         return Reply(200, empty=True)  # Spring writes a null return value as an empty body
-    task_id = ctx.path_params["id"]
-    raise Refusal("not_found", f"task {task_id} does not exist", params={"task_id": task_id})
+    raise TaskNotFound(ctx.path_params["id"])
 
 
 def list_by_ids(ctx: Context) -> Reply:

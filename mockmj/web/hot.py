@@ -21,8 +21,10 @@ had raised it.
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -32,8 +34,11 @@ from werkzeug.utils import get_content_type
 from werkzeug.wsgi import get_input_stream
 
 from mockmj.store.base import StoreUnavailable
-from mockmj.web.api import MODE_OF_PREFIX, answer, api_routes
-from mockmj.web.exchange import Exchange
+from mockmj.web.api import MODE_OF_PREFIX, answer, api_routes, journal_entry
+from mockmj.web.exchange import AUTHORIZATION, SECRET, Exchange, api_key_from, origin_of
+from mockmj.web.explain import explained_fetch
+from mockmj.web.findings_feed import feed_fetch
+from mockmj.web.logs import task_log
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -44,6 +49,7 @@ if TYPE_CHECKING:
     from mockmj.web.spec import Operation
 
 HOT_OPERATIONS = frozenset({"fetchTask", "submitImagine"})
+FETCH = "fetchTask"
 # A path parameter the hot path takes: task ids and the like. Anything else (percent signs, dots, Unicode)
 # is left to werkzeug's routing, which decides what it means.
 SEGMENT = "([0-9A-Za-z_-]+)"
@@ -72,6 +78,13 @@ class HotPath:
         for op, prefix in api_routes(mock):
             if op.operation_id in HOT_OPERATIONS:
                 self._add(op, prefix)
+        # The fetch of a finished task answered from its kept bytes (see `_finished_fetch`); never in strict
+        # mode, which checks every answer against a fresh rendering.
+        self._fetches = [pattern for method, pattern, route in self._patterns
+                         if method == "GET" and route.op.operation_id == FETCH]
+        self._json_type = get_content_type("application/json", "utf-8")
+        if mock.settings.strict:
+            self._fetches = []
 
     def _add(self, op: Operation, prefix: str) -> None:
         path = prefix + op.path
@@ -87,7 +100,7 @@ class HotPath:
     def route(self, environ: dict[str, Any]) -> tuple[Route, dict[str, str]] | None:
         """The hot route of this request and its path parameters, or None: Flask answers it."""
         method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
-        if not path.startswith("/mj") or environ.get("SCRIPT_NAME") or self.mock.engine.has_rules():
+        if not path.startswith("/mj") or environ.get("SCRIPT_NAME") or self.mock.engine.rules.any():
             return None
         found = self._exact.get((method, path))
         if found is not None:
@@ -110,6 +123,10 @@ class HotPath:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
             with self.mock.engine.request():  # one look at a shared store serves the route's rule check too
+                if environ.get("REQUEST_METHOD") == "GET":
+                    kept = self._finished_fetch(environ, start_response)
+                    if kept is not None:
+                        return kept
                 found = self.route(environ)
                 if found is None:
                     return self.flask(environ, start_response)
@@ -118,6 +135,48 @@ class HotPath:
             # met before any answer began (the catch-up, the rule check): Flask answers, and meets it again
             # unless the store is back: its error handler gives the dialect's 503, logged like any answer
             return self.flask(environ, start_response)
+
+    def _finished_fetch(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes] | None:
+        """A fetch of a finished task this worker answered before, from the bytes it kept (web/finished.py):
+        the pipeline of `answer`, cut to what such a fetch can meet. The key is checked as `_authorize` checks
+        it, ownership and the poll by the engine, then the journal, the findings and the access log get what
+        the whole way gives them. None (the whole way answers) for anything else: no bytes kept, no key or one
+        the whole way would refuse or rate-limit, control rules or handler hooks present, debug task log on."""
+        started = time.perf_counter()
+        path = environ.get("PATH_INFO", "")
+        for pattern in self._fetches:
+            match = pattern.match(path)
+            if match is not None:
+                break
+        else:
+            return None
+        mock = self.mock
+        engine, finished = mock.engine, mock.finished
+        if (environ.get("SCRIPT_NAME") or engine.rules.any() or task_log.isEnabledFor(logging.DEBUG)
+                or not all(getattr(hook, "only_rules", False) for hook in mock.before_handler)):
+            return None
+        read_at = finished.generation
+        task_id = match.group(1)
+        kept = finished.lookup(task_id, origin_of(environ))
+        if kept is None:
+            return None
+        key = api_key_from(environ.get(AUTHORIZATION), environ.get(SECRET))
+        if not key:
+            return None  # anonymous, or a placeholder key: refused or answered on the whole way
+        record = engine.ledger.api_key(key)
+        if record is None or record.rate_limit or not record.may_call(FETCH):
+            return None  # 401, 403, or a limit to count: the whole way answers it
+        if not engine.poll_finished(key, task_id) or finished.generation != read_at:
+            return None  # not this key's task, or forgotten meanwhile (a reset may give the id to a new task)
+        status, data = kept
+        # the journal (a shared store's, perhaps unavailable) before the answer begins: see __call__
+        journal_entry(mock, "GET", path, b"", FETCH, 200, None, key, time.perf_counter() - started,
+                      explained_fetch(environ, data, task_id))
+        feed_fetch(mock, key, path, task_id, status)
+        start_response("200 OK", [("Content-Type", self._json_type), ("Content-Length", str(len(data)))])
+        if self.request_log.wanted():
+            self.request_log.record("GET", path, 200, None, key, started, task_id, environ)
+        return [data]
 
     def _answer(self, found: tuple[Route, dict[str, str]], environ: dict[str, Any],
                 start_response: StartResponse) -> Iterable[bytes]:

@@ -6,12 +6,16 @@ app but cost nothing unless their logger is enabled, so in-process servers in te
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
 import sys
+import threading
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime
+from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
@@ -47,13 +51,42 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class ServeHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """`mockmj serve`'s handler: stderr, text or JSON lines. It knows its own format, so that the access-log
+    thread can write a batch of lines as these formatters would, with no LogRecord per line."""
+
+    def __init__(self, log_format: str) -> None:
+        super().__init__(sys.stderr)
+        self.log_format = log_format
+        self.setFormatter(JsonLines() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+        self._second: tuple[int, str] = (-1, "")
+
+    def access_line(self, created: float, text: str, fields: dict[str, Any]) -> str:
+        """What `format` gives for an INFO record of mockmj.access with this text, fields and time."""
+        if self.log_format == "json":
+            stamp = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+            line = {"time": stamp, "level": "info", "logger": access_log.name, "message": text, **fields}
+            return json.dumps(line, ensure_ascii=False) + "\n"
+        second = int(created)
+        if self._second[0] != second:  # logging.Formatter.formatTime's default, worked out once a second
+            self._second = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)))
+        return f"{self._second[1]},{int((created - second) * 1000):03d} INFO {access_log.name}: {text}\n"
+
+    def write_lines(self, lines: list[str]) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            try:
+                self.stream.write("".join(lines))
+                self.flush()
+            except (OSError, ValueError):  # a closed or broken stderr: nothing can be written, the thread goes on
+                pass
+
+
 def configure_logging(settings: Settings) -> None:
     """Handlers for `mockmj serve`: stderr, text or JSON lines, at the chosen level."""
-    handler = logging.StreamHandler(sys.stderr)
-    if settings.log_format == "json":
-        handler.setFormatter(JsonLines())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler = ServeHandler(settings.log_format)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -175,6 +208,138 @@ class TaskStates:
                        extra={"fields": {"taskId": task["id"], "status": state[0], "progress": state[1]}})
 
 
+class DeferredLines:
+    """Access-log lines built and written by one thread, off the request path.
+
+    A request only puts its raw fields on a queue (a few hundred nanoseconds); the thread turns them into
+    the log record, formats and writes it. `mockmj serve` turns this on in each worker (`start`) and drains
+    it when the worker stops (`stop`, from the worker's shutdown and at exit): every line a request put
+    is written before the process ends. Elsewhere (tests, in-process servers) lines are written at once.
+    """
+
+    def __init__(self) -> None:
+        self._queue: SimpleQueue[tuple[Any, ...] | None] = SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self.running = False  # read without a lock per request: a put that races stop() is drained by stop()
+
+    def start(self) -> None:
+        if self.running and self._pid == os.getpid():
+            return
+        # A forked worker inherits the flag but not the thread (nor, safely, the queue's lock): start afresh.
+        self._queue = SimpleQueue()
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._drain, name="mockmj-access-log", daemon=True)
+        self._thread.start()
+        self.running = True
+
+    def put(self, item: tuple[Any, ...]) -> None:
+        self._queue.put(item)
+
+    def _drain(self) -> None:
+        """Lines come in batches: what piled up while the last batch was written goes out in one write."""
+        while (item := self._queue.get()) is not None:
+            batch = [item]
+            stop = False
+            while len(batch) < BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            _write_lines(batch)
+            if stop:
+                return
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write every line queued so far, then stop the thread; later lines are written at once. Bounded:
+        a thread stuck on a blocked stderr cannot hold the stop for ever."""
+        thread = self._thread
+        if not self.running or thread is None or self._pid != os.getpid():
+            self.running = False
+            return
+        self.running = False
+        self._queue.put(None)
+        thread.join(timeout)
+        self._thread = None
+        if thread.is_alive():
+            return
+        late = []
+        while not self._queue.empty():  # put by requests that read `running` just before it changed
+            item = self._queue.get_nowait()
+            if item is not None:
+                late.append(item)
+        _write_lines(late)
+
+
+DEFERRED = DeferredLines()
+atexit.register(DEFERRED.stop)
+
+
+def defer_access_log() -> None:
+    """Write access-log lines from a thread of their own (each `mockmj serve` worker)."""
+    DEFERRED.start()
+
+
+def stop_access_log() -> None:
+    """Write what is queued and stop the thread (a worker stopping)."""
+    DEFERRED.stop()
+
+
+BATCH = 512  # access lines written at once, at most
+
+
+def _direct_handler() -> ServeHandler | None:
+    """`mockmj serve`'s own handler, when it alone would write an access line (no other handler, filter or
+    level in the way): then lines are formatted by it in batches, else each goes through `logging`."""
+    root = logging.getLogger()
+    if access_log.handlers or access_log.filters or not access_log.propagate or len(root.handlers) != 1:
+        return None
+    parent = logging.getLogger("mockmj")
+    handler = root.handlers[0]
+    if parent.handlers or parent.filters or not parent.propagate or root.filters:
+        return None
+    if not isinstance(handler, ServeHandler) or handler.filters or handler.level > logging.INFO:
+        return None
+    return handler
+
+
+def _write_lines(batch: list[tuple[Any, ...]]) -> None:
+    handler = _direct_handler()
+    if handler is None:
+        for item in batch:
+            _write_line(*item)
+        return
+    handler.write_lines([handler.access_line(item[0], *_line_of(*item[1:])) for item in batch])
+
+
+def _line_of(method: str, path: str, status: int, reply: Reply | None, key: str | None, ms: float,
+             task_id: str | None, who: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The access line's text and its structured fields (the JSON format's); `who`: client_fields()."""
+    code, task_id, _task = _answer(reply, task_id)
+    key, path = masked(key), masked_path(path)
+    fields = {"method": method, "path": path, "status": status, "code": code, "key": key, "ms": round(ms, 1),
+              "taskId": task_id, **who}
+    text = f"{method} {path} {status}"
+    text += f" code={code}" if code is not None else ""
+    text += f" key={key}" if key else ""
+    text += f" {ms:.1f}ms"
+    text += f" task={task_id}" if task_id else ""
+    return text, fields
+
+
+def _write_line(created: float, method: str, path: str, status: int, reply: Reply | None, key: str | None,
+                ms: float, task_id: str | None, who: dict[str, Any]) -> None:
+    text, fields = _line_of(method, path, status, reply, key, ms, task_id, who)
+    record = access_log.makeRecord(access_log.name, logging.INFO, "(unknown file)", 0, text, (), None,
+                                   func="(unknown function)", extra={"fields": fields})
+    record.created, record.msecs = created, (created - int(created)) * 1000  # when the request was answered
+    access_log.handle(record)
+
+
 class RequestLog:
     """One line per request on the access log, and the task states observed (debug log)."""
 
@@ -191,26 +356,23 @@ class RequestLog:
         """`key`: the caller's (unmasked); `task_id`: the path's {id}, if any; `started`: perf_counter;
         `environ`: the WSGI environ, for the client's address and user agent."""
         ms = (time.perf_counter() - started) * 1000 if started is not None else 0.0
-        code, task_id, task = _answer(reply, task_id)
-        if task is not None and task_log.isEnabledFor(logging.DEBUG):
-            self.states.observe(task)
+        if task_log.isEnabledFor(logging.DEBUG):
+            task = _answer(reply, task_id)[2]
+            if task is not None:
+                self.states.observe(task)
         if not access_log.isEnabledFor(logging.INFO):
             return
-        key, path = masked(key), masked_path(path)
-        fields = {"method": method, "path": path, "status": status, "code": code, "key": key, "ms": round(ms, 1),
-                  "taskId": task_id, **client_fields(environ)}
-        text = f"{method} {path} {status}"
-        text += f" code={code}" if code is not None else ""
-        text += f" key={key}" if key else ""
-        text += f" {ms:.1f}ms"
-        text += f" task={task_id}" if task_id else ""
-        access_log.info(text, extra={"fields": fields})
+        line = (time.time(), method, path, status, reply, key, ms, task_id, client_fields(environ))
+        if DEFERRED.running:
+            DEFERRED.put(line)
+        else:
+            _write_line(*line)
 
 
 def install(app: Flask, mock: Mock) -> RequestLog:
     """The access log and the task-state log for one app; the hot path (web/hot.py) writes to the same."""
     request_log = RequestLog()
-    mock.engine.listeners.append(request_log.states)
+    mock.engine.world.listeners.append(request_log.states)
 
     @app.before_request
     def _started() -> None:

@@ -17,7 +17,6 @@ from mockmj.engine.callbacks.delivery import Callbacks
 from mockmj.engine.facade import Engine
 from mockmj.engine.findings import Findings, Thresholds
 from mockmj.engine.journal import Journal
-from mockmj.engine.rules import Rules
 from mockmj.model.dialects import Dialect
 from mockmj.web import delays
 from mockmj.web.docs import docs_html
@@ -45,16 +44,15 @@ class Mock:
         self.engine = Engine(settings)
         self.spec: ApiSpec = load_spec()
         self.control_spec: ApiSpec = load_spec("control-openapi.yaml")
-        self.journal = Journal(settings.journal_size, settings.journal_bytes, self.engine.store)
+        self.journal = Journal(settings.journal_size, settings.journal_bytes, self.engine.world.store)
         self.findings = Findings(thresholds_of(settings), max_tasks=settings.max_tasks)
-        self.rules: Rules = self.engine.rules  # changed only through the engine's rule methods
         self.callbacks = Callbacks(self.engine)
         self.before_handler: list[Callable[[Operation, Context], Reply | None]] = []
         self.limits = BodyLimits.of(settings)
-        self.engine.on_evict.append(self._journal_eviction)
+        self.engine.world.on_evict.append(self._journal_eviction)
         self.finished = FinishedTasks()
-        self.engine.listeners.append(self.finished)
-        self.engine.on_evict.append(self.finished.forget)
+        self.engine.world.listeners.append(self.finished)
+        self.engine.world.on_evict.append(self.finished.forget)
 
     def _journal_eviction(self, task_ids: list[str], cap: int) -> None:
         """Evictions are never silent: one journal entry per batch names the tasks that went."""
@@ -70,7 +68,8 @@ class Mock:
         return self.engine.dialect
 
     def docs_html(self) -> str:
-        return docs_html(self.spec.document, self.control_spec.document, self.dialect.name, self.engine.profile.name)
+        timing = self.engine.clock_view()["timing"]
+        return docs_html(self.spec.document, self.control_spec.document, self.dialect.name, timing)
 
     def auth_required(self) -> bool:
         if self.settings.no_auth:

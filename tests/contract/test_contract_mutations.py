@@ -25,6 +25,10 @@ from tests.contract_selftest.corruptions import CORRUPTIONS, KEY_PREFIX, Corrupt
 from tests.contract_selftest.proxy import CorruptingProxy
 from tests.contract_selftest.runner import SuiteRun, run_many, served
 
+# every run of the module happens in the first test's setup (one shared fixture): a few minutes on two quiet
+# cores, more on a loaded machine
+pytestmark = pytest.mark.timeout(1800)
+
 DIALECTS = ("88api", "proxy")
 MODES = ("keyed", "any-key")
 CLEAN = [(d, m) for d in DIALECTS for m in MODES]

@@ -337,7 +337,8 @@ def v6_ids_on_v7(task: dict[str, Any]) -> None:
 def animate_on_v5(task: dict[str, Any]) -> None:
     """Animate offered on a V5 upscale, which has none."""
     buttons = task.get("buttons")
-    if task.get("version") == "5.2" and isinstance(buttons, list) and buttons:
+    version = str(task.get("version") or "").removeprefix("v").strip()  # "5.2", or trueai's "v 5.2"
+    if version == "5.2" and isinstance(buttons, list) and buttons:
         h = (task.get("properties") or {}).get("messageHash") or "0" * 8
         buttons.append({"customId": f"MJ::JOB::animate_low::1::{h}::SOLO", "emoji": "🎞️",
                         "label": "Animate (Low motion)", "type": 2, "style": 2})

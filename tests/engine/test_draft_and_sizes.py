@@ -25,8 +25,8 @@ from tests.engine.test_version_buttons import Session
 def test_grid_and_u_sizes_by_version(prompt: str, grid: tuple[int, int], cell: tuple[int, int]) -> None:
     s = Session()
     g, up = s.upscaled(prompt)
-    assert s.engine.image_size(g["id"]) == grid
-    assert s.engine.image_size(up["id"]) == cell  # U returns the cell itself
+    assert s.engine.gallery.size(g["id"]) == grid
+    assert s.engine.gallery.size(up["id"]) == cell  # U returns the cell itself
 
 
 def test_a_v7_draft_offers_enhance_which_renders_it_again_without_draft() -> None:
@@ -55,6 +55,6 @@ def test_an_account_that_drafts_every_prompt() -> None:
     task = s.imagine("a fox --v 7 --ar 3:2")
     assert task["prompt"] == "a fox --v 7 --ar 3:2"  # what the client sent
     assert task["promptEn"] == task["properties"]["finalPrompt"] == "a fox --ar 3:2 --draft"
-    assert task["version"] == "8.1" and s.engine.image_size(task["id"]) == (1344, 896)  # 672×448 cells
+    assert task["version"] == "8.1" and s.engine.gallery.size(task["id"]) == (1344, 896)  # 672×448 cells
     again = s.imagine("a fox --draft")
     assert again["promptEn"] == "a fox --draft"  # --draft once

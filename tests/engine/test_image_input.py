@@ -21,12 +21,7 @@ from mockmj.media.image_input import (
     decode_data_url,
     decode_mask,
 )
-
-
-def image_bytes(fmt: str, size: tuple[int, int] = (40, 30), colour: object = (200, 30, 60), **save: object) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, fmt, **save)  # type: ignore[arg-type]
-    return buffer.getvalue()
+from tests.helpers import data_url, image_bytes
 
 
 def noisy_png(size: tuple[int, int] = (64, 64)) -> bytes:
@@ -36,10 +31,6 @@ def noisy_png(size: tuple[int, int] = (64, 64)) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
-
-
-def data_url(data: bytes, mime: str = "image/png") -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
 def png_header(width: int, height: int) -> bytes:

@@ -57,9 +57,9 @@ def engine_for(dialect: str) -> Engine:
 
 def every_view(engine: Engine, task_id: str) -> list[dict[str, Any]]:
     """The task at each of its milestones, as fetch shows it."""
-    task = engine.tasks.get(task_id)
+    task = engine.task(task_id)
     assert task is not None
-    return [engine.snapshot(task, ORIGIN, i) for i in range(len(task.milestones))]
+    return [engine.views.snapshot(task, ORIGIN, i) for i in range(len(task.milestones))]
 
 
 def views_of(dialect: str, kind: str, outcome: str | None, cancel: bool, state: dict[str, Any]) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,9 +15,10 @@ import pytest
 import requests
 
 from mockmj.model.masking import masked
-from tests.serve.test_cli import free_port
+from tests.helpers import free_port
 
 KEY = "sk-secret-key-123456"
+FETCHES = 300  # requests answered just before the stop, each owed one access line
 
 
 @pytest.fixture
@@ -104,6 +106,27 @@ def test_text_lines_and_quiet(launch) -> None:  # type: ignore[no-untyped-def]
     assert base in lines[0]
     assert not any("mockmj.access" in line for line in lines), lines
 
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_clean_stop_writes_every_line(launch, signum: int) -> None:  # type: ignore[no-untyped-def]
+    """The lines are written by a thread of each worker: whatever is still queued when the stop comes is
+    written before the worker ends, one line per request answered, and the stop itself does not hang."""
+    process, base = launch("--timing", "manual", "--workers", "1")
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with requests.Session() as session:
+        task_id = session.post(base + "/mj/submit/imagine", json={"prompt": "Cat"}, headers=headers,
+                               timeout=5).json()["result"]
+        session.post(base + "/_mockmj/clock/advance", json={"seconds": 60}, timeout=5)
+        answers = [session.get(f"{base}/mj/task/{task_id}/fetch", headers=headers, timeout=5).status_code
+                   for _ in range(FETCHES)]
+    assert answers == [200] * FETCHES
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=30)  # a hung stop fails here
+    lines = err.splitlines()
+    assert len([line for line in lines if f"GET /mj/task/{task_id}/fetch 200" in line]) == FETCHES
+    assert lines[-1] == "mockmj: stopping"
+    assert process.returncode == 0
 
 
 def test_control_calls_logged_with_log_control(launch) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,6 @@ import io
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,14 +20,9 @@ from PIL import Image
 
 from mockmj.cli import main
 from mockmj.config import load_settings
+from tests.helpers import free_port
 
 OPTIONS = ("--host", "--port", "--timing", "--seed", "--api-key", "--no-auth", "--config", "--public-url", "--dialect")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:

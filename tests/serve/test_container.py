@@ -18,7 +18,7 @@ import requests
 import yaml
 
 from mockmj.config import load_settings, unknown_environment
-from tests.serve.test_cli import free_port
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"

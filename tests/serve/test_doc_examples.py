@@ -140,8 +140,8 @@ def jpeg_data_url(colour: tuple[int, int, int]) -> str:
     return png_data_url((96, 96), colour, fmt="JPEG")
 
 
-def finished_imagine(client: Client) -> dict[str, Any]:
-    task_id = accepted(client.imagine("Cat"))["result"]
+def finished_imagine(client: Client, prompt: str = "Cat") -> dict[str, Any]:
+    task_id = accepted(client.imagine(prompt))["result"]
     task = client.finish(task_id)
     assert task["status"] == "SUCCESS", task
     return task
@@ -196,7 +196,7 @@ def test_action(manual: Client) -> None:
 
 
 def test_modal_after_custom_zoom(manual: Client) -> None:
-    grid = finished_imagine(manual)
+    grid = finished_imagine(manual, "Cat --v 7")  # Custom Zoom is a V7 button (V8.1 has no Zoom)
     u1 = grid["buttons"][0]["customId"]
     upscale = accepted(manual.post("/mj/submit/action", {"taskId": grid["id"], "customId": u1}))
     upscaled = manual.finish(upscale["result"])

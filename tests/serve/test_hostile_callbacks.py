@@ -1,9 +1,10 @@
 """Hostile receivers: one tenant's slow notifyHook never delays another tenant's callbacks.
 
-Two keys on one mock, each with its own real receiver on a loopback socket; A's receiver sleeps on
-every request. B's callbacks must still arrive within a second of falling due, in real time (`fast`)
-and in `manual` timing (where `clock/advance` sends what fell due before it answers). The pool that
-makes this so is also checked directly: a tenant's share of the workers, and a task's order.
+Two keys on one mock, each with its own real receiver on a loopback socket; A's receiver holds every
+request until the test releases it. B's callbacks must all arrive while A's are still held, in real time
+(`fast`) and in `manual` timing (where `clock/advance` sends what fell due before it answers): shown by the
+order of events, not by a time limit, so a busy machine cannot fail it. The pool that makes this so is
+also checked directly: a tenant's share of the workers, and a task's order.
 """
 
 from __future__ import annotations
@@ -36,49 +37,49 @@ def tenants(mocks: Servers, **options: Any) -> tuple[Client, Client]:
 
 def test_slow_receiver_does_not_delay_another_tenant_in_real_time(
         mocks: Servers, make_receiver: Callable[..., Receiver]) -> None:
-    slow = make_receiver(hold=True, hold_seconds=3)
+    slow = make_receiver(hold=True, hold_seconds=60)  # held until released below
     quick = make_receiver()
     a, b = tenants(mocks, timing="fast", seed=21)
     # enough of A's callbacks to occupy every worker a plain pool of 8 would have
     a_ids = [submit_imagine(a, f"slow {i}", codes=(1, 22), notifyHook=slow.url) for i in range(10)]
-    slow.wait_for(lambda p: len(p) >= 2, timeout=5)
+    slow.wait_for(lambda p: len(p) >= 2, timeout=30)
     b_ids = [submit_imagine(b, f"quick {i}", codes=(1, 22), notifyHook=quick.url) for i in range(2)]
-    received = quick.wait_for(lambda p: finals(p, 2), timeout=15)
+    # B's tasks finish and are called back while A's receiver still holds its callbacks: a pool that made
+    # B wait behind A would send nothing to B until the release (a minute away, past this wait)
+    received = quick.wait_for(lambda p: finals(p, 2), timeout=30)
+    assert not slow.released.is_set()
     assert finals(received, 2), [p["status"] for p in received]
-    for call in quick.calls:
-        payload = call.payload
-        assert payload["id"] in b_ids
-        due = payload["finishTime"] if payload["status"] in FINAL else payload["startTime"]
-        if payload["status"] in ("SUBMITTED", *FINAL):
-            assert call.wall_ms - due < 1000, f"B's {payload['status']} came {call.wall_ms - due:.0f} ms late"
+    assert {p["id"] for p in received} == set(b_ids)
+    slow.release()
     for task_id in a_ids[:2]:
+        slow.wait_for(lambda p, t=task_id: finals([x for x in p if x["id"] == t], 1), timeout=30)
         ranks = [rank(p) for p in slow.payloads(task_id)]
         assert ranks == sorted(ranks), "a task's updates still arrive in order"
 
 
 def test_slow_receiver_does_not_delay_another_tenant_in_manual_timing(
         mocks: Servers, make_receiver: Callable[..., Receiver]) -> None:
-    slow = make_receiver(hold=True, hold_seconds=1.5)
+    slow = make_receiver(hold=True, hold_seconds=60)  # held until released below
     quick = make_receiver()
     a, b = tenants(mocks, timing="manual", seed=22)
     a_id = submit_imagine(a, "slow", notifyHook=slow.url)
     b_id = submit_imagine(b, "quick", notifyHook=quick.url)
-    answered: list[float] = []
+    answered = threading.Event()
 
     def advance() -> None:
         a.advance(60)
-        answered.append(time.time() * 1000)
+        answered.set()
 
-    started = time.time() * 1000
     mover = threading.Thread(target=advance)
     mover.start()
-    received = quick.wait_for(lambda p: finals(p, 1), timeout=5)
+    # B's whole story arrives while A's receiver holds A's first callback, so while clock/advance (which
+    # answers only once everything that fell due was sent) is still waiting on A
+    received = quick.wait_for(lambda p: finals(p, 1), timeout=30)
     assert finals(received, 1), [p["status"] for p in received]
-    late = max(call.wall_ms for call in quick.calls) - started
-    assert late < 1000, f"B's last callback came {late:.0f} ms after clock/advance was called"
-    mover.join(timeout=30)
-    # clock/advance still answers only once everything that fell due was sent, A's slow ones included
-    assert answered and answered[0] >= max(call.wall_ms for call in slow.calls)
+    assert slow.payloads() and not answered.is_set(), "clock/advance answered before A's callbacks were sent"
+    slow.release()
+    mover.join(timeout=60)
+    assert answered.is_set()
     a_payloads = slow.payloads(a_id)
     assert a_payloads[-1]["status"] == "SUCCESS" and len(a_payloads) >= 3
     assert [rank(p) for p in a_payloads] == sorted(rank(p) for p in a_payloads)

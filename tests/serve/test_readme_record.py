@@ -9,7 +9,8 @@ import sys
 import tomllib
 from pathlib import Path
 
-from tests.doc_blocks import free_port, marked
+from tests.doc_blocks import marked
+from tests.helpers import free_port
 
 PORTS = ("8090", "8081", "8082", "8083")  # the ports the page uses
 

@@ -109,7 +109,9 @@ def test_textual_code_rewrite_works(upstream: str, make_server: Any) -> None:
 
 
 def test_relay_parses_every_button(upstream: str) -> None:
-    task_id = upstream_submit_dto(relay_post(upstream, "/mj/submit/imagine", {"prompt": "buttons"}).content)["result"]
+    # V7: the version whose upscaled image has every kind of button (V8.1 drops Upscale, Zoom and Pan)
+    task_id = upstream_submit_dto(relay_post(upstream, "/mj/submit/imagine", {"prompt": "buttons --v 7"}).content)[
+        "result"]
     grid = poll_until_done(upstream, [task_id])[task_id]
     parsed = [relay_action(b["customId"]) for b in grid["buttons"]]
     assert parsed[:4] == [("UPSCALE", i) for i in range(1, 5)]

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from mockmj.serve.inprocess import MockServer
-from tests.helpers import Client, Receiver, running_mock
+from tests.helpers import Client, Receiver, button, press, running_mock
 
 ACCOUNT = "1118138338562560102"  # the default simulated account
 
@@ -57,11 +57,6 @@ def finished_grid(client: Client) -> dict[str, Any]:
     task = client.fetch(r.json()["result"])
     assert task["status"] == "SUCCESS"
     return task
-
-
-def press(client: Client, task: dict[str, Any], label: str) -> requests.Response:
-    custom_id = next(b["customId"] for b in task["buttons"] if b["label"] == label)
-    return client.post("/mj/submit/action", {"taskId": task["id"], "customId": custom_id})
 
 
 # --------------------------------------------------------------------------- kinds and counts
@@ -178,9 +173,9 @@ def test_match_operation(client: Client) -> None:
 def test_match_action_button_kind(client: Client) -> None:
     grid = finished_grid(client)
     rule = add_rule(client, {"operation": "submitAction", "action": "upscale"}, {"code": 25}, times=1)
-    assert press(client, grid, "V1").json()["code"] == 1, "a variation is not an upscale"
-    assert press(client, grid, "U2").json()["code"] == 25
-    assert press(client, grid, "U2").json()["code"] == 1
+    assert press(client, grid, button(grid, "V1")).json()["code"] == 1, "a variation is not an upscale"
+    assert press(client, grid, button(grid, "U2")).json()["code"] == 25
+    assert press(client, grid, button(grid, "U2")).json()["code"] == 1
     assert rule["id"] not in rules(client)
 
 

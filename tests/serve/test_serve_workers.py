@@ -26,7 +26,8 @@ from mockmj.cli import main
 from mockmj.config import load_settings
 from mockmj.serve.granian import worker_app
 from mockmj.serve.inprocess import release
-from tests.serve.test_cli import free_port, usage_error
+from tests.helpers import free_port
+from tests.serve.test_cli import usage_error
 
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 20

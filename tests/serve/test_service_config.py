@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from mockmj.cli import main, serve
 from mockmj.config import ConfigError, KeyConfig, Settings, load_settings, option_name
-from tests.serve.test_cli import free_port, usage_error
+from tests.helpers import free_port
+from tests.serve.test_cli import usage_error
 
 SHARED_STORE = "sqlite:mock.db"
 # a setting valid only beside another: more than one worker needs a store shared between processes
@@ -33,8 +34,8 @@ def sample(name: str) -> tuple[str, str, Any]:
     value: Any
     if name == "store":
         value = SHARED_STORE
-    elif name in ("public_url", "notify_hook"):  # checked as absolute http(s) URLs
-        value = f"http://sample-{name.replace('_', '-')}.example"
+    elif name in ("public_url", "notify_hook"):  # URLs are checked at start: a usable one
+        value = f"http://sample-{name.replace('_', '-')}.example:8081/base"
     elif getattr(param.type, "choices", None):  # click.Choice, and --timing's names
         value = next(choice for choice in param.type.choices if choice != default)
     elif getattr(param, "is_flag", False):
@@ -68,7 +69,7 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, Set
         raise SystemExit(0)
 
     with mock.patch("mockmj.cli.serve_app", side_effect=fake_server), \
-            mock.patch("mockmj.cli.configure_logging"), mock.patch.dict(os.environ, env or {}, clear=False):
+            mock.patch("mockmj.web.logs.configure_logging"), mock.patch.dict(os.environ, env or {}, clear=False):
         result = CliRunner().invoke(main, ["serve", *args], catch_exceptions=False)
     return result.exit_code, result.output, (seen[0] if seen else None)
 

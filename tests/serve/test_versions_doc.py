@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.doc_blocks import free_port, marked, promised
+from tests.doc_blocks import marked, promised
+from tests.helpers import free_port
 
 
 def test_the_versions_page_example_prints_what_it_promises(tmp_path: Path) -> None:

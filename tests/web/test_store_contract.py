@@ -180,14 +180,22 @@ def test_logs_number_entries_keep_the_latest_and_forget_a_tenant(backend: Any) -
     assert backend.entries("journal") == [] and backend.total("journal") == 0
 
 
+def claim(store: Any, now: int, lease_s: float = 60) -> list[bytes]:
+    """Claim what is due and release it as done at once (one worker that sent everything it claimed)."""
+    claimed = store.claim_due(now, lease_s)
+    tasks = sorted({value.split(b"-")[0].decode() for _, value in claimed})
+    store.release_due(tasks, [handle for handle, _ in claimed])
+    return [value for _, value in claimed]
+
+
 def test_due_callbacks_are_claimed_once_in_time_order(backend: Any, shared_store: str) -> None:
     other = open_store(shared_store)  # a second worker's connection to the same store
-    backend.add_due([(300, "a", "t1", b"late"), (100, "a", "t2", b"early"), (200, "b", "t3", b"middle"),
-                     (900, "b", "t4", b"future")])
+    backend.add_due([(300, "a", "t1", b"t1-late"), (100, "a", "t2", b"t2-early"), (200, "b", "t3", b"t3-middle"),
+                     (900, "b", "t4", b"t4-future")])
     assert backend.next_due() == 100
-    assert other.claim_due(250, 60) == [b"early", b"middle"]
-    assert backend.claim_due(250, 60) == []
-    assert backend.claim_due(300, 60) == [b"late"]
+    assert claim(other, 250) == [b"t2-early", b"t3-middle"]
+    assert claim(backend, 250) == []
+    assert claim(backend, 300) == [b"t1-late"]
     backend.drop_due("b")
     assert backend.next_due() is None
     other.close()
@@ -197,17 +205,31 @@ def test_a_claimed_task_is_leased_until_released(backend: Any, shared_store: str
     """A task's later callback waits while another worker still sends its earlier one, and then goes."""
     other = open_store(shared_store)
     backend.add_due([(100, "a", "t1", b"t1-first"), (100, "a", "t2", b"t2-first")])
-    assert other.claim_due(100, 60) == [b"t1-first", b"t2-first"]
+    first = other.claim_due(100, 60)
+    assert [value for _, value in first] == [b"t1-first", b"t2-first"]
     backend.add_due([(200, "a", "t1", b"t1-second"), (200, "a", "t2", b"t2-second")])
-    other.release_due(["t2"])
-    assert backend.claim_due(300, 60) == [b"t2-second"]  # t1 is still being sent by the other worker
-    other.release_due(["t1"])
-    assert backend.claim_due(300, 60) == [b"t1-second"]
-    backend.add_due([(300, "a", "t3", b"t3-only")])
-    assert other.claim_due(300, 0) == [b"t3-only"]  # a lease of 0 s: as if its worker had died at once
-    backend.add_due([(400, "a", "t3", b"t3-after")])
-    assert backend.claim_due(400, 60) == [b"t3-after"]
+    other.release_due(["t2"], [first[1][0]])
+    assert claim(backend, 300) == [b"t2-second"]  # t1 is still being sent by the other worker
+    other.release_due(["t1"], [first[0][0]])
+    assert claim(backend, 300) == [b"t1-second"]
     other.close()
+
+
+def test_what_a_dead_worker_claimed_is_claimed_again_when_its_lease_runs_out(backend: Any,
+                                                                             shared_store: str) -> None:
+    dead = open_store(shared_store)
+    backend.add_due([(100, "a", "t1", b"t1-first"), (200, "a", "t1", b"t1-second")])
+    assert [value for _, value in dead.claim_due(300, 0)] == [b"t1-first", b"t1-second"]  # then it dies
+    dead.close()
+    assert claim(backend, 300) == [b"t1-first", b"t1-second"]  # its lease of 0 s is over: sent by another
+    assert claim(backend, 300) == []
+
+
+def test_a_callback_left_unsent_is_claimed_again_in_order(backend: Any) -> None:
+    backend.add_due([(100, "a", "t1", b"t1-first"), (200, "a", "t1", b"t1-second")])
+    claimed = backend.claim_due(300, 60)
+    backend.release_due(["t1"], [])  # a store error stopped both: nothing done
+    assert claim(backend, 300) == [value for _, value in claimed]
 
 
 def test_an_unusable_store_url_is_a_clear_error(tmp_path: Any) -> None:
@@ -227,7 +249,7 @@ def test_one_request_asks_a_shared_store_once_whether_other_workers_wrote(shared
     c = app.test_client()
     task = c.post("/mj/submit/imagine", json={"prompt": "a heron"}, headers=KEY).get_json()["result"]
     c.post("/_mockmj/clock/advance", json={"seconds": 120})
-    store = app.extensions["mockmj"].engine.store
+    store = app.extensions["mockmj"].engine.world.store
     looks: list[Head] = []
     original = store.head
     store.head = lambda: looks.append(original()) or looks[-1]
@@ -253,7 +275,7 @@ def test_tombstones_are_purged_and_a_worker_far_behind_reloads(shared_store: str
         a.post("/mj/submit/imagine", json={"prompt": f"p{n}"}, headers=KEY)
         a.post("/_mockmj/reset", json={"key": "tenant-a"})
     kept = a.post("/mj/submit/imagine", json={"prompt": "kept"}, headers=KEY).get_json()["result"]
-    store = busy.extensions["mockmj"].engine.store
+    store = busy.extensions["mockmj"].engine.world.store
     head, rows = store.changes(0)
     assert head.purged > 0
     tombstones = [name for name, value in rows if value is None]

@@ -30,7 +30,7 @@ class Failing:
     """Makes one method of the app's store fail, as a store gone at that moment would."""
 
     def __init__(self, app: Any, method: str, monkeypatch: pytest.MonkeyPatch) -> None:
-        store = app.extensions["mockmj"].engine.store
+        store = app.extensions["mockmj"].engine.world.store
         real = getattr(store, method)
         self.on = True
 

@@ -196,7 +196,7 @@ def play(client: Any, session: list[tuple[str, dict[str, Any]]]) -> None:
 def world_of(app: Any) -> dict[str, Task]:
     engine = app.extensions["mockmj"].engine
     with engine.reading():
-        return {t.id: t for t in engine.tasks.oldest()}
+        return {t.id: t for t in engine.all_tasks()}
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite", "redis"])

@@ -34,7 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -97,6 +97,17 @@ class _Due:
     task_id: str = ""
     index: int = 0
     owner: str = ""  # the tenant: whose queue the send waits in
+    handle: Any = field(default=None, compare=False)  # a shared store's name for it, to delete it once sent
+
+
+@dataclass
+class _Claim:
+    """One task's callbacks in one claim: how many are still to settle, which were settled (sent, or decided
+    not to be), and whether a store error stopped the rest (they stay due, in order, for a later claim)."""
+
+    left: int = 0
+    done: list[Any] = field(default_factory=list)
+    stalled: bool = False
 
 
 class _LocalDue:
@@ -123,8 +134,8 @@ class _LocalDue:
         with self._lock:
             return self._heap[0].at if self._heap else None
 
-    def release(self, tasks: list[str]) -> None:
-        return None  # one process: the pool's lanes keep a task's sends in order
+    def release(self, tasks: list[str], done: list[Any]) -> None:
+        return None  # one process: taken is gone, and the pool's lanes keep a task's sends in order
 
     def drop(self, gone: set[str] | None, key: str | None) -> None:
         with self._lock:
@@ -136,8 +147,10 @@ class _LocalDue:
 
 
 class _SharedDue:
-    """Callbacks due, in a shared store: any worker may take one, and a taken one is gone for the others,
-    so each milestone is sent once whatever the number of workers."""
+    """Callbacks due, in a shared store: any worker may claim a task's due callbacks, and while it holds the claim
+    (a lease) no other worker takes that task's; they are deleted once settled. So each milestone is sent once,
+    in order, whatever the number of workers; if the claiming worker dies, its lease runs out (LEASE_S) and another
+    worker sends what it had not settled (at least once: the one being sent at the moment of death may go twice)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -147,10 +160,10 @@ class _SharedDue:
                             for d in items])
 
     def take(self, now: int) -> list[_Due]:
-        return [_Due(*codec.loads(value)) for value in self.store.claim_due(now, LEASE_S)]
+        return [_Due(*codec.loads(value), handle=handle) for handle, value in self.store.claim_due(now, LEASE_S)]
 
-    def release(self, tasks: list[str]) -> None:
-        self.store.release_due(tasks)
+    def release(self, tasks: list[str], done: list[Any]) -> None:
+        self.store.release_due(tasks, done)
 
     def next_at(self) -> int | None:
         return self.store.next_due()
@@ -183,7 +196,7 @@ class _SharedOutbox:
 class Callbacks:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        store = engine.store
+        store = engine.world.store
         self._shared = _SharedOutbox(store, engine.settings.outbox_size) if store.shared else None
         self.outbox: deque[dict[str, Any]] = deque(maxlen=engine.settings.outbox_size)
         self._total = 0
@@ -192,9 +205,7 @@ class Callbacks:
         self._cond = threading.Condition()
         self._last_order: dict[str, float] = {}
         self._held: dict[str, tuple[str, dict[str, Any], Milestone]] = {}  # reorder fault
-        self._requeue: list[_Due] = []  # claimed, not delivered for a store error: back to the store when it answers
-        self._unreleased: list[str] = []  # tasks whose lease could not be released yet
-        self._stalled: set[str] = set()  # tasks of this claim with a callback kept for later
+        self._unreleased: list[tuple[str, list[Any]]] = []  # settled claims not yet released (a store error)
         self._pool = FairPool(WORKERS, PER_TENANT)
         self._generation = 0  # bumped by a full reset: attempts still in flight then are not recorded
         self._timers: set[threading.Timer] = set()
@@ -206,7 +217,7 @@ class Callbacks:
         self._session.mount("https://", adapter)
         self._thread = threading.Thread(target=self._run, name="mockmj-callback-clock", daemon=True)
         self._thread.start()
-        engine.listeners.append(self)
+        engine.world.listeners.append(self)
 
     @property
     def total(self) -> int:
@@ -222,7 +233,7 @@ class Callbacks:
             if m.at is not None and m.status not in (Status.NOT_START, Status.MODAL):
                 due.append(_Due(m.at, next(self._seq), task.id, index, task.owner))
         self._push(due)
-        if self.engine.clock.virtual:
+        if self.engine.world.clock.virtual:
             self._drain(self.engine.now(), synchronous=False)  # e.g. a cancel, due at once
 
     def milestone_reached(self, task: Task, index: int) -> None:
@@ -247,8 +258,7 @@ class Callbacks:
     def reset(self, gone: set[str] | None, key: str | None = None) -> None:
         # With a shared store, what is shared (due callbacks, the outbox) is cleared only by the worker
         # whose transaction made the reset; a worker that merely reloads the new world clears its own.
-        replica = self.engine.replica
-        clear_shared = self._shared is not None and replica is not None and replica.writing
+        clear_shared = self._shared is not None and self.engine.world.writing
         if self._shared is None or clear_shared:
             self._due.drop(gone, key)  # the store is changed outside `_cond` (the lock order)
         if clear_shared and (gone is None or key is not None):
@@ -274,8 +284,8 @@ class Callbacks:
             timers, self._timers = self._timers, set()
         for timer in timers:
             timer.cancel()
-        if self in self.engine.listeners:
-            self.engine.listeners.remove(self)
+        if self in self.engine.world.listeners:
+            self.engine.world.listeners.remove(self)
         self._pool.stop()
         self._thread.join(timeout=1)
         self._session.close()
@@ -295,9 +305,9 @@ class Callbacks:
                 self._stopping.wait(ERROR_PAUSE_S)
 
     def _tick(self) -> None:
-        if self._requeue or self._unreleased:
+        if self._unreleased:
             self._settle_store()
-        if self.engine.clock.virtual:
+        if self.engine.world.clock.virtual:
             # virtual time moves only in advance(), which sends what fell due itself, in order
             with self._cond:
                 if not self._stopped:
@@ -312,68 +322,81 @@ class Callbacks:
                 if not self._stopped:
                     self._cond.wait(timeout=min(wait, longest))  # woken early when something new is due
             return
-        self._drain(self.engine.now(), synchronous=False)
+        if not self._drain(self.engine.now(), synchronous=False):
+            # what is due is claimed by others (or by this worker's sends still going): look again soon
+            with self._cond:
+                if not self._stopped:
+                    self._cond.wait(timeout=0.05)
 
-    def _drain(self, now: int, synchronous: bool) -> None:
+    def _drain(self, now: int, synchronous: bool) -> int:
         """Queue every send that fell due; when `synchronous`, return only once they are all done. Each task's
-        claimed callbacks go to one lane of the pool, in order; the last of them releases the task's lease."""
+        claimed callbacks go to one lane of the pool, in order; the last of them releases the task's claim.
+        The number of callbacks taken."""
         batch = Batch() if synchronous else None
         taken = self._due.take(now)
-        last = {due.task_id: due for due in taken}
+        claims: dict[str, _Claim] = {}
         for due in taken:
-            release = [due.task_id] if last[due.task_id] is due else []
+            claims.setdefault(due.task_id, _Claim()).left += 1
+        for due in taken:
+            claim = claims[due.task_id]
             if batch is None and self._pool.waiting(due.owner) >= MAX_PENDING:
-                self._settle(due, synchronous, release, overflow=True)  # decided and recorded, not sent
+                self._settle(due, synchronous, claim, overflow=True)  # decided and recorded, not sent
                 continue
             job = Job(due.owner, due.task_id,
-                      lambda due=due, release=release: self._settle(due, synchronous, release), batch)
+                      lambda due=due, claim=claim: self._settle(due, synchronous, claim), batch)
             self._pool.submit(job)
         if batch is not None:
             batch.wait(lambda: self._pool.stopped)
+        return len(taken)
 
-    def _settle(self, due: _Due, synchronous: bool, release: list[str], overflow: bool = False) -> None:
+    def _settle(self, due: _Due, synchronous: bool, claim: _Claim, overflow: bool = False) -> None:
         """Deliver one claimed callback. When the store fails meanwhile it is not lost: it (and every later one of
-        its task in this claim, so that none overtakes it) goes back to the due callbacks once the store answers."""
+        its task in this claim, so that none overtakes it) stays due, for a later claim once the store answers."""
         try:
-            if due.task_id in self._stalled:
-                raise StoreUnavailable(self.engine.store.url, "an earlier callback of this task is waiting")
-            self._deliver(due, synchronous, overflow)
+            if not claim.stalled:
+                self._deliver(due, synchronous, overflow)
+                self._done(due, claim)
         except StoreUnavailable as exc:
-            log.warning("callbacks: task %s: kept for later (%s)", due.task_id, exc)
-            with self._cond:
-                self._stalled.add(due.task_id)
-                self._requeue.append(due)
+            log.warning("callbacks: task %s: left due for later (%s)", due.task_id, exc)
+            claim.stalled = True
         except Exception:
             log.exception("callbacks: task %s: not sent", due.task_id)
+            claim.done.append(due.handle)  # not a store error: trying it again would fail again
         finally:
-            if release:
-                with self._cond:
-                    self._stalled.discard(due.task_id)
-                    self._unreleased.extend(release)
-                self._settle_store()
+            with self._cond:
+                claim.left -= 1
+                if claim.left == 0:
+                    self._unreleased.append((due.task_id, claim.done))
+            self._settle_store()
+
+    def _done(self, due: _Due, claim: _Claim) -> None:
+        """Deleted from the store as soon as it is settled: a worker killed later in its claim leaves only what it
+        had not sent yet (and the one on the wire) to be sent again by another."""
+        if due.handle is None:
+            return
+        try:
+            self._due.release([], [due.handle])
+        except StoreUnavailable:
+            claim.done.append(due.handle)  # with the claim's release, once the store answers
 
     def _settle_store(self) -> None:
-        """Give the store back what this worker owes it: callbacks to send later, leases to release (left here
-        when the store failed; tried again on every tick until it answers)."""
+        """Release the claims this worker has settled (left here when the store failed; tried again on every tick
+        until it answers, or until the lease runs out and another worker takes over)."""
         with self._cond:
-            requeue, self._requeue = self._requeue, []
             unreleased, self._unreleased = self._unreleased, []
+        if not unreleased:
+            return
         try:
-            if requeue:
-                self._due.push(requeue)  # before the release: another worker must not claim a later one first
-                requeue = []
-            if unreleased:
-                self._due.release(unreleased)
+            self._due.release([task for task, _ in unreleased], [h for _, done in unreleased for h in done])
         except StoreUnavailable:
             with self._cond:
-                self._requeue[:0] = requeue
                 self._unreleased[:0] = unreleased
 
     def _deliver(self, due: _Due, synchronous: bool, overflow: bool = False) -> None:
         """Decide what this milestone sends (under the engine's lock), then send it from this worker."""
         engine = self.engine
         with engine.reading():  # every decision about this task's callbacks is taken under the engine's lock
-            task = engine.tasks.get(due.task_id)
+            task = engine.world.task(due.task_id)
             if task is None or due.index >= len(task.milestones) or task.milestones[due.index].at != due.at:
                 return  # the task was reset or its path was cut by a cancel
             milestone = task.milestones[due.index]
@@ -384,7 +407,7 @@ class Callbacks:
                 self._last_order.pop(task.id, None)  # terminal: nothing can follow, keep the map small
             else:
                 self._last_order[task.id] = order
-            payload = engine.snapshot(task, task.origin, due.index)
+            payload = engine.views.snapshot(task, task.origin, due.index)
             attempt = _Attempt(task.id, task.owner, self._hook(task) or "", task.callback_fault,
                                self._generation)
             delay_ms = int(task.callback_delay_ms or 2000)

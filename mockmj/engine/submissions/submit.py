@@ -22,9 +22,9 @@ from mockmj.engine.submissions.video_buttons import VIDEO_BUTTONS
 from mockmj.media import images
 from mockmj.media.image_input import DecodedImage, ImageInputError, decode_data_url, decode_mask, decoded
 from mockmj.model.buttons import Press, buttons_for, parse_custom_id
-from mockmj.model.errors import Refusal, param
-from mockmj.model.outcomes import Outcome
-from mockmj.model.prompts import parse_zoom
+from mockmj.model.errors import AccountDisabled, BannedPrompt, param
+from mockmj.model.outcomes import Outcome, parse_outcome, split_directive
+from mockmj.model.prompts import find_banned, parse_zoom, translate
 from mockmj.model.tasks import Action, Status, Task
 from mockmj.model.versions import Defaults, as_draft, is_draft, upscaler, version_of, wants_hd, without_draft
 
@@ -60,16 +60,16 @@ class Uploads:
         self.pending: list[tuple[str, bytes, str]] = []
 
     def add(self, image: DecodedImage, name: str) -> str:
-        channel = self.engine.accounts[0].channel_id
-        path = self.engine.new_upload_path(channel, name, image.ext, {p for p, _, _ in self.pending})
+        channel = self.engine.dispatch.first_channel()
+        path = self.engine.attachments.new_path(channel, name, image.ext, {p for p, _, _ in self.pending})
         self.pending.append((path, image.data, image.mime))
         return path
 
     def url(self, path: str) -> str:
-        return (self.engine.settings.public_url or self.caller.origin).rstrip("/") + path
+        return self.engine.attachments.base(self.caller.origin) + path
 
     def commit(self, task: Task | None = None) -> None:
-        self.engine.keep_uploads(task, self.pending, owner=self.caller.key)
+        self.engine.attachments.keep(task, self.pending, owner=self.caller.key)
 
 
 def _launch(engine: Engine, caller: Caller, spec: NewTask, body: dict[str, Any], outcome: Outcome,
@@ -77,19 +77,19 @@ def _launch(engine: Engine, caller: Caller, spec: NewTask, body: dict[str, Any],
     with engine.transaction():
         accepted = engine.launch(caller, spec, body, outcome)
         if uploads is not None:
-            uploads.commit(engine.tasks.get(accepted.result))
+            uploads.commit(engine.task(accepted.result))
         return accepted
 
 
 def _prompt_outcome(engine: Engine, caller: Caller, prompt: str) -> tuple[str, str, Outcome]:
     """(cleaned prompt, English prompt, outcome), with the banned-word rule of the dialect applied."""
-    cleaned, outcome = engine.outcome_for(caller, prompt)
-    prompt_en = engine.english(cleaned or "")
-    word = engine.banned_word(prompt_en)
+    cleaned, directive = split_directive(prompt)
+    outcome = parse_outcome(caller.outcome or directive)
+    prompt_en = translate(cleaned or "", engine.settings.glossary)
+    word = find_banned(prompt_en, engine.banned)
     if word and outcome.kind == "success":
         if engine.dialect.banned == "reject":
-            raise Refusal("banned", f"the prompt contains the banned word '{word}'",
-                          properties={"promptEn": prompt_en, "bannedWord": word})
+            raise BannedPrompt(word, prompt_en)
         outcome = Outcome("banned", reason=word)
     return cleaned or "", prompt_en, outcome
 
@@ -113,10 +113,10 @@ def imagine(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     account = None
     if any(a.draft for a in engine.settings.accounts):
         # trueai's account option IsDraft: the prompt Midjourney gets is a draft, without version flags
-        account = engine.choose_account(body.get("accountFilter"), caller.mode)
+        account = engine.dispatch.choose(body.get("accountFilter"), caller.mode)
         if account_drafts(engine, account):
             prompt_en = as_draft(prompt_en)
-    recipe, button_set = grid_recipe(prompt_en, engine.model_defaults())
+    recipe, button_set = grid_recipe(prompt_en, engine.views.defaults())
     spec = NewTask(
         action=Action.IMAGINE,
         prompt=prompt,
@@ -171,7 +171,7 @@ def blend(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     paths = [uploads.add(_image(v, f"base64Array[{i}]"), f"blend_{i}") for i, v in enumerate(items)]
     w, h = DIMENSIONS[dimensions]
     prompt = " ".join(f"<{uploads.url(p)}>" for p in paths) + f" --ar {w}:{h}"
-    _, outcome = engine.outcome_for(caller, None)
+    outcome = parse_outcome(caller.outcome)
     spec = NewTask(
         action=Action.BLEND,
         prompt=prompt,
@@ -217,10 +217,10 @@ def describe(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         picture = _image(body.get("base64"), "base64")
     uploads = Uploads(engine, caller)
     path = uploads.add(picture, "describe")
-    seed = str(engine.ids.fraction())
+    seed = str(engine.draw())
     with decoded(picture.data) as pixels:  # the whole image, in a decode budget slot
         spec = _describe_spec(path, pixels, picture.ext, seed, body)
-    _, outcome = engine.outcome_for(caller, None)
+    outcome = parse_outcome(caller.outcome)
     return _launch(engine, caller, spec, body, outcome, uploads)
 
 
@@ -277,7 +277,7 @@ def swap_face(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     uploads = Uploads(engine, caller)
     source_path = uploads.add(_image(source, "sourceBase64"), "face_source")
     target_path = uploads.add(_image(target, "targetBase64"), "face_target")
-    _, outcome = engine.outcome_for(caller, None)
+    outcome = parse_outcome(caller.outcome)
     spec = NewTask(
         action=Action.SWAP_FACE,
         prompt=None,
@@ -299,7 +299,7 @@ def upload(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     uploads = Uploads(engine, caller)
     paths = [uploads.add(_image(v, f"base64Array[{i}]"), f"upload_{i}") for i, v in enumerate(items)]
     with engine.transaction():
-        engine.choose_account(body.get("filter"), caller.mode)
+        engine.dispatch.choose(body.get("filter"), caller.mode)
         uploads.commit()
     return Accepted("ok", [uploads.url(p) for p in paths])
 
@@ -321,14 +321,14 @@ def action(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         raise param("custom_id_blank", "customId must not be empty")
     press = parse_custom_id(custom_id)
     with engine.transaction():
-        parent = engine.task_for(caller, task_id)
+        parent = engine.views.task_for(caller, task_id)
         if press is None:
             raise param("custom_id_unknown", f"customId '{custom_id}' is not a Midjourney button id")
-        status = engine.status_of(parent)
+        status = engine.views.status_of(parent)
         if status is not Status.SUCCESS:
             raise param("task_status", f"task {parent.id} is {status.value}: buttons can be used only at SUCCESS")
         own = {b["customId"] for b in buttons_for(parent.button_set, parent.message_hash, parent.final_prompt,
-                                                  engine.model_defaults())}
+                                                  engine.views.defaults())}
         if custom_id not in own:
             raise param("custom_id_unknown", f"customId '{custom_id}' is not one of the buttons of task {parent.id}")
         return press_button(engine, caller, body, parent, press, custom_id)
@@ -339,11 +339,10 @@ def _parent_account(engine: Engine, parent: Task, body: dict[str, Any], caller: 
     wants_other = not body.get("chooseSameChannel") and any(
         flt.get(k) for k in ("instanceId", "channelId", "remark", "modes"))
     if wants_other:
-        return engine.choose_account(flt, caller.mode)
-    account = next((a for a in engine.accounts if a.instance_id == parent.account_id), None)
+        return engine.dispatch.choose(flt, caller.mode)
+    account = engine.dispatch.account(parent.account_id)
     if account is None or not account.enabled:
-        raise Refusal("account_disabled", f"account {parent.account_id} of task {parent.id} is disabled",
-                      params={"instance_id": parent.account_id})
+        raise AccountDisabled(parent.account_id, parent.id)
     return account
 
 
@@ -412,8 +411,8 @@ def _picreader(c: Click) -> tuple[NewTask, Window]:
 
 def _picread_retry(c: Click) -> tuple[NewTask, Window]:
     source = c.parent.image_recipe["path"] if c.parent.image_recipe else ""
-    with decoded(c.engine.uploads.get(source, (b"", ""))[0]) as picture:
-        spec = _describe_spec(source, picture, source.rsplit(".", 1)[-1], str(c.engine.ids.fraction()), c.body)
+    with decoded((c.engine.attachments.upload(source) or (b"", ""))[0]) as picture:
+        spec = _describe_spec(source, picture, source.rsplit(".", 1)[-1], str(c.engine.draw()), c.body)
     spec.parent, spec.custom_id, spec.account = c.parent, c.custom_id, c.account
     return spec, None
 
@@ -451,7 +450,7 @@ def press_button(engine: Engine, caller: Caller, body: dict[str, Any], parent: T
     remix = _remix(body, account.remix, account.remix_auto_submit)
     spec.modal = window is not None and (window != "remix" or remix)
     spec.modal_kind = window or "remix"
-    _, outcome = engine.outcome_for(caller, None)
+    outcome = parse_outcome(caller.outcome)
     return _launch(engine, caller, spec, body, outcome)
 
 
@@ -491,7 +490,7 @@ def modal(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         if _blank(mask_value):
             raise param("mask_blank", "maskBase64 must not be empty: Vary (Region) needs a mask")
         # the parent's size may need its image rendered: done outside the lock, it is deterministic
-        parent_size = engine.image_size(parent_id) if parent_id else (512, 512)
+        parent_size = engine.gallery.size(parent_id) if parent_id else (512, 512)
         try:
             mask = decode_mask(with_data_prefix(mask_value), "maskBase64", parent_size)  # prefix optional
         except ImageInputError as exc:
@@ -512,8 +511,8 @@ def modal(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
 
 
 def _modal_task(engine: Engine, caller: Caller, task_id: Any) -> Task:
-    task = engine.task_for(caller, task_id)
-    status = engine.status_of(task)
+    task = engine.views.task_for(caller, task_id)
+    status = engine.views.status_of(task)
     if status is not Status.MODAL:
         raise param("task_status", f"task {task.id} is {status.value}, not MODAL: there is no window to confirm")
     return task
@@ -528,8 +527,8 @@ def change(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         raise param("action_invalid", "action must be UPSCALE, VARIATION or REROLL")
     index = body.get("index")
     with engine.transaction():
-        parent = engine.task_for(caller, task_id)
-        status = engine.status_of(parent)
+        parent = engine.views.task_for(caller, task_id)
+        status = engine.views.status_of(parent)
         if status is not Status.SUCCESS:
             raise param("task_status", f"task {parent.id} is {status.value}, not SUCCESS")
         if parent.action not in (Action.IMAGINE, Action.VARIATION, Action.REROLL, Action.BLEND):

@@ -17,7 +17,7 @@ from mockmj.engine.submissions.video_buttons import video_recipe
 from mockmj.media.image_input import DecodedImage, ImageInputError
 from mockmj.media.video import BATCH_SIZES, MOTIONS, VIDEO_TYPES
 from mockmj.media.video_gallery import is_video, video_count
-from mockmj.model.errors import Refusal, param
+from mockmj.model.errors import ParentMissing, TaskNotFound, param
 from mockmj.model.tasks import Action, Status, Task
 
 DEFAULT_VIDEO_TYPE = "vid_1.1_i2v_480"
@@ -56,10 +56,10 @@ def _extend_parent(engine: Engine, caller: Caller, body: dict[str, Any]) -> tupl
     if _blank(task_id):
         raise param("task_id_blank", "taskId must not be empty: action \"extend\" continues an existing video")
     try:
-        parent = engine.task_for(caller, task_id)
-    except Refusal:
-        raise Refusal("parent_missing", f"task {task_id} does not exist", params={"task_id": task_id}) from None
-    status = engine.status_of(parent)
+        parent = engine.views.task_for(caller, task_id)
+    except TaskNotFound:
+        raise ParentMissing(task_id) from None
+    status = engine.views.status_of(parent)
     if status is not Status.SUCCESS:
         raise param("task_status", f"task {parent.id} is {status.value}: only a finished video can be extended")
     if not is_video(parent.image_recipe):
@@ -93,7 +93,7 @@ def video(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         with engine.transaction():
             parent, index = _extend_parent(engine, caller, body)
             start: dict[str, Any] = {"video": parent.id, "index": index}
-            start_url = engine.media_url(caller, parent, f"video:{index}")
+            start_url = engine.attachments.media_url(caller.origin, parent, f"video:{index}")
     else:
         if _blank(body.get("image")):
             raise param("video_image_blank", "image (the first frame) must not be empty: a video animates an image")

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
-import os
-import subprocess
-import sys
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -494,25 +489,3 @@ def test_tiny_images_do_not_break_anything(width: int, height: int) -> None:
 def test_a_variation_of_a_tiny_image_is_a_grid_of_cells_of_its_aspect() -> None:
     source = solid((120, 60, 30), (3, 7))
     assert variation_grid(source, "v", 0.5).size == tuple(2 * side for side in panel_size((3, 7)))
-
-
-def run_fresh_python(code: str, hash_seed: str) -> str:
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": str(root), "PYTHONHASHSEED": hash_seed}
-    return subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def test_images_are_identical_across_processes_and_hash_seeds(grid: Image.Image) -> None:
-    code = (
-        "import hashlib; from mockmj.media.images import encode_png, render_grid; "
-        "print(hashlib.sha256(encode_png(render_grid('task-1', (1, 1)))).hexdigest())"
-    )
-    expected = hashlib.sha256(encode_png(grid)).hexdigest()
-    assert run_fresh_python(code, "1") == run_fresh_python(code, "2") == expected
-
-
-def test_the_image_core_does_not_import_flask() -> None:
-    code = "import sys, mockmj.media.images, mockmj.media.image_input; print('flask' in sys.modules)"
-    assert run_fresh_python(code, "0") == "False"

@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from mockmj.config import load_settings
-from mockmj.serve.inprocess import MockServer
 from tests.helpers import Client, balance, png_data_url, reset_client
+from tests.helpers import Mock as MockServer
 
 MakeServer = Callable[..., MockServer]
 IMAGINE_PRICE = 10

@@ -5,12 +5,10 @@ keep the dialect's JSON 404."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
-import requests
-
-from mockmj.serve.inprocess import MockServer
-from tests.helpers import Client, submit
+from tests.helpers import Client, Mock, session_of, submit
 
 UI_DIR = Path(__file__).resolve().parents[2] / "mockmj" / "ui"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
@@ -78,34 +76,36 @@ def test_one_task_with_its_children_as_a_tree(manual: Client) -> None:
     assert r.status_code == 404 and "1234" in r.json()["error"]
 
 
-def test_ui_files_are_shipped_and_fetch_nothing_from_the_network(server: MockServer) -> None:
-    page = requests.get(server.base_url + "/_mockmj/ui", timeout=10)
+def test_ui_files_are_shipped_and_fetch_nothing_from_the_network(server: Mock) -> None:
+    http = session_of(server)
+    page = http.get(server.base_url + "/_mockmj/ui", timeout=10)
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert "/_mockmj/ui/app.js" in page.text and "/_mockmj/ui/style.css" in page.text
     for name, mime in (("app.js", "text/javascript"), ("style.css", "text/css")):
-        r = requests.get(f"{server.base_url}/_mockmj/ui/{name}", timeout=10)
+        r = http.get(f"{server.base_url}/_mockmj/ui/{name}", timeout=10)
         assert r.status_code == 200 and r.headers["Content-Type"].startswith(mime)
         assert r.content == (UI_DIR / name).read_bytes()
-    assert requests.get(server.base_url + "/_mockmj/ui/secret.py", timeout=10).status_code == 404
+    assert http.get(server.base_url + "/_mockmj/ui/secret.py", timeout=10).status_code == 404
     remote = re.compile(r"(src|href)=[\"']?(https?:)?//|url\(\s*['\"]?(https?:)?//|@import|import\s*\(")
     for path in UI_DIR.iterdir():
         assert not remote.search(path.read_text(encoding="utf-8")), path
 
 
-def test_browsers_are_led_to_the_dashboard_api_clients_keep_the_json_404(make_server) -> None:  # type: ignore[no-untyped-def]
+def test_browsers_are_led_to_the_dashboard_api_clients_keep_the_json_404(make_server: Callable[..., Mock]) -> None:
     for dialect in ("88api", "proxy"):
-        base = make_server(dialect=dialect).base_url
+        mock = make_server(dialect=dialect)
+        base, http = mock.base_url, session_of(mock)
         for path in ("/", "/_mockmj/", "/_mockmj"):
-            r = requests.get(base + path, headers={"Accept": BROWSER_ACCEPT}, allow_redirects=False, timeout=10)
+            r = http.get(base + path, headers={"Accept": BROWSER_ACCEPT}, allow_redirects=False, timeout=10)
             assert (r.status_code, r.headers.get("Location")) == (302, "/_mockmj/ui"), (dialect, path)
-        landed = requests.get(base + "/", headers={"Accept": BROWSER_ACCEPT}, timeout=10)
+        landed = http.get(base + "/", headers={"Accept": BROWSER_ACCEPT}, timeout=10)
         assert landed.url == base + "/_mockmj/ui" and "<title>mockmj dashboard</title>" in landed.text
         for accept in ("*/*", "application/json", None):
             headers = {"Accept": accept} if accept else {}
             for path in ("/", "/mj/nothing-here"):
-                r = requests.get(base + path, headers=headers, allow_redirects=False, timeout=10)
+                r = http.get(base + path, headers=headers, allow_redirects=False, timeout=10)
                 assert r.status_code == 404 and r.headers["Content-Type"].startswith("application/json"), r.text
                 assert ("code" in r.json()) if dialect == "88api" else (r.json()["error"] == "Not Found")
-        r = requests.get(base + "/mj/nothing-here", headers={"Accept": BROWSER_ACCEPT}, allow_redirects=False,
+        r = http.get(base + "/mj/nothing-here", headers={"Accept": BROWSER_ACCEPT}, allow_redirects=False,
                          timeout=10)
         assert r.status_code == 404  # an unknown API path is a 404 for browsers too

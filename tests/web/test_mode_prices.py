@@ -9,18 +9,18 @@ from collections.abc import Iterator
 import pytest
 
 from mockmj.config import KeyConfig, load_settings
-from mockmj.serve.inprocess import MockServer
-from tests.helpers import Client, balance, start_mock, task_count
+from tests.helpers import Client, Start, balance, task_count
+from tests.helpers import Mock as MockServer
 
 RESELLER = {"fast": 1.0, "relax": 1.0, "turbo": 2.0, "draft": 0.5}  # a new-api fork's table
 START = 1000
 
 
 @pytest.fixture(scope="module", params=["88api", "proxy"])
-def server(request: pytest.FixtureRequest) -> Iterator[MockServer]:
+def server(request: pytest.FixtureRequest, starter: Start) -> Iterator[MockServer]:
     keys = [KeyConfig(key="any", balance=START), KeyConfig(key="relaxed", balance=START, modes=["relax", "draft"])]
-    s = start_mock(settings=load_settings(dialect=request.param, timing="per-poll", seed=2, strict=True, keys=keys,
-                                          mode_prices=RESELLER))
+    s = starter(settings=load_settings(dialect=request.param, timing="per-poll", seed=2, strict=True, keys=keys,
+                                       mode_prices=RESELLER))
     yield s
     s.stop()
 
@@ -65,8 +65,8 @@ def test_the_allowed_modes_work(server: MockServer) -> None:
     assert before - balance(c) == 10 + 10 + 5
 
 
-def test_without_mode_prices_every_mode_costs_the_action_price() -> None:
-    s = start_mock(settings=load_settings(timing="per-poll", strict=True, keys=[KeyConfig(key="k", balance=START)]))
+def test_without_mode_prices_every_mode_costs_the_action_price(starter: Start) -> None:
+    s = starter(settings=load_settings(timing="per-poll", strict=True, keys=[KeyConfig(key="k", balance=START)]))
     try:
         c = Client(s, key="k")
         c.post("/mj-turbo/mj/submit/imagine", {"prompt": "a fox --draft"})

@@ -1,30 +1,39 @@
-"""The window flows over a real socket: Custom Zoom and Vary (Region) open a MODAL task that POST
+"""The window flows over HTTP: Custom Zoom and Vary (Region) open a MODAL task that POST
 /mj/submit/modal confirms (or /cancel abandons), and remix turns V, reroll, Vary and pan into windows."""
 
 from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from PIL import Image, ImageChops, ImageStat
+from PIL import Image
 
-from mockmj.serve.inprocess import MockServer
-from tests.helpers import Client, balance, button, decode_image, finished, mock_client, quarter, submit, task_count
+from tests.helpers import (
+    Client,
+    balance,
+    button,
+    finished,
+    image_of,
+    mean_diff,
+    pressed,
+    quarter,
+    submit,
+    task_count,
+)
+from tests.helpers import Mock as MockServer
+
+PER_POLL = {"seed": 11, "default_version": "7"}  # the `pc` fixture's mock (conftest.py): Zoom, Pan are V7
 
 HOOK = "http://127.0.0.1:9/hook"
 
 
 # ------------------------------------------------------------------------------------------- helpers
-def press(c: Client, task: dict[str, Any], custom_id: str, **extra: Any) -> dict[str, Any]:
-    return submit(c, "/mj/submit/action", {"taskId": task["id"], "customId": custom_id, **extra})
-
-
 def grid_and_upscale(c: Client, prompt: str = "a lighthouse on a cliff") -> tuple[dict[str, Any], dict[str, Any]]:
     grid = finished(c, submit(c, "/mj/submit/imagine", {"prompt": prompt}))
-    return grid, finished(c, press(c, grid, button(grid, "U1")))
+    return grid, finished(c, pressed(c, grid, button(grid, "U1")))
 
 
 def opened(answer: dict[str, Any]) -> str:
@@ -35,18 +44,6 @@ def opened(answer: dict[str, Any]) -> str:
     assert answer["properties"]["remix"] is True
     assert isinstance(answer["properties"]["finalPrompt"], str)
     return answer["result"]
-
-
-def image_of(c: Client, task: dict[str, Any]) -> Image.Image:
-    r = c.http.get(task["imageUrl"], timeout=30)
-    assert r.status_code == 200, r.text
-    return decode_image(r.content).convert("RGB")
-
-
-def mean_diff(a: Image.Image, b: Image.Image, size: tuple[int, int] | None = None) -> float:
-    size = size or (16, 16)
-    a, b = a.convert("RGB").resize(size, Image.Resampling.BOX), b.convert("RGB").resize(size, Image.Resampling.BOX)
-    return sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3
 
 
 def mask_url(size: tuple[int, int] = (64, 64), white: tuple[int, int, int, int] | None = (0, 0, 32, 64)) -> str:
@@ -67,11 +64,6 @@ def account(c: Client) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def pc() -> Iterator[Client]:
-    yield from mock_client(timing="per-poll", seed=11, default_version="7")  # Custom Zoom and Pan are V7 buttons
-
-
-@pytest.fixture(scope="module")
 def upscaled(pc: Client) -> dict[str, Any]:
     return grid_and_upscale(pc)[1]
 
@@ -89,7 +81,7 @@ def remix_client(make_server: Callable[..., MockServer]) -> Client:
 # ------------------------------------------------------------------------------------------- Custom Zoom
 def test_custom_zoom_opens_a_window_that_holds_no_task_yet(pc: Client, upscaled: dict[str, Any]) -> None:
     before, money = task_count(pc), balance(pc)
-    answer = press(pc, upscaled, button(upscaled, "Custom Zoom"))
+    answer = pressed(pc, upscaled, button(upscaled, "Custom Zoom"))
     task_id = opened(answer)
     assert task_id != upscaled["id"]
     assert "--zoom 2" in answer["properties"]["finalPrompt"]
@@ -106,7 +98,7 @@ def test_custom_zoom_opens_a_window_that_holds_no_task_yet(pc: Client, upscaled:
 def test_custom_zoom_confirmed_with_its_own_zoom_runs_to_success(
     pc: Client, upscaled: dict[str, Any], upscaled_image: Image.Image
 ) -> None:
-    task_id = opened(press(pc, upscaled, button(upscaled, "Custom Zoom")))
+    task_id = opened(pressed(pc, upscaled, button(upscaled, "Custom Zoom")))
     answer = submit(pc, "/mj/submit/modal", {"taskId": task_id, "prompt": "a lighthouse at dusk --zoom 1.5",
                                              "state": "zoom-1", "notifyHook": HOOK})
     assert answer["code"] == 1, answer
@@ -129,7 +121,7 @@ def test_custom_zoom_confirmed_with_its_own_zoom_runs_to_success(
 
 
 def test_custom_zoom_blank_prompt_falls_back_to_the_prefilled_one(pc: Client, upscaled: dict[str, Any]) -> None:
-    answer = press(pc, upscaled, button(upscaled, "Custom Zoom"))
+    answer = pressed(pc, upscaled, button(upscaled, "Custom Zoom"))
     task_id = opened(answer)
     confirmed = submit(pc, "/mj/submit/modal", {"taskId": task_id, "prompt": "  "})
     assert confirmed["code"] == 1, confirmed
@@ -141,7 +133,7 @@ def test_custom_zoom_blank_prompt_falls_back_to_the_prefilled_one(pc: Client, up
 
 @pytest.mark.parametrize("prompt", ["x --zoom 3", "x --zoom 0.5", "x"])
 def test_custom_zoom_needs_a_zoom_between_1_and_2(pc: Client, upscaled: dict[str, Any], prompt: str) -> None:
-    task_id = opened(press(pc, upscaled, button(upscaled, "Custom Zoom")))
+    task_id = opened(pressed(pc, upscaled, button(upscaled, "Custom Zoom")))
     before, money = task_count(pc), balance(pc)
     answer = submit(pc, "/mj/submit/modal", {"taskId": task_id, "prompt": prompt})
     assert answer["code"] == 21, answer
@@ -155,7 +147,7 @@ def test_custom_zoom_needs_a_zoom_between_1_and_2(pc: Client, upscaled: dict[str
 def test_vary_region_redraws_only_the_masked_area(
     pc: Client, upscaled: dict[str, Any], upscaled_image: Image.Image
 ) -> None:
-    answer = press(pc, upscaled, button(upscaled, "Vary (Region)"))
+    answer = pressed(pc, upscaled, button(upscaled, "Vary (Region)"))
     task_id = opened(answer)
     assert answer["properties"]["finalPrompt"] == upscaled["properties"]["finalPrompt"]
     assert pc.fetch(task_id)["status"] == "MODAL"
@@ -184,7 +176,7 @@ def test_vary_region_redraws_only_the_masked_area(
 
 
 def test_vary_region_takes_a_mask_without_the_data_prefix(pc: Client, upscaled: dict[str, Any]) -> None:
-    task_id = opened(press(pc, upscaled, button(upscaled, "Vary (Region)")))
+    task_id = opened(pressed(pc, upscaled, button(upscaled, "Vary (Region)")))
     bare = mask_url().split(",", 1)[1]  # trueai accepts maskBase64 with or without "data:image/png;base64,"
     confirmed = submit(pc, "/mj/submit/modal", {"taskId": task_id, "prompt": "a red roof", "maskBase64": bare})
     assert confirmed["code"] == 1, confirmed
@@ -198,7 +190,7 @@ def test_vary_region_takes_a_mask_without_the_data_prefix(pc: Client, upscaled: 
 def test_vary_region_needs_a_mask_with_a_white_region(
     pc: Client, upscaled: dict[str, Any], mask: str | None, words: str
 ) -> None:
-    task_id = opened(press(pc, upscaled, button(upscaled, "Vary (Region)")))
+    task_id = opened(pressed(pc, upscaled, button(upscaled, "Vary (Region)")))
     before, money = task_count(pc), balance(pc)
     body: dict[str, Any] = {"taskId": task_id, "prompt": "a lighthouse"}
     if mask == "black":
@@ -225,7 +217,7 @@ def test_modal_on_a_task_that_is_not_waiting_is_refused(pc: Client, upscaled: di
 
 
 def test_a_confirmed_window_cannot_be_confirmed_twice(pc: Client, upscaled: dict[str, Any]) -> None:
-    task_id = opened(press(pc, upscaled, button(upscaled, "Custom Zoom")))
+    task_id = opened(pressed(pc, upscaled, button(upscaled, "Custom Zoom")))
     assert submit(pc, "/mj/submit/modal", {"taskId": task_id})["code"] == 1
     again = submit(pc, "/mj/submit/modal", {"taskId": task_id})
     assert again["code"] == 21, again
@@ -235,7 +227,7 @@ def test_a_confirmed_window_cannot_be_confirmed_twice(pc: Client, upscaled: dict
 # ------------------------------------------------------------------------------------------- cancel
 def test_cancel_closes_a_window(pc: Client, upscaled: dict[str, Any]) -> None:
     money = balance(pc)
-    task_id = opened(press(pc, upscaled, button(upscaled, "Custom Zoom")))
+    task_id = opened(pressed(pc, upscaled, button(upscaled, "Custom Zoom")))
     answer = submit(pc, f"/mj/task/{task_id}/cancel", {})
     assert answer["code"] == 1, answer
     task = pc.fetch(task_id)
@@ -261,7 +253,7 @@ def test_a_window_takes_no_slot_until_it_is_confirmed(manual: Client) -> None:
         assert submit(c, "/mj/submit/imagine", {"prompt": f"busy {i}"})["code"] == 1
     assert (account(c)["running"], account(c)["waiting"]) == (3, 0)
 
-    task_id = opened(press(c, up, button(up, "Custom Zoom")))
+    task_id = opened(pressed(c, up, button(up, "Custom Zoom")))
     assert (account(c)["running"], account(c)["waiting"]) == (3, 0)
     assert task_id not in [t["id"] for t in c.get("/mj/task/queue").json()]
 
@@ -275,11 +267,11 @@ def test_a_window_takes_no_slot_until_it_is_confirmed(manual: Client) -> None:
 # ------------------------------------------------------------------------------------------- remix
 def remix_presses(c: Client, grid: dict[str, Any], up: dict[str, Any], **extra: Any) -> dict[str, dict[str, Any]]:
     return {
-        "V1": press(c, grid, button(grid, "V1"), **extra),
-        "reroll": press(c, grid, button(grid, emoji="🔄"), **extra),
-        "Vary (Subtle)": press(c, up, button(up, "Vary (Subtle)"), **extra),
-        "Vary (Strong)": press(c, up, button(up, "Vary (Strong)"), **extra),
-        "pan left": press(c, up, button(up, emoji="⬅️"), **extra),
+        "V1": pressed(c, grid, button(grid, "V1"), **extra),
+        "reroll": pressed(c, grid, button(grid, emoji="🔄"), **extra),
+        "Vary (Subtle)": pressed(c, up, button(up, "Vary (Subtle)"), **extra),
+        "Vary (Strong)": pressed(c, up, button(up, "Vary (Strong)"), **extra),
+        "pan left": pressed(c, up, button(up, emoji="⬅️"), **extra),
     }
 
 
@@ -293,8 +285,8 @@ def test_remix_account_turns_variation_reroll_vary_and_pan_into_windows(remix_cl
         assert answer["properties"]["finalPrompt"] == grid["properties"]["finalPrompt"], name
         assert c.fetch(task_id)["status"] == "MODAL", name
     # Upscaling never asks for a prompt, remix or not.
-    assert press(c, grid, button(grid, "U2"))["code"] == 1
-    assert press(c, up, button(up, "Upscale (Subtle)"))["code"] == 1
+    assert pressed(c, grid, button(grid, "U2"))["code"] == 1
+    assert pressed(c, up, button(up, "Upscale (Subtle)"))["code"] == 1
 
 
 def test_remix_auto_submit_runs_them_directly(remix_client: Client) -> None:
@@ -306,8 +298,8 @@ def test_remix_auto_submit_runs_them_directly(remix_client: Client) -> None:
         assert answer["code"] == 1, (name, answer)
         assert c.fetch(answer["result"])["status"] not in ("MODAL", "FAILURE"), name
     # Custom Zoom and Vary (Region) always need their window.
-    opened(press(c, up, button(up, "Custom Zoom")))
-    opened(press(c, up, button(up, "Vary (Region)")))
+    opened(pressed(c, up, button(up, "Custom Zoom")))
+    opened(pressed(c, up, button(up, "Vary (Region)")))
 
 
 def test_account_filter_asks_for_remix_per_request(remix_client: Client) -> None:
@@ -326,7 +318,7 @@ def test_remix_window_confirmed_with_a_new_prompt(remix_client: Client) -> None:
     c = remix_client
     grid, _ = grid_and_upscale(c)
     c.control("PATCH", f"/accounts/{account(c)['instanceId']}", {"remix": True})
-    task_id = opened(press(c, grid, button(grid, "V3")))
+    task_id = opened(pressed(c, grid, button(grid, "V3")))
     modal_view = c.fetch(task_id)
     assert (modal_view["status"], modal_view["action"]) == ("MODAL", "VARIATION")
 
@@ -349,7 +341,7 @@ def test_remix_window_for_pan_confirms_to_a_pan(remix_client: Client) -> None:
     c = remix_client
     _, up = grid_and_upscale(c)
     c.control("PATCH", f"/accounts/{account(c)['instanceId']}", {"remix": True})
-    task_id = opened(press(c, up, button(up, emoji="➡️")))
+    task_id = opened(pressed(c, up, button(up, emoji="➡️")))
     assert submit(c, "/mj/submit/modal", {"taskId": task_id, "prompt": "wider sea"})["code"] == 1
     task = c.finish(task_id)
     assert (task["status"], task["action"]) == ("SUCCESS", "PAN")

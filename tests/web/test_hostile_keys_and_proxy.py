@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
-from mockmj.serve.inprocess import MockServer
-from tests.helpers import Client, png_data_url, running_mock
+from tests.helpers import Client, Start, png_data_url, running_mock, session_of
+from tests.helpers import Mock as MockServer
 
 
 @pytest.fixture(scope="module")
@@ -32,24 +31,25 @@ PLACEHOLDERS = [
 
 @pytest.mark.parametrize("headers", PLACEHOLDERS, ids=lambda h: repr(h))
 def test_empty_and_placeholder_keys_are_refused_in_any_key_mode(eighty: MockServer, headers: dict[str, str]) -> None:
-    r = requests.post(eighty.base_url + "/mj/submit/imagine", json={"prompt": "a cat"}, headers=headers, timeout=10)
+    r = session_of(eighty).post(eighty.base_url + "/mj/submit/imagine", json={"prompt": "a cat"}, headers=headers,
+                                timeout=10)
     assert r.status_code == 401, r.text
     assert "empty or a placeholder" in r.json()["description"]
-    keys = requests.get(eighty.base_url + "/_mockmj/keys", timeout=10).json()
+    keys = session_of(eighty).get(eighty.base_url + "/_mockmj/keys", timeout=10).json()
     assert not any(k["key"].lower().startswith(("bear", "unde", "nul", "no")) for k in keys), keys
 
 
 def test_a_real_key_after_bearer_still_works(eighty: MockServer) -> None:
-    r = requests.post(eighty.base_url + "/mj/submit/imagine", json={"prompt": "a cat"},
+    r = session_of(eighty).post(eighty.base_url + "/mj/submit/imagine", json={"prompt": "a cat"},
                       headers={"Authorization": "Bearer   real-key  "}, timeout=10)
     assert r.json()["code"] == 1
 
 
-def test_placeholder_keys_are_fine_where_no_key_is_needed() -> None:
-    yield_ = running_mock(timing="manual", no_auth=True)
+def test_placeholder_keys_are_fine_where_no_key_is_needed(starter: Start) -> None:
+    yield_ = running_mock(starter, timing="manual", no_auth=True)
     server = next(yield_)
     try:
-        r = requests.post(server.base_url + "/mj/submit/imagine", json={"prompt": "a cat"},
+        r = session_of(server).post(server.base_url + "/mj/submit/imagine", json={"prompt": "a cat"},
                           headers={"Authorization": "Bearer undefined"}, timeout=10)
         assert r.json()["code"] == 1
     finally:
@@ -79,18 +79,19 @@ def test_88api_stays_lenient_about_content_type(eighty: MockServer) -> None:
 
 def test_unknown_attachment(eighty: MockServer, proxy: MockServer) -> None:
     missing = "/attachments/1/2/nothing_here.png"
-    r = requests.get(proxy.base_url + missing, timeout=10)
+    r = session_of(proxy).get(proxy.base_url + missing, timeout=10)
     assert r.status_code == 404 and r.json()["error"] == "Not Found" and r.json()["path"] == missing
-    r = requests.get(eighty.base_url + missing, timeout=10)
+    r = session_of(eighty).get(eighty.base_url + missing, timeout=10)
     assert r.status_code == 404 and r.json()["code"] == 21
 
 
 def test_405_names_the_allowed_methods(eighty: MockServer, proxy: MockServer) -> None:
     for server in (eighty, proxy):
-        r = requests.get(server.base_url + "/mj/submit/imagine", headers={"Authorization": "Bearer k"}, timeout=10)
+        http = session_of(server)
+        r = http.get(server.base_url + "/mj/submit/imagine", headers={"Authorization": "Bearer k"}, timeout=10)
         assert r.status_code == 405, r.text
         assert set(r.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}, r.headers  # Flask answers OPTIONS
-        r = requests.delete(server.base_url + "/mj/task/1/fetch", headers={"Authorization": "Bearer k"}, timeout=10)
+        r = http.delete(server.base_url + "/mj/task/1/fetch", headers={"Authorization": "Bearer k"}, timeout=10)
         assert r.status_code == 405 and "GET" in r.headers["Allow"]
 
 

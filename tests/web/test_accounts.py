@@ -9,19 +9,19 @@ from typing import Any
 import pytest
 
 from mockmj.config import AccountConfig, Settings
-from tests.helpers import Client, button, finished, mock_client, submit
+from tests.helpers import Client, Start, button, finished, mock_client, submit
 
 FAST_ONLY = "1200000000000000001"
 RELAX_ONLY = "1200000000000000002"
 
 
 @pytest.fixture
-def two() -> Iterator[Client]:
+def two(starter: Start) -> Iterator[Client]:
     settings = Settings(timing="per-poll", seed=21, strict=True, accounts=[
         AccountConfig(instance_id=FAST_ONLY, modes=["FAST"], remark="fast lane"),
         AccountConfig(instance_id=RELAX_ONLY, modes=["RELAX"], remark="relax lane"),
     ])
-    yield from mock_client(settings=settings)
+    yield from mock_client(starter, settings=settings)
 
 
 def account_of(c: Client, task_id: str) -> str:

@@ -1,10 +1,9 @@
-"""Blend, describe and shorten over a real socket: the task each makes, the images and prompts they
+"""Blend, describe and shorten over HTTP: the task each makes, the images and prompts they
 really derive from their inputs, and the buttons they lead on to (PicReader, PromptAnalyzer, retry)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,12 +15,13 @@ from tests.helpers import (
     download,
     encoded,
     image_of,
-    mock_client,
     png_data_url,
     run,
     submit,
     task_count,
 )
+
+PER_POLL = {"seed": 13}  # the `pc` fixture's mock (conftest.py)
 
 NUMBERS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣")
 ASPECT = {"PORTRAIT": (2, 3), "SQUARE": (1, 1), "LANDSCAPE": (3, 2)}
@@ -58,11 +58,6 @@ def four_prompts(text: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def pc() -> Iterator[Client]:
-    yield from mock_client(timing="per-poll", seed=13)
-
-
 @pytest.fixture(scope="module")
 def described(pc: Client) -> tuple[bytes, dict[str, Any]]:
     data, url = encoded((64, 48), (200, 30, 30))

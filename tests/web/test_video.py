@@ -13,19 +13,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from PIL import Image, ImageChops, ImageDraw, ImageStat
+from PIL import Image, ImageDraw
 
 from mockmj.media import video
 from tests.helpers import (
     Client,
-    Receiver,
+    Start,
     balance,
     button,
     decode_image,
     download,
     is_proxy,
+    mean_diff,
     mock_client,
     png_of,
+    pressed,
     run,
     submit,
     task_count,
@@ -33,8 +35,8 @@ from tests.helpers import (
 
 
 @pytest.fixture(scope="module", params=["88api", "proxy"])
-def vc(request: pytest.FixtureRequest) -> Iterator[Client]:
-    yield from mock_client(timing="per-poll", seed=11, dialect=request.param)
+def vc(request: pytest.FixtureRequest, starter: Start) -> Iterator[Client]:
+    yield from mock_client(starter, timing="per-poll", seed=11, dialect=request.param)
 
 
 def start_image(size: tuple[int, int] = (96, 64)) -> str:
@@ -47,11 +49,6 @@ def start_image(size: tuple[int, int] = (96, 64)) -> str:
     return base64.b64encode(png_of(picture)).decode()
 
 
-def mean_diff(a: Image.Image, b: Image.Image) -> float:
-    b = b.convert("RGB").resize(a.size)
-    return sum(ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b)).mean) / 3
-
-
 def mp4_frames(c: Client, url: str) -> list[Image.Image]:
     data, mime = download(c, url)
     assert mime == "video/mp4"
@@ -59,8 +56,9 @@ def mp4_frames(c: Client, url: str) -> list[Image.Image]:
     return video.decode_frames(data)
 
 
-def press(c: Client, task: dict[str, Any], label: str) -> dict[str, Any]:
-    answer = submit(c, "/mj/submit/action", {"taskId": task["id"], "customId": button(task, label)})
+def done_pressing(c: Client, task: dict[str, Any], label: str) -> dict[str, Any]:
+    """Press the task's button with this label and run the new task to SUCCESS."""
+    answer = pressed(c, task, button(task, label))
     assert answer["code"] == 1, answer
     _, done = run(c, answer["result"])
     assert done["status"] == "SUCCESS", done
@@ -79,7 +77,7 @@ def animate_small(c: Client, **extra: Any) -> dict[str, Any]:
 def test_imagine_u1_animate_upscale_extend(vc: Client) -> None:
     grid = run(vc, submit(vc, "/mj/submit/imagine", {"prompt": "a quiet harbour"})["result"])[1]
     assert grid["version"] == ("v 8.1" if is_proxy(vc) else "8.1")  # the default model
-    upscaled = press(vc, grid, "U1")
+    upscaled = done_pressing(vc, grid, "U1")
     labels = [b["label"] for b in upscaled["buttons"]]
     assert labels[:2] == ["Vary (Subtle)", "Vary (Strong)"]  # V8: no Upscale (Subtle/Creative) buttons
     assert {"Animate (High motion)", "Animate (Low motion)"} <= set(labels)
@@ -105,16 +103,16 @@ def test_imagine_u1_animate_upscale_extend(vc: Client) -> None:
     assert len(frames) == video.FRAMES
     assert frames[0].size == (640, 640)  # the 1024² U image, at the SD video size
     u_image = decode_image(download(vc, upscaled["imageUrl"])[0])
-    assert mean_diff(frames[0], u_image) < 6  # it starts from the image it animates
-    assert mean_diff(frames[-1], frames[0]) > 3  # and moves
+    assert mean_diff(frames[0], u_image, size=None) < 6  # it starts from the image it animates
+    assert mean_diff(frames[-1], frames[0], size=None) > 3  # and moves
 
-    hd = press(vc, clip, "U2")
+    hd = done_pressing(vc, clip, "U2")
     assert hd["action"] == "UPSCALE" and hd["contentType"] == "video/mp4"
     assert [b["label"] for b in hd["buttons"]] == ["Extend (High motion)", "Extend (Low motion)"]
     assert hd["buttons"][0]["customId"] == f"MJ::JOB::animate_high_extend::1::{hd['properties']['messageHash']}"
     assert len(hd["videoUrls"]) == 1 and hd["videoUrl"] == hd["videoUrls"][0]["url"]
 
-    longer = press(vc, hd, "Extend (Low motion)")
+    longer = done_pressing(vc, hd, "Extend (Low motion)")
     assert longer["action"] == "VIDEO" and len(longer["videoUrls"]) == 4
     assert longer["description"] == f"/up {hd['id']} Extend (Low motion)"
 
@@ -123,15 +121,15 @@ def test_video_upscale_doubles_and_extend_continues_the_last_frame(vc: Client) -
     clip = animate_small(vc, batchSize=2)
     sd = mp4_frames(vc, clip["videoUrls"][1]["url"])
     assert sd[0].size == (96, 64)  # the start image's own size (under the SD limit)
-    hd = press(vc, clip, "U2")
+    hd = done_pressing(vc, clip, "U2")
     hd_frames = mp4_frames(vc, hd["videoUrl"])
     assert hd_frames[0].size == (192, 128)
-    assert mean_diff(hd_frames[-1], sd[-1]) < 8  # the same video, larger
+    assert mean_diff(hd_frames[-1], sd[-1], size=None) < 8  # the same video, larger
 
-    extended = press(vc, hd, "Extend (High motion)")
+    extended = done_pressing(vc, hd, "Extend (High motion)")
     first = mp4_frames(vc, extended["videoUrl"])[0]
     assert first.size == (192, 128)  # an extend keeps the size of the video it continues
-    assert mean_diff(first, hd_frames[-1]) < 6
+    assert mean_diff(first, hd_frames[-1], size=None) < 6
 
 
 # ------------------------------------------------------------------------------------------- /submit/video
@@ -155,8 +153,8 @@ def test_submit_video_rewrites_the_prompt_and_lists_each_video(vc: Client) -> No
     cover, mime = download(vc, task["imageUrls"][0]["url"])
     assert mime == "image/png" and decode_image(cover).size == (96, 64)
     frames = mp4_frames(vc, task["videoUrls"][0]["url"])
-    assert mean_diff(frames[-1], frames[0]) < 6  # a loop ends where it started
-    assert mean_diff(frames[len(frames) // 2], frames[0]) > 2
+    assert mean_diff(frames[-1], frames[0], size=None) < 6  # a loop ends where it started
+    assert mean_diff(frames[len(frames) // 2], frames[0], size=None) > 2
 
 
 def test_an_end_image_is_where_the_video_stops(vc: Client) -> None:
@@ -167,8 +165,8 @@ def test_an_end_image_is_where_the_video_stops(vc: Client) -> None:
     task = animate_small(vc, endImage=end, batchSize=1)
     assert " --end http" in task["promptEn"] and task["promptEn"].endswith("--motion low --bs 1")
     frames = mp4_frames(vc, task["videoUrl"])
-    assert mean_diff(frames[-1], red) < 8
-    assert mean_diff(frames[0], red) > 40
+    assert mean_diff(frames[-1], red, size=None) < 8
+    assert mean_diff(frames[0], red, size=None) > 40
 
 
 def test_extend_through_submit_video_continues_the_chosen_video(vc: Client) -> None:
@@ -181,7 +179,7 @@ def test_extend_through_submit_video_continues_the_chosen_video(vc: Client) -> N
     assert extended["promptEn"].startswith(clip["videoUrls"][1]["url"] + " and further --video 1")
     assert extended["properties"]["referencedMessageId"] == clip["properties"]["messageId"]
     parent_last = mp4_frames(vc, clip["videoUrls"][1]["url"])[-1]
-    assert mean_diff(mp4_frames(vc, extended["videoUrl"])[0], parent_last) < 6
+    assert mean_diff(mp4_frames(vc, extended["videoUrl"])[0], parent_last, size=None) < 6
 
 
 @pytest.mark.parametrize("spelled", ["Low", "HIGH", "hIgH"])
@@ -197,7 +195,7 @@ def test_motion_in_any_letter_case_is_accepted_as_trueai_accepts_it(vc: Client, 
     _, extended = run(vc, answer["result"])
     assert extended["status"] == "SUCCESS" and extended["promptEn"].endswith(f"--motion {spelled.lower()} --bs 1")
     engine = vc.server.mock.engine
-    assert [engine.tasks.get(t["id"]).image_recipe["motion"] for t in (clip, extended)] == [spelled.lower()] * 2
+    assert [engine.task(t["id"]).image_recipe["motion"] for t in (clip, extended)] == [spelled.lower()] * 2
 
 
 @pytest.mark.parametrize("motion", ["medium", "", 1])
@@ -209,7 +207,7 @@ def test_a_motion_that_is_not_low_or_high_is_refused(vc: Client, motion: Any) ->
 
 def test_reroll_makes_the_batch_again(vc: Client) -> None:
     clip = animate_small(vc, batchSize=2)
-    again = press(vc, clip, "")
+    again = done_pressing(vc, clip, "")
     assert again["action"] == "VIDEO" and len(again["videoUrls"]) == 2
     assert again["properties"]["messageHash"] != clip["properties"]["messageHash"]
 
@@ -287,16 +285,6 @@ def test_a_video_outcome_can_be_chosen_like_an_image_one(vc: Client) -> None:
     _, task = run(vc, r.json()["result"])
     assert task["status"] == "FAILURE" and task["failReason"]
     assert not task["videoUrl"] and task["videoUrls"] is None and task["imageUrls"] is None
-
-
-def test_callbacks_carry_the_videos(vc: Client, receiver: Receiver) -> None:
-    answer = submit(vc, "/mj/submit/video", {"prompt": "x", "image": start_image(), "batchSize": 1,
-                                             "notifyHook": receiver.url})
-    _, task = run(vc, answer["result"])
-    calls = receiver.wait_for(lambda got: any(p.get("status") == "SUCCESS" for p in got))
-    final = [p for p in calls if p["id"] == task["id"] and p["status"] == "SUCCESS"]
-    assert final and final[-1]["videoUrl"] == task["videoUrl"] and final[-1]["contentType"] == "video/mp4"
-    assert any(p["status"] == "IN_PROGRESS" for p in calls if p["id"] == task["id"])
 
 
 def test_control_rules_match_video_submissions_and_buttons(vc: Client) -> None:

@@ -1,15 +1,27 @@
-"""Face swap, image upload, reference images on imagine, and image seeds, over a real socket: every image
+"""Face swap, image upload, reference images on imagine, and image seeds, over HTTP: every image
 that goes in is served back byte for byte, and every image that comes out depends on what went in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.helpers import Client, balance, download, encoded, finished, image_of, mock_client, submit, task_count
+from tests.helpers import (
+    Client,
+    balance,
+    button,
+    download,
+    encoded,
+    finished,
+    image_of,
+    pressed,
+    submit,
+    task_count,
+)
+
+PER_POLL = {"seed": 17}  # the `pc` fixture's mock (conftest.py)
 
 RGB = tuple[int, int, int]
 GREY: RGB = (128, 128, 128)
@@ -20,25 +32,12 @@ def url_of(size: tuple[int, int], colour: RGB) -> str:
     return encoded(size, colour)[1]
 
 
-def button(task: dict[str, Any], label: str) -> str:
-    return next(b["customId"] for b in task["buttons"] if b["label"] == label)
-
-
-def press(c: Client, task: dict[str, Any], label: str) -> dict[str, Any]:
-    return submit(c, "/mj/submit/action", {"taskId": task["id"], "customId": button(task, label)})
-
-
 def dominant(pixel: RGB) -> int:
     """Index of the strongest channel of a pixel (0 red, 1 green, 2 blue)."""
     return max(range(3), key=lambda i: pixel[i])
 
 
 # ------------------------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def pc() -> Iterator[Client]:
-    yield from mock_client(timing="per-poll", seed=17)
-
-
 @pytest.fixture(scope="module")
 def grid(pc: Client) -> dict[str, Any]:
     return finished(pc, submit(pc, "/mj/submit/imagine", {"prompt": "a paper boat"}))
@@ -157,8 +156,8 @@ def assert_seed(answer: dict[str, Any]) -> str:
 
 
 def test_image_seed_of_a_finished_grid_upscale_variation_and_blend(pc: Client, grid: dict[str, Any]) -> None:
-    upscale = finished(pc, press(pc, grid, "U1"))
-    variation = finished(pc, press(pc, grid, "V2"))
+    upscale = finished(pc, pressed(pc, grid, button(grid, "U1")))
+    variation = finished(pc, pressed(pc, grid, button(grid, "V2")))
     blend = finished(pc, submit(pc, "/mj/submit/blend", {"base64Array": [url_of((16, 16), (200, 0, 0)),
                                                                          url_of((16, 16), (0, 0, 200))]}))
     seeds = [assert_seed(seed_of(pc, task["id"])) for task in (grid, upscale, variation, blend)]

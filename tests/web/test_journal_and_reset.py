@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import requests
 
 from mockmj.model.clock import VIRTUAL_EPOCH_MS
-from tests.helpers import Client, Receiver, Servers, submit_imagine
+from tests.helpers import Client, Servers, button, pressed, submit_imagine
 
 ACCOUNT = "1118138338562560102"
 DEFAULT_BALANCE = 1_000_000
@@ -72,75 +71,15 @@ def test_journal_filters(manual: Client) -> None:
 ])
 def test_bad_journal_queries_are_400(manual: Client, query: str) -> None:
     manual.fetch(submit_imagine(manual))
-    r = requests.get(f"{manual.base}/_mockmj{query}", timeout=10)
+    r = manual.http.get(f"{manual.base}/_mockmj{query}", timeout=10)
     assert r.status_code == 400 and r.json()["error"]
 
 
-def test_journal_and_outbox_stay_within_their_caps(mocks: Servers, receiver: Receiver) -> None:
-    client = mocks(timing="manual", journal_size=20, outbox_size=20)
-    ids = [submit_imagine(client, f"dog {i}", codes=(1, 22), notifyHook=receiver.url) for i in range(6)]
-    client.advance(120)
-    for _ in range(8):
-        for task_id in ids:
-            client.fetch(task_id)
-    page = journal(client)
-    assert page["capacity"] == 20 and page["total"] == 6 + 48
-    assert len(page["items"]) == 20
-    assert [e["seq"] for e in page["items"]] == list(range(page["total"] - 19, page["total"] + 1)), "newest kept"
-    box = client.control("GET", "/callbacks")
-    assert len(receiver.calls) == 6 * 9
-    assert box["capacity"] == 20 and box["total"] == 6 * 9
-    assert len(box["items"]) == 20
-    assert [e["seq"] for e in box["items"]] == list(range(box["total"] - 19, box["total"] + 1))
 
 
 # --------------------------------------------------------------------------- resets
-def test_resetting_one_key_leaves_the_other(manual: Client, receiver: Receiver) -> None:
-    a, b = as_key(manual, "a"), as_key(manual, "b")
-    a_task = submit_imagine(a, notifyHook=receiver.url)
-    b_task = submit_imagine(b, notifyHook=receiver.url)
-    a_rule = {"key": "a", "operation": "submitImagine"}
-    manual.control("POST", "/rules", {"match": a_rule, "respond": {"code": 25}, "times": 2})
-    manual.advance(60)
-    b_before = b.fetch(b_task)
-    b_balance = manual.control("GET", "/keys/b")["balance"]
-    assert manual.control("GET", "/keys/a")["balance"] == DEFAULT_BALANCE - IMAGINE_PRICE
-
-    manual.control("POST", "/reset", {"key": "a"})
-
-    assert journal(manual, "?key=a")["items"] == []
-    assert a.get(f"/mj/task/{a_task}/fetch").status_code == 404
-    assert a.get("/mj/task/list").json() == []
-    assert manual.control("GET", "/keys/a")["balance"] == DEFAULT_BALANCE
-    assert manual.control("GET", f"/callbacks?taskId={a_task}")["items"] == []
-    assert manual.control("GET", "/rules")[0]["match"] == {**a_rule, "key": "…"}, "rules are not a tenant's state"
-
-    assert b.fetch(b_task) == b_before
-    assert [t["id"] for t in b.get("/mj/task/list").json()] == [b_task]
-    assert manual.control("GET", "/keys/b")["balance"] == b_balance
-    assert [e["operationId"] for e in journal(manual, "?key=b")["items"]][:2] == ["submitImagine", "fetchTask"]
-    assert len(manual.control("GET", f"/callbacks?taskId={b_task}")["items"]) == 9
 
 
-def test_full_reset_starts_over(manual: Client, receiver: Receiver) -> None:
-    first_id = submit_imagine(manual, notifyHook=receiver.url)
-    manual.control("POST", "/rules", {"respond": {"latencyMs": 1}})
-    manual.control("PATCH", "/accounts/" + ACCOUNT, {"remix": True})
-    manual.control("PATCH", "/keys/test-key", {"balance": 3})
-    manual.advance(60)
-
-    ack = manual.control("POST", "/reset")
-    assert ack["ok"] is True
-
-    assert manual.control("GET", "/clock")["now"] == VIRTUAL_EPOCH_MS
-    assert manual.control("GET", "/rules") == []
-    assert manual.control("GET", "/accounts")[0]["remix"] is False
-    assert manual.control("GET", "/keys") == []
-    assert manual.control("GET", "/callbacks") == {"total": 0, "capacity": 1000, "items": []}
-    assert manual.control("GET", "/health")["tasks"] == 0
-    assert journal(manual)["items"] == []
-    assert manual.get(f"/mj/task/{first_id}/fetch").status_code == 404
-    assert submit_imagine(manual) == first_id, "the seed restarts: the same first id again"
 
 
 def test_full_reset_restarts_the_journal_count(manual: Client) -> None:
@@ -155,7 +94,7 @@ def test_full_reset_restarts_the_journal_count(manual: Client) -> None:
 @pytest.mark.parametrize("body", [{"key": 5}, {"key": ["a"]}])
 def test_bad_reset_is_refused(manual: Client, body: dict[str, Any]) -> None:
     task_id = submit_imagine(manual)
-    r = requests.post(f"{manual.base}/_mockmj/reset", json=body, timeout=10)
+    r = manual.http.post(f"{manual.base}/_mockmj/reset", json=body, timeout=10)
     assert r.status_code == 400
     assert manual.fetch(task_id)["id"] == task_id
 
@@ -196,10 +135,10 @@ def test_allowed_operations_patch_is_effective(manual: Client) -> None:
 def test_key_control_errors(mocks: Servers) -> None:
     client = mocks(timing="manual", api_keys=["only-this"])
     base = f"{client.base}/_mockmj/keys"
-    assert requests.get(f"{base}/stranger", timeout=10).status_code == 404
-    assert requests.patch(f"{base}/stranger", json={"balance": 1}, timeout=10).status_code == 404
-    assert requests.patch(f"{base}/only-this", json={"rateLimit": 0}, timeout=10).status_code == 400
-    assert requests.patch(f"{base}/only-this", json={"balance": "lots"}, timeout=10).status_code == 400
+    assert client.http.get(f"{base}/stranger", timeout=10).status_code == 404
+    assert client.http.patch(f"{base}/stranger", json={"balance": 1}, timeout=10).status_code == 404
+    assert client.http.patch(f"{base}/only-this", json={"rateLimit": 0}, timeout=10).status_code == 400
+    assert client.http.patch(f"{base}/only-this", json={"balance": "lots"}, timeout=10).status_code == 400
     assert [k["key"] for k in client.control("GET", "/keys")] == ["on…is"]
 
 
@@ -210,11 +149,6 @@ def finished_grid(client: Client) -> dict[str, Any]:
     task = client.fetch(task_id)
     assert task["status"] == "SUCCESS"
     return task
-
-
-def press(client: Client, task: dict[str, Any], label: str) -> dict[str, Any]:
-    custom_id = next(b["customId"] for b in task["buttons"] if b["label"] == label)
-    return client.post("/mj/submit/action", {"taskId": task["id"], "customId": custom_id}).json()
 
 
 def test_disabled_account_answers_24(manual: Client) -> None:
@@ -231,12 +165,12 @@ def test_disabled_account_answers_24(manual: Client) -> None:
 def test_remix_toggle_makes_variation_open_the_window(manual: Client) -> None:
     grid = finished_grid(manual)
     manual.control("PATCH", f"/accounts/{ACCOUNT}", {"remix": True})
-    modal = press(manual, grid, "V1")
+    modal = pressed(manual, grid, button(grid, "V1"))
     assert modal["code"] == 21 and modal["result"]
     assert manual.fetch(modal["result"])["status"] == "MODAL"
-    assert press(manual, grid, "U1")["code"] == 1, "an upscale never opens the remix window"
+    assert pressed(manual, grid, button(grid, "U1"))["code"] == 1, "an upscale never opens the remix window"
     manual.control("PATCH", f"/accounts/{ACCOUNT}", {"remix": False})
-    assert press(manual, grid, "V1")["code"] == 1
+    assert pressed(manual, grid, button(grid, "V1"))["code"] == 1
 
 
 def test_capacity_changes_are_effective(manual: Client) -> None:
@@ -251,7 +185,7 @@ def test_capacity_changes_are_effective(manual: Client) -> None:
 
 def test_account_control_errors(manual: Client) -> None:
     base = f"{manual.base}/_mockmj/accounts"
-    assert requests.patch(f"{base}/404404", json={"enabled": False}, timeout=10).status_code == 404
-    assert requests.patch(f"{base}/{ACCOUNT}", json={"coreSize": 0}, timeout=10).status_code == 400
-    assert requests.patch(f"{base}/{ACCOUNT}", json={"modes": ["WARP"]}, timeout=10).status_code == 400
+    assert manual.http.patch(f"{base}/404404", json={"enabled": False}, timeout=10).status_code == 404
+    assert manual.http.patch(f"{base}/{ACCOUNT}", json={"coreSize": 0}, timeout=10).status_code == 400
+    assert manual.http.patch(f"{base}/{ACCOUNT}", json={"modes": ["WARP"]}, timeout=10).status_code == 400
     assert manual.control("GET", "/accounts")[0]["coreSize"] == 3

@@ -15,10 +15,10 @@ import yaml
 from openapi_spec_validator import validate
 
 from mockmj.config import Settings
-from mockmj.serve.inprocess import MockServer
 from mockmj.web import handlers
 from mockmj.web.app import create_app
 from tests.helpers import Client
+from tests.helpers import Mock as MockServer
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = ROOT / "openapi.yaml"

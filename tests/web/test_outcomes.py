@@ -1,5 +1,5 @@
 """Every outcome of the grammar, asked for by the X-MockMJ-Outcome header and by the `--mockmj` prompt
-directive, observed over a real socket in manual timing (time moves only when the test says)."""
+directive, observed over HTTP in manual timing (time moves only when the test says)."""
 
 from __future__ import annotations
 
@@ -11,21 +11,20 @@ import pytest
 
 from mockmj.model.outcomes import DEFAULT_FAIL_REASON
 from mockmj.model.timing import PROFILES
-from mockmj.serve.inprocess import MockServer
-from tests.helpers import Client, running_mock
+from tests.helpers import Client, Mock, Start, running_mock
 
 DAY_S = 86_400
 HOW = ("header", "directive")
 
 
 @pytest.fixture(scope="module")
-def shared() -> Iterator[MockServer]:
+def shared(starter: Start) -> Iterator[Mock]:
     """One manual-timing mock for the module; each test is its own tenant (key), reset afterwards."""
-    yield from running_mock(timing="manual", seed=21)
+    yield from running_mock(starter, timing="manual", seed=21)
 
 
 @pytest.fixture
-def client(shared: MockServer, request: pytest.FixtureRequest) -> Iterator[Client]:
+def client(shared: Mock, request: pytest.FixtureRequest) -> Iterator[Client]:
     c = Client(shared, key="outcomes-" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12])
     yield c
     c.control("POST", "/reset", {"key": c.key})

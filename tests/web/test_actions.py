@@ -1,4 +1,4 @@
-"""Buttons over a real socket: every button of a finished grid and of an upscaled image, pressed through
+"""Buttons over HTTP: every button of a finished grid and of an upscaled image, pressed through
 POST /mj/submit/action, checked by the child task it makes (action, description, status path, buttons)
 and by the child's real image (size, aspect, and which part of the parent it was made from)."""
 
@@ -8,11 +8,24 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
-from PIL import Image, ImageChops, ImageStat
+from PIL import Image
 
-from mockmj.serve.inprocess import start_mock
-from tests.helpers import Client, balance, button, decode_image, finished, mock_client, quarter, run, submit, task_count
+from tests.helpers import (
+    Client,
+    Start,
+    balance,
+    button,
+    finished,
+    image_of,
+    mean_diff,
+    press,
+    quarter,
+    run,
+    submit,
+    task_count,
+)
+
+PER_POLL = {"seed": 7, "default_version": "7"}  # the `pc` fixture's mock (conftest.py): V7 buttons
 
 NULL_HASH = "00000000-0000-0000-0000-000000000000"
 HOOK = "http://127.0.0.1:9/hook"  # the discard port: callbacks fail fast and harmlessly
@@ -20,10 +33,6 @@ PAN_EMOJI = {"left": "⬅️", "right": "➡️", "up": "⬆️", "down": "⬇�
 
 
 # ------------------------------------------------------------------------------------------- helpers
-def press(c: Client, task: dict[str, Any], custom_id: str, **extra: Any) -> requests.Response:
-    return c.post("/mj/submit/action", {"taskId": task["id"], "customId": custom_id, **extra})
-
-
 def child(c: Client, parent: dict[str, Any], custom_id: str, **extra: Any) -> tuple[list[str], dict[str, Any]]:
     r = press(c, parent, custom_id, **extra)
     assert r.status_code == 200, r.text
@@ -33,21 +42,8 @@ def child(c: Client, parent: dict[str, Any], custom_id: str, **extra: Any) -> tu
     return run(c, answer["result"])
 
 
-def image_of(c: Client, task: dict[str, Any]) -> Image.Image:
-    assert task["imageUrl"], task
-    r = c.http.get(task["imageUrl"], timeout=30)
-    assert r.status_code == 200, r.text
-    assert r.headers["content-type"].startswith("image/png")
-    return decode_image(r.content).convert("RGB")
-
-
 def thumb(image: Image.Image, size: int = 16) -> Image.Image:
     return image.convert("RGB").resize((size, size), Image.Resampling.BOX)
-
-
-def mean_diff(a: Image.Image, b: Image.Image, size: int = 16) -> float:
-    """Mean absolute per-channel difference (0..255) of the two images brought to a small common size."""
-    return sum(ImageStat.Stat(ImageChops.difference(thumb(a, size), thumb(b, size))).mean) / 3
 
 
 def grid_set(h: str) -> list[tuple[str, str, str]]:
@@ -90,20 +86,14 @@ def shown(task: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 # ------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def pc() -> Iterator[Client]:
-    """One per-poll mock for the module: every fetch moves a task one step, so nothing waits on time."""
-    yield from mock_client(timing="per-poll", seed=7, default_version="7")  # V7 buttons: upscale, zoom, pan
-
-
-@pytest.fixture(scope="module")
 def grid(pc: Client) -> dict[str, Any]:
     return finished(pc, submit(pc, "/mj/submit/imagine", {"prompt": "a lighthouse on a cliff"}))
 
 
 @pytest.fixture(scope="module")
-def quiet() -> Iterator[tuple[Client, dict[str, Any], dict[str, Any]]]:
+def quiet(starter: Start) -> Iterator[tuple[Client, dict[str, Any], dict[str, Any]]]:
     """A second mock holding only a grid and its U1, for tests that count tasks (listing stays short)."""
-    server = start_mock(timing="per-poll", seed=8, strict=True, default_version="7")
+    server = starter(timing="per-poll", seed=8, strict=True, default_version="7")
     c = Client(server)
     grid = finished(c, submit(c, "/mj/submit/imagine", {"prompt": "a quiet pond"}))
     _, up = child(c, grid, button(grid, "U1"))
@@ -114,7 +104,7 @@ def quiet() -> Iterator[tuple[Client, dict[str, Any], dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def grid_image(pc: Client, grid: dict[str, Any]) -> Image.Image:
-    return image_of(pc, grid)
+    return image_of(pc, grid, "image/png")
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +116,7 @@ def upscaled(pc: Client, grid: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def upscaled_image(pc: Client, upscaled: dict[str, Any]) -> Image.Image:
-    return image_of(pc, upscaled)
+    return image_of(pc, upscaled, "image/png")
 
 
 # ------------------------------------------------------------------------------------------- the grid
@@ -147,7 +137,7 @@ def test_u_button_upscales_that_panel(pc: Client, grid: dict[str, Any], grid_ima
     assert h != grid["properties"]["messageHash"]
     assert shown(task) == upscaled_set(h)
 
-    image = image_of(pc, task)
+    image = image_of(pc, task, "image/png")
     panel = quarter(grid_image, index)
     assert image.size == panel.size == (1024, 1024)  # the cell at its own size, as Midjourney's U gives it
     assert image.tobytes() == panel.tobytes()  # pixel for pixel
@@ -157,10 +147,10 @@ def test_u_button_upscales_that_panel(pc: Client, grid: dict[str, Any], grid_ima
 
 def test_u_button_of_a_wide_grid_keeps_the_aspect(pc: Client) -> None:
     wide = finished(pc, submit(pc, "/mj/submit/imagine", {"prompt": "a harbour at night --ar 3:2"}))
-    wide_image = image_of(pc, wide)
+    wide_image = image_of(pc, wide, "image/png")
     assert wide_image.size == (2688, 1792)  # four 1344×896 cells
     _, task = child(pc, wide, button(wide, "U4"))
-    image = image_of(pc, task)
+    image = image_of(pc, task, "image/png")
     assert image.size == (1344, 896)
     assert image.tobytes() == quarter(wide_image, 4).tobytes()
 
@@ -189,10 +179,10 @@ def test_v_button_makes_a_grid_of_variations_of_that_panel(
     assert task["description"] == f"/up {grid['id']} V{index}"
     assert shown(task) == grid_set(task["properties"]["messageHash"])
 
-    image = image_of(pc, task)
+    image = image_of(pc, task, "image/png")
     assert image.size == grid_image.size
     # Each of the four variations looks more like panel `index` of the parent than like the others.
-    distances = [sum(mean_diff(quarter(image, k), quarter(grid_image, j), 8) for k in range(1, 5)) / 4
+    distances = [sum(mean_diff(quarter(image, k), quarter(grid_image, j), (8, 8)) for k in range(1, 5)) / 4
                  for j in range(1, 5)]
     assert min(range(4), key=lambda j: distances[j]) == index - 1, distances
 
@@ -204,7 +194,7 @@ def test_reroll_makes_a_new_grid_of_the_same_kind(pc: Client, grid: dict[str, An
     assert task["description"] == f"/up {grid['id']} R"
     assert task["prompt"] == grid["prompt"]
     assert shown(task) == grid_set(task["properties"]["messageHash"])
-    image = image_of(pc, task)
+    image = image_of(pc, task, "image/png")
     assert image.size == grid_image.size
     assert mean_diff(image, grid_image) > 10  # a new picture, not the old one again
 
@@ -226,14 +216,14 @@ def test_upscale_subtle_and_creative_double_the_image(
     assert subtle["action"] == "UPSCALE"
     assert subtle["description"] == f"/up {upscaled['id']} Upscale (Subtle)"
     assert shown(subtle) == upscaled_set(subtle["properties"]["messageHash"])
-    big = image_of(pc, subtle)
+    big = image_of(pc, subtle, "image/png")
     assert big.size == (upscaled_image.width * 2, upscaled_image.height * 2) == (2048, 2048)
     assert mean_diff(big, upscaled_image) < 3
 
     _, creative = child(pc, subtle, button(subtle, "Upscale (Creative)"))
     assert creative["action"] == "UPSCALE"
     assert creative["description"] == f"/up {subtle['id']} Upscale (Creative)"
-    assert image_of(pc, creative).size == (4096, 4096)  # 2× of the 2048² subtle upscale
+    assert image_of(pc, creative, "image/png").size == (4096, 4096)  # 2× of the 2048² subtle upscale
 
 
 def test_vary_subtle_and_strong_make_variation_grids_strong_changing_more(
@@ -246,7 +236,7 @@ def test_vary_subtle_and_strong_make_variation_grids_strong_changing_more(
         assert task["action"] == "VARIATION"
         assert task["description"] == f"/up {upscaled['id']} {label}"
         assert shown(task) == grid_set(task["properties"]["messageHash"])
-        image = image_of(pc, task)
+        image = image_of(pc, task, "image/png")
         assert image.size == (upscaled_image.width * 2, upscaled_image.height * 2)  # four cell-sized variations
         distances = [mean_diff(quarter(image, k), upscaled_image) for k in range(1, 5)]
         assert all(d < 40 for d in distances), (label, distances)  # variations of it, not new pictures
@@ -263,7 +253,7 @@ def test_zoom_out_shrinks_the_subject_in_an_extended_frame(
     assert task["action"] == "ZOOM"
     assert task["description"] == f"/up {upscaled['id']} {label}"
     assert shown(task) == grid_set(task["properties"]["messageHash"])
-    image = image_of(pc, task)
+    image = image_of(pc, task, "image/png")
     assert image.size == (upscaled_image.width * 2, upscaled_image.height * 2)  # four parent-sized results
     for k in range(1, 5):
         panel = quarter(image, k)
@@ -284,7 +274,7 @@ def test_pan_extends_the_frame_in_its_direction(
     assert task["action"] == "PAN"
     assert task["description"] == f"/up {upscaled['id']} Pan {direction.capitalize()}"
     assert shown(task) == grid_set(task["properties"]["messageHash"])
-    image = image_of(pc, task)
+    image = image_of(pc, task, "image/png")
     parent_aspect = upscaled_image.width / upscaled_image.height
     for k in range(1, 5):
         panel = quarter(image, k)

@@ -1,4 +1,4 @@
-"""The proxy dialect over a real socket: every upstream message reached through its real trigger."""
+"""The proxy dialect over HTTP: every upstream message reached through its real trigger."""
 
 from __future__ import annotations
 

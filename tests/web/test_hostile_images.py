@@ -5,7 +5,6 @@ nothing charged), big JPEGs are decoded reduced, and the decode budget bounds wh
 
 from __future__ import annotations
 
-import base64
 import io
 import math
 import struct
@@ -19,13 +18,9 @@ from PIL import Image
 
 from mockmj.media import image_input
 from mockmj.media.image_input import MAX_PIXELS, TRIM_PIXELS, DecodeBudget, decode_data_url, decoded
-from tests.helpers import Client, balance, mock_client, task_count
+from tests.helpers import Client, Start, balance, data_url, mock_client, task_count
 
 SIDE = math.isqrt(MAX_PIXELS)  # the largest square accepted
-
-
-def data_url(data: bytes, mime: str = "image/png") -> str:
-    return f"data:{mime};base64," + base64.b64encode(data).decode()
 
 
 def png_header(width: int, height: int) -> bytes:
@@ -39,8 +34,8 @@ def png_header(width: int, height: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[Client]:
-    yield from mock_client(timing="manual", seed=31)
+def client(starter: Start) -> Iterator[Client]:
+    yield from mock_client(starter, timing="manual", seed=31)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The image rules everywhere an image is accepted, over a real socket: each broken rule is refused with
+"""The image rules everywhere an image is accepted, over HTTP: each broken rule is refused with
 code 21 naming the field and the reason, before any task exists or any credit is spent; JPEG, PNG,
 static GIF and WEBP are accepted, whatever MIME type the data URL claims."""
 
@@ -10,13 +10,15 @@ import random
 import re
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.helpers import Client, balance, decode_image, finished, mock_client, submit, task_count
+from tests.helpers import Client, balance, data_url, decode_image, finished, image_bytes, submit, task_count
+
+PER_POLL = {"seed": 19}  # the `pc` fixture's mock (conftest.py)
 
 MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp",
         "BMP": "image/bmp", "TIFF": "image/tiff"}
@@ -24,16 +26,6 @@ EXT = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp"}
 
 
 # ------------------------------------------------------------------------------------------- images
-def image_bytes(fmt: str, size: tuple[int, int] = (40, 30), colour: tuple[int, int, int] = (200, 30, 60)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, fmt)
-    return buffer.getvalue()
-
-
-def data_url(data: bytes, mime: str = "image/png") -> str:
-    return f"data:{mime};base64," + base64.b64encode(data).decode()
-
-
 def animated_gif() -> bytes:
     frames = [Image.new("RGB", (20, 20), colour) for colour in ((255, 0, 0), (0, 0, 255))]
     buffer = io.BytesIO()
@@ -86,11 +78,6 @@ RULES = ["raw base64 without prefix", "non-image MIME type", "invalid base64", "
 
 
 # ------------------------------------------------------------------------------------------- server
-@pytest.fixture(scope="module")
-def pc() -> Iterator[Client]:
-    yield from mock_client(timing="per-poll", seed=19)
-
-
 def custom_id(task: dict[str, Any], label: str) -> str:
     return next(b["customId"] for b in task["buttons"] if b["label"] == label)
 

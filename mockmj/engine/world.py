@@ -1,0 +1,377 @@
+"""The world the engine simulates, held as records, and the transactions that change it.
+
+Every record a transaction may change is handed out by one of the world's accessors, and the world
+notes it by type as it hands it out (`Changes`): a task, a key, an account, an upload, a key's loose
+uploads, or one of the singletons (clock, refunds, rules; the id source is compared by its draws).
+With a shared store the replica writes exactly those records when the transaction ends. Why on
+access and not on write: tasks, keys and accounts are plain objects changed in place by the parts,
+so a write cannot be intercepted; an object fetched for writing can. A part that forgets to say what
+it changed can therefore not lose a write on SQLite or Redis; at worst a record read in a transaction
+but left unchanged is written again. Iterations (`oldest`, `tasks_of`, `keys_in_order`) are reads and
+are not noted: nothing changes a task met while iterating except through `remove_task`.
+
+The replica (replica.py) reads and installs these records through the attributes its `World`
+protocol names; the parts (ledger, dispatch, attachments, views, rulebook) use the accessors.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from mockmj.engine.accounts import Account, ApiKey, new_key
+from mockmj.engine.calls import Listener
+from mockmj.engine.paths import served_paths
+from mockmj.engine.replica import Replica
+from mockmj.engine.rules import Rules
+from mockmj.engine.task_index import TaskIndex
+from mockmj.model.clock import Clock, VirtualClock
+from mockmj.model.dialects import DIALECTS, Dialect
+from mockmj.model.errors import TaskNotFound
+from mockmj.model.ids import IdSource
+from mockmj.model.profile_file import resolve_profile
+from mockmj.model.settings import Settings
+from mockmj.model.tasks import TERMINAL, Status, Task
+from mockmj.model.timing import TimingProfile
+from mockmj.store.base import Store, StoreUnavailable, open_store
+
+NO_SYNC = nullcontext()  # the memory store: the world is this process's, there is nothing to catch up on
+
+
+class Singleton(Enum):
+    """The records of which the world has one."""
+
+    CLOCK = "clock"
+    REFUNDS = "refunds"
+    RULES = "rules"
+
+
+@dataclass
+class Changes:
+    """What a transaction changed, by record type."""
+
+    tasks: set[str] = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)
+    accounts: set[str] = field(default_factory=set)
+    uploads: set[str] = field(default_factory=set)
+    loose: set[str] = field(default_factory=set)  # owners whose list of loose uploads changed
+    singletons: set[Singleton] = field(default_factory=set)
+
+    def names(self) -> set[str]:
+        """The changes as the store names its records (`kind:id`)."""
+        named = {s.value for s in self.singletons}
+        for kind, idents in (("task", self.tasks), ("key", self.keys), ("account", self.accounts),
+                             ("upload", self.uploads), ("loose", self.loose)):
+            named.update(f"{kind}:{ident}" for ident in idents)
+        return named
+
+
+class World:
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.dialect: Dialect = DIALECTS[settings.dialect]
+        self.lock = threading.RLock()
+        self.ids = IdSource(settings.seed)
+        self.tasks = TaskIndex()
+        self.rules = Rules()
+        self.listeners: list[Listener] = []  # the callback scheduler, the access log's state feed
+        self.on_evict: list[Callable[[list[str], int], None]] = []  # told which tasks max_tasks evicted
+        self.on_reload: list[Callable[[], None]] = []  # caches of the world to drop (the gallery)
+        self.changes = Changes()
+        self.set_profile(settings.timing, track=False)
+        self.build()
+        self.store: Store = store if store is not None else open_store(settings.store)
+        # With a shared store this world is a replica of the store's (replica.py); with the memory store it
+        # is the world, and a transaction is simply the lock.
+        self.replica: Replica | None = Replica(self, self.store) if self.store.shared else None
+        if self.replica is not None:
+            self.replica.start()
+
+    def build(self) -> None:
+        """The world as the settings describe it: no tasks, the configured accounts and keys."""
+        self.accounts: list[Account] = [Account.configured(a) for a in self.settings.accounts]
+        self.keys: dict[str, ApiKey] = {
+            k.key: new_key(self.settings, k.key, k.balance, k.rate_limit, k.allowed_operations)
+            for k in self.settings.keys
+        }
+        self.uploads: dict[str, tuple[bytes, str]] = {}
+        self.loose_uploads: dict[str, list[str]] = {}  # key → paths of its uploads that belong to no task
+        self.served: dict[str, tuple[str, str]] = {}  # path → (task id, variant): derived, kept per worker
+        self.refunds: list[tuple[int, str]] = []  # (due, task id): failures that give the credits back
+        self.polls: dict[str, list[int]] = {}  # kept by each worker for the polls it answered
+
+    # ----------------------------------------------------------------------------- transactions
+    def transaction(self) -> AbstractContextManager[object]:
+        """Hold this while changing state: with a shared store, what other workers wrote is read first and
+        what changed is written (as one version) when it ends."""
+        return self.lock if self.replica is None else self.replica.transaction()
+
+    def reading(self) -> AbstractContextManager[object]:
+        """Hold this while reading state: with a shared store, the latest writes of every worker are seen."""
+        return self.lock if self.replica is None else self.replica.reading()
+
+    def request(self) -> AbstractContextManager[object]:
+        """Hold this around one API request: with a shared store, one catch-up at its start serves its reads."""
+        return NO_SYNC if self.replica is None else self.replica.request()
+
+    def polling(self) -> AbstractContextManager[object]:
+        """What a poll holds: in per-poll timing a poll moves the task (a write), otherwise it only reads."""
+        if self.replica is None:
+            return self.lock
+        with self.reading():  # the timing profile as every worker last set it
+            per_poll = self.profile.per_poll
+        return self.transaction() if per_poll else self.reading()
+
+    def store_problem(self) -> str | None:
+        """Why the shared store does not answer now (one light read), or None: it does (always, in memory)."""
+        if self.replica is None:
+            return None
+        try:
+            self.store.head()
+        except StoreUnavailable as exc:
+            return exc.reason
+        return None
+
+    @property
+    def writing(self) -> bool:
+        """Inside a transaction of a shared store (only there do changes need naming)."""
+        return self.replica is not None and self.replica.writing
+
+    def _note(self, bucket: set[Any], *idents: Any) -> None:
+        if self.writing:  # the memory store has nothing to write: nothing is noted
+            bucket.update(idents)
+
+    def take_changes(self) -> set[str]:
+        """The records changed since the last call, by name (the replica writes them)."""
+        changes, self.changes = self.changes, Changes()
+        return changes.names()
+
+    # ----------------------------------------------------------------------------- tasks
+    def task(self, task_id: str) -> Task | None:
+        task = self.tasks.get(task_id)
+        if task is not None:
+            self._note(self.changes.tasks, task_id)
+        return task
+
+    def owned(self, owner: str, task_id: str) -> Task | None:
+        """A task only its owner may see: another key's task looks like no task at all."""
+        task = self.tasks.owned(owner, task_id)
+        if task is not None:
+            self._note(self.changes.tasks, task_id)
+        return task
+
+    def task_for(self, owner: str, task_id: object) -> Task:
+        task = self.owned(owner, str(task_id).strip())
+        if task is None:
+            raise TaskNotFound(task_id)
+        return task
+
+    def tasks_of(self, owner: str) -> Iterator[Task]:
+        return self.tasks.of_owner(owner)
+
+    def oldest(self) -> Iterator[Task]:
+        return self.tasks.oldest()
+
+    def reached(self, task: Task) -> int:
+        """The index of the milestone the task has reached now."""
+        return task.reached_index(self.now(), self.profile.per_poll)
+
+    def status_of(self, task: Task) -> Status:
+        return task.milestones[self.reached(task)].status
+
+    def add_task(self, task: Task) -> None:
+        self.tasks.add(task)
+        self.index_paths(task)
+        self._note(self.changes.tasks, task.id)
+
+    def remove_task(self, task: Task) -> None:
+        """The task leaves the world with everything kept beside it: its polls, uploads and served files."""
+        self.tasks.remove(task)
+        self._forget(task)
+
+    def drop_owner(self, owner: str) -> list[Task]:
+        dropped = self.tasks.drop_owner(owner)
+        for task in dropped:
+            self._forget(task)
+        return dropped
+
+    def _forget(self, task: Task) -> None:
+        self.polls.pop(task.id, None)
+        self._note(self.changes.tasks, task.id)  # written as gone
+        for path in task.uploads:
+            self.drop_upload(path)
+        self.unindex_paths(task)
+
+    def evict_finished(self, count: int) -> list[Task]:
+        """Forget up to `count` of the oldest finished tasks (never an unfinished one)."""
+        evicted = []
+        for task in self.tasks.oldest():
+            if len(evicted) >= count:
+                break
+            if self.status_of(task) in TERMINAL:
+                evicted.append(task)
+        for task in evicted:
+            self.remove_task(task)
+        return evicted
+
+    def index_paths(self, task: Task) -> None:
+        self.served.update(served_paths(task))
+
+    def unindex_paths(self, task: Task) -> None:
+        for path in (task.final_path, task.preview_path, *task.media_paths):
+            self.served.pop(path or "", None)
+
+    # ----------------------------------------------------------------------------- keys and accounts
+    def key(self, key: str) -> ApiKey | None:
+        record = self.keys.get(key)
+        if record is not None:
+            self._note(self.changes.keys, key)
+        return record
+
+    def put_key(self, record: ApiKey) -> None:
+        self.keys[record.key] = record
+        self._note(self.changes.keys, record.key)
+
+    def drop_key(self, key: str) -> None:
+        self.keys.pop(key, None)
+        self._note(self.changes.keys, key)
+
+    def keys_in_order(self) -> list[ApiKey]:
+        return list(self.keys.values())
+
+    def all_accounts(self) -> list[Account]:
+        """Every account; in a transaction all are noted (a handful, and load() tidies what it reads)."""
+        self._note(self.changes.accounts, *(a.instance_id for a in self.accounts))
+        return self.accounts
+
+    def account(self, instance_id: str | None) -> Account | None:
+        found = next((a for a in self.accounts if a.instance_id == instance_id), None)
+        if found is not None:
+            self._note(self.changes.accounts, found.instance_id)
+        return found
+
+    # ----------------------------------------------------------------------------- uploads and refunds
+    def upload(self, path: str) -> tuple[bytes, str] | None:
+        return self.uploads.get(path)
+
+    def put_upload(self, path: str, blob: tuple[bytes, str]) -> None:
+        self.uploads[path] = blob
+        self._note(self.changes.uploads, path)
+
+    def drop_upload(self, path: str) -> None:
+        self.uploads.pop(path, None)
+        self._note(self.changes.uploads, path)
+
+    def loose_of(self, owner: str) -> list[str]:
+        """The owner's list of uploads that belong to no task, to change in place."""
+        self._note(self.changes.loose, owner)
+        return self.loose_uploads.setdefault(owner, [])
+
+    def drop_loose(self, owner: str) -> list[str]:
+        self._note(self.changes.loose, owner)
+        return self.loose_uploads.pop(owner, [])
+
+    def push_refund(self, due: int, task_id: str) -> None:
+        heapq.heappush(self.refunds, (due, task_id))
+        self._note(self.changes.singletons, Singleton.REFUNDS)
+
+    def due_refunds(self, now: int) -> list[str]:
+        """Take the refunds due by `now`: the ids of the tasks whose credits go back."""
+        due = []
+        while self.refunds and self.refunds[0][0] <= now:
+            due.append(heapq.heappop(self.refunds)[1])
+        if due:
+            self._note(self.changes.singletons, Singleton.REFUNDS)
+        return due
+
+    def edit_rules(self) -> Rules:
+        """The rules, to change (adding, taking one use of, deleting)."""
+        self._note(self.changes.singletons, Singleton.RULES)
+        return self.rules
+
+    # ----------------------------------------------------------------------------- clock
+    def now(self) -> int:
+        return self.clock.now_ms()
+
+    def set_profile(self, name: str, track: bool = True) -> None:
+        self.profile: TimingProfile = resolve_profile(name)
+        current = getattr(self, "clock", None)
+        if self.profile.virtual_clock and not isinstance(current, VirtualClock):
+            self.clock: Clock = VirtualClock() if current is None else VirtualClock(current.now_ms())
+        elif current is None:
+            self.clock = Clock()
+        elif not self.profile.virtual_clock and isinstance(current, VirtualClock):
+            # back to real time: continue from the virtual present so that time never goes backwards
+            self.clock = Clock(continue_from=current.now_ms())
+        if track:
+            self._note(self.changes.singletons, Singleton.CLOCK)
+
+    def advance(self, ms: int) -> int:
+        self._note(self.changes.singletons, Singleton.CLOCK)
+        return self.clock.advance(ms)
+
+    # ----------------------------------------------------------------------------- whole-world changes
+    def reset(self) -> None:
+        """Back to the world the settings describe, in a new epoch every worker reloads."""
+        self.tasks.clear()
+        self.ids.reset()
+        if isinstance(self.clock, VirtualClock):
+            self.clock = VirtualClock()
+        self.build()
+        self.rules.clear()
+        for hook in self.on_reload:
+            hook()
+        if self.replica is not None:
+            self.replica.wipe()
+        self.changes = Changes()
+        for listener in self.listeners:
+            listener.reset(None)
+
+    # what the replica calls to install records other workers wrote
+    def forget_local_world(self) -> None:
+        """Empty the in-memory world before loading the store's (a start, another worker's full reset)."""
+        self.tasks.clear()
+        self.keys, self.accounts = {}, []
+        for kept in (self.uploads, self.loose_uploads, self.served, self.polls):
+            kept.clear()
+        self.refunds.clear()
+        self.rules.clear()
+        for hook in self.on_reload:
+            hook()
+        for listener in self.listeners:
+            listener.reset(None)
+
+    def install_task(self, task_id: str, task: Task | None) -> None:
+        old = self.tasks.get(task_id)
+        if old is not None:
+            self.unindex_paths(old)
+            if task is None:
+                self.tasks.remove(old)
+                self.polls.pop(task_id, None)
+        if task is not None:
+            self.tasks.put(task)
+            self.index_paths(task)
+
+    def install_key(self, record: ApiKey) -> None:
+        self.keys[record.key] = record
+
+    def install_account(self, account: Account) -> None:
+        for i, mine in enumerate(self.accounts):
+            if mine.instance_id == account.instance_id:
+                self.accounts[i] = account
+                return
+        self.accounts.append(account)
+
+    def clock_state(self) -> tuple[str, bool, int]:
+        """(timing profile, virtual, the virtual now or the real clock's offset) for a shared store."""
+        clock = self.clock
+        return self.profile.name, clock.virtual, clock.now_ms() if clock.virtual else clock.offset_ms
+
+    def restore_clock(self, profile: str, virtual: bool, value: int) -> None:
+        self.profile = resolve_profile(profile)
+        self.clock = VirtualClock(value) if virtual else Clock(offset_ms=value)
