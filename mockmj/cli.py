@@ -56,6 +56,8 @@ def main() -> None:
 @click.option("--control-token", default=None,
               help="Require the header X-MockMJ-Control-Token with this value on /_mockmj/* (all but health).")
 @click.option("--quiet", is_flag=True, default=None, help="No access log (one line per request otherwise).")
+@click.option("--log-control", is_flag=True, default=None,
+              help="Log control-plane and dashboard calls (/_mockmj/*) too; left out by default.")
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), default=None,
               help="Log lines as text (default) or JSON lines.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default=None,

@@ -41,3 +41,21 @@ def images_loaded(page: Any, selector: str, count: int, timeout_ms: int = 20_000
              return images.filter((i) => i.complete && i.naturalWidth > 0).length >= count;
            }""",
         arg=[selector, count], timeout=timeout_ms)
+
+
+@contextmanager
+def page_in(browser: Any, viewport: dict[str, int]) -> Iterator[Any]:
+    """A page in a fresh context; a script error on it fails the test that used it."""
+    context = browser.new_context(viewport=viewport)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda e: errors.append(str(e)))
+    yield opened
+    context.close()
+    assert errors == [], errors  # no script error on any page of the test
+
+
+def launched_chromium() -> Iterator[Any]:
+    """A module's browser, as a fixture: `browser = pytest.fixture(scope="module")(launched_chromium)`."""
+    with chromium() as launched:
+        yield launched

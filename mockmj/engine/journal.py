@@ -27,9 +27,20 @@ def billable(method: str, path: str) -> bool:
 ENTRY_OVERHEAD = 400  # bytes of a journal entry besides its texts (dict, numbers, small strings)
 
 
+def _size(value: Any) -> int:
+    """The length of the texts in a value, its headers and rule included (nested dicts and lists)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(len(k) + _size(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(_size(v) for v in value)
+    return 0
+
+
 def _weight(entry: dict[str, Any]) -> int:
-    """Roughly what an entry holds in memory: its texts plus a fixed overhead."""
-    return ENTRY_OVERHEAD + sum(len(v) for v in entry.values() if isinstance(v, str))
+    """Roughly what an entry holds in memory: its texts (headers and rule too) plus a fixed overhead."""
+    return ENTRY_OVERHEAD + _size(entry)
 
 
 class Journal:

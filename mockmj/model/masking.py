@@ -16,6 +16,22 @@ def masked(secret: str | None) -> str | None:
     return secret[:shown] + MASK + (secret[-shown:] if shown else "")
 
 
+# Headers that carry a credential: their values are shown masked wherever the mock shows a request.
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "mj-api-secret", "x-mockmj-control-token",
+                            "cookie", "set-cookie", "x-api-key", "api-key"})
+
+
+def masked_header(name: str, value: str) -> str:
+    """A header's value as the dashboard and journal show it: credentials masked (an auth scheme such as
+    `Bearer ` kept, so that a wrong scheme still shows), every other header as it was."""
+    if name.lower() not in SECRET_HEADERS:
+        return value
+    scheme, space, rest = value.partition(" ")
+    if space and scheme.isalpha() and len(scheme) <= 10:
+        return f"{scheme} {masked(rest.strip())}"
+    return masked(value) or ""
+
+
 def key_matches(stored: str | None, wanted: str) -> bool:
     """A `key` filter matches the full key (tests know their own) or its masked form (what a listing shows)."""
     return stored is not None and (stored == wanted or masked(stored) == wanted)

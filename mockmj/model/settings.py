@@ -127,6 +127,7 @@ class Settings:
     workers: int = 1  # serving processes; more than one needs a shared store (sqlite: or redis://)
     store: str = "memory"  # memory | sqlite:PATH | redis://HOST:PORT/DB: where the mock's state lives
     quiet: bool = False  # no access log
+    log_control: bool = False  # the access log shows control-plane and dashboard calls (/_mockmj/*) too
     log_format: str = "text"  # text | json
     log_level: str = "info"  # debug adds the state changes of tasks
     journal_size: int = 1000

@@ -6,7 +6,13 @@ const POLL_MS = 1000;
 const PAGE = 100;
 const TOKEN_HEADER = "X-MockMJ-Control-Token";
 const state = { view: "tasks", taskId: null, limit: PAGE, filters: { key: "", status: "", action: "", q: "" },
-                cards: new Map(), busy: false, clock: null, needsToken: false };
+                journal: { show: "all", method: "", q: "" }, cards: new Map(), busy: false, clock: null,
+                needsToken: false, rules: 0 };
+
+// Emoji that Debian's Chromium draws as an empty box without an emoji font: buttons show a word instead
+// (the emoji stays in the tooltip).
+const EMOJI_LABELS = { "🔄": "Reroll", "🔍": "Zoom", "🖌️": "Vary (Region)", "⬅️": "Pan left", "➡️": "Pan right",
+                       "⬆️": "Pan up", "⬇️": "Pan down", "❤️": "Like", "🪄": "Upscale" };
 
 // ------------------------------------------------------------------------------------------ helpers
 function h(tag, attrs, ...children) {
@@ -65,6 +71,15 @@ function clockText(ms) {
   return new Date(ms).toISOString().replace("T", " ").replace("Z", "").slice(0, 23);
 }
 
+function buttonLabel(b) {
+  if (b.label) return b.label;
+  if (EMOJI_LABELS[b.emoji]) return EMOJI_LABELS[b.emoji];
+  const kind = String(b.customId || "").split("::")[2];  // MJ::JOB::<kind>::...
+  return kind ? kind.replace(/_/g, " ") : "·";
+}
+
+function chip(b) { return h("span", { class: "chip", title: `${b.emoji || ""} ${b.customId || ""}`.trim() }, buttonLabel(b)); }
+
 function badge(status) { return h("span", { class: `badge s-${status}`, "data-testid": "status" }, status); }
 
 function percent(progress) {
@@ -105,6 +120,11 @@ async function refreshHeader() {
   const timing = document.getElementById("timing");
   if (document.activeElement !== timing) timing.value = clock.timing;
   document.getElementById("advance").hidden = !clock.virtual;
+  state.rules = health.rules || 0;
+  const banner = document.getElementById("rules-banner");
+  banner.hidden = !state.rules;
+  document.getElementById("rules-count").textContent =
+    `${state.rules} control rule${state.rules === 1 ? " is" : "s are"} active: requests they match are answered by them, not by the simulation.`;
 }
 
 // ------------------------------------------------------------------------------------------ tasks
@@ -118,10 +138,11 @@ function taskCard(row) {
 
 function updateCard(card, row) {
   const t = row.task;
-  const signature = JSON.stringify([t.status, t.progress, t.imageUrl, mediaOf(t)]);
+  const signature = JSON.stringify([t.status, t.progress, t.imageUrl, mediaOf(t), row.stalled]);
   if (card.dataset.signature === signature) return;
   card.dataset.signature = signature;
   card.dataset.status = t.status;
+  if (row.stalled) card.dataset.stalled = "true"; else delete card.dataset.stalled;
   card.querySelector(".thumb").replaceChildren(mediaElement(t, false));
   fill(card.querySelector(".body"),
     h("div", { class: "row" }, h("span", { class: "mono" }, t.id), badge(t.status)),
@@ -130,7 +151,8 @@ function updateCard(card, row) {
     h("div", { class: "bar", title: t.progress || "" }, h("span", { style: `width:${percent(t.progress)}%` })),
     h("div", { class: "prompt", title: t.prompt || "" }, t.prompt || t.description || ""),
     t.failReason ? h("div", { class: "prompt error", title: t.failReason }, t.failReason) : null,
-    h("div", { class: "chips" }, (t.buttons || []).slice(0, 12).map((b) => h("span", { class: "chip" }, b.label || b.emoji || "·"))),
+    row.stalled ? h("div", { class: "stalled", title: row.stalled, "data-testid": "stalled" }, "stalled: ", row.stalled) : null,
+    h("div", { class: "chips" }, (t.buttons || []).slice(0, 12).map(chip)),
   );
 }
 
@@ -199,7 +221,7 @@ async function refreshTask(view) {
   const [row, timeline] = await Promise.all([api("GET", `/tasks/${encodeURIComponent(id)}`),
     api("GET", `/tasks/${encodeURIComponent(id)}/timeline`)]);
   const t = row.task;
-  const signature = JSON.stringify([t, timeline.events.length, row.children]);
+  const signature = JSON.stringify([t, timeline.events.length, row.children, row.stalled]);
   if (view.dataset.signature === signature) return;
   view.dataset.signature = signature;
   const start = t.submitTime || 0;
@@ -215,7 +237,9 @@ async function refreshTask(view) {
       h("div", { class: "panel" }, h("h3", {}, "Task ", badge(t.status)),
         h("dl", { class: "facts" }, facts.filter(([, v]) => v !== null && v !== undefined && v !== "").map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
         row.parentId ? h("p", {}, "Made by a button of ", h("a", { href: `#task/${row.parentId}`, class: "mono" }, row.parentId)) : null,
-        h("div", { class: "chips" }, (t.buttons || []).map((b) => h("span", { class: "chip", title: b.customId }, b.label || b.emoji || "·")))),
+        row.stalled ? h("p", { class: "stalled", "data-testid": "stalled" }, "Stalled: ", row.stalled) : null,
+        h("p", {}, h("a", { href: `#journal?task=${encodeURIComponent(t.id)}` }, "Requests about this task")),
+        h("div", { class: "chips" }, (t.buttons || []).map(chip))),
       h("div", { class: "panel" }, h("h3", {}, "Children (actions pressed on it)"), tree(row.children)),
       h("div", { class: "panel" }, h("h3", {}, "Timeline"),
         h("table", { "data-testid": "timeline" }, h("tr", {}, h("th", {}, "+ms"), h("th", {}, "event"), h("th", {}, "state"), h("th", {}, "detail")),
@@ -225,22 +249,142 @@ async function refreshTask(view) {
 }
 
 // ------------------------------------------------------------------------------------------ tables
-function table(testid, columns, rows) {
+function table(testid, columns, rows, eachRow) {
   if (!rows.length) return h("p", { class: "empty" }, "Nothing yet.");
   return h("table", { "data-testid": testid }, h("tr", {}, columns.map(([label]) => h("th", {}, label))),
-    rows.map((r) => h("tr", {}, columns.map(([, cell]) => h("td", {}, cell(r))))));
+    rows.map((r) => {
+      const tr = h("tr", {}, columns.map(([, cell]) => h("td", {}, cell(r))));
+      if (eachRow) eachRow(tr, r);
+      return tr;
+    }));
+}
+
+// a submission that made nothing, as the journal marks it (an error status or no result: codes 21, 24, 25…)
+const JOURNAL_SHOW = { all: () => true, calls: (e) => e.operationId !== "getAttachment", refused: (e) => e.refused, rules: (e) => !!e.rule, errors: (e) => e.status >= 400,
+                       billable: (e) => e.billable };
+
+function journalParams() {
+  const query = location.hash.split("?")[1] || "";
+  return new URLSearchParams(query);
+}
+
+function journalFilters(view) {
+  const f = state.journal;
+  const select = (name, options) => {
+    const el = h("select", { name, "data-testid": `journal-${name}` }, options.map(([v, l]) => h("option", { value: v }, l)));
+    el.value = f[name];
+    el.addEventListener("change", () => { f[name] = el.value; delete view.dataset.signature; refresh(); });
+    return el;
+  };
+  const search = h("input", { name: "q", type: "search", placeholder: "path, key, task or body", "data-testid": "journal-q" });
+  search.value = f.q;
+  search.addEventListener("input", () => { f.q = search.value; delete view.dataset.signature; refresh(); });
+  return h("div", { class: "filters" },
+    h("label", {}, "show ", select("show", [["all", "every request"], ["calls", "no image downloads"], ["refused", "refused submissions"], ["rules", "rule hits"],
+      ["errors", "HTTP errors (4xx/5xx)"], ["billable", "submissions"]])),
+    h("label", {}, "method ", select("method", [["", "any"], ["GET", "GET"], ["POST", "POST"], ["DELETE", "DELETE"]])),
+    h("label", {}, "search ", search),
+    h("button", { "data-testid": "clear-journal", onclick: () => clearJournal() }, "Clear the journal"),
+    h("span", { class: "count", "data-testid": "journal-count" }));
+}
+
+function entryMarks(e) {
+  return [e.refused ? h("span", { class: "badge s-FAILURE", "data-testid": "mark-refused" }, "refused") : null,
+    e.rule ? h("span", { class: "badge s-MODAL", "data-testid": "mark-rule", title: JSON.stringify(e.rule.respond) }, `rule ${e.rule.id}`) : null];
+}
+
+function headerTable(headers) {
+  const names = Object.keys(headers || {});
+  if (!names.length) return h("p", { class: "empty" }, "none kept");
+  return h("dl", { class: "facts headers" }, names.map((n) => [h("dt", {}, n), h("dd", { class: "mono" }, headers[n])]));
+}
+
+function prettyBody(text) {
+  if (!text) return "(empty)";
+  try { return JSON.stringify(JSON.parse(text), null, 2); } catch (_) { return text; }
+}
+
+function entryDetail(e) {
+  if (!e) return h("div", { class: "panel detail", "data-testid": "entry-detail-empty" },
+    h("p", { class: "empty" }, "Click a request to see what was sent and answered, the rule that matched and its task."));
+  return h("div", { class: "panel detail", "data-testid": "entry-detail", "data-seq": e.seq },
+    h("h3", {}, `#${e.seq} `, h("span", { class: "mono" }, `${e.method} ${e.path}`), " ", entryMarks(e)),
+    h("dl", { class: "facts" },
+      h("dt", {}, "time"), h("dd", {}, clockText(e.time)),
+      h("dt", {}, "operation"), h("dd", {}, e.operationId || "(none: no such route)"),
+      h("dt", {}, "key"), h("dd", { class: "mono" }, e.key ?? "(none)"),
+      h("dt", {}, "task"), h("dd", {}, e.taskId ? h("a", { href: `#task/${encodeURIComponent(e.taskId)}`, class: "mono", "data-testid": "entry-task" }, e.taskId) : "none"),
+      h("dt", {}, "took"), h("dd", {}, e.latencyMs !== undefined ? `${e.latencyMs} ms` : "")),
+    h("h4", {}, "Request"), headerTable(e.requestHeaders),
+    h("pre", { class: "json", "data-testid": "entry-request-body" }, prettyBody(e.body)),
+    h("h4", {}, "Response ", h("span", { "data-testid": "entry-status" }, `HTTP ${e.status}`), e.code !== null && e.code !== undefined ? ` · code ${e.code}` : ""),
+    headerTable(e.responseHeaders),
+    h("pre", { class: "json", "data-testid": "entry-response-body" }, prettyBody(e.responseBody)),
+    h("h4", {}, "Rule"),
+    e.rule ? h("div", { "data-testid": "entry-rule" },
+      h("p", {}, "Answered by control rule ", h("a", { href: "#rules", class: "mono" }, e.rule.id), ":"),
+      h("pre", { class: "json" }, JSON.stringify({ match: e.rule.match, respond: e.rule.respond }, null, 2)))
+      : h("p", { class: "empty", "data-testid": "entry-rule" }, "No rule matched: the simulation answered."));
+}
+
+function showJournal(view) {
+  const params = journalParams();
+  if (params.get("task")) state.journal.q = params.get("task");
+  if (params.get("show")) state.journal.show = params.get("show");
+  view.replaceChildren(journalFilters(view), h("div", { class: "journal-page" }, h("div", { class: "journal-list" }), h("div", { class: "journal-detail" })));
 }
 
 async function refreshJournal(view) {
   const page = await api("GET", "/requests?limit=300");
-  const signature = `${page.total}`;
+  const f = state.journal;
+  const signature = JSON.stringify([page.total, page.items.length && page.items[page.items.length - 1].seq, f, state.selected]);
   if (view.dataset.signature === signature) return;
   view.dataset.signature = signature;
-  fill(view, h("p", { class: "count" }, `${page.total} requests since the last reset (keeping ${page.capacity}); newest first`),
-    table("journal", [["#", (e) => e.seq], ["time", (e) => clockText(e.time)], ["method", (e) => e.method],
-      ["path", (e) => h("span", { class: "mono" }, e.path)], ["status", (e) => e.status], ["code", (e) => e.code ?? ""],
-      ["key", (e) => e.key ?? ""], ["ms", (e) => e.latencyMs ?? ""], ["body", (e) => h("span", { class: "mono" }, e.body || "")]],
-    page.items.slice().reverse()));
+  const text = f.q.toLowerCase();
+  const items = page.items.slice().reverse().filter((e) => JOURNAL_SHOW[f.show](e) && (!f.method || e.method === f.method)
+    && (!text || [e.path, e.key, e.taskId, e.body, e.operationId].some((v) => v && String(v).toLowerCase().includes(text))));
+  view.querySelector("[data-testid=journal-count]").textContent =
+    `${items.length} shown · ${page.total} requests since the last reset (keeping ${page.capacity}); newest first`;
+  const selected = page.items.find((e) => e.seq === state.selected);
+  fill(view.querySelector(".journal-list"), table("journal", [["#", (e) => e.seq], ["time", (e) => clockText(e.time).slice(11)],
+    ["request", (e) => [h("span", { class: "mono path", title: `${e.method} ${e.path}` }, `${e.method} ${e.path}`),
+      e.refused || e.rule ? h("div", { class: "marks" }, entryMarks(e)) : null]], ["status", (e) => e.status], ["code", (e) => e.code ?? ""],
+    ["key", (e) => h("span", { class: "mono" }, e.key ?? "")],
+    ["task", (e) => (e.taskId ? h("a", { href: `#task/${encodeURIComponent(e.taskId)}`, class: "mono" }, e.taskId) : "")]], items, (tr, e) => {
+    tr.dataset.seq = e.seq;
+    tr.setAttribute("data-testid", "journal-row");
+    tr.classList.add("clickable");
+    if (e.seq === state.selected) tr.classList.add("selected");
+    tr.addEventListener("click", (event) => {
+      if (event.target.closest("a")) return;  // a task link goes to the task
+      state.selected = e.seq;
+      refresh();
+    });
+  }));
+  fill(view.querySelector(".journal-detail"), entryDetail(selected));
+}
+
+async function clearJournal() {
+  try { await api("DELETE", "/requests"); state.selected = null; } catch (e) { setStatusLine(e.message, true); }
+  delete document.getElementById("view").dataset.signature;
+  refresh();
+}
+
+// ------------------------------------------------------------------------------------------ findings
+async function refreshFindings(view) {
+  const page = await api("GET", "/findings");
+  const signature = JSON.stringify(page.items);
+  if (view.dataset.signature === signature) return;
+  view.dataset.signature = signature;
+  const t = page.thresholds;
+  fill(view, h("p", { class: "count" },
+    `What clients do that a real server would punish or that wastes their time, per key. Fast polling is over ${t.pollsPerSecond}/s `
+    + `(over ${t.pollWindowSeconds} s); a task is abandoned when not polled for ${t.abandonedAfterSeconds} s before it finished.`),
+  page.items.length ? table("findings", [["key", (x) => h("span", { class: "mono" }, x.key)], ["finding", (x) => h("b", {}, x.kind)],
+    ["about", (x) => (x.taskId ? h("a", { href: `#task/${encodeURIComponent(x.taskId)}`, class: "mono" }, x.subject) : h("span", { class: "mono" }, x.subject))],
+    ["seen", (x) => x.count], ["last", (x) => clockText(x.lastSeen).slice(11)],
+    ["evidence", (x) => h("span", { class: "mono" }, JSON.stringify(x.evidence))], ["advice", (x) => x.advice]], page.items)
+    : h("p", { class: "empty", "data-testid": "findings-empty" }, "No findings: the clients seen so far behave."));
 }
 
 async function refreshOutbox(view) {
@@ -301,7 +445,9 @@ async function refreshRules(view) {
     ["respond", (r) => h("span", { class: "mono" }, JSON.stringify(r.respond))], ["times", (r) => r.times ?? "∞"],
     ["remaining", (r) => r.remaining ?? "∞"], ["fired", (r) => r.fired],
     ["", (r) => h("button", { "data-testid": "rule-delete", onclick: async () => { await api("DELETE", `/rules/${r.id}`); refresh(); } }, "Delete")]], rules);
-  fill(view, form, h("div", { class: "panel" }, h("h3", {}, `Active rules (${rules.length})`), list));
+  fill(view, form, h("div", { class: "panel" }, h("h3", {}, `Active rules (${rules.length}) `,
+    rules.length ? h("button", { "data-testid": "clear-rules-here", onclick: () => clearRules() }, "Delete every rule") : null,
+    " ", h("a", { href: "#journal?show=rules" }, "requests they answered")), list));
 }
 
 function balanceForm() {
@@ -343,10 +489,31 @@ async function refreshKeys(view) {
 }
 
 // ------------------------------------------------------------------------------------------ routing
-const VIEWS = { tasks: refreshTasks, task: refreshTask, journal: refreshJournal, outbox: refreshOutbox, rules: refreshRules, keys: refreshKeys };
+const VIEWS = { tasks: refreshTasks, task: refreshTask, journal: refreshJournal, outbox: refreshOutbox, rules: refreshRules,
+                keys: refreshKeys, findings: refreshFindings };
+
+async function clearRules() {
+  try { await api("DELETE", "/rules"); } catch (e) { setStatusLine(e.message, true); }
+  delete document.getElementById("view").dataset.signature;
+  refresh();
+}
+
+// Reset everything takes two clicks: the first one asks, the second (within a few seconds) resets.
+async function resetEverything(button) {
+  if (button.dataset.armed !== "true") {
+    button.dataset.armed = "true";
+    button.textContent = "Click again: delete every task, rule and request";
+    setTimeout(() => { button.dataset.armed = "false"; button.textContent = "Reset everything"; }, 5000);
+    return;
+  }
+  button.dataset.armed = "false";
+  button.textContent = "Reset everything";
+  try { await api("POST", "/reset", {}); state.selected = null; } catch (e) { setStatusLine(e.message, true); }
+  route();
+}
 
 function route() {
-  const [name, id] = (location.hash.replace(/^#/, "") || "tasks").split("/");
+  const [name, id] = (location.hash.replace(/^#/, "").split("?")[0] || "tasks").split("/");
   state.view = VIEWS[name] ? name : "tasks";
   state.taskId = id ? decodeURIComponent(id) : null;
   for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.dataset.view === state.view);
@@ -355,6 +522,7 @@ function route() {
   view.replaceChildren();
   view.dataset.view = state.view;
   if (state.view === "tasks") showTasks(view);
+  if (state.view === "journal") showJournal(view);
   refresh();
 }
 
@@ -388,6 +556,10 @@ function start() {
     sessionStorage.setItem("mockmj-token", document.getElementById("token-input").value);
     refresh();
   });
+  document.getElementById("clear-rules").addEventListener("click", clearRules);
+  document.getElementById("banner-clear-rules").addEventListener("click", clearRules);
+  document.getElementById("clear-journal-nav").addEventListener("click", clearJournal);
+  document.getElementById("reset-all").addEventListener("click", (e) => resetEverything(e.currentTarget));
   window.addEventListener("hashchange", route);
   route();
   setInterval(() => { if (!document.hidden) refresh(); }, POLL_MS);

@@ -15,6 +15,7 @@ from mockmj.engine.journal import billable
 from mockmj.model.errors import Refusal
 from mockmj.model.jsonio import compact
 from mockmj.web.exchange import FAULT, FAULT_HEADER, OUTCOME, Exchange
+from mockmj.web.explain import request_headers, response_headers, summary, task_touched
 from mockmj.web.findings_feed import feed as feed_findings
 from mockmj.web.guard import BodyProblem, check_body, parse_json
 from mockmj.web.handlers import HANDLERS, Context
@@ -51,7 +52,8 @@ def answer(mock: Mock, op: Operation, mode: str | None, exchange: Exchange) -> R
     if mock.settings.strict:
         _check_strictly(op, reply)
     journal(mock, exchange.method, exchange.path, exchange.raw, op, reply, exchange.key,
-             time.perf_counter() - exchange.started)
+            time.perf_counter() - exchange.started, exchange.environ, exchange.rule,
+            task_touched(exchange.path_params, exchange.body, reply))
     feed_findings(mock, op, reply, exchange)
     return reply
 
@@ -125,6 +127,7 @@ def _handle(mock: Mock, op: Operation, mode: str | None, handler: Callable[[Cont
                   mock.finished)
     for hook in mock.before_handler:
         early = hook(op, ctx)
+        exchange.rule = ctx.rule
         if early is not None:
             return early
     return handler(ctx)
@@ -225,18 +228,32 @@ def _coerce_to_string(body: dict[str, Any], error: Any) -> None:
 
 
 def journal(mock: Mock, method: str, path: str, raw: bytes, op: Operation | None, reply: Reply,
-             key: str | None, seconds: float) -> None:
-    """One journal entry; `raw` is what the body reader read (nothing for GETs or bodies refused unread)."""
-    journal_entry(mock, method, path, raw, op.operation_id if op else None, reply.status, reply.code, key, seconds)
+            key: str | None, seconds: float, environ: dict[str, Any] | None = None,
+            rule: dict[str, Any] | None = None, task_id: str | None = None) -> None:
+    """One journal entry; `raw` is what the body reader read (nothing for GETs or bodies refused unread).
+
+    Besides the request's summary it keeps what the dashboard shows when an entry is opened: the request's
+    headers (masked), the response's headers and the start of its body, the rule and the task."""
+    if reply.raw is None and not reply.empty and reply.rendered is None:
+        reply.rendered = compact(reply.payload)  # rendered once: the response sends these very bytes
+    answered = reply.body()
+    charged = method == "POST" and billable(method, _unprefixed(path))
+    result = reply.payload.get("result") if isinstance(reply.payload, dict) else None
+    journal_entry(mock, method, path, raw, op.operation_id if op else None, reply.status, reply.code, key, seconds, {
+        # a submission that made nothing (an error status, or an envelope without a result): 21, 25, 429...
+        "refused": charged and (reply.status >= 400 or not result),
+        "requestHeaders": request_headers(environ) if environ is not None else {},
+        "responseHeaders": response_headers(reply, len(answered)),
+        "responseBody": summary(answered, reply.mimetype),
+        "rule": rule,
+        "taskId": task_id,
+    })
 
 
 def journal_entry(mock: Mock, method: str, path: str, raw: bytes, operation_id: str | None, status: int,
-                  code: int | None, key: str | None, seconds: float) -> None:
-    """`journal` from the answer's figures (the hot path's fetch of a finished task has no Reply)."""
-    body_summary = None
-    if raw:
-        text = raw[:300].decode("utf-8", "replace")
-        body_summary = text + ("…" if len(raw) > 300 else "")
+                  code: int | None, key: str | None, seconds: float, explained: dict[str, Any] | None = None) -> None:
+    """`journal` from the answer's figures (the hot path's fetch of a finished task has no Reply, and keeps
+    no `explained` part: the dashboard shows such an entry without headers)."""
     mock.journal.record({
         "time": mock.engine.now(),
         "method": method,
@@ -247,7 +264,8 @@ def journal_entry(mock: Mock, method: str, path: str, raw: bytes, operation_id: 
         "code": code,
         "billable": method == "POST" and billable(method, _unprefixed(path)),
         "latencyMs": round(seconds * 1000, 2),
-        "body": body_summary,
+        "body": summary(raw, "application/json"),
+        **(explained or {}),
     })
 
 

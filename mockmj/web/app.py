@@ -75,7 +75,8 @@ def _create_app(settings: Settings | None) -> Flask:
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             reply.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
         exchange: Exchange | None = g.get("mockmj_exchange")  # what the failed request had read, if anything
-        journal(mock, request.method, request.path, exchange.raw if exchange else b"", None, reply, None, 0.0)
+        journal(mock, request.method, request.path, exchange.raw if exchange else b"", None, reply, None, 0.0,
+                request.environ)
         g.mockmj_reply = reply
         return to_response(reply)
 

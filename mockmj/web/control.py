@@ -168,7 +168,7 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
                             headers={"Retry-After": str(RETRY_AFTER_S)})
         return {"status": "ok", "dialect": engine.dialect.name, "timing": engine.clock_view()["timing"],
                 "version": __version__, "tasks": engine.task_count(), "auth": auth,
-                "store": _store_kind(mock.settings.store)}
+                "store": _store_kind(mock.settings.store), "rules": len(engine.rules.views())}
 
     def openapi(_: dict[str, Any]) -> Response:
         return Response(mock.control_spec.text, mimetype="application/yaml")
@@ -221,6 +221,11 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
                 raise ControlError(400, f"{name} must be an integer")
         return {"total": mock.journal.total, "capacity": mock.settings.journal_size,
                 "items": [mask_key_field(e) for e in mock.journal.query(filters, _limit())]}
+
+    def clear_requests(_: dict[str, Any]) -> dict[str, Any]:
+        key = request.args.get("key") or None
+        mock.journal.clear(key)
+        return {"ok": True, "detail": f"journal emptied{' of key ' + key if key else ''}"}
 
     def findings(_: dict[str, Any]) -> dict[str, Any]:
         final = request.args.get("final", "false").lower()
@@ -294,7 +299,8 @@ def _handlers(mock: Mock) -> dict[str, Callable[..., Any]]:
         "controlHealth": health, "controlOpenApi": openapi, "controlReset": reset, "controlClock": clock,
         "controlAdvance": advance, "controlSetTiming": timing, "controlListRules": list_rules,
         "controlAddRule": add_rule, "controlClearRules": clear_rules, "controlDeleteRule": delete_rule,
-        "controlRequests": requests_, "controlCallbacks": callbacks, "controlTimeline": timeline,
+        "controlRequests": requests_, "controlClearRequests": clear_requests, "controlCallbacks": callbacks,
+        "controlTimeline": timeline,
         "controlListKeys": list_keys, "controlGetKey": get_key, "controlUpdateKey": update_key,
         "controlListAccounts": list_accounts, "controlUpdateAccount": update_account,
         "controlFindings": findings,
@@ -330,6 +336,7 @@ def apply_rules(mock: Mock, op: Operation, ctx: Context) -> Reply | None:
     rule = mock.engine.rules.take(_facts(op, ctx))
     if rule is None:
         return None
+    ctx.rule = {k: v for k, v in rule.view().items() if k in ("id", "match", "respond")}
     respond = rule.respond
     if respond.get("latencyMs"):
         mock.pause(respond["latencyMs"] / 1000)  # holds this thread only: see web/delays.py

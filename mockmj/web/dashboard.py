@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Response, redirect, request
 
 from mockmj.model.masking import key_matches, masked
-from mockmj.model.tasks import Status
+from mockmj.model.tasks import TERMINAL, Status
 
 if TYPE_CHECKING:
     from mockmj.engine.facade import Engine
@@ -48,8 +48,38 @@ def lead_browsers_to_the_dashboard(app: Flask) -> None:
         return None
 
 
+# How long (on the mock's clock) a task may stand at a step with nothing planned after it before the
+# dashboard calls it stalled. A minute: longer than any step of the realistic profile.
+STALL_AFTER_MS = 60_000
+
+
+def stalled(task: Task, now: int, per_poll: bool) -> str | None:
+    """Why a task is stalled, or None: it is not finished, its schedule plans no time for its next step
+    (there is none, or its time is unknown: it waits for a poll in per-poll timing, for a free slot of its
+    account, for a modal's confirmation) and it has stood where it is for STALL_AFTER_MS of the mock's clock.
+
+    A task whose next step has a time is never stalled: the clock will move it (in manual timing, when the
+    clock is advanced). Only the schedule and the clock are read: looking does not move the task."""
+    index = task.reached_index(now, per_poll)
+    here = task.milestone(index)
+    if here.status in TERMINAL:
+        return None
+    last = len(task.milestones) - 1
+    if index < last and task.milestone(index + 1).at is not None:
+        return None
+    since = here.at if here.at is not None else task.submit_time
+    waited = now - since
+    if waited < STALL_AFTER_MS:
+        return None
+    if index == last:
+        return f"{here.status.value} for {waited // 1000} s; its schedule plans no further step"
+    why = "a poll (per-poll timing)" if per_poll else "a step with no planned time (a queue slot, a confirmation)"
+    return f"{here.status.value} for {waited // 1000} s, waiting for {why}"
+
+
 def _row(engine: Engine, task: Task, origin: str) -> dict[str, Any]:
-    return {"key": masked(task.owner), "parentId": task.parent_id, "task": engine.views.snapshot(task, origin)}
+    return {"key": masked(task.owner), "parentId": task.parent_id, "task": engine.views.snapshot(task, origin),
+            "stalled": stalled(task, engine.now(), engine.world.profile.per_poll)}
 
 
 def _children(by_parent: dict[str, list[Task]], engine: Engine, task_id: str, depth: int = 0) -> list[dict]:

@@ -92,6 +92,7 @@ class Exchange:
     raw: bytes = b""  # what the body reader read; nothing for GETs or bodies refused unread
     body: dict[str, Any] | None = None  # the parsed body, once it passed the limits (schema or not)
     key: str | None = None  # the caller's key once authorised (None: anonymous or refused)
+    rule: dict[str, Any] | None = None  # the control rule that matched it, as the rules listing shows it
 
     @property
     def origin(self) -> str:

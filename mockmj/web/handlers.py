@@ -30,6 +30,7 @@ class Context:
     docs_html: Callable[[], str]
     path: str
     finished: FinishedTasks  # the rendered JSON of finished tasks
+    rule: dict[str, Any] | None = None  # a control rule that matched (set by the rules hook, for the journal)
 
     @property
     def dialect(self) -> Dialect:

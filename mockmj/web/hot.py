@@ -36,6 +36,7 @@ from werkzeug.wsgi import get_input_stream
 from mockmj.store.base import StoreUnavailable
 from mockmj.web.api import MODE_OF_PREFIX, answer, api_routes, journal_entry
 from mockmj.web.exchange import AUTHORIZATION, SECRET, Exchange, api_key_from, origin_of
+from mockmj.web.explain import explained_fetch
 from mockmj.web.findings_feed import feed_fetch
 from mockmj.web.logs import task_log
 
@@ -169,11 +170,12 @@ class HotPath:
             return None  # not this key's task, or forgotten meanwhile (a reset may give the id to a new task)
         status, data = kept
         # the journal (a shared store's, perhaps unavailable) before the answer begins: see __call__
-        journal_entry(mock, "GET", path, b"", FETCH, 200, None, key, time.perf_counter() - started)
+        journal_entry(mock, "GET", path, b"", FETCH, 200, None, key, time.perf_counter() - started,
+                      explained_fetch(environ, data, task_id))
         feed_fetch(mock, key, path, task_id, status)
         start_response("200 OK", [("Content-Type", self._json_type), ("Content-Length", str(len(data)))])
         if self.request_log.wanted():
-            self.request_log.record("GET", path, 200, None, key, started, task_id)
+            self.request_log.record("GET", path, 200, None, key, started, task_id, environ)
         return [data]
 
     def _answer(self, found: tuple[Route, dict[str, str]], environ: dict[str, Any],
@@ -189,7 +191,7 @@ class HotPath:
         start_response(status_line(reply.status), wsgi_headers(reply, len(body)))
         if self.request_log.wanted():
             self.request_log.record(exchange.method, exchange.path, reply.status, reply,
-                                    exchange.key or exchange.api_key(), exchange.started, params.get("id"))
+                                    exchange.key or exchange.api_key(), exchange.started, params.get("id"), environ)
         return [body]
 
     def _as_flask_would(self, exc: Exception, exchange: Exchange, environ: dict[str, Any],

@@ -145,6 +145,24 @@ def _answer(reply: Reply | None, task_id: str | None) -> tuple[int | None, str |
     return code, task_id or (task or {}).get("id"), task
 
 
+USER_AGENT_CHARS = 200  # a user agent is kept to this many characters in a log line
+CONTROL_PREFIX = "/_mockmj"  # the control plane and the dashboard (its page, files and polling)
+
+
+def client_fields(environ: dict[str, Any] | None) -> dict[str, Any]:
+    """Who made a request, for the JSON access log: the client's address and its user agent (bounded)."""
+    if environ is None:
+        return {}
+    agent = environ.get("HTTP_USER_AGENT")
+    return {"client": environ.get("REMOTE_ADDR"), "userAgent": agent[:USER_AGENT_CHARS] if agent else None}
+
+
+def logged_path(path: str, log_control: bool) -> bool:
+    """Does this request get an access-log line? Control-plane and dashboard calls only with --log-control:
+    the dashboard polls every second, and its lines would bury the API's."""
+    return log_control or not (path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"))
+
+
 class TaskStates:
     """Debug log of task state: each path planned, and each change a client observes."""
 
@@ -299,12 +317,12 @@ def _write_lines(batch: list[tuple[Any, ...]]) -> None:
 
 
 def _line_of(method: str, path: str, status: int, reply: Reply | None, key: str | None, ms: float,
-             task_id: str | None) -> tuple[str, dict[str, Any]]:
-    """The access line's text and its structured fields (the JSON format's)."""
+             task_id: str | None, who: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The access line's text and its structured fields (the JSON format's); `who`: client_fields()."""
     code, task_id, _task = _answer(reply, task_id)
     key, path = masked(key), masked_path(path)
     fields = {"method": method, "path": path, "status": status, "code": code, "key": key, "ms": round(ms, 1),
-              "taskId": task_id}
+              "taskId": task_id, **who}
     text = f"{method} {path} {status}"
     text += f" code={code}" if code is not None else ""
     text += f" key={key}" if key else ""
@@ -314,8 +332,8 @@ def _line_of(method: str, path: str, status: int, reply: Reply | None, key: str 
 
 
 def _write_line(created: float, method: str, path: str, status: int, reply: Reply | None, key: str | None,
-                ms: float, task_id: str | None) -> None:
-    text, fields = _line_of(method, path, status, reply, key, ms, task_id)
+                ms: float, task_id: str | None, who: dict[str, Any]) -> None:
+    text, fields = _line_of(method, path, status, reply, key, ms, task_id, who)
     record = access_log.makeRecord(access_log.name, logging.INFO, "(unknown file)", 0, text, (), None,
                                    func="(unknown function)", extra={"fields": fields})
     record.created, record.msecs = created, (created - int(created)) * 1000  # when the request was answered
@@ -334,8 +352,9 @@ class RequestLog:
         return access_log.isEnabledFor(logging.INFO) or task_log.isEnabledFor(logging.DEBUG)
 
     def record(self, method: str, path: str, status: int, reply: Reply | None, key: str | None,
-               started: float | None, task_id: str | None) -> None:
-        """`key`: the caller's (unmasked); `task_id`: the path's {id}, if any; `started`: perf_counter."""
+               started: float | None, task_id: str | None, environ: dict[str, Any] | None = None) -> None:
+        """`key`: the caller's (unmasked); `task_id`: the path's {id}, if any; `started`: perf_counter;
+        `environ`: the WSGI environ, for the client's address and user agent."""
         ms = (time.perf_counter() - started) * 1000 if started is not None else 0.0
         if task_log.isEnabledFor(logging.DEBUG):
             task = _answer(reply, task_id)[2]
@@ -343,7 +362,7 @@ class RequestLog:
                 self.states.observe(task)
         if not access_log.isEnabledFor(logging.INFO):
             return
-        line = (time.time(), method, path, status, reply, key, ms, task_id)
+        line = (time.time(), method, path, status, reply, key, ms, task_id, client_fields(environ))
         if DEFERRED.running:
             DEFERRED.put(line)
         else:
@@ -361,10 +380,10 @@ def install(app: Flask, mock: Mock) -> RequestLog:
 
     @app.after_request
     def _log(response: Response) -> Response:
-        if request_log.wanted():
+        if request_log.wanted() and logged_path(request.path, mock.settings.log_control):
             key = g.get("mockmj_key") or api_key_of(request.headers)
             request_log.record(request.method, request.path, response.status_code, g.get("mockmj_reply"), key,
-                               g.get("mockmj_started"), (request.view_args or {}).get("id"))
+                               g.get("mockmj_started"), (request.view_args or {}).get("id"), request.environ)
         return response
 
     return request_log

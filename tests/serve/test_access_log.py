@@ -73,22 +73,22 @@ def test_json_lines_one_per_request(launch) -> None:  # type: ignore[no-untyped-
     assert lines[0]["url"] == base and base in lines[0]["message"]  # the start-up line, first
     assert lines[-1]["message"] == "mockmj: stopping"
     access = [line for line in lines if line["logger"] == "mockmj.access"]
-    shapes = [(a["method"], a["path"], a["status"], a["code"]) for a in access if a["path"] != "/_mockmj/health"]
-    assert shapes == [
+    shapes = [(a["method"], a["path"], a["status"], a["code"]) for a in access]
+    assert shapes == [  # the control plane's health probes and clock move are left out by default
         ("POST", "/mj/submit/imagine", 200, 1),
         ("GET", f"/mj/task/{task_id}/fetch", 200, None),
-        ("POST", "/_mockmj/clock/advance", 200, None),
         ("GET", f"/mj/task/{task_id}/fetch", 200, None),
         ("GET", "/mj/nothing-here", 404, 404),
     ]
-    submit = access[-5]
+    submit = access[0]
     assert submit["taskId"] == task_id and isinstance(submit["ms"], float)
+    assert submit["client"] == "127.0.0.1" and submit["userAgent"].startswith("python-requests/")
     assert submit["key"] == masked(KEY) == "sk-s…3456"
     assert all(KEY not in json.dumps(line) for line in lines)
     states = [line["message"] for line in lines if line["logger"] == "mockmj.tasks"]
     assert any("planned: SUBMITTED" in s for s in states), states
-    assert f"task {task_id}: (first read) → NOT_START" in states
-    assert f"task {task_id}: NOT_START → SUCCESS 100%" in states
+    assert f"task {task_id}: (first read) → NOT_START 0%" in states  # 88api: "0%" before the start
+    assert f"task {task_id}: NOT_START 0% → SUCCESS 100%" in states
 
 
 def test_text_lines_and_quiet(launch) -> None:  # type: ignore[no-untyped-def]
@@ -127,3 +127,14 @@ def test_a_clean_stop_writes_every_line(launch, signum: int) -> None:  # type: i
     assert len([line for line in lines if f"GET /mj/task/{task_id}/fetch 200" in line]) == FETCHES
     assert lines[-1] == "mockmj: stopping"
     assert process.returncode == 0
+
+
+def test_control_calls_logged_with_log_control(launch) -> None:  # type: ignore[no-untyped-def]
+    process, base = launch("--log-format", "json", "--timing", "manual", "--log-control")
+    task_id = traffic(base)
+    requests.get(base + "/_mockmj/ui", headers={"User-Agent": "a browser"}, timeout=5)
+    access = [json.loads(line) for line in stop(process)]
+    paths = [a["path"] for a in access if a["logger"] == "mockmj.access"]
+    assert "/_mockmj/health" in paths and "/_mockmj/clock/advance" in paths and f"/mj/task/{task_id}/fetch" in paths
+    (page,) = [a for a in access if a.get("path") == "/_mockmj/ui"]
+    assert page["userAgent"] == "a browser" and page["client"] == "127.0.0.1"

@@ -15,7 +15,7 @@ from PIL import Image, ImageStat
 from mockmj.config import AccountConfig
 from mockmj.model.masking import masked
 from mockmj.serve.inprocess import MockServer
-from tests.browser import chromium, chromium_path, images_loaded
+from tests.browser import chromium, chromium_path, images_loaded, page_in
 from tests.helpers import Client, reset_client, running_mock, submit
 
 if chromium_path() is None and not os.environ.get("CI"):
@@ -43,13 +43,8 @@ def c(shared: MockServer) -> Client:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=VIEWPORT)
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda e: errors.append(str(e)))
-    yield opened
-    context.close()
-    assert errors == [], errors  # no script error on any page of the test
+    with page_in(browser, VIEWPORT) as opened:
+        yield opened
 
 
 def card(page: Any, task_id: str) -> Any:

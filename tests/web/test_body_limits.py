@@ -60,7 +60,9 @@ def test_a_chunked_body_within_the_limit_is_read_whole(client: Any) -> None:
     assert answer.status_code == 200 and answer.get_json()["code"] == 1
 
 
-def test_the_access_log_never_shows_a_full_key_in_a_path(client: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_access_log_never_shows_a_full_key_in_a_path(caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(load_settings(log_control=True))  # control calls are logged only when asked for
+    client = app.test_client()
     with caplog.at_level(logging.INFO, logger="mockmj.access"):
         client.patch("/_mockmj/keys/sk-live-KEY-ONE-1234567", json={"balance": 5})
         client.get("/_mockmj/keys/sk-live-KEY-ONE-1234567")
@@ -68,3 +70,4 @@ def test_the_access_log_never_shows_a_full_key_in_a_path(client: Any, caplog: py
     assert len(lines) == 2
     assert not any("sk-live-KEY-ONE-1234567" in line for line in lines), lines
     assert all("/_mockmj/keys/sk-l…4567" in line for line in lines), lines
+    app.extensions["mockmj"].callbacks.stop()

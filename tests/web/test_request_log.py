@@ -118,7 +118,8 @@ def test_a_batched_line_is_what_the_formatter_writes(log_format: str) -> None:
     try:
         skip_unused_record_fields()
         for created in (1717200000.0, 1717200000.123, 1717200059.9996, 1717203600.5):
-            line = ("GET", "/mj/task/1/fetch", 200, None, "sk-secret-key-123456", 3.25, "1")
+            line = ("GET", "/mj/task/1/fetch", 200, None, "sk-secret-key-123456", 3.25, "1",
+                    {"client": "127.0.0.1", "userAgent": "my-app/1.0"})
             text, fields = _line_of(*line)
             record = access_log.makeRecord(access_log.name, logging.INFO, "(unknown file)", 0, text, (), None,
                                            func="(unknown function)", extra={"fields": fields})

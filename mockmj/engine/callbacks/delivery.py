@@ -474,6 +474,11 @@ class Callbacks:
         latency = round((time.perf_counter() - started) * 1000, 2)
         self._record(attempt, payload, m, number, status, error, latency)
         if error is not None or status is None or not 200 <= status < 300:
+            # not silent: the outbox has the details, the log says which task's callback failed and why
+            log.warning("callbacks: task %s: %s callback to %s failed (attempt %d): %s", attempt.task_id,
+                        m.status.value, attempt.url.split("?")[0], number, error or f"HTTP {status}",
+                        extra={"fields": {"taskId": attempt.task_id, "url": attempt.url.split("?")[0],
+                                          "attempt": number, "httpStatus": status, "error": error}})
             raise _NotDelivered
 
     def _record(self, attempt: _Attempt, payload: dict[str, Any], m: Milestone, number: int,
