@@ -268,21 +268,7 @@ class Engine:
             return found
 
     def _poll(self, task: Task) -> None:
-        """Record a poll; in per-poll timing, move the task one milestone."""
-        world = self.world
-        now = world.now()
-        log = world.polls.setdefault(task.id, [])
-        if len(log) < 200:
-            log.append(now)
-        if not world.profile.per_poll:
-            return
-        known = sum(1 for m in task.milestones if m.at is not None)
-        if known < len(task.milestones):
-            task.milestones[known].at = max(now, task.milestones[known - 1].at or now)
-            if task.milestones[known].status is Status.FAILURE:
-                self.ledger.refund(task)
-            for listener in world.listeners:
-                listener.milestone_reached(task, known)
+        self.world.poll(task, refund=self.ledger.refund)
 
     def list_all(self, caller: Caller) -> list[dict[str, Any]]:
         with self.world.reading():

@@ -295,6 +295,23 @@ class World:
         return self.rules
 
     # ----------------------------------------------------------------------------- clock
+    def poll(self, task: Task, refund: Callable[[Task], None]) -> None:
+        """Record a poll; in per-poll timing, move the task one milestone (`refund`: what a FAILURE reached
+        this way gives back, the ledger's business)."""
+        now = self.now()
+        log = self.polls.setdefault(task.id, [])
+        if len(log) < 200:
+            log.append(now)
+        if not self.profile.per_poll:
+            return
+        known = sum(1 for m in task.milestones if m.at is not None)
+        if known < len(task.milestones):
+            task.milestones[known].at = max(now, task.milestones[known - 1].at or now)
+            if task.milestones[known].status is Status.FAILURE:
+                refund(task)
+            for listener in self.listeners:
+                listener.milestone_reached(task, known)
+
     def now(self) -> int:
         return self.clock.now_ms()
 
