@@ -26,6 +26,7 @@ from mockmj.cli import main
 from mockmj.config import load_settings
 from mockmj.serve.granian import worker_app
 from mockmj.serve.inprocess import release
+from mockmj.web.logs import stop_access_log
 from tests.helpers import free_port
 from tests.serve.test_cli import usage_error
 
@@ -289,6 +290,7 @@ def test_the_worker_factory_builds_from_the_settings_it_is_given() -> None:
         assert (health["dialect"], health["timing"]) == ("proxy", "manual")
     finally:
         release(app)
+        stop_access_log()  # as a worker's shutdown: later tests of this process log synchronously again
 
 
 # `mockmj serve` with its settings check told to let several workers share nothing: the processes alone
