@@ -98,6 +98,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 def pytest_runtest_setup(item: pytest.Item) -> None:
     run = runtime.current()
     run.rec.current_test = item.name
+    if item.get_closest_marker("clauses") is not None:
+        run.extras["clauses_ran"] = True
     item.stash[FAILS_KEY] = run.rec.failure_count
 
 
@@ -129,7 +131,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = runtime.RUN
-    if run is None:
+    if run is None or not run.extras.get("clauses_ran"):
+        # no clause ran in this process (the suite deselected, or pytest-xdist's controller, or a worker that
+        # got none): there is nothing to judge, and the report belongs to the process that ran them
         return
     skipped_for_budget = run.extras.get("budget_skipped", [])
     meta: dict[str, Any] = {
