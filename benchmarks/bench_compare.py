@@ -1,4 +1,4 @@
-"""mockmj beside Prism and a bare Flask app, all in one run: the figures issue 10 sets goals on.
+"""mockmj beside Prism and a bare Flask app, all in one run: the figures the performance goals are set on.
 
     python benchmarks/bench_compare.py [--duration 10] [--connections 32] [--threads 2] [--rounds 2]
                                        [--only mockmj,prism,hello-waitress,hello-granian,fetch,submit,scale]

@@ -282,7 +282,7 @@ class Recorder:
         return any(self.status(cid) == "failed" for cid in CLAUSES)
 
 
-# Clauses added for sentences the list above left out (issue 13); kept apart so that clauses added inside
+# Clauses added for sentences the list above left out; kept apart so that clauses added inside
 # the list elsewhere merge without touching these lines.
 CLAUSES.update({
     c.id: c

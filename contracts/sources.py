@@ -200,7 +200,7 @@ CITATIONS: dict[str, tuple[Cite, ...]] = {
     "CB-1": (NOTIFY_HOOK, CALLBACKS, PLUS_CALLBACK),
     "CB-2": (CALLBACKS,),
     "CB-3": (NOTIFY_HOOK, CALLBACKS),
-    # added in issue 13 (contracts/test_documented.py)
+    # added for the documented sentences (contracts/test_documented.py)
     "TASK-5": (Cite(A, RESPONSE, "buttons • Type: Object array • Description: Executable operation buttons — customId "
                                  "Action identifier, emoji Button icon, label Button text, style Style (2=Primary, "
                                  "3=Green), type Type used internally by the system"),),

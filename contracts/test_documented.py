@@ -1,4 +1,4 @@
-"""Clauses for documented, checkable sentences the first clause list left out (issue 13, A4): the fields
+"""Clauses for documented, checkable sentences the first clause list left out: the fields
 of a finished task of each action, what documented request fields change in the result, the upload and
 image-format promises. Each quotes its sentence in sources.py; each has a corruption in
 tests/contract_selftest/ that it must catch.

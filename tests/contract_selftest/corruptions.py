@@ -225,7 +225,7 @@ def _noop(environ: dict[str, Any], reply: Reply) -> None:
     return
 
 
-# -- corruptions of the clauses added in issue 13 (contracts/test_documented.py) --------------------------
+# -- corruptions of the clauses added for the documented sentences (contracts/test_documented.py) ----------
 def style_as_text(task: dict[str, Any]) -> None:
     for b in task.get("buttons") or []:
         if isinstance(b, dict):
