@@ -107,6 +107,9 @@ class StoredTasks:
         self._pinned.clear()
         self._new.clear()
 
+    def tidy(self) -> None:
+        self.trim()
+
     def trim(self) -> None:
         """Down to `capacity` finished tasks: the least recently used finished ones go (an unfinished or a
         pinned task stays: it is in use)."""

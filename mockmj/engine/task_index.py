@@ -13,6 +13,7 @@ again except through `get` (a refund, a reset), which unpacks it first.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import pickle
 import sys
 import zlib
@@ -23,6 +24,7 @@ from mockmj.model.tasks import Task
 
 FIELDS = tuple(f.name for f in dataclasses.fields(Task))
 DEFAULT_CAPACITY = 2_000
+PACK_STEP = 16  # finished tasks packed by one request at most
 
 
 def hash_key(image_hash: str) -> int:
@@ -58,14 +60,23 @@ class Packer:
 
 
 class TaskIndex:
-    def __init__(self, finished: Callable[[Task], bool], capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, finished: Callable[[Task], bool], ends: Callable[[Task], int | None], now: Callable[[], int],
+                 capacity: int = DEFAULT_CAPACITY) -> None:
         self.finished = finished  # whether a task has ended by now (the world's clock and timing)
-        self.capacity = capacity  # tasks held as objects before finished ones are packed
+        self.ends = ends  # when a task ends, if that is known yet
+        self.now = now
+        self.capacity = capacity  # finished tasks held as objects before the least recently used are packed
         self._by_id: dict[str, Task | bytes] = {}  # insertion order: submission order
-        self._objects: OrderedDict[str, None] = OrderedDict()  # ids held as objects, least recently used first
         self._by_owner: dict[str, dict[str, None]] = {}
         self._by_hash: dict[int, str] = {}  # image hash → task id: which task a file path names
         self._packer = Packer()
+        # The tasks held as objects, in three places, so that no request scans them all: the finished ones, least
+        # recently used first (packed past `capacity`); the open ones whose end is known, by that end (a heap: they
+        # move to the finished ones when it passes); the open ones whose end is not known yet (per-poll timing, a
+        # MODAL window), looked at a few at a time.
+        self._finished: OrderedDict[str, None] = OrderedDict()
+        self._ending: list[tuple[int, str]] = []
+        self._unknown: OrderedDict[str, None] = OrderedDict()
 
     # ------------------------------------------------------------------------------ by id
     def get(self, task_id: str) -> Task | None:
@@ -75,10 +86,10 @@ class TaskIndex:
         if isinstance(held, bytes):
             held = self._packer.unpack(held)
             self._by_id[task_id] = held
-            self._objects[task_id] = None
-            self._pack_some()
-        else:
-            self._objects.move_to_end(task_id)
+            self._hold(held)
+            self._pack_some(PACK_STEP)
+        elif task_id in self._finished:
+            self._finished.move_to_end(task_id)
         return held
 
     local = get  # every task is held here
@@ -127,16 +138,16 @@ class TaskIndex:
     # ------------------------------------------------------------------------------ changes
     def add(self, task: Task) -> None:
         self._by_id[task.id] = task
-        self._objects[task.id] = None
-        self._objects.move_to_end(task.id)
         self._by_owner.setdefault(task.owner, {})[task.id] = None
         if task.message_hash:
             self._by_hash[hash_key(task.message_hash)] = task.id
-        self._pack_some()
+        self._hold(task)
+        self._pack_some(PACK_STEP)
 
     def remove(self, task: Task) -> None:
         self._by_id.pop(task.id, None)
-        self._objects.pop(task.id, None)
+        self._finished.pop(task.id, None)
+        self._unknown.pop(task.id, None)  # an entry of the heap is dropped when its time comes
         if task.message_hash and self._by_hash.get(hash_key(task.message_hash)) == task.id:
             del self._by_hash[hash_key(task.message_hash)]
         owned = self._by_owner.get(task.owner)
@@ -145,29 +156,55 @@ class TaskIndex:
             if not owned:
                 del self._by_owner[task.owner]
 
-    def _pack_some(self) -> None:
-        """Past `capacity` objects, pack the least recently used finished ones. An open task stays an object and
-        goes to the back of the line; a call looks at a few more tasks than it must pack, never at them all (a
-        mock of 100,000 queued tasks must not scan them at every submission)."""
-        excess = len(self._objects) - self.capacity
-        for _ in range(excess + 8 if excess > 0 else 0):
-            if excess <= 0 or not self._objects:
-                break
-            task_id = next(iter(self._objects))
-            task = self._by_id[task_id]
-            assert isinstance(task, Task)
-            if self.finished(task):
-                self._by_id[task_id] = self._packer.pack(task)
-                del self._objects[task_id]
-                excess -= 1
-            else:
-                self._objects.move_to_end(task_id)
+    def _hold(self, task: Task) -> None:
+        """File a task held as an object by whether it has ended, or when it will."""
+        if self.finished(task):
+            self._finished[task.id] = None
+            self._finished.move_to_end(task.id)
+            return
+        ends = self.ends(task)
+        if ends is None:
+            self._unknown[task.id] = None
+        else:
+            heapq.heappush(self._ending, (ends, task.id))
+
+    def _settle(self) -> None:
+        """The open tasks that have ended since join the finished ones."""
+        now = self.now()
+        while self._ending and self._ending[0][0] <= now:
+            _, task_id = heapq.heappop(self._ending)
+            held = self._by_id.get(task_id)
+            if isinstance(held, Task) and task_id not in self._finished:
+                self._hold(held)  # finished now, or its path changed (a cancel, a confirmed window)
+        for _ in range(min(len(self._unknown), PACK_STEP)):
+            task_id = next(iter(self._unknown))
+            held = self._by_id.get(task_id)
+            if isinstance(held, Task) and self.ends(held) is None and not self.finished(held):
+                self._unknown.move_to_end(task_id)
+                continue
+            del self._unknown[task_id]
+            if isinstance(held, Task):
+                self._hold(held)
+
+    def _pack_some(self, most: int | None = None) -> None:
+        """Pack the least recently used finished tasks beyond `capacity`: at most `most` of them (a request packs a
+        few; a jump of the virtual clock, which can finish every task at once, packs them all: `tidy`)."""
+        self._settle()
+        count = len(self._finished) - self.capacity
+        for _ in range(count if most is None else min(count, most)):
+            task_id, _ = self._finished.popitem(last=False)
+            held = self._by_id.get(task_id)
+            if isinstance(held, Task):
+                self._by_id[task_id] = self._packer.pack(held)
+
+    def tidy(self) -> None:
+        """Pack every finished task beyond `capacity` (after the clock jumped)."""
+        self._pack_some()
 
     def clear(self) -> None:
-        self._by_id.clear()
-        self._objects.clear()
-        self._by_owner.clear()
-        self._by_hash.clear()
+        for kept in (self._by_id, self._by_owner, self._by_hash, self._finished, self._unknown):
+            kept.clear()
+        self._ending.clear()
 
     # what a shared store's cache needs, nothing here: every task is held and nothing is written
     def pin(self, task_id: str) -> None:
@@ -179,7 +216,7 @@ class TaskIndex:
     @property
     def held(self) -> int:
         """How many tasks are held as objects now (the others are packed)."""
-        return len(self._objects)
+        return sum(isinstance(t, Task) for t in self._by_id.values())
 
     def __len__(self) -> int:
         return len(self._by_id)

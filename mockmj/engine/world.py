@@ -93,7 +93,7 @@ class World:
         # the memory store: every task held here; a shared store: the tasks in use, the rest read when asked
         self.tasks: TaskIndex | StoredTasks = (
             StoredTasks(self.store, self.finished, self.now, settings.task_cache) if self.store.shared
-            else TaskIndex(self.finished, settings.task_cache))
+            else TaskIndex(self.finished, self.ends, self.now, settings.task_cache))
         self.build()
         # With a shared store this world is a replica of the store's (replica.py); with the memory store it
         # is the world, and a transaction is simply the lock.
@@ -201,11 +201,15 @@ class World:
         return self.status_of(task) in TERMINAL
 
     def task_row(self, task: Task) -> TaskRow:
-        """What a shared store indexes of the task: when it ends is known once its last milestone, a terminal
-        one, has a time (per-poll timing places times as it is polled; a MODAL task waits for its window)."""
+        """What a shared store indexes of the task."""
+        return TaskRow(task.id, task.owner, self.ends(task), task.message_hash)
+
+    @staticmethod
+    def ends(task: Task) -> int | None:
+        """When the task ends, once known: the time of its last milestone, a terminal one (not known while per-poll
+        timing has not placed it, nor while a MODAL task waits for its window)."""
         last = task.milestones[-1]
-        ends = last.at if last.status in TERMINAL else None
-        return TaskRow(task.id, task.owner, ends, task.message_hash)
+        return last.at if last.status in TERMINAL else None
 
     def reached(self, task: Task) -> int:
         """The index of the milestone the task has reached now."""
@@ -357,7 +361,9 @@ class World:
 
     def advance(self, ms: int) -> int:
         self._note(self.changes.singletons, Singleton.CLOCK)
-        return self.clock.advance(ms)
+        now = self.clock.advance(ms)
+        self.tasks.tidy()  # a jump can finish many tasks at once: the memory store packs them now
+        return now
 
     # ----------------------------------------------------------------------------- whole-world changes
     def reset(self) -> None:
