@@ -70,13 +70,10 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
     comma-separated, MOCKMJ_CONFIG…) and in the config file; the command line wins over the environment,
     which wins over the file.
     """
-    import copy
-    import dataclasses
     import os
 
     from mockmj.config import ENV_CONFIG, KeyConfig, load_settings
-    from mockmj.record.commands import install_from_cli
-    from mockmj.web.app import create_app
+    from mockmj.record.commands import check_replay_from_cli
     from mockmj.web.logs import configure_logging
 
     config_path = config_path or os.environ.get(ENV_CONFIG) or None
@@ -85,19 +82,15 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
                                  keys=[KeyConfig(key=k) for k in api_keys] or None, **options)
         _check_host(settings.host, settings.port)
         configure_logging(settings)
-        resolved = copy.deepcopy(settings)  # what the workers get, whatever building an app below does to it
-        # Built here once to check what only building shows (a bad --replay DIR) as a usage error before anything
-        # listens; each worker builds its own from `settings`. A shared store is checked record by record
-        # instead of being loaded: this process serves nothing, and would keep the whole world in memory.
+        # Every setting was checked by load_settings; what only the sources it names can show (a recording, a
+        # shared store's records) is checked here, before anything listens. The app itself is built once, by
+        # each worker: building one here as well put a whole second build on the way to the first answer.
         if settings.store != "memory":
             check_shared_store(settings.store)
-            app = create_app(dataclasses.replace(settings, store="memory", workers=1))
-        else:
-            app = create_app(settings)
-        install_from_cli(app)  # serve --replay DIR
+        check_replay_from_cli(settings)  # serve --replay DIR
     except (ValueError, TypeError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
-    serve_app(app, resolved)
+    serve_app(settings)
 
 
 def check_shared_store(url: str) -> None:
@@ -112,16 +105,17 @@ def check_shared_store(url: str) -> None:
         store.close()
 
 
-def serve_app(app: Any, settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM: the checked app is let go (before any worker is forked, so that none
-    inherits its threads), and granian's workers build the mock from the same settings."""
-    from mockmj.record.replay import serving_app
-    from mockmj.serve.granian import serve_granian
-    from mockmj.serve.inprocess import release
+def serve_app(settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM: granian's workers each build the mock from the same settings."""
+    from mockmj.serve.granian import preload, serve_granian
 
-    release(app)
+    if settings.replay is None:
+        from mockmj.web.app import create_app as build
+    else:  # the recorder's modules are loaded only by the mock that replays
+        from mockmj.record.replay import serving_app as build
+    preload()  # what every worker would load alike, loaded once here and inherited by the forked workers
     try:
-        serve_granian(settings, on_listening=lambda: _announce(settings), build=serving_app)
+        serve_granian(settings, on_listening=lambda: _announce(settings), build=build)
     except OSError as exc:  # the port is taken…
         raise click.UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
 

@@ -37,6 +37,16 @@ THREADS_ADVICE = "Configuration allows spawning up to"
 _worker_apps: list[Any] = []  # the apps built in this (worker) process, released when it stops
 
 
+def preload() -> None:
+    """Load in the supervisor, before the workers are forked, what each would otherwise load alike: the app's
+    modules (imported with this one) and the parsed OpenAPI documents (cached per process). A forked worker
+    inherits them, so it only builds its app; a spawned one (no fork on the platform) loads them itself."""
+    from mockmj.web.spec import load_spec
+
+    load_spec()
+    load_spec("control-openapi.yaml")
+
+
 def worker_app(settings: Settings, announced: Any = None,
                build: Callable[[Settings], WsgiApp] = create_app) -> WsgiApp:
     """The app of one granian worker process, built from the settings `mockmj serve` resolved and checked:
@@ -260,4 +270,4 @@ def serve_granian(settings: Settings, on_listening: Callable[[], None],
                  wrap_loader=False)
 
 
-__all__ = ["serve_granian", "worker_app"]
+__all__ = ["preload", "serve_granian", "worker_app"]
