@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -18,6 +21,8 @@ from mockmj.record.commands import TIMING, register, replay_options
 # load). Each command imports the rest when it runs.
 if TYPE_CHECKING:
     from mockmj.config import Settings
+
+PYDANTIC_PLUGINS_OFF = "PYDANTIC_DISABLE_PLUGINS"
 
 
 @click.group()
@@ -70,16 +75,15 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
     comma-separated, MOCKMJ_CONFIG…) and in the config file; the command line wins over the environment,
     which wins over the file.
     """
-    import os
-
     from mockmj.config import ENV_CONFIG, KeyConfig, load_settings
     from mockmj.record.commands import check_replay_from_cli
     from mockmj.web.logs import configure_logging
 
     config_path = config_path or os.environ.get(ENV_CONFIG) or None
     try:
-        settings = load_settings(config_path, environ=os.environ,
-                                 keys=[KeyConfig(key=k) for k in api_keys] or None, **options)
+        with _no_pydantic_plugins():
+            settings = load_settings(config_path, environ=os.environ,
+                                     keys=[KeyConfig(key=k) for k in api_keys] or None, **options)
         _check_host(settings.host, settings.port)
         configure_logging(settings)
         # Every setting was checked by load_settings; what only the sources it names can show (a recording, a
@@ -91,6 +95,22 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
     except (ValueError, TypeError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
     serve_app(settings)
+
+
+@contextlib.contextmanager
+def _no_pydantic_plugins() -> Iterator[None]:
+    """pydantic looks for plugins among the entry points of every installed distribution the first time it
+    makes a validator (measured: a twentieth of the start, in a test environment). The settings' types are
+    all `serve` validates with it, for itself: no plugin of the user's has anything to see there. A choice
+    the user made (PYDANTIC_DISABLE_PLUGINS set) is kept; the variable is restored afterwards."""
+    if PYDANTIC_PLUGINS_OFF in os.environ:
+        yield
+        return
+    os.environ[PYDANTIC_PLUGINS_OFF] = "__all__"
+    try:
+        yield
+    finally:
+        os.environ.pop(PYDANTIC_PLUGINS_OFF, None)
 
 
 def check_shared_store(url: str) -> None:
@@ -123,7 +143,6 @@ def serve_app(settings: Settings) -> None:
 def _announce(settings: Settings) -> None:
     """The start-up line first (log-based readiness waits read it), then the warnings."""
     import logging
-    import os
 
     from mockmj.config import unknown_environment
     from mockmj.model.hosts import is_loopback

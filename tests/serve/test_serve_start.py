@@ -3,6 +3,7 @@ shared store (refusing bad ones with exit status 2 before anything listens) but 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -33,8 +34,10 @@ def started(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, dict
 
 
 def test_the_supervisor_builds_no_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
     code, output, seen, built = started(monkeypatch, "--seed", "3")
     assert code == 0, output
+    assert "PYDANTIC_DISABLE_PLUGINS" not in os.environ  # turned off while the settings were read, only
     assert seen["built_before"] == 0 and built == []
     app = seen["build"](seen["settings"])  # what each worker does
     try:
