@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image
+from mockmj.media.pillow import Image
 
 MAX_DECODED_BYTES = 4 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # decompression-bomb guard

@@ -1,5 +1,6 @@
 """`mockmj --help`, and every command's --help, load only what printing the help needs; building the app
-(what each `serve` worker does) loads no schema validator nor YAML parser until a request needs one.
+(what each `serve` worker does) and answering a health check load no schema validator, YAML parser nor
+image library: those come with the first request that needs them.
 
 Which modules a command imports is checked, never how long it takes (benchmarks/bench_limits.py measures
 that): a fresh interpreter runs the command and lists sys.modules afterwards.
@@ -38,7 +39,8 @@ print("MODULES=" + json.dumps(sorted(sys.modules)))
 BUILD_APP = """
 import json, sys
 from mockmj.web.app import create_app
-create_app()
+app = create_app()
+assert app.test_client().get("/_mockmj/health").status_code == 200
 print("MODULES=" + json.dumps(sorted(sys.modules)))
 """
 
@@ -81,9 +83,9 @@ def test_help_imports_nothing_heavy(args: list[str]) -> None:
     assert heavy_in(modules) == []
 
 
-def test_building_the_app_loads_no_validator_nor_yaml_parser(tmp_path: Path) -> None:
+def test_building_the_app_loads_no_validator_yaml_parser_nor_images(tmp_path: Path) -> None:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
     first, _ = modules_of(BUILD_APP, env)  # parses openapi.yaml and keeps the parsed document
-    assert "flask" in first and heavy_in(first, ("jsonschema",)) == []
+    assert "flask" in first and heavy_in(first, ("jsonschema", "PIL", "av")) == []
     again, _ = modules_of(BUILD_APP, env)  # reads it back
-    assert heavy_in(again, ("jsonschema", "yaml")) == []
+    assert heavy_in(again, ("jsonschema", "yaml", "PIL", "av")) == []

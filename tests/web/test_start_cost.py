@@ -1,6 +1,6 @@
 """What makes a start cheap must not change what the mock does: the parsed OpenAPI document kept on disk is
-the document, URL rules whose builders are compiled late build the URLs werkzeug's own would, and validators
-made on first use validate as eagerly made ones did."""
+the document, URL rules whose builders are compiled late build the URLs werkzeug's own would, validators
+made on first use validate as eagerly made ones did, and a module imported on first use is that module."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from werkzeug.routing import Map, Rule
 
 from mockmj.config import Settings
+from mockmj.media.pillow import LazyModule
 from mockmj.web import spec
 from mockmj.web.app import create_app
 from mockmj.web.routing import LazyBuilderRule
@@ -119,3 +120,14 @@ def test_validators_made_on_first_use_validate() -> None:
     assert operation.body_errors({"prompt": "a cat"}) == []
     assert operation.check_response(200, {"code": "one"}, True) is not None
     assert operation.check_response(599, {}, True) == "submitImagine: HTTP 599 is not a documented response"
+
+
+def test_a_lazy_module_is_the_module_once_used() -> None:
+    import colorsys
+
+    lazy = LazyModule("colorsys")
+    assert lazy.rgb_to_hsv is colorsys.rgb_to_hsv and lazy.ONE_THIRD == colorsys.ONE_THIRD
+    with pytest.raises(AttributeError):
+        lazy.no_such_name  # noqa: B018
+    with pytest.raises(ModuleNotFoundError):
+        LazyModule("mockmj.no_such_module").anything  # noqa: B018
