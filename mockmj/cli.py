@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -18,6 +21,8 @@ from mockmj.record.commands import TIMING, register, replay_options
 # load). Each command imports the rest when it runs.
 if TYPE_CHECKING:
     from mockmj.config import Settings
+
+PYDANTIC_PLUGINS_OFF = "PYDANTIC_DISABLE_PLUGINS"
 
 
 @click.group()
@@ -70,34 +75,42 @@ def serve(api_keys: tuple[str, ...], config_path: str | None, **options: Any) ->
     comma-separated, MOCKMJ_CONFIG…) and in the config file; the command line wins over the environment,
     which wins over the file.
     """
-    import copy
-    import dataclasses
-    import os
-
     from mockmj.config import ENV_CONFIG, KeyConfig, load_settings
-    from mockmj.record.commands import install_from_cli
-    from mockmj.web.app import create_app
+    from mockmj.record.commands import check_replay_from_cli
     from mockmj.web.logs import configure_logging
 
     config_path = config_path or os.environ.get(ENV_CONFIG) or None
     try:
-        settings = load_settings(config_path, environ=os.environ,
-                                 keys=[KeyConfig(key=k) for k in api_keys] or None, **options)
+        with _no_pydantic_plugins():
+            settings = load_settings(config_path, environ=os.environ,
+                                     keys=[KeyConfig(key=k) for k in api_keys] or None, **options)
         _check_host(settings.host, settings.port)
         configure_logging(settings)
-        resolved = copy.deepcopy(settings)  # what the workers get, whatever building an app below does to it
-        # Built here once to check what only building shows (a bad --replay DIR) as a usage error before anything
-        # listens; each worker builds its own from `settings`. A shared store is checked record by record
-        # instead of being loaded: this process serves nothing, and would keep the whole world in memory.
+        # Every setting was checked by load_settings; what only the sources it names can show (a recording, a
+        # shared store's records) is checked here, before anything listens. The app itself is built once, by
+        # each worker: building one here as well put a whole second build on the way to the first answer.
         if settings.store != "memory":
             check_shared_store(settings.store)
-            app = create_app(dataclasses.replace(settings, store="memory", workers=1))
-        else:
-            app = create_app(settings)
-        install_from_cli(app)  # serve --replay DIR
+        check_replay_from_cli(settings)  # serve --replay DIR
     except (ValueError, TypeError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
-    serve_app(app, resolved)
+    serve_app(settings)
+
+
+@contextlib.contextmanager
+def _no_pydantic_plugins() -> Iterator[None]:
+    """pydantic looks for plugins among the entry points of every installed distribution the first time it
+    makes a validator (measured: a twentieth of the start, in a test environment). The settings' types are
+    all `serve` validates with it, for itself: no plugin of the user's has anything to see there. A choice
+    the user made (PYDANTIC_DISABLE_PLUGINS set) is kept; the variable is restored afterwards."""
+    if PYDANTIC_PLUGINS_OFF in os.environ:
+        yield
+        return
+    os.environ[PYDANTIC_PLUGINS_OFF] = "__all__"
+    try:
+        yield
+    finally:
+        os.environ.pop(PYDANTIC_PLUGINS_OFF, None)
 
 
 def check_shared_store(url: str) -> None:
@@ -112,16 +125,17 @@ def check_shared_store(url: str) -> None:
         store.close()
 
 
-def serve_app(app: Any, settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM: the checked app is let go (before any worker is forked, so that none
-    inherits its threads), and granian's workers build the mock from the same settings."""
-    from mockmj.record.replay import serving_app
-    from mockmj.serve.granian import serve_granian
-    from mockmj.serve.inprocess import release
+def serve_app(settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM: granian's workers each build the mock from the same settings."""
+    from mockmj.serve.granian import preload, serve_granian
 
-    release(app)
+    if settings.replay is None:
+        from mockmj.web.app import create_app as build
+    else:  # the recorder's modules are loaded only by the mock that replays
+        from mockmj.record.replay import serving_app as build
+    preload()  # what every worker would load alike, loaded once here and inherited by the forked workers
     try:
-        serve_granian(settings, on_listening=lambda: _announce(settings), build=serving_app)
+        serve_granian(settings, on_listening=lambda: _announce(settings), build=build)
     except OSError as exc:  # the port is taken…
         raise click.UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
 
@@ -129,7 +143,6 @@ def serve_app(app: Any, settings: Settings) -> None:
 def _announce(settings: Settings) -> None:
     """The start-up line first (log-based readiness waits read it), then the warnings."""
     import logging
-    import os
 
     from mockmj.config import unknown_environment
     from mockmj.model.hosts import is_loopback

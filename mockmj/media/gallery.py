@@ -13,10 +13,10 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from cachetools import LRUCache
-from PIL import Image
 
 from mockmj.media import images
 from mockmj.media.image_input import decoded
+from mockmj.media.pillow import Image
 from mockmj.media.video_gallery import Videos, is_video
 from mockmj.model.tasks import Status, Task
 

@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image
+from mockmj.media.pillow import Image
 
 MAX_DECODED_BYTES = 4 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # decompression-bomb guard
@@ -122,7 +122,9 @@ class DecodeBudget:
                  on_first_big: Callable[[], None] | None = None) -> None:
         self.slots, self.pixels = slots, pixels
         self._cond = threading.Condition()
-        self._trim = trim or _libc_trim()
+        # glibc's trim is looked up at the first trim: finding the C library can run `ldconfig`, a process
+        # that importing this module (on every start of the mock) should not wait for
+        self._trim = trim
         self._on_first_big = on_first_big
         self.active = 0
         self.in_use = 0  # pixels of the decodes running now
@@ -160,6 +162,8 @@ class DecodeBudget:
                     self.trims += 1
                 self._cond.notify_all()
             if trim:
+                if self._trim is None:
+                    self._trim = _libc_trim()
                 self._trim()
 
 

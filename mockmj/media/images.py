@@ -14,6 +14,7 @@ computed at low resolution and scaled up.
 from __future__ import annotations
 
 import colorsys
+import functools
 import hashlib
 import io
 import math
@@ -22,7 +23,7 @@ import re
 from collections import Counter
 from fractions import Fraction
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat
+from mockmj.media.pillow import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat
 
 RGB = tuple[int, int, int]
 
@@ -35,11 +36,25 @@ _MAX_RATIO = Fraction(4, 1)
 # so a hostile prompt cannot make int() chew on a ten-thousand-digit number.
 _ASPECT = re.compile(r"(?:^|\s)(?:--|—)(?:ar|aspect)\s+(\d{1,6})\s*:\s*(\d{1,6})(?![\d.:])", re.IGNORECASE)
 
-# The gradients are read-only templates; Pillow never mutates an image it resizes or blends.
-_VERTICAL = Image.linear_gradient("L")  # black at the top, white at the bottom
-_HORIZONTAL = _VERTICAL.transpose(Image.Transpose.ROTATE_90)
-# White centre fading smoothly to black at the inscribed circle (radial_gradient reaches 181 there).
-_GLOW = Image.radial_gradient("L").point([round(255 * max(0.0, 1 - v / 181) ** 2) for v in range(256)])
+
+
+# The gradients are read-only templates; Pillow never mutates an image it resizes or blends. Made at the
+# first picture rather than at import (Pillow is imported with the first image: mockmj/media/pillow.py).
+@functools.cache
+def _vertical() -> Image.Image:
+    return Image.linear_gradient("L")  # black at the top, white at the bottom
+
+
+@functools.cache
+def _horizontal() -> Image.Image:
+    return _vertical().transpose(Image.Transpose.ROTATE_90)
+
+
+@functools.cache
+def _glow() -> Image.Image:
+    """White centre fading smoothly to black at the inscribed circle (radial_gradient reaches 181 there)."""
+    return Image.radial_gradient("L").point([round(255 * max(0.0, 1 - v / 181) ** 2) for v in range(256)])
+
 
 _THRESHOLD = [0] * 128 + [255] * 128
 
@@ -206,7 +221,7 @@ def _draw_panel(seed: str, size: tuple[int, int], index: int) -> Image.Image:
 
     # The sky is smooth, so it is composed at quarter resolution and scaled up: 16× fewer pixels.
     sky_w, sky_h = max(8, width // 4), max(8, height // 4)
-    direction = Image.blend(_VERTICAL, _HORIZONTAL, rng.uniform(0.0, 0.4))
+    direction = Image.blend(_vertical(), _horizontal(), rng.uniform(0.0, 0.4))
     if rng.random() < 0.5:
         direction = direction.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     mask = direction.resize((sky_w, sky_h), Image.Resampling.BILINEAR)
@@ -214,7 +229,7 @@ def _draw_panel(seed: str, size: tuple[int, int], index: int) -> Image.Image:
     glow_w = max(4, round(sky_w * rng.uniform(0.7, 1.5)))
     glow_h = max(4, round(sky_h * rng.uniform(0.7, 1.5)))
     peak = rng.uniform(0.5, 0.85)
-    glow = _GLOW.resize((glow_w, glow_h), Image.Resampling.BILINEAR).point([round(v * peak) for v in range(256)])
+    glow = _glow().resize((glow_w, glow_h), Image.Resampling.BILINEAR).point([round(v * peak) for v in range(256)])
     glow_at = (round(sky_w * rng.random() - glow_w / 2), round(sky_h * rng.uniform(0.0, 0.7) - glow_h / 2))
     sky.paste(Image.new("RGB", glow.size, light), glow_at, glow)
     canvas = sky.resize(size, Image.Resampling.BILINEAR)
@@ -440,11 +455,12 @@ def blend(images: list[Image.Image], aspect: tuple[int, int], seed: str) -> Imag
         lead = crops[(index + rng.randrange(len(crops))) % len(crops)]
         if index == 2:
             # One input fades across the frame into the mix of all of them.
-            ramp = Image.blend(_HORIZONTAL, _VERTICAL, rng.uniform(0.0, 0.5)).resize(size, Image.Resampling.BILINEAR)
+            ramp = Image.blend(_horizontal(), _vertical(), rng.uniform(0.0, 0.5))
+            ramp = ramp.resize(size, Image.Resampling.BILINEAR)
             panel = Image.composite(mix, lead, ramp)
         elif index == 3:
             # One input in the centre, the mix around it.
-            centre = _GLOW.resize(size, Image.Resampling.BILINEAR)
+            centre = _glow().resize(size, Image.Resampling.BILINEAR)
             panel = Image.composite(lead, mix, centre)
         elif index == 4:
             # Texture of one input lit by the colours of the mix.

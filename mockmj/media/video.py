@@ -17,7 +17,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from PIL import Image
+from mockmj.media.pillow import Image
 
 FPS = 6
 SECONDS = 3

@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from PIL import Image
-
 from mockmj.media import images, video
+from mockmj.media.pillow import Image
 
 if TYPE_CHECKING:
     from mockmj.model.tasks import Task

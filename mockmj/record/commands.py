@@ -1,7 +1,7 @@
 """The command-line side: `mockmj record`, `mockmj calibrate`, and serve's --replay / --timing file: options.
 
 cli.py stays the owner of `serve`; it only registers these commands, decorates `serve` with
-`replay_options` and calls `install_from_cli(app)` once its app exists.
+`replay_options` and calls `check_replay_from_cli(settings)` before it serves.
 """
 
 from __future__ import annotations
@@ -83,15 +83,15 @@ def replay_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def install_from_cli(app: Any) -> None:
-    """Put the recording the settings name (`--replay DIR`) in front of the app `serve` built."""
-    settings = app.extensions["mockmj"].settings
+def check_replay_from_cli(settings: Any) -> None:
+    """Read the recording the settings name (`--replay DIR`) once before `serve` listens, so that a bad one is
+    a usage error; each worker puts it in front of the app it builds (record/replay.py `serving_app`)."""
     if settings.replay is None:
         return
-    from mockmj.record.replay import install_replay
+    from mockmj.record.replay import Recording
 
     try:
-        install_replay(app, settings.replay, settings.replay_ids, settings.replay_miss, settings.replay_speed)
+        Recording(settings.replay)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     click.echo(f"mockmj: replaying {settings.replay} (ids {settings.replay_ids}, misses {settings.replay_miss}, "

@@ -27,6 +27,7 @@ from mockmj.web.hot import HotPath
 from mockmj.web.logs import install as install_logs
 from mockmj.web.mock import Mock, spring_timestamp
 from mockmj.web.render import Reply, http_error
+from mockmj.web.routing import LazyBuilderRule
 from mockmj.web.spec import Operation
 
 # Kept importable from here, where they used to live.
@@ -49,6 +50,7 @@ def _create_app(settings: Settings | None) -> Flask:
     settings.check()
     mock = Mock(settings)
     app = Flask("mockmj", static_folder=None)
+    app.url_rule_class = LazyBuilderRule  # URL builders are compiled only if a URL is ever built
     app.json.compact = True  # type: ignore[attr-defined]
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes  # larger bodies: 413, read no further
     app.extensions["mockmj"] = mock

@@ -64,7 +64,7 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, Set
     """`serve` in-process; the server is never started, the settings it would have run with are kept."""
     seen: list[Settings] = []
 
-    def fake_server(app: Any, settings: Settings) -> Any:
+    def fake_server(settings: Settings) -> Any:
         seen.append(settings)  # what the worker processes would be given
         raise SystemExit(0)
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
-from typing import Any
-
-from PIL import Image
+from typing import TYPE_CHECKING, Any
 
 from mockmj.engine.accounts import Account
 from mockmj.engine.facade import Accepted, Caller, Engine, NewTask
@@ -27,6 +25,9 @@ from mockmj.model.outcomes import Outcome, parse_outcome, split_directive
 from mockmj.model.prompts import find_banned, parse_zoom, translate
 from mockmj.model.tasks import Action, Status, Task
 from mockmj.model.versions import Defaults, as_draft, is_draft, upscaler, version_of, wants_hd, without_draft
+
+if TYPE_CHECKING:
+    from PIL import Image  # imported with the first image (mockmj/media/pillow.py), not with the engine
 
 GRID_ACTIONS = (Action.IMAGINE, Action.VARIATION, Action.REROLL, Action.BLEND, Action.ZOOM, Action.PAN,
                 Action.EDIT, Action.RETEXTURE, Action.VIDEO)  # what 🔄 can make again
