@@ -95,6 +95,8 @@ def test_no_false_alarm_behind_the_clean_proxy(dialect: str, mode: str, runs: di
     assert {cid for cid, s in statuses.items() if s != "passed"} == NOT_APPLICABLE[(dialect, mode)], run.explain()
     assert all(statuses[cid] == "not applicable" for cid in NOT_APPLICABLE[(dialect, mode)]), run.explain()
     assert run.report["verdict"]["ok"] and not run.report["verdict"]["unverified"]
+    if not CLEAN_ARGS[mode]:  # the whole suite (the suite's one whole run against listed keys, in each dialect)
+        assert run.report["coverage"]["percent"] > 80, run.report["coverage"]
 
 
 def test_the_kill_ratio_is_whole(runs: dict[str, SuiteRun]) -> None:
