@@ -2,7 +2,7 @@
 itself), and never spends more than its budget. (Its mutation self-check, against a real `mockmj serve`, is
 tests/contract/test_contract_mutations.py.)
 
-Every run is a real pytest session of `contracts` in a fresh process (forked from one warm interpreter, as
+Every run is a real pytest run of `contracts` in a fresh process (forked from one warm interpreter, as
 the mutation self-check does: runner.run_many); assertions read the suite's JSON report, and for the budget
 the mock's own request journal.
 """
