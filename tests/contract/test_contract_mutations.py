@@ -22,7 +22,7 @@ import pytest
 
 from contracts.clauses import CLAUSES
 from tests.contract_selftest.corruptions import CORRUPTIONS, KEY_PREFIX, Corruption
-from tests.contract_selftest.proxy import CorruptingProxy
+from tests.contract_selftest.proxy import CorruptingProxy, stop_all
 from tests.contract_selftest.runner import SuiteRun, run_many, served
 
 # every run of the module happens in the first test's setup (one shared fixture): a few minutes on two quiet
@@ -62,10 +62,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SuiteRu
             upstream[(dialect, mode)] = stack.enter_context(served("--dialect", dialect, "--timing", "per-poll",
                                                                    *listed))
         jobs: dict[str, tuple[list[str], Path]] = {}
+        proxies: list[CorruptingProxy] = []
+        stack.callback(stop_all, proxies)
 
         def job(name: str, upstream_url: str, corruption: Corruption | None, extra: list[str]) -> None:
             proxy = CorruptingProxy(upstream_url, corruption.make() if corruption else None)
-            stack.callback(proxy.stop)
+            proxies.append(proxy)
             key, second = next(keys)
             jobs[name] = (["--mj-base-url", proxy.base_url, "--mj-api-key", key, "--mj-second-key", second, *extra],
                           tmp / f"run-{len(jobs)}")
