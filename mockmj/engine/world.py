@@ -93,7 +93,7 @@ class World:
         # the memory store: every task held here; a shared store: the tasks in use, the rest read when asked
         self.tasks: TaskIndex | StoredTasks = (
             StoredTasks(self.store, self.finished, self.now, settings.task_cache) if self.store.shared
-            else TaskIndex(self.finished))
+            else TaskIndex(self.finished, settings.task_cache))
         self.build()
         # With a shared store this world is a replica of the store's (replica.py); with the memory store it
         # is the world, and a transaction is simply the lock.

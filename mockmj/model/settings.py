@@ -141,7 +141,7 @@ class Settings:
     max_notify_hook_chars: int = 2000  # as trueai's proxy
     max_images: int = 5  # reference images of one imagine, items of one upload (blend: 2-5 anyway)
     max_tasks: int = 100_000  # finished tasks beyond this are evicted, oldest first
-    task_cache: int = 2_000  # sqlite:/redis://: finished tasks a worker keeps in memory (the rest: read when asked)
+    task_cache: int = 2_000  # finished tasks held as objects; the rest packed (memory) or read when asked (shared)
     idle_key_seconds: int = 3600  # any-key mode: a key unused this long loses its tasks and balance
     list_limit: int = 100  # /mj/task/list returns the latest N, as trueai does
     control_token: str | None = None  # when set, /_mockmj/* (but health) needs X-MockMJ-Control-Token

@@ -65,3 +65,32 @@ def test_eviction_at_max_tasks_goes_through_the_index(shared_store: str) -> None
     assert count <= 10
     kept = [i for i in ids if other.get(f"/mj/task/{i}/fetch", headers=KEY).status_code == 200]
     assert kept == ids[-len(kept):] and len(kept) == count  # the oldest finished went first
+
+
+def test_the_memory_store_packs_finished_tasks_past_its_cache_and_answers_the_same() -> None:
+    """Past `task_cache` tasks held as objects, finished ones are packed: every answer is the one a mock that packs
+    nothing gives (the same seeded session on both), and packed tasks are found by id, by owner and by image."""
+    def session(cache: int) -> tuple[list[Any], int]:
+        app = create_app(load_settings(timing="manual", seed=9, task_cache=cache))
+        app.extensions["mockmj"].callbacks.stop()
+        c = app.test_client()
+        ids = [c.post("/mj/submit/imagine", json={"prompt": f"a lighthouse {i}"}, headers=KEY).get_json()["result"]
+               for i in range(12)]
+        c.post("/_mockmj/clock/advance", json={"seconds": 3600})
+        said = [c.get(f"/mj/task/{i}/fetch", headers=KEY).get_json() for i in ids]
+        said.append(c.get("/mj/task/list", headers=KEY).get_json())
+        child = c.post("/mj/submit/action", headers=KEY,
+                       json={"taskId": ids[0], "customId": said[0]["buttons"][0]["customId"]}).get_json()
+        said.append(child)
+        said.append(c.get("/mj/task/queue", headers=KEY).get_json())
+        said.append(c.get("/_mockmj/tasks?limit=5").get_json())
+        path = "/" + said[1]["imageUrl"].split("//", 1)[1].split("/", 1)[1]
+        picture = c.get(path)
+        said.append((picture.status_code, picture.content_type, len(picture.data)))
+        return said, app.extensions["mockmj"].engine.world.tasks.held
+
+    packed, held = session(CACHE)
+    whole, held_whole = session(1000)
+    assert held <= CACHE + 1 and held_whole == 13  # the open child stays an object
+    assert packed == whole
+    assert packed[-1][0] == 200
