@@ -26,7 +26,6 @@ class Pressed:
     answer: Exchange
     task_id: str | None = None
     modal: bool = False
-    modal_answer: Exchange | None = None
     outcome: str = ""  # why nothing was created, when nothing was
 
     def expected_actions(self, parent: dict[str, Any]) -> frozenset[str]:
@@ -105,7 +104,6 @@ def confirm_modal(client: Client, target: Target, rec: Recorder, observer: Obser
     if hook_url:
         body["notifyHook"] = hook_url
     answer = post_with_room(client, target.expect, "/mj/submit/modal", body, client.timeout * 3, target.local)
-    pressed.modal_answer = answer
     with rec.soft():
         check_no_server_error(rec, answer)
         confirmed = check_submit_envelope(rec, answer, target.expect)

@@ -278,9 +278,6 @@ class Recorder:
         """Selected clauses whose promise went (partly) unchecked."""
         return [cid for cid in CLAUSES if cid in self.selected and self.status(cid) == NOT_VERIFIED]
 
-    def any_failed(self) -> bool:
-        return any(self.status(cid) == "failed" for cid in CLAUSES)
-
 
 # Clauses added for sentences the list above left out; kept apart so that clauses added inside
 # the list elsewhere merge without touching these lines.

@@ -87,7 +87,6 @@ class Counters:
     by_path: dict[str, int] = field(default_factory=dict)
 
 
-NO_KEY = object()
 Watcher = Callable[[Exchange], None]
 
 

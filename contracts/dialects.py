@@ -74,9 +74,6 @@ class Expectations:
     # an HTTP error status whose envelope carries a code must carry one of these (ERR-1)
     status_codes: dict[int, frozenset[int]]
 
-    def is_accepted(self, ex: Exchange) -> bool:
-        return ex.status == 200 and body_code(ex) in self.accepted_codes
-
     def key_headers(self, key: str) -> dict[str, str]:
         header, prefix = self.key_header
         return {header: prefix + key}

@@ -76,8 +76,5 @@ ACTION_FOR_KIND: dict[str, frozenset[str]] = {
     "video_upscale": frozenset({"UPSCALE"}),
 }
 
-# Buttons that always open a window first (code 21, task MODAL) per upstream §10.2.
-MODAL_KINDS = frozenset({"custom_zoom", "inpaint", "picreader", "prompt_analyzer"})
-
 # Tasks whose result is a grid of four (edits and retexture too: trueai, midjourney-2025 §2).
 GRID_ACTIONS = frozenset({"IMAGINE", "VARIATION", "REROLL", "BLEND", "EDIT", "RETEXTURE"})

@@ -29,10 +29,6 @@ class Watched:
         return bool(self.last) and self.last.get("status") in TERMINAL  # type: ignore[union-attr]
 
 
-class FetchError(AssertionError):
-    pass
-
-
 class Observer:
     def __init__(self, rec: Recorder, expect: Expectations, local: bool, task_timeout: float) -> None:
         self.rec = rec

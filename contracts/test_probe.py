@@ -251,16 +251,23 @@ def _button_of_kind(task: dict[str, Any], kind: str) -> dict[str, Any] | None:
                  (p := parse(str(b.get("customId")))) is not None and p.kind == kind), None)
 
 
+def _press_kind(client: Client, target: Target, rec: Recorder, observer: Observer, run: Run, task: dict[str, Any],
+                kind: str, name: str, budget: int) -> Pressed:
+    """Press the task's button of this kind, which it must offer and the target must accept (else the test
+    needs what it lacks); `budget` billable tasks are spent by what follows."""
+    button = _button_of_kind(task, kind)
+    need(button is not None, f"the task offers no {name} button: {short(task.get('buttons'))}")
+    assert button is not None
+    need_budget(run, budget)
+    pressed = press(client, target, rec, observer, task, button)
+    need(pressed.task_id is not None, f"{name} was not accepted: {pressed.outcome}")
+    return pressed
+
+
 @pytest.fixture(scope="module")
 def upscaled(probe: Followed, client: Client, target: Target, rec: Recorder, observer: Observer,
              run: Run) -> tuple[Pressed, Followed | None]:
-    final = _need_success(probe)
-    button = _button_of_kind(final, "upsample")
-    need(button is not None, f"the probe offers no upsample button: {short(final.get('buttons'))}")
-    assert button is not None
-    need_budget(run, 1)
-    pressed = press(client, target, rec, observer, final, button)
-    need(pressed.task_id is not None, f"U1 was not accepted: {pressed.outcome}")
+    pressed = _press_kind(client, target, rec, observer, run, _need_success(probe), "upsample", "U1", 1)
     assert pressed.task_id is not None
     followed = Followed(submit=pressed.answer, task_id=pressed.task_id, state="", hook_token=None)
     follow(client, pressed.task_id, run.opts.task_timeout, target.local, followed.fetches)
@@ -285,13 +292,7 @@ def test_press_upscale(upscaled: tuple[Pressed, Followed | None], client: Client
 def test_custom_zoom_opens_a_window(v7: Made, client: Client, rec: Recorder, observer: Observer, target: Target,
                                     run: Run) -> None:
     # a --v 7 upscale: V8 and V8.1 images have no Zoom buttons, and the deployment's default may be either
-    final = v7.upscaled
-    button = _button_of_kind(final, "custom_zoom")
-    need(button is not None, f"the upscaled task offers no Custom Zoom button: {short(final.get('buttons'))}")
-    assert button is not None
-    need_budget(run, 2)
-    pressed = press(client, target, rec, observer, final, button)
-    need(pressed.task_id is not None, f"Custom Zoom was not accepted: {pressed.outcome}")
+    pressed = _press_kind(client, target, rec, observer, run, v7.upscaled, "custom_zoom", "Custom Zoom", 2)
     need(pressed.modal, f"Custom Zoom did not open a window (code 21): {pressed.answer.brief()}")
     assert pressed.task_id is not None
     task = observer.wait_terminal(client, pressed.task_id)

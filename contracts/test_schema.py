@@ -27,7 +27,6 @@ from .checks import (
     check_no_server_error,
     check_submit_envelope,
     rejected_without_task,
-    short,
 )
 from .client import BudgetExhausted, is_billable
 from .dialects import empty_body
@@ -155,7 +154,3 @@ def test_schema(case: Any) -> None:
             rec.fail(cid, f"{op.method.upper()} {op.path}: {_failure_text(exc)} — {ex.brief(200)}")
         else:
             rec.ok(cid)
-
-
-def short_case(case: Any) -> str:
-    return f"{case.method} {case.formatted_path} {short(case.body)}"

@@ -45,8 +45,6 @@ BUTTONS_BY_VERSION: dict[str, VersionButtons] = {
     "5.1": V5,
     "5": V5,
 }
-# Every upscaler segment any version uses: one of another version on a task is the fault BTN-1 names.
-ALL_UPSCALERS = frozenset().union(*(v.upscalers for v in BUTTONS_BY_VERSION.values()))
 
 _REPORTED = re.compile(r"^\s*(?:(niji)\s*|v(?:ersion)?\s*)?([0-9]+(?:\.[0-9]+)?)\s*$", re.IGNORECASE)
 _V_FLAG = re.compile(r"--(?:v|version)\s+([0-9]+(?:\.[0-9]+)?)")

@@ -42,6 +42,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.serve)
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook; without xdist there is nothing to schedule
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `-n N`, each test module goes whole to one worker (pytest-xdist's loadscope), the modules with
+    the most tests first. Module-scoped fixtures (a module's shared mock, the contract self-check's runs of
+    the suite) are then set up once per run. xdist's default sends consecutive chunks of tests instead, so a
+    module that straddles two chunks sets its fixtures up on two workers: under `-n 4` the mutation
+    self-check, the costliest fixture of all, ran twice."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    return LoadScopeScheduling(config, log)
+
+
 @pytest.fixture(scope="session")
 def starter() -> Start:
     """How the fixtures below start a mock: on a loopback socket here; tests/web/conftest.py overrides it

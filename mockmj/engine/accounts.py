@@ -7,10 +7,11 @@ and 429 real: each has a balance, an optional rate limit and an optional list of
 
 from __future__ import annotations
 
+import copy
 import math
 import secrets
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from mockmj.model.masking import masked
@@ -34,30 +35,22 @@ class Reservation:
 
 
 @dataclass
-class Account:
-    instance_id: str
-    channel_id: str
-    guild_id: str
-    modes: list[str] = field(default_factory=lambda: list(MODES))
-    remix: bool = False
-    remix_auto_submit: bool = False
-    enabled: bool = True
-    core_size: int = 3
-    queue_size: int = 10
-    remark: str = ""
+class Account(AccountConfig):
+    """An account as the settings describe it (its fields are AccountConfig's, declared once there), with the
+    load it carries: when each slot frees, which task holds it, and the tasks waiting for one."""
+
     slots: list[float] = field(default_factory=list)
     holders: list[str | None] = field(default_factory=list)
     waiting: deque[tuple[float, str]] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
+        self.channel_id = self.channel_id or self.instance_id  # as in the proxy
         self.reset_load()
 
     @classmethod
     def configured(cls, a: AccountConfig) -> Account:
-        """A fresh account as the settings describe it (no load)."""
-        return cls(instance_id=a.instance_id, channel_id=a.channel_id or a.instance_id, guild_id=a.guild_id,
-                   modes=list(a.modes), remix=a.remix, remix_auto_submit=a.remix_auto_submit, enabled=a.enabled,
-                   core_size=a.core_size, queue_size=a.queue_size, remark=a.remark)
+        """A fresh account as the settings describe it (no load); its lists are its own."""
+        return cls(**{f.name: copy.copy(getattr(a, f.name)) for f in fields(AccountConfig)})
 
     def reset_load(self) -> None:
         self.slots = [0.0] * self.core_size

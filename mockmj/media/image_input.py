@@ -131,7 +131,6 @@ class DecodeBudget:
         self.peak = 0  # the most decodes seen at once: what the tests check
         self.peak_pixels = 0
         self.decodes = 0  # decodes that went through the budget
-        self.trims = 0
         self._big = False
 
     @contextmanager
@@ -159,7 +158,6 @@ class DecodeBudget:
                 trim = self.active == 0 and self._big
                 if trim:
                     self._big = False
-                    self.trims += 1
                 self._cond.notify_all()
             if trim:
                 if self._trim is None:

@@ -22,7 +22,7 @@ import pytest
 
 from contracts.clauses import CLAUSES
 from tests.contract_selftest.corruptions import CORRUPTIONS, KEY_PREFIX, Corruption
-from tests.contract_selftest.proxy import CorruptingProxy
+from tests.contract_selftest.proxy import CorruptingProxy, stop_all
 from tests.contract_selftest.runner import SuiteRun, run_many, served
 
 # every run of the module happens in the first test's setup (one shared fixture): a few minutes on two quiet
@@ -62,10 +62,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SuiteRu
             upstream[(dialect, mode)] = stack.enter_context(served("--dialect", dialect, "--timing", "per-poll",
                                                                    *listed))
         jobs: dict[str, tuple[list[str], Path]] = {}
+        proxies: list[CorruptingProxy] = []
+        stack.callback(stop_all, proxies)
 
         def job(name: str, upstream_url: str, corruption: Corruption | None, extra: list[str]) -> None:
             proxy = CorruptingProxy(upstream_url, corruption.make() if corruption else None)
-            stack.callback(proxy.stop)
+            proxies.append(proxy)
             key, second = next(keys)
             jobs[name] = (["--mj-base-url", proxy.base_url, "--mj-api-key", key, "--mj-second-key", second, *extra],
                           tmp / f"run-{len(jobs)}")
@@ -95,6 +97,8 @@ def test_no_false_alarm_behind_the_clean_proxy(dialect: str, mode: str, runs: di
     assert {cid for cid, s in statuses.items() if s != "passed"} == NOT_APPLICABLE[(dialect, mode)], run.explain()
     assert all(statuses[cid] == "not applicable" for cid in NOT_APPLICABLE[(dialect, mode)]), run.explain()
     assert run.report["verdict"]["ok"] and not run.report["verdict"]["unverified"]
+    if not CLEAN_ARGS[mode]:  # the whole suite (the suite's one whole run against listed keys, in each dialect)
+        assert run.report["coverage"]["percent"] > 80, run.report["coverage"]
 
 
 def test_the_kill_ratio_is_whole(runs: dict[str, SuiteRun]) -> None:

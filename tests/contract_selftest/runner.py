@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -95,12 +96,6 @@ def run_command(args: list[str], cwd: Path, timeout: float = 300.0) -> SuiteRun:
     json_path = cwd / "contract-report.json"
     report = json.loads(json_path.read_text(encoding="utf-8")) if json_path.exists() else {"clauses": []}
     return SuiteRun(proc.returncode, proc.stdout + proc.stderr, report)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -17,11 +17,9 @@ import requests
 from mockmj.serve.inprocess import MockServer
 from tests.helpers import Client, decode_image, png_data_url, reset_client
 
-IMAGINE = """{
-  "botType": "MID_JOURNEY",
-  "prompt": "Cat",
-  "base64Array": [],
-  "accountFilter": {
+# The document ends every submission example with the same account filter, hook and state: written once here,
+# the texts below are still the document's character for character.
+TAIL = """  "accountFilter": {
     "channelId": "",
     "instanceId": "",
     "modes": [],
@@ -32,6 +30,12 @@ IMAGINE = """{
   "notifyHook": "",
   "state": ""
 }"""
+
+IMAGINE = """{
+  "botType": "MID_JOURNEY",
+  "prompt": "Cat",
+  "base64Array": [],
+""" + TAIL
 
 BLEND = """{
   "botType": "MID_JOURNEY",
@@ -40,32 +44,12 @@ BLEND = """{
     "data:image/png;base64,xxx2"
   ],
   "dimensions": "SQUARE",
-  "accountFilter": {
-    "channelId": "",
-    "instanceId": "",
-    "modes": [],
-    "remark": "",
-    "remix": true,
-    "remixAutoConsidered": true
-  },
-  "notifyHook": "",
-  "state": ""
-}"""
+""" + TAIL
 
 DESCRIBE = """{
   "botType": "MID_JOURNEY",
   "base64": "data:image/png;base64,xxx",
-  "accountFilter": {
-    "channelId": "",
-    "instanceId": "",
-    "modes": [],
-    "remark": "",
-    "remix": true,
-    "remixAutoConsidered": true
-  },
-  "notifyHook": "",
-  "state": ""
-}"""
+""" + TAIL
 
 MODAL = """{
   "maskBase64": "",
@@ -90,17 +74,7 @@ ACTION = """{
   "chooseSameChannel": true,
   "customId": "MJ::JOB::upsample::1::82c51c9d-bc33-4c07-a471-36c3dcb1a6f0",
   "taskId": "1728781324658687",
-  "accountFilter": {
-    "channelId": "",
-    "instanceId": "",
-    "modes": [],
-    "remark": "",
-    "remix": true,
-    "remixAutoConsidered": true
-  },
-  "notifyHook": "",
-  "state": ""
-}"""
+""" + TAIL
 
 UPLOAD = """{
   "base64Array": [],

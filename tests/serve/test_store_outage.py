@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -132,9 +133,11 @@ def serve_exit(store: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60)
 
 
-def made_store(folder: Path) -> Path:
-    """A store file written by a server that took one describe (a task with an uploaded image)."""
-    path = folder / "mock.db"
+@pytest.fixture(scope="module")
+def written_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store file written by a server that took one describe (a task with an uploaded image): written once
+    for the module (a server's start and stop), each test works on its own copy (`made_store`)."""
+    path = tmp_path_factory.mktemp("written") / "mock.db"
     server = Worker(f"sqlite:{path}")
     try:
         png = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR42mP4z8AAAAMBAQD3"
@@ -145,8 +148,15 @@ def made_store(folder: Path) -> Path:
     return path
 
 
-def test_a_store_with_images_serves_again_after_a_restart(tmp_path: Path) -> None:
-    path = made_store(tmp_path)
+def made_store(written: Path, folder: Path) -> Path:
+    """A copy of the written store in `folder` (with SQLite's journal files, if the server left any)."""
+    for part in written.parent.glob(written.name + "*"):
+        shutil.copyfile(part, folder / part.name)
+    return folder / written.name
+
+
+def test_a_store_with_images_serves_again_after_a_restart(tmp_path: Path, written_store: Path) -> None:
+    path = made_store(written_store, tmp_path)
     again = Worker(f"sqlite:{path}", "--workers", "2")
     try:
         tasks = call(again, "GET", "/mj/task/list").json()
@@ -156,8 +166,9 @@ def test_a_store_with_images_serves_again_after_a_restart(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("spoil", ["record", "schema", "foreign", "pickled", "page"])
-def test_a_store_this_version_cannot_serve_is_refused_at_start(tmp_path: Path, spoil: str) -> None:
-    path = made_store(tmp_path)
+def test_a_store_this_version_cannot_serve_is_refused_at_start(tmp_path: Path, written_store: Path,
+                                                                spoil: str) -> None:
+    path = made_store(written_store, tmp_path)
     with sqlite3.connect(path) as db:
         if spoil == "record":
             db.execute("UPDATE records SET value = ? WHERE name LIKE 'task:%'", (pickle.dumps({"a": 1}),))

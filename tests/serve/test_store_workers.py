@@ -7,6 +7,7 @@ import itertools
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,15 +15,29 @@ import pytest
 import requests
 
 from tests.helpers import Receiver
-from tests.stores import Worker, roomy, workers
+from tests.stores import Worker, flush_redis, roomy, workers
 
 KEY = {"Authorization": "Bearer tenant-a"}
 
 
-@pytest.fixture
-def pair(shared_store: str) -> Any:
-    with workers(shared_store, 2, "--timing", "manual", "--seed", "9") as started:
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def started_pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Worker]]:
+    """Two workers on one store of each kind, started once for the module (a start is most of a test's time)."""
+    if request.param == "sqlite":
+        store = f"sqlite:{tmp_path_factory.mktemp('pair') / 'mock.db'}"
+    else:
+        store = request.getfixturevalue("redis_url")
+        flush_redis(store)
+    with workers(store, 2, "--timing", "manual", "--seed", "9") as started:
         yield started
+
+
+@pytest.fixture
+def pair(started_pair: list[Worker]) -> list[Worker]:
+    """The module's two workers after a full reset through one of them: an empty world, the settings' accounts,
+    keys and clock, no rules, journal or callbacks, as two freshly started workers have."""
+    requests.post(started_pair[1].base + "/_mockmj/reset", json={}, timeout=30).raise_for_status()
+    return started_pair
 
 
 def post(worker: Worker, path: str, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:

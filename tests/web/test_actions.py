@@ -42,6 +42,18 @@ def child(c: Client, parent: dict[str, Any], custom_id: str, **extra: Any) -> tu
     return run(c, answer["result"])
 
 
+def grid_child(c: Client, parent: dict[str, Any], custom_id: str, action: str,
+               label: str) -> tuple[list[str], dict[str, Any], Image.Image]:
+    """Press a button that makes a grid: the child went through IN_PROGRESS, does `action`, is described as
+    "/up <parent> <label>" and offers a grid's buttons. Its statuses, the task and its image."""
+    statuses, task = child(c, parent, custom_id)
+    assert "IN_PROGRESS" in statuses
+    assert task["action"] == action
+    assert task["description"] == f"/up {parent['id']} {label}"
+    assert shown(task) == grid_set(task["properties"]["messageHash"])
+    return statuses, task, image_of(c, task, "image/png")
+
+
 def thumb(image: Image.Image, size: int = 16) -> Image.Image:
     return image.convert("RGB").resize((size, size), Image.Resampling.BOX)
 
@@ -172,14 +184,9 @@ def test_upscaled_buttons_follow_the_model_version(pc: Client, suffix: str, fami
 def test_v_button_makes_a_grid_of_variations_of_that_panel(
     pc: Client, grid: dict[str, Any], grid_image: Image.Image, index: int
 ) -> None:
-    statuses, task = child(pc, grid, button(grid, f"V{index}"))
+    statuses, _, image = grid_child(pc, grid, button(grid, f"V{index}"), "VARIATION", f"V{index}")
     assert statuses[0] == "SUBMITTED" and statuses[-1] == "SUCCESS"
     assert statuses.count("IN_PROGRESS") >= 2, statuses  # a variation reports progress steps
-    assert task["action"] == "VARIATION"
-    assert task["description"] == f"/up {grid['id']} V{index}"
-    assert shown(task) == grid_set(task["properties"]["messageHash"])
-
-    image = image_of(pc, task, "image/png")
     assert image.size == grid_image.size
     # Each of the four variations looks more like panel `index` of the parent than like the others.
     distances = [sum(mean_diff(quarter(image, k), quarter(grid_image, j), (8, 8)) for k in range(1, 5)) / 4
@@ -188,13 +195,8 @@ def test_v_button_makes_a_grid_of_variations_of_that_panel(
 
 
 def test_reroll_makes_a_new_grid_of_the_same_kind(pc: Client, grid: dict[str, Any], grid_image: Image.Image) -> None:
-    statuses, task = child(pc, grid, button(grid, emoji="🔄"))
-    assert "IN_PROGRESS" in statuses
-    assert task["action"] == "IMAGINE"
-    assert task["description"] == f"/up {grid['id']} R"
+    _, task, image = grid_child(pc, grid, button(grid, emoji="🔄"), "IMAGINE", "R")
     assert task["prompt"] == grid["prompt"]
-    assert shown(task) == grid_set(task["properties"]["messageHash"])
-    image = image_of(pc, task, "image/png")
     assert image.size == grid_image.size
     assert mean_diff(image, grid_image) > 10  # a new picture, not the old one again
 
@@ -231,12 +233,7 @@ def test_vary_subtle_and_strong_make_variation_grids_strong_changing_more(
 ) -> None:
     change: dict[str, float] = {}
     for label in ("Vary (Subtle)", "Vary (Strong)"):
-        statuses, task = child(pc, upscaled, button(upscaled, label))
-        assert "IN_PROGRESS" in statuses
-        assert task["action"] == "VARIATION"
-        assert task["description"] == f"/up {upscaled['id']} {label}"
-        assert shown(task) == grid_set(task["properties"]["messageHash"])
-        image = image_of(pc, task, "image/png")
+        _, _, image = grid_child(pc, upscaled, button(upscaled, label), "VARIATION", label)
         assert image.size == (upscaled_image.width * 2, upscaled_image.height * 2)  # four cell-sized variations
         distances = [mean_diff(quarter(image, k), upscaled_image) for k in range(1, 5)]
         assert all(d < 40 for d in distances), (label, distances)  # variations of it, not new pictures
@@ -248,12 +245,7 @@ def test_vary_subtle_and_strong_make_variation_grids_strong_changing_more(
 def test_zoom_out_shrinks_the_subject_in_an_extended_frame(
     pc: Client, upscaled: dict[str, Any], upscaled_image: Image.Image, label: str, factor: float
 ) -> None:
-    statuses, task = child(pc, upscaled, button(upscaled, label))
-    assert "IN_PROGRESS" in statuses
-    assert task["action"] == "ZOOM"
-    assert task["description"] == f"/up {upscaled['id']} {label}"
-    assert shown(task) == grid_set(task["properties"]["messageHash"])
-    image = image_of(pc, task, "image/png")
+    _, _, image = grid_child(pc, upscaled, button(upscaled, label), "ZOOM", label)
     assert image.size == (upscaled_image.width * 2, upscaled_image.height * 2)  # four parent-sized results
     for k in range(1, 5):
         panel = quarter(image, k)
@@ -269,12 +261,8 @@ def test_zoom_out_shrinks_the_subject_in_an_extended_frame(
 def test_pan_extends_the_frame_in_its_direction(
     pc: Client, upscaled: dict[str, Any], upscaled_image: Image.Image, direction: str
 ) -> None:
-    statuses, task = child(pc, upscaled, button(upscaled, emoji=PAN_EMOJI[direction]))
-    assert "IN_PROGRESS" in statuses
-    assert task["action"] == "PAN"
-    assert task["description"] == f"/up {upscaled['id']} Pan {direction.capitalize()}"
-    assert shown(task) == grid_set(task["properties"]["messageHash"])
-    image = image_of(pc, task, "image/png")
+    _, _, image = grid_child(pc, upscaled, button(upscaled, emoji=PAN_EMOJI[direction]), "PAN",
+                             f"Pan {direction.capitalize()}")
     parent_aspect = upscaled_image.width / upscaled_image.height
     for k in range(1, 5):
         panel = quarter(image, k)

@@ -53,6 +53,13 @@ def _bot_type(body: dict[str, Any]) -> str:
     return value if value in BOT_TYPES else "MID_JOURNEY"
 
 
+def _new_task(body: dict[str, Any], action: Action, description: str, button_set: str, recipe: dict[str, Any] | None,
+              *, prompt: str | None = None, prompt_en: str | None = None, **changes: Any) -> NewTask:
+    """A submission's task (no parent): what its kind sets, and the bot its body names unless the kind sets one."""
+    changes.setdefault("bot_type", _bot_type(body))
+    return NewTask(action, prompt, prompt_en, description, button_set, recipe, **changes)
+
+
 class Uploads:
     """Images that will be served back once the submission is accepted (and only then)."""
 
@@ -115,20 +122,11 @@ def imagine(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     if any(a.draft for a in engine.settings.accounts):
         # trueai's account option IsDraft: the prompt Midjourney gets is a draft, without version flags
         account = engine.dispatch.choose(body.get("accountFilter"), caller.mode)
-        if account_drafts(engine, account):
+        if account.draft:
             prompt_en = as_draft(prompt_en)
     recipe, button_set = grid_recipe(prompt_en, engine.views.defaults())
-    spec = NewTask(
-        action=Action.IMAGINE,
-        prompt=prompt,
-        prompt_en=prompt_en,
-        description=f"/imagine {prompt}",
-        button_set=button_set,
-        recipe=recipe,
-        bot_type=_bot_type(body),
-        final_prompt=prompt_en,
-        account=account,
-    )
+    spec = _new_task(body, Action.IMAGINE, f"/imagine {prompt}", button_set, recipe, prompt=prompt, prompt_en=prompt_en,
+                     final_prompt=prompt_en, account=account)
     return _launch(engine, caller, spec, body, outcome, uploads)
 
 
@@ -153,10 +151,6 @@ def _enhance(c: Click) -> tuple[NewTask, Window]:
     return c.child(c.parent.action, "Enhance", "grid", recipe, final_prompt=final), None  # a grid, as the draft was
 
 
-def account_drafts(engine: Engine, account: Account) -> bool:
-    return any(a.draft for a in engine.settings.accounts if a.instance_id == account.instance_id)
-
-
 # --------------------------------------------------------------------------------------- blend
 def blend(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     items = body.get("base64Array")
@@ -173,17 +167,9 @@ def blend(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     w, h = DIMENSIONS[dimensions]
     prompt = " ".join(f"<{uploads.url(p)}>" for p in paths) + f" --ar {w}:{h}"
     outcome = parse_outcome(caller.outcome)
-    spec = NewTask(
-        action=Action.BLEND,
-        prompt=prompt,
-        prompt_en=prompt,
-        description=f"/blend {{id}} {len(paths)}",
-        button_set="grid",
-        recipe={"kind": "blend", "inputs": paths, "aspect": [w, h]},
-        bot_type=_bot_type(body),
-        final_prompt=prompt,
-        prompt_after_start=True,
-    )
+    spec = _new_task(body, Action.BLEND, f"/blend {{id}} {len(paths)}", "grid",
+                     {"kind": "blend", "inputs": paths, "aspect": [w, h]}, prompt=prompt, prompt_en=prompt,
+                     final_prompt=prompt, prompt_after_start=True)
     return _launch(engine, caller, spec, body, outcome, uploads)
 
 
@@ -191,19 +177,9 @@ def blend(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
 def _describe_spec(source_path: str, picture: Image.Image, ext: str, seed: str, body: dict[str, Any]) -> NewTask:
     text = "\n\n".join(f"{n} {p}" for n, p in zip(("1️⃣", "2️⃣", "3️⃣", "4️⃣"), images.describe(picture, seed),
                                                      strict=True))
-    return NewTask(
-        action=Action.DESCRIBE,
-        prompt=None,
-        prompt_en=None,
-        description=f"/describe {{id}}.{ext}",
-        button_set="describe",
-        recipe={"kind": "source", "path": source_path},
-        steps=False,
-        bot_type=_bot_type(body),
-        final_prompt=text,
-        reveal_prompt=text,
-        choices=text.split("\n\n"),
-    )
+    return _new_task(body, Action.DESCRIBE, f"/describe {{id}}.{ext}", "describe",
+                     {"kind": "source", "path": source_path}, steps=False, final_prompt=text, reveal_prompt=text,
+                     choices=text.split("\n\n"))
 
 
 def describe(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
@@ -251,18 +227,8 @@ def shorten(engine: Engine, caller: Caller, body: dict[str, Any], details: bool 
     prompt = prompt.strip()
     _, prompt_en, outcome = _prompt_outcome(engine, caller, prompt)
     text, shortened = _shorten_text(prompt_en, prompt_en, details)
-    spec = NewTask(
-        action=Action.SHORTEN,
-        prompt=prompt,
-        prompt_en=prompt_en,
-        description=f"/shorten {prompt}",
-        button_set="shorten",
-        recipe=None,
-        steps=False,
-        bot_type=_bot_type(body),
-        final_prompt=text,
-        choices=shortened, source_prompt=prompt_en,
-    )
+    spec = _new_task(body, Action.SHORTEN, f"/shorten {prompt}", "shorten", None, prompt=prompt, prompt_en=prompt_en,
+                     steps=False, final_prompt=text, choices=shortened, source_prompt=prompt_en)
     return _launch(engine, caller, spec, body, outcome)
 
 
@@ -279,16 +245,9 @@ def swap_face(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
     source_path = uploads.add(_image(source, "sourceBase64"), "face_source")
     target_path = uploads.add(_image(target, "targetBase64"), "face_target")
     outcome = parse_outcome(caller.outcome)
-    spec = NewTask(
-        action=Action.SWAP_FACE,
-        prompt=None,
-        prompt_en=None,
-        description="/swap_face {id}",
-        button_set="none",
-        recipe={"kind": "swap", "source": source_path, "target": target_path},
-        steps=False,
-        bot_type="INSIGHT_FACE",
-    )
+    spec = _new_task(body, Action.SWAP_FACE, "/swap_face {id}", "none",
+                     {"kind": "swap", "source": source_path, "target": target_path}, steps=False,
+                     bot_type="INSIGHT_FACE")
     return _launch(engine, caller, spec, body, outcome, uploads)
 
 
