@@ -65,13 +65,14 @@ def pss(pid: int) -> int:
     return 0
 
 
-def first_200(url: str, proc: subprocess.Popen[bytes], started: float, headers: dict[str, str]) -> float:
+def first_200(url: str, proc: subprocess.Popen[bytes], started: float, headers: dict[str, str], log: Path) -> float:
     while True:
         with contextlib.suppress(requests.RequestException):
             if requests.get(url, headers=headers, timeout=30).status_code == 200:
                 return time.perf_counter() - started
         if proc.poll() is not None:
-            raise RuntimeError(f"mockmj serve exited with {proc.returncode}")
+            tail = log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"mockmj serve exited with {proc.returncode}; its last output:\n{tail}")
         if time.perf_counter() - started > START_MAX_S:
             raise RuntimeError(f"no 200 from {url} within {START_MAX_S:.0f} s")
         time.sleep(0.05)
@@ -95,16 +96,18 @@ def settled_workers(supervisor: int, workers: int) -> list[int]:
         time.sleep(0.5)
 
 
-def start_once(store: str, workers: int) -> Start:
+def start_once(store: str, workers: int, folder: Path) -> Start:
     port = free_port()
+    log = folder / "serve.log"
     argv = [sys.executable, "-m", "mockmj", "serve", "--store", store, "--workers", str(workers),
             "--port", str(port), "--quiet"]
     base = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with log.open("wb") as output:
+        proc = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT)
     try:
-        health = first_200(base + "/_mockmj/health", proc, started, {})
-        listed = first_200(base + "/mj/task/list", proc, started, {"Authorization": f"Bearer {KEY}"})
+        health = first_200(base + "/_mockmj/health", proc, started, {}, log)
+        listed = first_200(base + "/mj/task/list", proc, started, {"Authorization": f"Bearer {KEY}"}, log)
         pids = settled_workers(proc.pid, workers)
         return Start(health, listed, (proc_status(proc.pid, "VmRSS"), pss(proc.pid)),
                      [(proc_status(pid, "VmRSS"), pss(pid)) for pid in pids])
@@ -144,7 +147,7 @@ def bench_sqlite(folder: Path, args: argparse.Namespace) -> None:
     fill_store(f"sqlite:{path}", args.tasks)
     fill_s = time.perf_counter() - began
     size = sum(p.stat().st_size for p in folder.glob("startup.db*"))
-    starts = [start_once(f"sqlite:{path}", args.workers) for _ in range(args.runs)]
+    starts = [start_once(f"sqlite:{path}", args.workers, folder) for _ in range(args.runs)]
     report(f"sqlite, {args.tasks:,} tasks, {args.workers} workers", fill_s, f"file (db + WAL) {mb(size)} MB", starts)
 
 
@@ -162,7 +165,7 @@ def bench_redis(folder: Path, args: argparse.Namespace) -> None:
         client = redis_py.Redis.from_url(redis.url)
         used = int(client.info("memory")["used_memory"])
         client.close()
-        starts = [start_once(redis.url, args.workers) for _ in range(args.runs)]
+        starts = [start_once(redis.url, args.workers, folder) for _ in range(args.runs)]
         report(f"redis, {args.tasks:,} tasks, {args.workers} workers", fill_s, f"Redis used_memory {mb(used)} MB",
                starts)
     finally:

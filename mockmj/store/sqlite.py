@@ -34,9 +34,10 @@ CREATE TABLE IF NOT EXISTS due (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER
 CREATE INDEX IF NOT EXISTS due_by_time ON due (at);
 CREATE TABLE IF NOT EXISTS leases (task TEXT PRIMARY KEY, until REAL NOT NULL);
 """
-# The tables a mockmj store file may hold (its own, and the rate limits' beside them, store/ratelimit.py).
+# The tables a mockmj store file may hold (its own, and the rate limits' and keys' last uses beside them,
+# store/ratelimit.py).
 OWN_TABLES = frozenset({"meta", "head", "records", "counters", "logs", "due", "leases", "sqlite_sequence",
-                        "ratelimit_hits", "ratelimit_counters"})
+                        "ratelimit_hits", "ratelimit_counters", "key_activity"})
 
 
 def check_file(url: str, path: Path) -> None:
