@@ -171,6 +171,11 @@ class ApiKey:
         self.rate_limit = rate
         self.limit_window = _fresh_window()
 
+    def forget_hits(self, limiter: ratelimit.RateLimiter) -> None:
+        """Drop the hits counted for this key's limit (the key is being forgotten)."""
+        if self.rate_limit:
+            limiter.reset(self._limit_key(), self.rate_limit)
+
     def may_call(self, operation_id: str) -> bool:
         return self.allowed_operations is None or operation_id in self.allowed_operations
 

@@ -118,6 +118,11 @@ class Ledger:
         """A tenant's reset: a configured key gets its configured values back, an ad-hoc key goes (it
         comes back with the defaults when next used)."""
         self.key_seen.pop(key, None)
+        record = self.world.key(key)
+        if record is not None and self.world.replica is None:
+            # the limits' memory storage keeps a name per key until cleared; a shared storage's counts expire by
+            # themselves (and nothing is written to it inside a transaction, see ApiKey.set_rate_limit)
+            record.forget_hits(self.limiter)
         configured = next((k for k in self.settings.keys if k.key == key), None)
         if configured is None:
             self.world.drop_key(key)

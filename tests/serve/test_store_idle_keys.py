@@ -128,3 +128,26 @@ def test_a_key_s_rate_limit_can_be_changed_again(shared_store: str) -> None:
     finally:
         app.extensions["mockmj"].callbacks.stop()
         app.extensions["mockmj"].engine.close()
+
+
+def test_a_forgotten_key_leaves_nothing_in_the_memory_rate_limiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memory store (one process): limits' memory storage kept an entry for every key it had counted."""
+    from types import SimpleNamespace
+
+    from mockmj.engine import ledger
+
+    clock = Clock()
+    monkeypatch.setattr(ledger, "time", SimpleNamespace(monotonic=clock, time=clock))
+    app = create_app(load_settings(default_rate_limit=100.0, idle_key_seconds=IDLE_S))
+    client = app.test_client()
+    limiter = app.extensions["mockmj"].engine.ledger.limiter
+    try:
+        for n in range(50):
+            assert client.get("/mj/task/list", headers=auth(f"throwaway-{n}")).status_code == 200
+        assert len(limiter.storage.events) == 50  # type: ignore[attr-defined]
+        clock.now += IDLE_S + 61
+        client.get("/mj/task/list", headers=auth("the-last-one"))
+        assert keys(app) == {"the-last-one"}
+        assert len(limiter.storage.events) == 1  # type: ignore[attr-defined]
+    finally:
+        app.extensions["mockmj"].callbacks.stop()
