@@ -131,11 +131,30 @@ def spread(values: list[float], unit: str, fmt: str = "{:.1f}") -> str:
             f"max {fmt.format(max(values))}, {len(values)} runs)")
 
 
-def report(label: str, fill_s: float, size: str, starts: list[Start]) -> None:
+def starts_of(store: str, args: argparse.Namespace, folder: Path) -> list[Start | str]:
+    """Each run's figures, or why it failed (a server that exits is a figure too)."""
+    out: list[Start | str] = []
+    for _ in range(args.runs):
+        try:
+            out.append(start_once(store, args.workers, folder))
+        except RuntimeError as exc:
+            lines = str(exc).splitlines()
+            errors = [line for line in lines if "Error" in line and not line.startswith(" ")]
+            out.append(" / ".join([lines[0], *errors[-2:]]))
+    return out
+
+
+def report(label: str, fill_s: float, size: str, runs: list[Start | str]) -> None:
     print(f"\n{label}: filled in {fill_s:.1f} s; {size}")
+    for n, failed in enumerate(runs, 1):
+        if isinstance(failed, str):
+            print(f"  run {n} FAILED: {failed}")
+    starts = [s for s in runs if isinstance(s, Start)]
+    if not starts:
+        return
     print(f"  first 200 on /_mockmj/health: {spread([s.health_s for s in starts], ' s')}")
     print(f"  first 200 on /mj/task/list:   {spread([s.list_s for s in starts], ' s')}")
-    for n, start in enumerate(starts, 1):
+    for n, start in ((n, s) for n, s in enumerate(runs, 1) if isinstance(s, Start)):
         workers = ", ".join(f"{mb(rss)} MB (PSS {mb(p)})" for rss, p in start.workers)
         print(f"  run {n}: supervisor {mb(start.supervisor[0])} MB (PSS {mb(start.supervisor[1])}); "
               f"workers {workers}; tree RSS {mb(start.tree_rss)} MB, PSS {mb(start.tree_pss)} MB")
@@ -147,7 +166,7 @@ def bench_sqlite(folder: Path, args: argparse.Namespace) -> None:
     fill_store(f"sqlite:{path}", args.tasks)
     fill_s = time.perf_counter() - began
     size = sum(p.stat().st_size for p in folder.glob("startup.db*"))
-    starts = [start_once(f"sqlite:{path}", args.workers, folder) for _ in range(args.runs)]
+    starts = starts_of(f"sqlite:{path}", args, folder)
     report(f"sqlite, {args.tasks:,} tasks, {args.workers} workers", fill_s, f"file (db + WAL) {mb(size)} MB", starts)
 
 
@@ -165,7 +184,7 @@ def bench_redis(folder: Path, args: argparse.Namespace) -> None:
         client = redis_py.Redis.from_url(redis.url)
         used = int(client.info("memory")["used_memory"])
         client.close()
-        starts = [start_once(redis.url, args.workers, folder) for _ in range(args.runs)]
+        starts = starts_of(redis.url, args, folder)
         report(f"redis, {args.tasks:,} tasks, {args.workers} workers", fill_s, f"Redis used_memory {mb(used)} MB",
                starts)
     finally:
