@@ -272,14 +272,13 @@ class Engine:
 
     def list_all(self, caller: Caller) -> list[dict[str, Any]]:
         with self.world.reading():
-            # newest first; a stable sort keeps submission order among tasks of the same millisecond
-            tasks = sorted(self.world.tasks_of(caller.key), key=lambda t: t.submit_time)[::-1]
-            return [self.views.snapshot(t, caller.origin) for t in tasks[: self.settings.list_limit]]
+            tasks = self.world.newest_of(caller.key, self.settings.list_limit)
+            return [self.views.snapshot(t, caller.origin) for t in tasks]
 
     def queue(self, caller: Caller) -> list[dict[str, Any]]:
         waiting = (Status.NOT_START, Status.SUBMITTED, Status.IN_PROGRESS)
         with self.world.reading():
-            tasks = [t for t in self.world.tasks_of(caller.key) if self.world.status_of(t) in waiting]
+            tasks = [t for t in self.world.open_of(caller.key) if self.world.status_of(t) in waiting]
             tasks.sort(key=lambda t: (t.submit_time, t.id))
             return [self.views.snapshot(t, caller.origin) for t in tasks]
 
