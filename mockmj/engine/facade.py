@@ -37,6 +37,9 @@ from mockmj.store.base import Store
 __all__ = ["Accepted", "Caller", "Engine", "NewTask"]
 
 
+EVICT_BATCH = 1_000  # finished tasks forgotten by one submission at most
+
+
 class Engine:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
@@ -190,7 +193,9 @@ class Engine:
             return
         self.ledger.apply_refunds()  # a failure's refund is due when it fails: give it before forgetting it
         target = cap - cap // 100 - 1 if cap >= 100 else cap
-        evicted = world.evict_finished(len(world.tasks) - max(target, 0))
+        # at most EVICT_BATCH at once: a cap lowered far below what a store holds is reached over the next
+        # submissions, not by one that reads a million tasks
+        evicted = world.evict_finished(min(len(world.tasks) - max(target, 0), EVICT_BATCH))
         if evicted:
             for notify in world.on_evict:
                 notify([t.id for t in evicted], cap)
