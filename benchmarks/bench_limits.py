@@ -229,13 +229,19 @@ FILL_BATCH = 20_000  # tasks written per transaction
 
 
 def fill_sqlite(path: Path, count: int) -> None:
-    """A sqlite: store holding `count` finished tasks: FILL_REAL real submissions, then copies of them with
-    fresh ids written through the engine's own transactions (so in the store's own record format)."""
+    """A sqlite: store holding `count` finished tasks (fill_store)."""
+    fill_store(f"sqlite:{path}", count)
+
+
+def fill_store(store: str, count: int) -> None:
+    """A shared store (`sqlite:PATH`, `redis://…`) holding `count` finished tasks: FILL_REAL real submissions,
+    then copies of them with fresh ids written through the engine's own transactions (so in the store's own
+    record format)."""
     from mockmj.config import AccountConfig, Settings
     from mockmj.engine.facade import Caller, Engine
     from mockmj.engine.submissions import submit as submissions
 
-    engine = Engine(Settings(timing="manual", seed=5, store=f"sqlite:{path}", max_tasks=count + FILL_REAL,
+    engine = Engine(Settings(timing="manual", seed=5, store=store, max_tasks=count + FILL_REAL,
                              accounts=[AccountConfig(core_size=3, queue_size=10**8)], default_balance=10**12))
     caller = Caller(key=KEY, origin="http://127.0.0.1:8080")
     real = []

@@ -156,13 +156,18 @@ class ApiKey:
     def _limit_key(self) -> str:
         return f"{self.key}/{self.limit_window}"
 
-    def set_rate_limit(self, rate: float | None, limiter: ratelimit.RateLimiter | None = None) -> None:
-        """A new limit starts with a full allowance."""
-        if self.rate_limit:
-            # the old counts are of no use now
-            (limiter or ratelimit.limiter()).reset(self._limit_key(), self.rate_limit)
+    def set_rate_limit(self, rate: float | None) -> None:
+        """A new limit starts with a full allowance: its hits are counted under a new name (`limit_window`), and
+        the old ones expire with their window in every storage. (Clearing them here would write to the limits'
+        storage inside the world's transaction: on SQLite another writer on the same file, which waited for
+        that transaction for the whole busy timeout, then failed.)"""
         self.rate_limit = rate
         self.limit_window = _fresh_window()
+
+    def forget_hits(self, limiter: ratelimit.RateLimiter) -> None:
+        """Drop the hits counted for this key's limit (the key is being forgotten)."""
+        if self.rate_limit:
+            limiter.reset(self._limit_key(), self.rate_limit)
 
     def may_call(self, operation_id: str) -> bool:
         return self.allowed_operations is None or operation_id in self.allowed_operations

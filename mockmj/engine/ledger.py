@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import math
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +15,10 @@ from mockmj.engine.world import World
 from mockmj.model.errors import InsufficientBalance, Refusal
 from mockmj.model.modes import price_in_mode
 from mockmj.model.tasks import Action, Task
-from mockmj.store.ratelimit import RateLimiter
+from mockmj.store.base import StoreUnavailable
+from mockmj.store.ratelimit import KeyActivity, RateLimiter
+
+log = logging.getLogger("mockmj.store")
 
 
 class Ledger:
@@ -25,9 +32,19 @@ class Ledger:
         self.key_seen: dict[str, float] = {}  # any-key mode: key → when it was last used (monotonic s)
         self._last_sweep = time.monotonic()
         world.on_reload.append(self.key_seen.clear)
+        # any-key mode on a shared store: when each key was last used is kept in the store (wall-clock seconds,
+        # which every worker reads alike), marked by each worker at most once per sweep interval and key
+        self.activity = KeyActivity(self.settings.store) if world.store.shared and not self.settings.keys else None
+        self.clock: Callable[[], float] = time.time
+        self._marked: dict[str, float] = {}  # key → when this worker last marked its use in the store
+        self._shared_sweep = -math.inf
+        self._marks = threading.Lock()  # a leaf lock: never held while the store is called
+        world.on_reload.append(self._marked.clear)
 
     def close(self) -> None:
         self.limiter.close()
+        if self.activity is not None:
+            self.activity.close()
 
     # ----------------------------------------------------------------------------- keys
     def api_key(self, key: str) -> ApiKey | None:
@@ -41,10 +58,12 @@ class Ledger:
                 if found is None:
                     found = new_key(self.settings, key)
                     world.put_key(found)
-        if found is not None and not self.settings.keys and world.replica is None:
-            # With a shared store another worker may be serving the key: idle keys are not swept there.
-            with world.lock:
-                self._note_use(key)
+        if found is not None and not self.settings.keys:
+            if world.replica is None:
+                with world.lock:
+                    self._note_use(key)
+            elif not (world.replica.writing and _held(world.lock)):  # not from inside a transaction
+                self._note_shared_use(key)
         return found
 
     def _note_use(self, key: str) -> None:
@@ -59,10 +78,51 @@ class Ledger:
         for stale in [k for k, seen in self.key_seen.items() if now - seen > idle]:
             self._forget_key(stale)
 
+    def _note_shared_use(self, key: str) -> None:
+        """_note_use with a shared store: the use is marked in the store (another worker may be serving the key
+        too); now and then the keys no worker has used for `idle_key_seconds` are claimed from the store, each by
+        one worker, and forgotten. A mark may lag a use by up to the sweep interval, so a key is forgotten after
+        between `idle_key_seconds` less that interval and `idle_key_seconds` unused."""
+        assert self.activity is not None
+        now, idle = self.clock(), self.settings.idle_key_seconds
+        every = min(60.0, idle / 4)
+        with self._marks:
+            mark = now - self._marked.get(key, -math.inf) >= every
+            if mark:
+                self._marked[key] = now
+            sweep = now - self._shared_sweep >= every
+            if sweep:
+                self._shared_sweep = now
+                # only the marks of this interval matter: the dict holds the keys used lately, no more
+                self._marked = {k: at for k, at in self._marked.items() if now - at < every}
+        try:
+            if mark:
+                self.activity.touch({key: now})
+            stale = self.activity.claim_idle(now - idle) if sweep else []
+        except StoreUnavailable as exc:  # marked at the next use, swept at the next interval
+            log.warning("idle keys: %s", exc)
+            with self._marks:
+                if self._marked.get(key) == now:
+                    del self._marked[key]
+            return
+        for n, old in enumerate(stale):
+            try:
+                self._forget_key(old)
+            except StoreUnavailable as exc:  # the rest go back on record, to be claimed at a later sweep
+                log.warning("idle keys: %s", exc)
+                with contextlib.suppress(StoreUnavailable):
+                    self.activity.touch({k: now - idle - 1 for k in stale[n:]})
+                return
+
     def restore_key(self, key: str) -> None:
         """A tenant's reset: a configured key gets its configured values back, an ad-hoc key goes (it
         comes back with the defaults when next used)."""
         self.key_seen.pop(key, None)
+        record = self.world.key(key)
+        if record is not None and self.world.replica is None:
+            # the limits' memory storage keeps a name per key until cleared; a shared storage's counts expire by
+            # themselves (and nothing is written to it inside a transaction, see ApiKey.set_rate_limit)
+            record.forget_hits(self.limiter)
         configured = next((k for k in self.settings.keys if k.key == key), None)
         if configured is None:
             self.world.drop_key(key)
@@ -85,7 +145,7 @@ class Ledger:
             if "balance" in changes:
                 record.balance = changes["balance"]
             if "rateLimit" in changes:
-                record.set_rate_limit(changes["rateLimit"], self.limiter)
+                record.set_rate_limit(changes["rateLimit"])
             if "allowedOperations" in changes:
                 ops = changes["allowedOperations"]
                 record.allowed_operations = set(ops) if ops is not None else None
@@ -138,3 +198,9 @@ class Ledger:
         record = self.world.key(task.owner)
         if record is not None:
             record.balance += task.price
+
+
+def _held(lock: Any) -> bool:
+    """Whether this thread holds the engine's RLock (threading.Condition asks an RLock the same way)."""
+    owned = getattr(lock, "_is_owned", None)
+    return bool(owned()) if owned is not None else True

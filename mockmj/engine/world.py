@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -40,12 +41,13 @@ from mockmj.model.profile_file import resolve_profile
 from mockmj.model.settings import Settings
 from mockmj.model.tasks import TERMINAL, Status, Task
 from mockmj.model.timing import TimingProfile
-from mockmj.store.base import Store, StoreUnavailable, open_store
+from mockmj.store.base import Store, StoreUnavailable, no_space, open_store
 from mockmj.store.records import TaskRow
 
 # The image hash every file name of a task carries (a UUID, as Midjourney's file names carry theirs).
 IMAGE_HASH = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
+WRITE_CHECK_S = 1.0  # health tries a write at most this often while writes go through
 NO_SYNC = nullcontext()  # the memory store: the world is this process's, there is nothing to catch up on
 
 
@@ -88,6 +90,7 @@ class World:
         self.on_evict: list[Callable[[list[str], int], None]] = []  # told which tasks max_tasks evicted
         self.on_reload: list[Callable[[], None]] = []  # caches of the world to drop (the gallery)
         self.changes = Changes()
+        self._writes_checked_until = 0.0  # store_problem's last write went through until then
         self.set_profile(settings.timing, track=False)
         self.store: Store = store if store is not None else open_store(settings.store)
         # the memory store: every task held here; a shared store: the tasks in use, the rest read when asked
@@ -138,12 +141,22 @@ class World:
         return self.transaction() if per_poll else self.reading()
 
     def store_problem(self) -> str | None:
-        """Why the shared store does not answer now (one light read), or None: it does (always, in memory)."""
+        """Why the shared store does not answer now, or None: it does (always, in memory). One light read, and
+        whether a SQLite store's filesystem has space left, and an empty write (a version with no records) at most
+        once a second while writes go through: a store that serves reads may still refuse every write."""
         if self.replica is None:
             return None
         try:
             self.store.head()
+            full = no_space(self.store.url)
+            if full is not None:
+                return full
+            if time.monotonic() >= self._writes_checked_until:
+                with self.store.exclusive():
+                    self.store.put([], self.store.head())
+                self._writes_checked_until = time.monotonic() + WRITE_CHECK_S
         except StoreUnavailable as exc:
+            self._writes_checked_until = 0.0
             return exc.reason
         return None
 

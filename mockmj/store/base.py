@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from mockmj.store.faults import RETRY_AFTER_S, StoreUnavailable, safe_url
+from mockmj.store.faults import RETRY_AFTER_S, StoreUnavailable, no_space, safe_url
 from mockmj.store.records import Head, LogEntry, Record, TaskRow
 
 
@@ -94,5 +94,5 @@ def open_store(url: str) -> Store:
     return RedisStore(url)
 
 
-__all__ = ["RETRY_AFTER_S", "Head", "LogEntry", "MemoryStore", "Record", "Store", "StoreUnavailable", "open_store",
-           "safe_url"]
+__all__ = ["RETRY_AFTER_S", "Head", "LogEntry", "MemoryStore", "Record", "Store", "StoreUnavailable", "no_space",
+           "open_store", "safe_url"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -29,6 +30,24 @@ class StoreUnavailable(Exception):
 def safe_url(url: str) -> str:
     """The store URL as it may be printed: a password in it (redis://:PASS@host, redis://user:PASS@host) masked."""
     return re.sub(r"^([a-z+]+://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def no_space(url: str) -> str | None:
+    """For a `sqlite:` store, why its filesystem can take no more (not a free block left), else None.
+
+    A write that fails for want of space can leave SQLite's WAL file holding room for a few pages: a small
+    write still fits, while the next submission does not. The filesystem says how full it is for certain."""
+    if not url.startswith("sqlite:"):
+        return None
+    folder = os.path.dirname(os.path.abspath(url[len("sqlite:"):]))
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return None  # the store's own error says more, when it is used
+    free = stats.f_bfree if os.geteuid() == 0 else stats.f_bavail  # root may use the blocks kept for it
+    if free > 0:
+        return None
+    return f"OSError: no space left on the filesystem holding {safe_url(url)} (database or disk is full)"
 
 
 Method = TypeVar("Method", bound=Callable[..., Any])

@@ -28,11 +28,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.storage import MemoryStorage, MovingWindowSupport, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from mockmj.store.faults import guard_faults
 from mockmj.store.sqlite_file import SqliteFile
 
 # the relative error allowed between a window's average and the rate asked for
@@ -170,6 +172,111 @@ def limiter() -> RateLimiter:
         if _current is None:
             _current = RateLimiter()
         return _current
+
+
+# ------------------------------------------------------------------------------ when keys were last used
+_ACTIVITY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS key_activity (key TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS key_activity_by_time ON key_activity (at);
+"""
+ACTIVITY_KEY = "mockmj:key-activity"  # Redis: a sorted set, key → when last used (wall-clock seconds)
+# Redis: take the members last used before ARGV[1] out of the set, atomically, and return them (so that of two
+# workers sweeping at once, each idle key goes to one)
+_CLAIM_IDLE = """
+local idle = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #idle > 0 then redis.call('ZREM', KEYS[1], unpack(idle)) end
+return idle
+"""
+
+
+class KeyActivity:
+    """When each API key was last used, kept where the rate limits are, so that every worker of a shared store
+    sees the others' uses: `touch` marks a use, `claim_idle` takes the keys unused since a time out of the
+    record and returns them (each to one caller only, also across processes), for the caller to forget.
+
+    Memory (one process), a table of the SQLite file (a periodic delete), a Redis sorted set (one atomic script).
+    At most one row per key: a key unused long enough is claimed, and its row goes with it."""
+
+    def __init__(self, storage_uri: str = "memory://") -> None:
+        self.storage_uri = self.url = storage_uri
+        self._memory: dict[str, float] | None = None
+        self._file: SqliteFile | None = None
+        self._redis: Any = None
+        if storage_uri in ("memory", "memory://"):
+            self._memory, self._guard = {}, threading.Lock()
+        elif storage_uri.startswith("sqlite:"):
+            self._file = SqliteFile(storage_uri[len("sqlite:"):], _ACTIVITY_SCHEMA)
+        else:
+            import redis
+
+            url = "unix://" + storage_uri[len("unix://"):] if storage_uri.startswith("unix://") else storage_uri
+            self._redis = redis.Redis.from_url(url)
+            self._claim = self._redis.register_script(_CLAIM_IDLE)
+
+    def touch(self, keys: dict[str, float]) -> None:
+        """Mark uses: key → when (wall-clock seconds); a later use already marked is kept."""
+        if not keys:
+            return
+        if self._memory is not None:
+            with self._guard:
+                for key, at in keys.items():
+                    self._memory[key] = max(at, self._memory.get(key, at))
+        elif self._file is not None:
+            with self._file.write() as db:
+                db.executemany("INSERT INTO key_activity (key, at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                               "SET at = MAX(at, excluded.at)", list(keys.items()))
+        else:
+            self._redis.zadd(ACTIVITY_KEY, keys, gt=True)
+
+    def claim_idle(self, before: float, limit: int = 1000) -> list[str]:
+        """The keys (at most `limit`) last used before `before`, taken out of the record."""
+        if self._memory is not None:
+            with self._guard:
+                idle = [key for key, at in self._memory.items() if at < before][:limit]
+                for key in idle:
+                    del self._memory[key]
+            return idle
+        if self._file is not None:
+            with self._file.write() as db:
+                rows = db.execute("SELECT key FROM key_activity WHERE at < ? LIMIT ?", (before, limit)).fetchall()
+                db.executemany("DELETE FROM key_activity WHERE key = ?", rows)
+            return [key for (key,) in rows]
+        return [k.decode() if isinstance(k, bytes) else str(k) for k in self._claim(keys=[ACTIVITY_KEY],
+                                                                                       args=[before, limit])]
+
+    def count(self) -> int:
+        """How many keys are on record (a bound to check)."""
+        if self._memory is not None:
+            return len(self._memory)
+        if self._file is not None:
+            return int(self._file.connection().execute("SELECT COUNT(*) FROM key_activity").fetchone()[0])
+        return int(self._redis.zcard(ACTIVITY_KEY))
+
+    def clear(self) -> None:
+        """Forget every use (a whole reset of the mock)."""
+        if self._memory is not None:
+            with self._guard:
+                self._memory.clear()
+        elif self._file is not None:
+            with self._file.write() as db:
+                db.execute("DELETE FROM key_activity")
+        else:
+            self._redis.delete(ACTIVITY_KEY)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        if self._redis is not None:
+            self._redis.close()
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    import redis
+
+    return sqlite3.Error, redis.RedisError
+
+
+guard_faults(KeyActivity, _driver_errors())  # a store that fails: StoreUnavailable, as from the store itself
 
 
 # ------------------------------------------------------------------------------ the SQLite storage

@@ -50,9 +50,10 @@ CREATE TRIGGER IF NOT EXISTS task_rows_gone AFTER DELETE ON task_rows
 # A task row's rowid is the order in which the store first met the task (an upsert keeps it): submission order.
 TASK_ROW = ("INSERT INTO task_rows (id, owner, ends, hash) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
             "SET ends = excluded.ends, hash = excluded.hash")
-# The tables a mockmj store file may hold (its own, and the rate limits' beside them, store/ratelimit.py).
+# The tables a mockmj store file may hold (its own, and the rate limits' and keys' last uses beside them,
+# store/ratelimit.py).
 OWN_TABLES = frozenset({"meta", "head", "records", "counters", "logs", "due", "leases", "task_rows",
-                        "sqlite_sequence", "ratelimit_hits", "ratelimit_counters"})
+                        "sqlite_sequence", "ratelimit_hits", "ratelimit_counters", "key_activity"})
 
 
 def check_file(url: str, path: Path) -> None:
