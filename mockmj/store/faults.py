@@ -53,9 +53,12 @@ def no_space(url: str) -> str | None:
 Method = TypeVar("Method", bound=Callable[..., Any])
 
 
-def guard_faults(cls: type, errors: tuple[type[BaseException], ...]) -> None:
+def guard_faults(cls: type, errors: tuple[type[BaseException], ...] | Callable[[], tuple[type[BaseException], ...]]
+                 ) -> None:
     """Wrap every public method of a backend so that its driver's `errors` come out as StoreUnavailable
-    (`exclusive`, a context manager, translates its own)."""
+    (`exclusive`, a context manager, translates its own). `errors` may be a function, asked when an error
+    comes: a driver imported only when it is used is then not imported for the wrapping."""
+    known = errors if callable(errors) else (lambda: errors)
 
     def wrap(method: Method) -> Method:
         if inspect.isgeneratorfunction(method):
@@ -63,7 +66,9 @@ def guard_faults(cls: type, errors: tuple[type[BaseException], ...]) -> None:
             def walk(self: Any, *args: Any, **kwargs: Any) -> Any:
                 try:
                     yield from method(self, *args, **kwargs)
-                except errors as exc:
+                except Exception as exc:
+                    if isinstance(exc, StoreUnavailable) or not isinstance(exc, known()):
+                        raise
                     raise StoreUnavailable(self.url, exc) from exc
 
             return walk  # type: ignore[return-value]
@@ -72,9 +77,9 @@ def guard_faults(cls: type, errors: tuple[type[BaseException], ...]) -> None:
         def call(self: Any, *args: Any, **kwargs: Any) -> Any:
             try:
                 return method(self, *args, **kwargs)
-            except StoreUnavailable:
-                raise
-            except errors as exc:
+            except Exception as exc:
+                if isinstance(exc, StoreUnavailable) or not isinstance(exc, known()):
+                    raise
                 raise StoreUnavailable(self.url, exc) from exc
 
         return call  # type: ignore[return-value]

@@ -24,18 +24,19 @@ from __future__ import annotations
 import functools
 import math
 import sqlite3
+import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.storage import MemoryStorage, MovingWindowSupport, Storage, storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from typing import TYPE_CHECKING, Any
 
 from mockmj.store.faults import guard_faults
 from mockmj.store.sqlite_file import SqliteFile
+
+if TYPE_CHECKING:  # limits is imported when a rate limit is first used (see RateLimiter)
+    from limits import RateLimitItem
+    from limits.storage import Storage
+    from limits.strategies import MovingWindowRateLimiter
 
 # the relative error allowed between a window's average and the rate asked for
 RATE_TOLERANCE = 1e-3
@@ -74,6 +75,8 @@ def windows(rate: float) -> Windows:
     """
     if not rate > 0 or math.isinf(rate):
         raise ValueError(f"a rate limit is a number of requests per second above 0, not {rate}")
+    from limits import RateLimitItemPerSecond
+
     hits, seconds = _average_window(rate)
     sustained = RateLimitItemPerSecond(hits, seconds)
     burst_hits = max(1, math.ceil(rate * (1 - 1e-9)))  # a rate of 2.0000000001 (float noise) is 2
@@ -90,8 +93,30 @@ class RateLimiter:
 
     def __init__(self, storage_uri: str = "memory://") -> None:
         self.storage_uri = storage_uri
-        self.storage = open_storage(storage_uri)
-        self._strategy = MovingWindowRateLimiter(self.storage)
+        self._storage: Storage | None = None  # opened at the first rate limit used: most mocks use none
+        self._opening = threading.Lock()
+        if storage_uri.startswith("sqlite:"):
+            self._open()  # a file that cannot be opened fails here, at start
+
+    def _open(self) -> Storage:
+        from limits.strategies import MovingWindowRateLimiter
+
+        self._storage = open_storage(self.storage_uri)
+        self._strategy_: MovingWindowRateLimiter = MovingWindowRateLimiter(self._storage)
+        return self._storage
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            with self._opening:
+                if self._storage is None:
+                    return self._open()
+        return self._storage
+
+    @property
+    def _strategy(self) -> MovingWindowRateLimiter:
+        self.storage  # noqa: B018 (opened on first use)
+        return self._strategy_
 
     def hit(self, key: str, rate_per_second: float) -> float | None:
         """Count one request of `key` under its rate: None when it may go through, else the seconds
@@ -124,8 +149,10 @@ class RateLimiter:
         return max(reset_at - time.time(), MIN_WAIT)
 
     def close(self) -> None:
-        if isinstance(self.storage, SQLiteStorage):
-            self.storage.close()
+        from mockmj.store.ratelimit_sqlite import SQLiteStorage
+
+        if isinstance(self._storage, SQLiteStorage):
+            self._storage.close()
 
     def __repr__(self) -> str:
         return f"RateLimiter({self.storage_uri!r})"
@@ -133,9 +160,13 @@ class RateLimiter:
 
 def open_storage(storage_uri: str) -> Storage:
     """The limits storage of a URI; `memory`, `sqlite:PATH` and `unix://` are the mock's `store` forms."""
+    from limits.storage import MemoryStorage, Storage, storage_from_string
+
     if storage_uri in ("memory", "memory://"):
         return MemoryStorage()
     if storage_uri.startswith("sqlite:"):
+        from mockmj.store.ratelimit_sqlite import SQLiteStorage
+
         path = storage_uri[len("sqlite:"):]
         if not path.strip():
             raise ValueError("sqlite: needs a file path (sqlite:PATH)")
@@ -271,106 +302,9 @@ class KeyActivity:
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:
-    import redis
-
-    return sqlite3.Error, redis.RedisError
-
-
-guard_faults(KeyActivity, _driver_errors())  # a store that fails: StoreUnavailable, as from the store itself
+    """The driver errors a KeyActivity can meet: Redis's only once a Redis one was made (which imported it)."""
+    redis = sys.modules.get("redis")
+    return (sqlite3.Error, redis.RedisError) if redis is not None else (sqlite3.Error,)
 
 
-# ------------------------------------------------------------------------------ the SQLite storage
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS ratelimit_hits (key TEXT NOT NULL, at REAL NOT NULL, expires REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS ratelimit_hits_by_key ON ratelimit_hits (key, at);
-CREATE INDEX IF NOT EXISTS ratelimit_hits_by_expiry ON ratelimit_hits (expires);
-CREATE TABLE IF NOT EXISTS ratelimit_counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires REAL NOT NULL);
-"""
-
-
-class SQLiteStorage(Storage, MovingWindowSupport):
-    """limits' storage in a SQLite file (stdlib sqlite3, WAL): the moving window as one row per hit, the
-    fixed window as a counter. Every read-modify-write is one `BEGIN IMMEDIATE` transaction, so worker
-    processes sharing the file count each key's hits together and never both take its last one.
-
-    Connections, WAL and the write lock: sqlite_file.py.
-    """
-
-    STORAGE_SCHEME = None  # built by `open_storage` from the mock's `sqlite:PATH`, not registered in limits
-
-    def __init__(self, path: str | Path, wrap_exceptions: bool = False) -> None:
-        super().__init__(f"sqlite:{path}", wrap_exceptions=wrap_exceptions)
-        self.file = SqliteFile(path, _SCHEMA)  # a file that cannot be opened fails here, at start
-
-    @property
-    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
-        return sqlite3.Error
-
-    def close(self) -> None:
-        self.file.close()
-
-    # --- the moving window
-    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
-        if amount > limit:
-            return False
-        with self.file.write() as db:
-            now = time.time()
-            # expired hits of every key go here, so the table holds only the windows in use
-            db.execute("DELETE FROM ratelimit_hits WHERE expires <= ?", (now,))
-            (count,) = db.execute("SELECT COUNT(*) FROM ratelimit_hits WHERE key = ? AND at >= ?",
-                                  (key, now - expiry)).fetchone()
-            if count + amount > limit:
-                return False
-            db.executemany("INSERT INTO ratelimit_hits (key, at, expires) VALUES (?, ?, ?)",
-                           [(key, now, now + expiry)] * amount)
-            return True
-
-    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
-        now = time.time()
-        oldest, count = self.file.connection().execute(
-            "SELECT MIN(at), COUNT(*) FROM ratelimit_hits WHERE key = ? AND at >= ?", (key, now - expiry)
-        ).fetchone()
-        return (oldest if oldest is not None else now), count
-
-    # --- the fixed window (limits' other strategies need it; the mock uses the moving window)
-    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        with self.file.write() as db:
-            now = time.time()
-            row = db.execute("SELECT count, expires FROM ratelimit_counters WHERE key = ?", (key,)).fetchone()
-            if row is None or row[1] <= now:
-                db.execute("INSERT OR REPLACE INTO ratelimit_counters (key, count, expires) VALUES (?, ?, ?)",
-                           (key, amount, now + expiry))
-                return amount
-            db.execute("UPDATE ratelimit_counters SET count = count + ? WHERE key = ?", (amount, key))
-            return int(row[0]) + amount
-
-    def get(self, key: str) -> int:
-        row = self.file.connection().execute(
-            "SELECT count FROM ratelimit_counters WHERE key = ? AND expires > ?", (key, time.time())
-        ).fetchone()
-        return int(row[0]) if row else 0
-
-    def get_expiry(self, key: str) -> float:
-        row = self.file.connection().execute(
-            "SELECT expires FROM ratelimit_counters WHERE key = ? AND expires > ?", (key, time.time())
-        ).fetchone()
-        return float(row[0]) if row else time.time()
-
-    # --- housekeeping
-    def clear(self, key: str) -> None:
-        with self.file.write() as db:
-            db.execute("DELETE FROM ratelimit_hits WHERE key = ?", (key,))
-            db.execute("DELETE FROM ratelimit_counters WHERE key = ?", (key,))
-
-    def reset(self) -> int | None:
-        with self.file.write() as db:
-            removed = db.execute("DELETE FROM ratelimit_hits").rowcount
-            removed += db.execute("DELETE FROM ratelimit_counters").rowcount
-            return removed
-
-    def check(self) -> bool:
-        try:
-            self.file.connection().execute("SELECT 1").fetchone()
-        except sqlite3.Error:
-            return False
-        return True
+guard_faults(KeyActivity, _driver_errors)  # a store that fails: StoreUnavailable, as from the store itself

@@ -83,9 +83,9 @@ def test_help_imports_nothing_heavy(args: list[str]) -> None:
     assert heavy_in(modules) == []
 
 
-def test_building_the_app_loads_no_validator_yaml_parser_nor_images(tmp_path: Path) -> None:
+def test_building_the_app_loads_no_validator_yaml_parser_images_nor_rate_limiter(tmp_path: Path) -> None:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
     first, _ = modules_of(BUILD_APP, env)  # parses openapi.yaml and keeps the parsed document
-    assert "flask" in first and heavy_in(first, ("jsonschema", "PIL", "av")) == []
+    assert "flask" in first and heavy_in(first, ("jsonschema", "PIL", "av", "limits", "redis")) == []
     again, _ = modules_of(BUILD_APP, env)  # reads it back
-    assert heavy_in(again, ("jsonschema", "yaml", "PIL", "av")) == []
+    assert heavy_in(again, ("jsonschema", "yaml", "PIL", "av", "limits", "redis")) == []
