@@ -19,6 +19,11 @@ COPY mockmj ./mockmj
 RUN python -m venv /opt/mockmj \
     && /opt/mockmj/bin/pip install --no-cache-dir . \
     && /opt/mockmj/bin/pip uninstall --yes pip setuptools
+# the OpenAPI documents parsed once here and kept (mockmj/web/spec.py): each start reads them instead of parsing
+# the YAML again (the runtime user has no home to keep them in)
+RUN XDG_CACHE_HOME=/opt/mockmj/cache /opt/mockmj/bin/python -c \
+    "from mockmj.web.spec import load_spec; load_spec(); load_spec('control-openapi.yaml')" \
+    && test -n "$(ls /opt/mockmj/cache/mockmj)"
 
 FROM python:3.11-slim
 
@@ -26,7 +31,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/mockmj/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     MOCKMJ_HOST=0.0.0.0 \
-    MOCKMJ_PORT=8080
+    MOCKMJ_PORT=8080 \
+    XDG_CACHE_HOME=/opt/mockmj/cache
 
 COPY --from=build /opt/mockmj /opt/mockmj
 # /var/lib/mockmj: a directory the non-root user may write, for MOCKMJ_STORE=sqlite:/var/lib/mockmj/mock.db
