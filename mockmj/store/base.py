@@ -45,8 +45,9 @@ class Store(Protocol):
     # -- logs: journal and outbox. A value is JSON data (dicts with string keys, lists, strings, numbers, booleans,
     # None); how it is kept is the store's business: the memory store keeps the object itself (nothing is
     # serialised when a request is recorded), a shared store keeps its JSON (records.encode), so an entry reads
-    # back equal to what was appended (a tuple may come back as a list). Capped by `keep` entries; the memory store also by
-    # `max_bytes` (the entries' texts, see memory.weight), a shared store by entries only (each entry is short).
+    # back equal to what was appended (a tuple may come back as a list). Capped by `keep` entries; the memory
+    # store also by `max_bytes` (the entries' texts, see memory.weight), a shared store by entries only (each
+    # entry is short).
     def append(self, log: str, key: str | None, value: Any, keep: int, max_bytes: int | None = None) -> int: ...
     def entries(self, log: str) -> list[LogEntry]: ...  # oldest first; seq 1, 2, 3… across every worker
     def total(self, log: str) -> int: ...  # entries appended since the log was last cleared whole
@@ -61,7 +62,7 @@ class Store(Protocol):
     def claim_due(self, now: int, lease_s: float) -> list[tuple[Any, Any]]: ...  # (handle, value): time, then added
     def release_due(self, tasks: list[str], done: list[Any]) -> None: ...  # done: handles from claim_due
     def next_due(self) -> int | None: ...  # the earliest time of a due callback, claimed or not
-    def drop_due(self, owner: str | None = None) -> None: ...  # a tenant's (or every) due callback, and leases
+    def drop_due(self, owner: str | None = None) -> None: ...  # a tenant's due callbacks; None: all, leases too
 
     def close(self) -> None: ...
 

@@ -11,7 +11,10 @@ fair between tenants (see fairpool.py): a slow or dead receiver never slows the 
 tenant's receiver never delays another tenant's callbacks; a task's own updates still go one at a time,
 in order. The due callbacks and the outbox live in the store, whichever it is (the memory store keeps them
 in this process, store/memory.py): a task's due callbacks are claimed with a lease on the task (store/base.py),
-so no worker sends a later update of a task while it, or another worker, still sends an earlier one.
+so no worker sends a later update of a task while it, or another worker, still sends an earlier one. A callback
+is deleted from the store once settled, so each goes once, whatever the number of workers; if a worker dies, its
+lease runs out (LEASE_S) and another sends what it had not settled (at least once: the one on the wire at its
+death may go twice).
 
 Lock order (one order for the whole mock; a lock is only taken while holding the ones before it):
 
