@@ -253,7 +253,9 @@ def sqlite_pass(bench: Bench, stores: dict[int, Path], figures: Figures) -> None
     for tasks, path in stores.items():
         argv = bench.mockmj_argv(["--store", f"sqlite:{path}", "--workers", "1", "--quiet"])
         port = free_port()
-        proc = bench.procs.start(f"sqlite-{tasks}", [a.replace("{port}", str(port)) for a in argv])
+        # max_tasks above what the store holds: the figure is of a worker serving the store, not of it evicting
+        proc = bench.procs.start(f"sqlite-{tasks}", [a.replace("{port}", str(port)) for a in argv],
+                                 env={"MOCKMJ_MAX_TASKS": str(2 * tasks + 10_000)})
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 1800

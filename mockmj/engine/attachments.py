@@ -6,6 +6,7 @@ demand and never changes the world.
 
 from __future__ import annotations
 
+from mockmj.engine.paths import served_paths
 from mockmj.engine.world import World
 from mockmj.model.tasks import Task
 
@@ -27,12 +28,11 @@ class Attachments:
 
     def media_url(self, origin: str, task: Task, variant: str) -> str:
         """The absolute URL of one video, thumbnail or cover frame of a video task ("video:0", …)."""
-        served = self.world.served
-        return self.base(origin) + next(p for p in task.media_paths if served.get(p, ("", ""))[1] == variant)
+        return self.media_urls(origin, task)[variant]
 
     def media_urls(self, origin: str, task: Task) -> dict[str, str]:
         """variant → URL of every media file of a video task."""
-        served = self.world.served
+        served = served_paths(task)
         return {served[p][1]: self.base(origin) + p for p in task.media_paths if p in served}
 
     def new_path(self, channel: str, name: str, ext: str, taken: set[str]) -> str:
@@ -74,10 +74,11 @@ class Attachments:
         world = self.world
         with world.reading():
             upload = world.upload(path)
-            target = world.served.get(path)
-            task = world.task(target[0]) if target else None
-            index = world.reached(task) if task is not None else 0
-            return upload, task, target[1] if target else None, index
+            served = world.served_file(path) if upload is None else None
+            if served is None:
+                return upload, None, None, 0
+            task, variant = served
+            return None, task, variant, world.reached(task)
 
     def task(self, task_id: str) -> Task | None:
         with self.world.reading():

@@ -37,6 +37,9 @@ from mockmj.store.base import Store
 __all__ = ["Accepted", "Caller", "Engine", "NewTask"]
 
 
+EVICT_BATCH = 1_000  # finished tasks forgotten by one submission at most
+
+
 class Engine:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
@@ -190,7 +193,9 @@ class Engine:
             return
         self.ledger.apply_refunds()  # a failure's refund is due when it fails: give it before forgetting it
         target = cap - cap // 100 - 1 if cap >= 100 else cap
-        evicted = world.evict_finished(len(world.tasks) - max(target, 0))
+        # at most EVICT_BATCH at once: a cap lowered far below what a store holds is reached over the next
+        # submissions, not by one that reads a million tasks
+        evicted = world.evict_finished(min(len(world.tasks) - max(target, 0), EVICT_BATCH))
         if evicted:
             for notify in world.on_evict:
                 notify([t.id for t in evicted], cap)
@@ -272,14 +277,13 @@ class Engine:
 
     def list_all(self, caller: Caller) -> list[dict[str, Any]]:
         with self.world.reading():
-            # newest first; a stable sort keeps submission order among tasks of the same millisecond
-            tasks = sorted(self.world.tasks_of(caller.key), key=lambda t: t.submit_time)[::-1]
-            return [self.views.snapshot(t, caller.origin) for t in tasks[: self.settings.list_limit]]
+            tasks = self.world.newest_of(caller.key, self.settings.list_limit)
+            return [self.views.snapshot(t, caller.origin) for t in tasks]
 
     def queue(self, caller: Caller) -> list[dict[str, Any]]:
         waiting = (Status.NOT_START, Status.SUBMITTED, Status.IN_PROGRESS)
         with self.world.reading():
-            tasks = [t for t in self.world.tasks_of(caller.key) if self.world.status_of(t) in waiting]
+            tasks = [t for t in self.world.open_of(caller.key) if self.world.status_of(t) in waiting]
             tasks.sort(key=lambda t: (t.submit_time, t.id))
             return [self.views.snapshot(t, caller.origin) for t in tasks]
 

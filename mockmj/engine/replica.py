@@ -3,7 +3,9 @@
 Why a replica and not repositories that read the store on every call: the domain code stays plain
 Python over plain objects (the same code runs on every backend, so they cannot drift apart), and
 reads cost what they cost in memory — a worker asks the store only "has anything changed since
-version V?" and applies just the records written since. Every write is a transaction: the store's
+version V?" and applies just the records written since. The replica holds the world's small records
+whole; of the bulk ones (tasks, uploads: what grows with use) it holds only those in use, in a bounded
+cache (stored_tasks.py), and reads the others when asked. Every write is a transaction: the store's
 one write lock is taken, the worker catches up, the engine changes its objects and names what it
 changed (world.py's typed `Changes`, noted as the world hands records out), and those records are
 written as one new version before the lock is released.
@@ -24,11 +26,12 @@ from typing import Any, Protocol
 from mockmj.engine import codec
 from mockmj.engine.accounts import Account, ApiKey
 from mockmj.engine.rules import Rules
+from mockmj.engine.stored_tasks import StoredTasks
 from mockmj.engine.task_index import TaskIndex
 from mockmj.model.ids import IdSource
 from mockmj.model.tasks import Task
 from mockmj.store.base import Store, StoreUnavailable
-from mockmj.store.records import Head, Record
+from mockmj.store.records import Head, Record, TaskRow
 
 
 class World(Protocol):
@@ -37,7 +40,7 @@ class World(Protocol):
 
     lock: threading.RLock
     ids: IdSource
-    tasks: TaskIndex
+    tasks: TaskIndex | StoredTasks
     keys: dict[str, ApiKey]
     accounts: list[Account]
     uploads: dict[str, tuple[bytes, str]]
@@ -46,8 +49,9 @@ class World(Protocol):
     rules: Rules
 
     def take_changes(self) -> set[str]: ...
+    def task_row(self, task: Task) -> TaskRow: ...
     def forget_local_world(self) -> None: ...
-    def install_task(self, task_id: str, task: Task | None) -> None: ...
+    def install_task(self, task_id: str, value: bytes | None) -> None: ...
     def install_key(self, record: ApiKey) -> None: ...
     def install_account(self, account: Account) -> None: ...
     def clock_state(self) -> tuple[str, bool, int]: ...
@@ -104,6 +108,8 @@ class Replica:
         no task that only this worker would show, no charge that the store does not have."""
         self.dirty.clear()
         self.engine.take_changes()
+        self.engine.tasks.written()
+        self.engine.uploads.clear()
         self.head = Head(-1, 0)
 
     @contextmanager
@@ -197,7 +203,7 @@ class Replica:
         engine = self.engine
         kind, _, ident = name.partition(":")
         if kind == "task":
-            engine.install_task(ident, None if value is None else codec.loads(value))
+            engine.install_task(ident, value)  # decoded only if this worker holds the task
         elif kind == "key":
             if value is None:
                 engine.keys.pop(ident, None)
@@ -208,10 +214,7 @@ class Replica:
         elif kind == "account" and value is not None:
             engine.install_account(codec.loads(value))
         elif kind == "upload":
-            if value is None:
-                engine.uploads.pop(ident, None)
-            else:
-                engine.uploads[ident] = codec.loads(value)
+            engine.uploads.pop(ident, None)  # read from the store when asked
         elif kind == "loose":
             if value is None:
                 engine.loose_uploads.pop(ident, None)
@@ -226,22 +229,40 @@ class Replica:
         elif kind == "rules" and value is not None:
             engine.rules.restore(codec.loads(value))
 
+    def read_upload(self, path: str) -> tuple[bytes, str] | None:
+        """An upload another transaction wrote (uploads are read when asked, not held)."""
+        value = self.store.record("upload:" + path)
+        if value is None:
+            return None
+        try:
+            data, mime = codec.loads(value)
+        except (codec.RecordError, ValueError, TypeError) as exc:
+            raise StoreUnavailable(self.store.url, f"record 'upload:{path}': {exc}") from None
+        return data, mime
+
     # ------------------------------------------------------------------------------ writing the store
     def _flush(self) -> None:
-        self.dirty |= self.engine.take_changes()
-        if self.engine.ids.draws != self._draws:
+        engine = self.engine
+        self.dirty |= engine.take_changes()
+        if engine.ids.draws != self._draws:
             self.dirty.add("ids")
         if not self.dirty:
             return
         names, self.dirty = sorted(self.dirty), set()
-        self.head = self.store.put([(name, self._encode(name)) for name in names], self.head)
+        records = [(name, self._encode(name)) for name in names]
+        rows = [engine.task_row(task) for task in (engine.tasks.local(n[5:]) for n, v in records
+                                                   if v is not None and n.startswith("task:")) if task is not None]
+        self.head = self.store.put(records, self.head, rows)
+        # written: the transaction's tasks may leave the cache, its uploads are read from the store from now on
+        engine.tasks.written()
+        engine.uploads.clear()
 
     def _encode(self, name: str) -> bytes | None:
         engine = self.engine
         kind, _, ident = name.partition(":")
         value: Any
         if kind == "task":
-            value = engine.tasks.get(ident)
+            value = engine.tasks.local(ident)  # a task the transaction changed is held until written
         elif kind == "key":
             found = engine.keys.get(ident)
             value = None if found is None else _key_state(found)
@@ -264,18 +285,25 @@ class Replica:
         return None if value is None else codec.dumps(value)
 
 
+SAMPLE_TASKS = 50  # of the oldest and of the newest task records, read by the check at start
+
+
 def check_store(store: Store) -> int:
-    """Read every record of a shared store, one at a time, as a worker would, and keep none: what `serve`'s
-    supervisor does instead of loading the whole world (which it does not serve). ValueError naming the first
-    record this version cannot read; the number of records otherwise."""
-    count = 0
+    """Read what a worker reads at start (the world's records, not the bulk ones), and the oldest and newest task
+    records, as a worker would, keeping none: what `serve`'s supervisor does before starting workers, so that a
+    store this version cannot read is refused at once, and quickly however many tasks it holds. ValueError naming
+    the first record this version cannot read; the number of records read otherwise."""
     try:
-        for name, value in store.records():
+        _, records = store.everything()
+        ids = store.task_ids(limit=SAMPLE_TASKS) + store.task_ids(newest_first=True, limit=SAMPLE_TASKS)
+        records += [(f"task:{i}", store.record(f"task:{i}")) for i in dict.fromkeys(ids)]
+        for name, value in records:
+            if value is None:
+                continue
             try:
                 codec.loads(value)
             except codec.RecordError as exc:
                 raise ValueError(f"store {store.url}: record {name!r}: {exc}") from None
-            count += 1
     except StoreUnavailable as exc:
         raise ValueError(f"store {exc.url}: {exc.reason}") from None
-    return count
+    return len(records)

@@ -7,7 +7,7 @@ With a shared store the replica writes exactly those records when the transactio
 access and not on write: tasks, keys and accounts are plain objects changed in place by the parts,
 so a write cannot be intercepted; an object fetched for writing can. A part that forgets to say what
 it changed can therefore not lose a write on SQLite or Redis; at worst a record read in a transaction
-but left unchanged is written again. Iterations (`oldest`, `tasks_of`, `keys_in_order`) are reads and
+but left unchanged is written again. Queries (`oldest`, `newest_of`, `open_of`, `keys_in_order`) are reads and
 are not noted: nothing changes a task met while iterating except through `remove_task`.
 
 The replica (replica.py) reads and installs these records through the attributes its `World`
@@ -17,6 +17,7 @@ protocol names; the parts (ledger, dispatch, attachments, views, rulebook) use t
 from __future__ import annotations
 
 import heapq
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -29,6 +30,7 @@ from mockmj.engine.calls import Listener
 from mockmj.engine.paths import served_paths
 from mockmj.engine.replica import Replica
 from mockmj.engine.rules import Rules
+from mockmj.engine.stored_tasks import StoredTasks
 from mockmj.engine.task_index import TaskIndex
 from mockmj.model.clock import Clock, VirtualClock
 from mockmj.model.dialects import DIALECTS, Dialect
@@ -39,6 +41,10 @@ from mockmj.model.settings import Settings
 from mockmj.model.tasks import TERMINAL, Status, Task
 from mockmj.model.timing import TimingProfile
 from mockmj.store.base import Store, StoreUnavailable, open_store
+from mockmj.store.records import TaskRow
+
+# The image hash every file name of a task carries (a UUID, as Midjourney's file names carry theirs).
+IMAGE_HASH = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 NO_SYNC = nullcontext()  # the memory store: the world is this process's, there is nothing to catch up on
 
@@ -77,15 +83,18 @@ class World:
         self.dialect: Dialect = DIALECTS[settings.dialect]
         self.lock = threading.RLock()
         self.ids = IdSource(settings.seed)
-        self.tasks = TaskIndex()
         self.rules = Rules()
         self.listeners: list[Listener] = []  # the callback scheduler, the access log's state feed
         self.on_evict: list[Callable[[list[str], int], None]] = []  # told which tasks max_tasks evicted
         self.on_reload: list[Callable[[], None]] = []  # caches of the world to drop (the gallery)
         self.changes = Changes()
         self.set_profile(settings.timing, track=False)
-        self.build()
         self.store: Store = store if store is not None else open_store(settings.store)
+        # the memory store: every task held here; a shared store: the tasks in use, the rest read when asked
+        self.tasks: TaskIndex | StoredTasks = (
+            StoredTasks(self.store, self.finished, self.now, settings.task_cache) if self.store.shared
+            else TaskIndex(self.finished, settings.task_cache))
+        self.build()
         # With a shared store this world is a replica of the store's (replica.py); with the memory store it
         # is the world, and a transaction is simply the lock.
         self.replica: Replica | None = Replica(self, self.store) if self.store.shared else None
@@ -99,9 +108,10 @@ class World:
             k.key: new_key(self.settings, k.key, k.balance, k.rate_limit, k.allowed_operations)
             for k in self.settings.keys
         }
+        # every upload (the memory store); with a shared store, those written by the transaction under way (the
+        # rest are read from the store when asked)
         self.uploads: dict[str, tuple[bytes, str]] = {}
         self.loose_uploads: dict[str, list[str]] = {}  # key → paths of its uploads that belong to no task
-        self.served: dict[str, tuple[str, str]] = {}  # path → (task id, variant): derived, kept per worker
         self.refunds: list[tuple[int, str]] = []  # (due, task id): failures that give the credits back
         self.polls: dict[str, list[int]] = {}  # kept by each worker for the polls it answered
 
@@ -146,6 +156,11 @@ class World:
         if self.writing:  # the memory store has nothing to write: nothing is noted
             bucket.update(idents)
 
+    def _note_task(self, task_id: str) -> None:
+        if self.writing:
+            self.changes.tasks.add(task_id)
+            self.tasks.pin(task_id)  # held by a shared store's cache until it is written
+
     def take_changes(self) -> set[str]:
         """The records changed since the last call, by name (the replica writes them)."""
         changes, self.changes = self.changes, Changes()
@@ -155,14 +170,14 @@ class World:
     def task(self, task_id: str) -> Task | None:
         task = self.tasks.get(task_id)
         if task is not None:
-            self._note(self.changes.tasks, task_id)
+            self._note_task(task_id)
         return task
 
     def owned(self, owner: str, task_id: str) -> Task | None:
         """A task only its owner may see: another key's task looks like no task at all."""
         task = self.tasks.owned(owner, task_id)
         if task is not None:
-            self._note(self.changes.tasks, task_id)
+            self._note_task(task_id)
         return task
 
     def task_for(self, owner: str, task_id: object) -> Task:
@@ -171,11 +186,26 @@ class World:
             raise TaskNotFound(task_id)
         return task
 
-    def tasks_of(self, owner: str) -> Iterator[Task]:
-        return self.tasks.of_owner(owner)
+    def newest_of(self, owner: str, limit: int) -> list[Task]:
+        """The owner's latest `limit` tasks, newest first."""
+        return self.tasks.newest_of(owner, limit)
+
+    def open_of(self, owner: str) -> list[Task]:
+        """The owner's tasks that have not ended yet."""
+        return self.tasks.open_of(owner)
 
     def oldest(self) -> Iterator[Task]:
         return self.tasks.oldest()
+
+    def finished(self, task: Task) -> bool:
+        return self.status_of(task) in TERMINAL
+
+    def task_row(self, task: Task) -> TaskRow:
+        """What a shared store indexes of the task: when it ends is known once its last milestone, a terminal
+        one, has a time (per-poll timing places times as it is polled; a MODAL task waits for its window)."""
+        last = task.milestones[-1]
+        ends = last.at if last.status in TERMINAL else None
+        return TaskRow(task.id, task.owner, ends, task.message_hash)
 
     def reached(self, task: Task) -> int:
         """The index of the milestone the task has reached now."""
@@ -186,8 +216,7 @@ class World:
 
     def add_task(self, task: Task) -> None:
         self.tasks.add(task)
-        self.index_paths(task)
-        self._note(self.changes.tasks, task.id)
+        self._note_task(task.id)
 
     def remove_task(self, task: Task) -> None:
         """The task leaves the world with everything kept beside it: its polls, uploads and served files."""
@@ -195,36 +224,31 @@ class World:
         self._forget(task)
 
     def drop_owner(self, owner: str) -> list[Task]:
-        dropped = self.tasks.drop_owner(owner)
+        dropped = self.tasks.of_owner(owner)
         for task in dropped:
-            self._forget(task)
+            self.remove_task(task)
         return dropped
 
     def _forget(self, task: Task) -> None:
         self.polls.pop(task.id, None)
-        self._note(self.changes.tasks, task.id)  # written as gone
+        self._note_task(task.id)  # written as gone
         for path in task.uploads:
             self.drop_upload(path)
-        self.unindex_paths(task)
 
     def evict_finished(self, count: int) -> list[Task]:
         """Forget up to `count` of the oldest finished tasks (never an unfinished one)."""
-        evicted = []
-        for task in self.tasks.oldest():
-            if len(evicted) >= count:
-                break
-            if self.status_of(task) in TERMINAL:
-                evicted.append(task)
+        evicted = self.tasks.oldest_finished(count)
         for task in evicted:
             self.remove_task(task)
         return evicted
 
-    def index_paths(self, task: Task) -> None:
-        self.served.update(served_paths(task))
-
-    def unindex_paths(self, task: Task) -> None:
-        for path in (task.final_path, task.preview_path, *task.media_paths):
-            self.served.pop(path or "", None)
+    def served_file(self, path: str) -> tuple[Task, str] | None:
+        """The task whose file this path names, and which file ("final", "preview", "video:0", …): the image hash
+        in the file's name finds the task, the task's own paths confirm the whole path."""
+        found = IMAGE_HASH.search(path)
+        task = self.tasks.by_hash(found.group(0)) if found else None
+        target = served_paths(task).get(path) if task is not None else None
+        return (task, target[1]) if task is not None and target is not None else None
 
     # ----------------------------------------------------------------------------- keys and accounts
     def key(self, key: str) -> ApiKey | None:
@@ -257,7 +281,10 @@ class World:
 
     # ----------------------------------------------------------------------------- uploads and refunds
     def upload(self, path: str) -> tuple[bytes, str] | None:
-        return self.uploads.get(path)
+        blob = self.uploads.get(path)
+        if blob is None and self.replica is not None:
+            blob = self.replica.read_upload(path)
+        return blob
 
     def put_upload(self, path: str, blob: tuple[bytes, str]) -> None:
         self.uploads[path] = blob
@@ -354,7 +381,7 @@ class World:
         """Empty the in-memory world before loading the store's (a start, another worker's full reset)."""
         self.tasks.clear()
         self.keys, self.accounts = {}, []
-        for kept in (self.uploads, self.loose_uploads, self.served, self.polls):
+        for kept in (self.uploads, self.loose_uploads, self.polls):
             kept.clear()
         self.refunds.clear()
         self.rules.clear()
@@ -363,16 +390,12 @@ class World:
         for listener in self.listeners:
             listener.reset(None)
 
-    def install_task(self, task_id: str, task: Task | None) -> None:
-        old = self.tasks.get(task_id)
-        if old is not None:
-            self.unindex_paths(old)
-            if task is None:
-                self.tasks.remove(old)
-                self.polls.pop(task_id, None)
-        if task is not None:
-            self.tasks.put(task)
-            self.index_paths(task)
+    def install_task(self, task_id: str, value: bytes | None) -> None:
+        """Another worker wrote this task's record (None: deleted it)."""
+        if value is None:
+            self.polls.pop(task_id, None)
+        if isinstance(self.tasks, StoredTasks):  # only a shared store's worker catches up
+            self.tasks.install(task_id, value)
 
     def install_key(self, record: ApiKey) -> None:
         self.keys[record.key] = record

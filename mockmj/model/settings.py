@@ -141,6 +141,7 @@ class Settings:
     max_notify_hook_chars: int = 2000  # as trueai's proxy
     max_images: int = 5  # reference images of one imagine, items of one upload (blend: 2-5 anyway)
     max_tasks: int = 100_000  # finished tasks beyond this are evicted, oldest first
+    task_cache: int = 2_000  # finished tasks held as objects; the rest packed (memory) or read when asked (shared)
     idle_key_seconds: int = 3600  # any-key mode: a key unused this long loses its tasks and balance
     list_limit: int = 100  # /mj/task/list returns the latest N, as trueai does
     control_token: str | None = None  # when set, /_mockmj/* (but health) needs X-MockMJ-Control-Token
@@ -185,7 +186,8 @@ class Settings:
         if self.journal_size < 0 or self.outbox_size < 0 or self.default_balance < 0:
             raise ValueError("journal_size, outbox_size and default_balance must not be negative")
         for name in ("journal_bytes", "max_body_bytes", "max_json_depth", "max_prompt_chars", "max_state_chars",
-                     "max_notify_hook_chars", "max_images", "max_tasks", "idle_key_seconds", "list_limit"):
+                     "max_notify_hook_chars", "max_images", "max_tasks", "task_cache", "idle_key_seconds",
+                     "list_limit"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.control_token is not None and not self.control_token.strip():

@@ -1,11 +1,13 @@
 """Where the mock's state lives: one `Store` interface, three backends.
 
-The engine keeps its whole world (tasks, keys, accounts, rules, clock, id source…) as plain Python
-objects in memory, and reads them there: a fetch never deserialises anything. A shared store holds the
-authoritative copy as named records, each stamped with the store version that last wrote it, so a
-worker brings its in-memory copy up to date by reading only the records written since the version it
-has (see replica.py). Writes happen inside `exclusive()`, which is one lock for every worker of the
-mock (SQLite's write lock, a Redis lock), so read-modify-write is atomic across processes and hosts.
+With the memory store the engine's plain Python objects are the world. A shared store holds the
+authoritative copy as named records, each stamped with the store version that last wrote it. A worker
+holds the world's small records (keys, accounts, rules, clock…) and a bounded cache of tasks in memory,
+and brings them up to date by reading only the records written since the version it has (replica.py); the
+task and upload records ("bulk" records) it reads when asked, finding tasks through the store's index of
+them (engine/stored_tasks.py), so that its memory does not grow with the store. Writes happen inside
+`exclusive()`, which is one lock for every worker of the mock (SQLite's write lock, a Redis lock), so
+read-modify-write is atomic across processes and hosts.
 
 Beside the records, a store keeps append-only logs (the request journal, the callback outbox) and the
 callbacks that are due, which one worker at a time claims by task (a lease). Every backend keeps these
@@ -19,13 +21,13 @@ alike, the memory store too (memory.py), so the journal and the callbacks have o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from mockmj.store.faults import RETRY_AFTER_S, StoreUnavailable, safe_url
 from mockmj.store.memory import MemoryStore
-from mockmj.store.records import Head, LogEntry, Record
+from mockmj.store.records import Head, LogEntry, Record, TaskRow
 
 
 class Store(Protocol):
@@ -36,11 +38,20 @@ class Store(Protocol):
     def exclusive(self) -> AbstractContextManager[None]: ...
     def head(self) -> Head: ...
     def changes(self, since: int) -> tuple[Head, list[Record]]: ...
-    def everything(self) -> tuple[Head, list[Record]]: ...
-    def records(self) -> Iterator[Record]: ...  # every live record, a few at a time (a check at start)
-    # inside exclusive(), caught up to `after`: the records as the next version
-    def put(self, records: list[Record], after: Head) -> Head: ...
+    def everything(self) -> tuple[Head, list[Record]]: ...  # every live record but the bulk ones (records.py)
+    def record(self, name: str) -> bytes | None: ...  # one live record, bulk or not
+    def records(self) -> Iterator[Record]: ...  # every live record, a few at a time
+    # inside exclusive(), caught up to `after`: the records as the next version, with the index rows of the tasks
+    # written (a task record deleted leaves the index by itself)
+    def put(self, records: list[Record], after: Head, rows: Sequence[TaskRow] = ()) -> Head: ...
     def wipe(self) -> Head: ...  # inside exclusive(): every record, every due callback gone; a new epoch
+
+    # -- the index of the task records: ids in submission order (of one owner, or all), those ended by a time or
+    # still open at a time; how many; which task's files carry an image hash
+    def task_ids(self, owner: str | None = None, *, newest_first: bool = False, limit: int | None = None,
+                 ended_by: int | None = None, open_at: int | None = None) -> list[str]: ...
+    def task_total(self) -> int: ...
+    def task_by_hash(self, image_hash: str) -> str | None: ...
 
     # -- logs: journal and outbox. A value is JSON data (dicts with string keys, lists, strings, numbers, booleans,
     # None); how it is kept is the store's business: the memory store keeps the object itself (nothing is

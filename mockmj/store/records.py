@@ -33,6 +33,26 @@ def purge_horizon(version: int) -> int | None:
     return version - PURGE_LAG if version % PURGE_EVERY == 0 and version > PURGE_LAG else None
 
 
+# Records a worker does not hold in memory with a shared store: it reads each when asked (the world's other
+# records, a handful per key, it holds whole).
+BULK_KINDS = ("task:", "upload:")
+
+
+def is_bulk(name: str) -> bool:
+    return name.startswith(BULK_KINDS)
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """What a store indexes of a task record, so that a worker can find tasks without holding them: whose it is,
+    when it ends (None: not known yet, or it waits for something), and the hash its file names carry."""
+
+    id: str
+    owner: str
+    ends: int | None
+    hash: str | None
+
+
 @dataclass(frozen=True)
 class LogEntry:
     seq: int  # 1, 2, 3… within the log, across every worker; starts again after the log is cleared

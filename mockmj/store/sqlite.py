@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from mockmj.store.faults import StoreUnavailable, guard_faults
-from mockmj.store.records import Head, LogEntry, Record, chunks, decode, encode, purge_horizon
+from mockmj.store.records import Head, LogEntry, Record, TaskRow, chunks, decode, encode, purge_horizon
 from mockmj.store.sqlite_file import BUSY_TIMEOUT_S, SqliteFile
 
-FORMAT = "2"  # 1: records as pickles (no `meta` table); 2: records as JSON documents (engine/codec.py)
+# 1: records as pickles (no `meta` table); 2: records as JSON documents (engine/codec.py); 3: and an index of the
+# task records (`task_rows`), so that workers read tasks when asked instead of holding them all
+FORMAT = "3"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('format', '""" + FORMAT + """');
@@ -34,10 +36,24 @@ CREATE TABLE IF NOT EXISTS due (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER
                                 task TEXT NOT NULL, value BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS due_by_time ON due (at);
 CREATE TABLE IF NOT EXISTS leases (task TEXT PRIMARY KEY, until REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS task_rows (id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, ends INTEGER, hash TEXT);
+CREATE INDEX IF NOT EXISTS task_rows_by_owner ON task_rows (owner);
+CREATE INDEX IF NOT EXISTS task_rows_by_hash ON task_rows (hash);
+CREATE INDEX IF NOT EXISTS task_rows_by_end ON task_rows (owner, ends);
+INSERT OR IGNORE INTO counters VALUES ('task_rows', 0);
+CREATE TRIGGER IF NOT EXISTS task_rows_added AFTER INSERT ON task_rows
+  BEGIN UPDATE counters SET value = value + 1 WHERE name = 'task_rows'; END;
+CREATE TRIGGER IF NOT EXISTS task_rows_gone AFTER DELETE ON task_rows
+  BEGIN UPDATE counters SET value = value - 1 WHERE name = 'task_rows'; END;
 """
+# count(*) reads the whole index (a million rows: tens of milliseconds at every submission); the triggers keep the
+# count as the rows come and go
+# A task row's rowid is the order in which the store first met the task (an upsert keeps it): submission order.
+TASK_ROW = ("INSERT INTO task_rows (id, owner, ends, hash) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+            "SET ends = excluded.ends, hash = excluded.hash")
 # The tables a mockmj store file may hold (its own, and the rate limits' beside them, store/ratelimit.py).
-OWN_TABLES = frozenset({"meta", "head", "records", "counters", "logs", "due", "leases", "sqlite_sequence",
-                        "ratelimit_hits", "ratelimit_counters"})
+OWN_TABLES = frozenset({"meta", "head", "records", "counters", "logs", "due", "leases", "task_rows",
+                        "sqlite_sequence", "ratelimit_hits", "ratelimit_counters"})
 
 
 def check_file(url: str, path: Path) -> None:
@@ -107,8 +123,16 @@ class SqliteStore:
     def everything(self) -> tuple[Head, list[Record]]:
         with self.file.read() as conn:
             head = self.head()
-            rows = conn.execute("SELECT name, value FROM records WHERE value IS NOT NULL").fetchall()
+            rows = []
+            # by ranges of the name's index, around the bulk kinds ("task:" … "task;" holds every "task:…")
+            for low, high in (("", "task:"), ("task;", "upload:"), ("upload;", "\U0010ffff")):
+                rows += conn.execute("SELECT name, value FROM records WHERE name >= ? AND name < ? AND value IS NOT "
+                                     "NULL", (low, high)).fetchall()
         return head, rows
+
+    def record(self, name: str) -> bytes | None:
+        row = self.file.connection().execute("SELECT value FROM records WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
 
     def records(self) -> Iterator[Record]:
         # its own connection: the cursor is read while this thread's connection may be used for other things
@@ -118,7 +142,7 @@ class SqliteStore:
         finally:
             connection.close()
 
-    def put(self, records: list[Record], after: Head) -> Head:
+    def put(self, records: list[Record], after: Head, rows: Sequence[TaskRow] = ()) -> Head:
         epoch, version = after.epoch, after.version + 1
         with self.file.write() as conn:
             for part in chunks(records, 500):
@@ -126,6 +150,9 @@ class SqliteStore:
                     "INSERT INTO records (name, version, value) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
                     "SET version = excluded.version, value = excluded.value",
                     [(name, version, value) for name, value in part])
+            conn.executemany("DELETE FROM task_rows WHERE id = ?",
+                             [(name[5:],) for name, value in records if value is None and name.startswith("task:")])
+            conn.executemany(TASK_ROW, [(r.id, r.owner, r.ends, r.hash) for r in rows])
             conn.execute("UPDATE head SET version = ?", (version,))
             horizon = purge_horizon(version)
             if horizon is not None:
@@ -138,9 +165,36 @@ class SqliteStore:
             conn.execute("DELETE FROM records")
             conn.execute("DELETE FROM due")
             conn.execute("DELETE FROM leases")
+            conn.execute("DELETE FROM task_rows")
             conn.execute("UPDATE head SET epoch = epoch + 1, version = 0, purged = 0")
             epoch, version = conn.execute("SELECT epoch, version FROM head").fetchone()
         return Head(epoch, version)
+
+    # ---------------------------------------------------------------------------- the task index
+    def task_ids(self, owner: str | None = None, *, newest_first: bool = False, limit: int | None = None,
+                 ended_by: int | None = None, open_at: int | None = None) -> list[str]:
+        where, args = [], []
+        if owner is not None:
+            where.append("owner = ?")
+            args.append(owner)
+        if ended_by is not None:
+            where.append("ends <= ?")
+            args.append(ended_by)
+        if open_at is not None:
+            where.append("(ends IS NULL OR ends > ?)")
+            args.append(open_at)
+        sql = ("SELECT id FROM task_rows" + (" WHERE " + " AND ".join(where) if where else "")
+               + (" ORDER BY rowid DESC" if newest_first else " ORDER BY rowid") + " LIMIT ?")
+        rows = self.file.connection().execute(sql, (*args, -1 if limit is None else limit))
+        return [ident for (ident,) in rows]
+
+    def task_total(self) -> int:
+        (count,) = self.file.connection().execute("SELECT value FROM counters WHERE name = 'task_rows'").fetchone()
+        return int(count)
+
+    def task_by_hash(self, image_hash: str) -> str | None:
+        row = self.file.connection().execute("SELECT id FROM task_rows WHERE hash = ?", (image_hash,)).fetchone()
+        return row[0] if row else None
 
     # ---------------------------------------------------------------------------- logs
     def append(self, log: str, key: str | None, value: Any, keep: int, max_bytes: int | None = None) -> int:

@@ -11,6 +11,7 @@ import pytest
 
 from mockmj.config import AccountConfig, load_settings
 from mockmj.store.base import Head, open_store
+from mockmj.store.records import TaskRow
 from mockmj.web.app import create_app
 
 KEY = {"Authorization": "Bearer tenant-a"}
@@ -18,8 +19,9 @@ OTHER = {"Authorization": "Bearer tenant-b"}
 
 
 def transcript(store: str, timing: str) -> list[Any]:
-    """One scripted session through the API and the control plane, every answer kept (seeded, virtual time)."""
-    app = create_app(load_settings(store=store, timing=timing, seed=11))
+    """One scripted session through the API and the control plane, every answer kept (seeded, virtual time). A
+    shared store's worker keeps one finished task in memory: every other one it reads back from the store."""
+    app = create_app(load_settings(store=store, timing=timing, seed=11, task_cache=1))
     c = app.test_client()
     said: list[Any] = []
 
@@ -161,11 +163,39 @@ def test_records_are_read_back_by_version_and_deletions_are_seen(backend: Any) -
     assert head == third
     assert dict(since_first) == {"task:1": b"uno", "task:2": None}
     _, everything = backend.everything()
-    assert dict(everything) == {"task:1": b"uno", "key:k": b"kay"}
+    assert dict(everything) == {"key:k": b"kay"}  # the world's records; tasks and uploads are read when asked
+    assert (backend.record("task:1"), backend.record("task:2"), backend.record("key:k")) == (b"uno", None, b"kay")
+    assert dict(backend.records()) == {"task:1": b"uno", "key:k": b"kay"}
     with backend.exclusive():
         wiped = backend.wipe()
     assert wiped.epoch == third.epoch + 1 and wiped.version == 0
     assert backend.everything()[1] == []
+
+
+def test_the_task_index_finds_tasks_by_owner_order_end_and_hash(backend: Any) -> None:
+    def row(ident: str, owner: str, ends: int | None, image_hash: str | None = None) -> TaskRow:
+        return TaskRow(ident, owner, ends, image_hash)
+
+    head = backend.head()
+    with backend.exclusive():
+        head = backend.put([(f"task:{i}", b"t") for i in "abcd"], head,
+                           [row("a", "x", 10, "h-a"), row("b", "y", None), row("c", "x", 30, "h-c"),
+                            row("d", "x", None)])
+    assert backend.task_total() == 4
+    assert backend.task_ids() == ["a", "b", "c", "d"]  # submission order: the order the store first met them
+    assert backend.task_ids("x", newest_first=True, limit=2) == ["d", "c"]
+    assert backend.task_ids(ended_by=20) == ["a"] and backend.task_ids(ended_by=30, limit=1) == ["a"]
+    assert backend.task_ids("x", open_at=20) == ["c", "d"]  # ends after 20, or not known yet
+    assert backend.task_ids("y", open_at=10**15) == ["b"]
+    assert (backend.task_by_hash("h-c"), backend.task_by_hash("h-zz")) == ("c", None)
+    with backend.exclusive():  # a later write keeps the task's place; a deletion takes it out of the index
+        head = backend.put([("task:a", None), ("task:d", b"t")], head, [row("d", "x", 5)])
+    assert backend.task_ids() == ["b", "c", "d"] and backend.task_total() == 3
+    assert backend.task_ids(ended_by=20) == ["d"] and backend.task_by_hash("h-a") is None
+    assert backend.task_ids("x", open_at=20) == ["c"]
+    with backend.exclusive():
+        backend.wipe()
+    assert backend.task_total() == 0 and backend.task_ids("x") == [] and backend.task_by_hash("h-c") is None
 
 
 def test_an_unusable_store_url_is_a_clear_error(tmp_path: Any) -> None:

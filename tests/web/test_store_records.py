@@ -21,10 +21,12 @@ from PIL import Image
 from mockmj.config import load_settings
 from mockmj.engine import codec
 from mockmj.engine.accounts import Account, ApiKey
+from mockmj.engine.replica import check_store
 from mockmj.engine.rules import Rule
 from mockmj.model.tasks import MilestonePath, Task
 from mockmj.model.values import Action, Milestone, Outcome, Status
 from mockmj.store.base import open_store
+from mockmj.store.records import TaskRow
 from mockmj.web.app import create_app
 from tests.stores import flush_redis
 
@@ -234,7 +236,28 @@ def test_a_store_holding_a_record_it_cannot_read_is_refused_at_start(tmp_path: P
     app.extensions["mockmj"].callbacks.stop()
     store = open_store(url)
     with store.exclusive():
-        store.put([("task:evil", pickle.dumps(Boom()))], store.head())
+        store.put([("key:evil", pickle.dumps(Boom()))], store.head())
     store.close()
-    with pytest.raises(ValueError, match=r"record 'task:evil'.*not a mockmj record"):
+    # a record of the world, which every worker reads at start
+    with pytest.raises(ValueError, match=r"record 'key:evil'.*not a mockmj record"):
         create_app(load_settings(store=url, timing="manual"))
+
+
+def test_a_task_record_it_cannot_read_is_refused_by_the_check_at_start_and_answered_503(tmp_path: Path) -> None:
+    """Workers read task records when asked: `serve`'s check at start reads the oldest and newest of them, and a
+    worker that meets one it cannot read answers 503 naming it (never a 500, never a misread task)."""
+    url = f"sqlite:{tmp_path / 'mock.db'}"
+    app = create_app(load_settings(store=url, timing="manual"))
+    app.extensions["mockmj"].callbacks.stop()
+    store = open_store(url)
+    with store.exclusive():
+        store.put([("task:1717200000000123", pickle.dumps(Boom()))], store.head(),
+                  [TaskRow("1717200000000123", "tenant-a", None, None)])
+    try:
+        with pytest.raises(ValueError, match=r"record 'task:1717200000000123'.*not a mockmj record"):
+            check_store(store)
+    finally:
+        store.close()
+    answer = app.test_client().get("/mj/task/1717200000000123/fetch", headers=KEY)
+    assert answer.status_code == 503, answer.text
+    assert "task:1717200000000123" in answer.get_data(as_text=True)
