@@ -4,18 +4,27 @@
     python benchmarks/bench_journal.py [--entries 1000] [--calls 20000]
 
 Records entries shaped like those of an API request (request and response headers, a short body), then
-times `query` of the whole journal and of one tenant's entries, as the control plane and the dashboard ask.
-Each figure is the second best of seven runs, so that a busy machine shows less. The same script runs
-against any version of mockmj that has `Journal(size, max_bytes)`, to compare two of them.
+times `query` of the whole journal and of one tenant's entries, as the control plane and the dashboard ask,
+and `GET /_mockmj/requests` of a full journal through the app (WSGI calls, no socket: the whole control call,
+masking and JSON included). Each figure is the second best of seven runs, so that a busy machine shows less.
+The same script runs against any version of mockmj that has `Journal(size, max_bytes)`, to compare two.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_wsgi import call, environ
+
+from mockmj.config import Settings
 from mockmj.engine.journal import Journal
+from mockmj.web.app import create_app
 
 
 def entry(n: int) -> dict[str, object]:
@@ -58,6 +67,19 @@ def main() -> None:
     print(f"record one entry          {recorded:8.2f} µs")
     print(f"query all {len(journal):5d} entries   {whole:8.1f} µs")
     print(f"query one tenant, last 50 {tenant:8.1f} µs")
+    control(args.entries)
+
+
+def control(size: int) -> None:
+    """The control plane's read of a full journal, through the app."""
+    app = create_app(Settings(timing="manual", seed=1, journal_size=size))
+    try:
+        for n in range(size):
+            call(app, environ("GET", f"/mj/task/{n}/fetch"))  # 404s: an entry each, with headers
+        listed = best(lambda: call(app, environ("GET", "/_mockmj/requests")), 20)
+        print(f"GET /_mockmj/requests     {listed:8.1f} µs  ({size} entries)")
+    finally:
+        app.extensions["mockmj"].callbacks.stop()
 
 
 if __name__ == "__main__":
