@@ -72,7 +72,9 @@ class MemoryStore:
     def append(self, log: str, key: str | None, value: Any, keep: int, max_bytes: int | None = None) -> int:
         heavy = weight(value) if max_bytes is not None else 0  # outside the lock: it walks the value
         with self._lock:
-            kept = self._logs.setdefault(log, _Log())
+            kept = self._logs.get(log)
+            if kept is None:  # not setdefault: that would build a log on every append
+                kept = self._logs[log] = _Log()
             kept.total += 1
             seq = kept.total
             if keep <= 0:
