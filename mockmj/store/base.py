@@ -10,10 +10,11 @@ them (engine/stored_tasks.py), so that its memory does not grow with the store. 
 read-modify-write is atomic across processes and hosts.
 
 Beside the records, a store keeps append-only logs (the request journal, the callback outbox) and the
-callbacks that are due, which any worker may claim; a claimed callback is gone for every other worker,
-so each is sent exactly once.
+callbacks that are due, which one worker at a time claims by task (a lease). Every backend keeps these
+alike, the memory store too (memory.py), so the journal and the callbacks have one code path for all.
 
-- `memory`: nothing is shared or serialised; the engine's objects are the state (the fast default).
+- `memory`: nothing is shared or serialised; the engine's objects are the world, the logs and the due
+  callbacks are kept as objects in this process (the fast default).
 - `sqlite:PATH`: one file, WAL; survives restarts and kill -9; shared by the workers of one host.
 - `redis://HOST:PORT/DB`: shared by every process that can reach the server.
 """
@@ -25,6 +26,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from mockmj.store.faults import RETRY_AFTER_S, StoreUnavailable, no_space, safe_url
+from mockmj.store.memory import MemoryStore
 from mockmj.store.records import Head, LogEntry, Record, TaskRow
 
 
@@ -51,40 +53,35 @@ class Store(Protocol):
     def task_total(self) -> int: ...
     def task_by_hash(self, image_hash: str) -> str | None: ...
 
-    # -- logs: journal and outbox, capped by entries
-    def append(self, log: str, key: str | None, value: bytes, keep: int) -> int: ...
-    def entries(self, log: str) -> list[LogEntry]: ...
-    def total(self, log: str) -> int: ...
-    def clear_log(self, log: str, key: str | None = None) -> None: ...
+    # -- logs: journal and outbox. A value is JSON data (dicts with string keys, lists, strings, numbers, booleans,
+    # None); how it is kept is the store's business: the memory store keeps the object itself (nothing is
+    # serialised when a request is recorded), a shared store keeps its JSON (records.encode), so an entry reads
+    # back equal to what was appended (a tuple may come back as a list). Capped by `keep` entries; the memory
+    # store also by `max_bytes` (the entries' texts, see memory.weight), a shared store by entries only (each
+    # entry is short).
+    def append(self, log: str, key: str | None, value: Any, keep: int, max_bytes: int | None = None) -> int: ...
+    def entries(self, log: str) -> list[LogEntry]: ...  # oldest first; seq 1, 2, 3… across every worker
+    def total(self, log: str) -> int: ...  # entries appended since the log was last cleared whole
+    def clear_log(self, log: str, key: str | None = None) -> None: ...  # key: that tenant's entries only
 
     # -- callbacks that fall due at a time, each claimed by one worker. A claim leases the callbacks' tasks: while
-    # a task is leased (until released, or for `lease_s` seconds if its worker dies) no other worker claims its
-    # callbacks, so a task's updates are sent one at a time, in order, whichever workers send them. Claimed
-    # callbacks stay in the store until released as done: those of a worker that died are claimed again.
-    def add_due(self, items: list[tuple[int, str, str, bytes]]) -> None: ...  # (at, owner, task, value)
-    def claim_due(self, now: int, lease_s: float) -> list[tuple[Any, bytes]]: ...  # (handle, value), time order
+    # a task is leased (until released, or for `lease_s` seconds if its worker dies) no other claim takes its
+    # callbacks (not even one of the same worker), so a task's updates are sent one at a time, in order, whichever
+    # workers send them. Claimed callbacks stay in the store until released as done: those of a worker that died
+    # are claimed again. Values are JSON data, kept as `append` keeps them.
+    def add_due(self, items: list[tuple[int, str, str, Any]]) -> None: ...  # (at, owner, task, value)
+    def claim_due(self, now: int, lease_s: float) -> list[tuple[Any, Any]]: ...  # (handle, value): time, then added
     def release_due(self, tasks: list[str], done: list[Any]) -> None: ...  # done: handles from claim_due
-    def next_due(self) -> int | None: ...
-    def drop_due(self, owner: str | None = None) -> None: ...
+    def next_due(self) -> int | None: ...  # the earliest time of a due callback, claimed or not
+    def drop_due(self, owner: str | None = None) -> None: ...  # a tenant's due callbacks; None: all, leases too
 
     def close(self) -> None: ...
-
-
-class MemoryStore:
-    """The default: the state is the engine's own objects, behind the engine's lock. Nothing here is
-    ever called on the hot path; it exists so that every engine has a store to name."""
-
-    url = "memory"
-    shared = False
-
-    def close(self) -> None:
-        return None
 
 
 def open_store(url: str) -> Store:
     """The store a `store` setting names (the setting was checked by config.store_kind)."""
     if url == "memory":
-        return MemoryStore()  # type: ignore[return-value]
+        return MemoryStore()  # type: ignore[return-value]  # no records part: the engine's world is the state
     if url.startswith("sqlite:"):
         from mockmj.store.sqlite import SqliteStore
 

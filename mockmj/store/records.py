@@ -3,8 +3,12 @@ interface and its backends both import)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from mockmj.model.jsonio import compact
 
 Record = tuple[str, bytes | None]  # (name, value); None: the record was deleted
 
@@ -49,11 +53,26 @@ class TaskRow:
     hash: str | None
 
 
-@dataclass(frozen=True)
-class LogEntry:
+class LogEntry(NamedTuple):  # a named tuple: the memory store makes one per request recorded, at half the cost
     seq: int  # 1, 2, 3… within the log, across every worker; starts again after the log is cleared
     key: str | None  # the tenant, so that one tenant's entries can be dropped
-    value: bytes
+    value: Any  # what was appended (JSON data), however the store keeps it
+
+
+def encode(value: Any) -> bytes:
+    """A log entry's or a due callback's value as a shared store keeps it: compact UTF-8 JSON."""
+    return compact(value)
+
+
+def decode(data: bytes) -> Any:
+    """What `encode` wrote. Stores written before values were plain JSON kept each one in the records' envelope
+    (`{"mockmj": 1, "v": …}`, engine/codec.py) and are read as well."""
+    value = json.loads(data)
+    if isinstance(value, dict) and value.keys() == {"mockmj", "v"}:
+        value = value["v"]
+        if isinstance(value, dict) and value.keys() == {"$t"}:  # a due callback: a tuple, in that encoding
+            return value["$t"]
+    return value
 
 
 def chunks(items: list[Record], size: int) -> Iterator[list[Record]]:

@@ -18,11 +18,12 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from typing import Any
 
 import redis
 
 from mockmj.store.faults import StoreUnavailable, guard_faults, safe_url
-from mockmj.store.records import Head, LogEntry, Record, TaskRow, chunks, is_bulk, purge_horizon
+from mockmj.store.records import Head, LogEntry, Record, TaskRow, chunks, decode, encode, is_bulk, purge_horizon
 
 PREFIX = "mockmj:"
 # A worker killed (or a Redis restarted) while the lock was held: the lock frees itself after this long, during which
@@ -282,11 +283,14 @@ class RedisStore:
         return found.decode() if found is not None else None
 
     # ---------------------------------------------------------------------------- logs
-    def append(self, log: str, key: str | None, value: bytes, keep: int) -> int:
+    def append(self, log: str, key: str | None, value: Any, keep: int, max_bytes: int | None = None) -> int:
         return int(self._append(keys=[PREFIX + "log:" + log, PREFIX + "seq:" + log],
-                                args=[value, keep, key if key is not None else ""]))
+                                args=[encode(value), keep, key if key is not None else ""]))
 
     def entries(self, log: str) -> list[LogEntry]:
+        return [LogEntry(e.seq, e.key, decode(e.value)) for e in self._entries(log)]
+
+    def _entries(self, log: str) -> list[LogEntry]:  # values as stored
         return [_unpack(raw) for raw in self.redis.lrange(PREFIX + "log:" + log, 0, -1)]
 
     def total(self, log: str) -> int:
@@ -297,7 +301,7 @@ class RedisStore:
             self.redis.delete(PREFIX + "log:" + log, PREFIX + "seq:" + log)
             return
         with self.exclusive():
-            kept = [e for e in self.entries(log) if e.key != key]
+            kept = [e for e in self._entries(log) if e.key != key]
             pipe = self.redis.pipeline(transaction=True)
             pipe.delete(PREFIX + "log:" + log)
             for e in kept:
@@ -305,19 +309,19 @@ class RedisStore:
             pipe.execute()
 
     # ---------------------------------------------------------------------------- due callbacks
-    def add_due(self, items: list[tuple[int, str, str, bytes]]) -> None:
+    def add_due(self, items: list[tuple[int, str, str, Any]]) -> None:
         if items:
-            members = {self._member(owner, task, value): at for at, owner, task, value in items}
+            members = {self._member(owner, task, encode(value)): at for at, owner, task, value in items}
             self.redis.zadd(PREFIX + "due", members)
 
     def _member(self, owner: str, task: str, value: bytes) -> bytes:
         # equal times sort by member: the zero-padded counter keeps one worker's callbacks in their order
         return f"{self._tag}-{next(self._count):012d}\n{owner}\n{task}\n".encode() + value
 
-    def claim_due(self, now: int, lease_s: float) -> list[tuple[bytes, bytes]]:
+    def claim_due(self, now: int, lease_s: float) -> list[tuple[bytes, Any]]:
         wall = time.time()
         claimed = self._claim(keys=[PREFIX + "due", PREFIX + "leases"], args=[now, wall, wall + lease_s])
-        return [(m, m.split(b"\n", 3)[3]) for m in claimed]
+        return [(m, decode(m.split(b"\n", 3)[3])) for m in claimed]
 
     def release_due(self, tasks: list[str], done: list[bytes]) -> None:
         if tasks or done:

@@ -12,9 +12,10 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from mockmj.store.faults import StoreUnavailable, guard_faults
-from mockmj.store.records import Head, LogEntry, Record, TaskRow, chunks, purge_horizon
+from mockmj.store.records import Head, LogEntry, Record, TaskRow, chunks, decode, encode, purge_horizon
 from mockmj.store.sqlite_file import BUSY_TIMEOUT_S, SqliteFile
 
 # 1: records as pickles (no `meta` table); 2: records as JSON documents (engine/codec.py); 3: and an index of the
@@ -197,19 +198,19 @@ class SqliteStore:
         return row[0] if row else None
 
     # ---------------------------------------------------------------------------- logs
-    def append(self, log: str, key: str | None, value: bytes, keep: int) -> int:
+    def append(self, log: str, key: str | None, value: Any, keep: int, max_bytes: int | None = None) -> int:
         with self.file.write() as conn:
             (seq,) = conn.execute(
                 "INSERT INTO counters VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 "
                 "RETURNING value", (log,)).fetchone()
             if keep > 0:
-                conn.execute("INSERT INTO logs VALUES (?, ?, ?, ?)", (log, seq, key, value))
+                conn.execute("INSERT INTO logs VALUES (?, ?, ?, ?)", (log, seq, key, encode(value)))
                 conn.execute("DELETE FROM logs WHERE log = ? AND seq <= ?", (log, seq - keep))
         return seq
 
     def entries(self, log: str) -> list[LogEntry]:
         rows = self.file.connection().execute("SELECT seq, key, value FROM logs WHERE log = ? ORDER BY seq", (log,))
-        return [LogEntry(seq, key, value) for seq, key, value in rows]
+        return [LogEntry(seq, key, decode(value)) for seq, key, value in rows]
 
     def total(self, log: str) -> int:
         row = self.file.connection().execute("SELECT value FROM counters WHERE name = ?", (log,)).fetchone()
@@ -224,12 +225,13 @@ class SqliteStore:
                 conn.execute("DELETE FROM logs WHERE log = ? AND key = ?", (log, key))
 
     # ---------------------------------------------------------------------------- due callbacks
-    def add_due(self, items: list[tuple[int, str, str, bytes]]) -> None:
+    def add_due(self, items: list[tuple[int, str, str, Any]]) -> None:
         if items:
             with self.file.write() as conn:
-                conn.executemany("INSERT INTO due (at, owner, task, value) VALUES (?, ?, ?, ?)", items)
+                conn.executemany("INSERT INTO due (at, owner, task, value) VALUES (?, ?, ?, ?)",
+                                 [(at, owner, task, encode(value)) for at, owner, task, value in items])
 
-    def claim_due(self, now: int, lease_s: float) -> list[tuple[int, bytes]]:
+    def claim_due(self, now: int, lease_s: float) -> list[tuple[int, Any]]:
         wall = time.time()
         with self.file.write() as conn:
             conn.execute("DELETE FROM leases WHERE until <= ?", (wall,))
@@ -237,7 +239,8 @@ class SqliteStore:
                                 "leases) ORDER BY at, id", (now,)).fetchall()
             conn.executemany("INSERT OR REPLACE INTO leases VALUES (?, ?)",
                              [(task, wall + lease_s) for task in {row[1] for row in rows}])
-        return [(ident, value) for ident, _, value in rows]  # in time order, then in the order they were scheduled
+        # in time order, then in the order they were scheduled
+        return [(ident, decode(value)) for ident, _, value in rows]
 
     def release_due(self, tasks: list[str], done: list[int]) -> None:
         if tasks or done:

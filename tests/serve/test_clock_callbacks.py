@@ -3,6 +3,11 @@ lists them (the clock itself is tested in tests/web/test_clock_and_timeline.py).
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
+from mockmj.model.timing import PROFILES
 from tests.helpers import Client, Receiver, submit_imagine
 from tests.web.test_clock_and_timeline import milestones
 
@@ -51,3 +56,39 @@ def test_timeline_lists_transitions_polls_and_callbacks_in_time_order(manual: Cl
     for c in callbacks:  # each callback comes after the transition it reports
         assert events.index(c) > next(i for i, e in enumerate(events) if e["kind"] == "transition"
                                       and (e["status"], e["progress"]) == (c["status"], c["progress"]))
+
+
+def test_an_advance_sends_what_fell_due_behind_another_advance_s_send(manual: Client) -> None:
+    """One advance is still sending a task's SUBMITTED callback (the task is leased) when a second advance makes
+    the rest of its callbacks due: the second claims them once that send is over, and has sent them, in order,
+    when it returns."""
+    slow = Receiver(hold=True, hold_seconds=20)
+    store = manual.server.app.extensions["mockmj"].callbacks.store
+    claim_due = store.claim_due
+    armed = threading.Event()
+
+    def claim_then_let_go(now: int, lease_s: float) -> Any:
+        claimed = claim_due(now, lease_s)
+        if armed.is_set():  # the second advance's first claim, made while SUBMITTED is held: answer it now
+            slow.released.set()
+        return claimed
+
+    store.claim_due = claim_then_let_go
+    first = None
+    try:
+        task_id = submit_imagine(manual, notifyHook=slow.url)
+        first = threading.Thread(target=manual.advance, args=(PROFILES["manual"].dispatch_ms / 1000,))
+        first.start()
+        deadline = time.monotonic() + 20
+        while not slow.calls and time.monotonic() < deadline:  # the first advance's send reached the receiver
+            time.sleep(0.01)
+        assert [p["status"] for p in slow.payloads(task_id)] == ["SUBMITTED"]
+        armed.set()
+        manual.advance(60)
+        assert [p["status"] for p in slow.payloads(task_id)] == ["SUBMITTED", *["IN_PROGRESS"] * 7, "SUCCESS"]
+    finally:
+        slow.released.set()
+        if first is not None:
+            first.join(timeout=30)
+        del store.claim_due
+        slow.close()

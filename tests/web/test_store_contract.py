@@ -1,9 +1,9 @@
 """The store contract: memory, SQLite and Redis give the same answers to the same requests, and each
-shared backend keeps the promises the engine builds on (versions, logs, due callbacks claimed once)."""
+shared backend keeps the promises the engine builds on for its records (versions, deletions seen). The logs and
+the due callbacks, which every backend keeps alike, are checked in tests/engine/test_store_logs.py."""
 
 from __future__ import annotations
 
-import pickle
 import threading
 from typing import Any
 
@@ -196,70 +196,6 @@ def test_the_task_index_finds_tasks_by_owner_order_end_and_hash(backend: Any) ->
     with backend.exclusive():
         backend.wipe()
     assert backend.task_total() == 0 and backend.task_ids("x") == [] and backend.task_by_hash("h-c") is None
-
-
-def test_logs_number_entries_keep_the_latest_and_forget_a_tenant(backend: Any) -> None:
-    for n in range(7):
-        assert backend.append("journal", "a" if n % 2 else "b", pickle.dumps(n), 5) == n + 1
-    assert backend.total("journal") == 7
-    assert [e.seq for e in backend.entries("journal")] == [3, 4, 5, 6, 7]
-    backend.clear_log("journal", "a")
-    assert [(e.seq, e.key) for e in backend.entries("journal")] == [(3, "b"), (5, "b"), (7, "b")]
-    assert [pickle.loads(e.value) for e in backend.entries("journal")] == [2, 4, 6]
-    backend.clear_log("journal")
-    assert backend.entries("journal") == [] and backend.total("journal") == 0
-
-
-def claim(store: Any, now: int, lease_s: float = 60) -> list[bytes]:
-    """Claim what is due and release it as done at once (one worker that sent everything it claimed)."""
-    claimed = store.claim_due(now, lease_s)
-    tasks = sorted({value.split(b"-")[0].decode() for _, value in claimed})
-    store.release_due(tasks, [handle for handle, _ in claimed])
-    return [value for _, value in claimed]
-
-
-def test_due_callbacks_are_claimed_once_in_time_order(backend: Any, shared_store: str) -> None:
-    other = open_store(shared_store)  # a second worker's connection to the same store
-    backend.add_due([(300, "a", "t1", b"t1-late"), (100, "a", "t2", b"t2-early"), (200, "b", "t3", b"t3-middle"),
-                     (900, "b", "t4", b"t4-future")])
-    assert backend.next_due() == 100
-    assert claim(other, 250) == [b"t2-early", b"t3-middle"]
-    assert claim(backend, 250) == []
-    assert claim(backend, 300) == [b"t1-late"]
-    backend.drop_due("b")
-    assert backend.next_due() is None
-    other.close()
-
-
-def test_a_claimed_task_is_leased_until_released(backend: Any, shared_store: str) -> None:
-    """A task's later callback waits while another worker still sends its earlier one, and then goes."""
-    other = open_store(shared_store)
-    backend.add_due([(100, "a", "t1", b"t1-first"), (100, "a", "t2", b"t2-first")])
-    first = other.claim_due(100, 60)
-    assert [value for _, value in first] == [b"t1-first", b"t2-first"]
-    backend.add_due([(200, "a", "t1", b"t1-second"), (200, "a", "t2", b"t2-second")])
-    other.release_due(["t2"], [first[1][0]])
-    assert claim(backend, 300) == [b"t2-second"]  # t1 is still being sent by the other worker
-    other.release_due(["t1"], [first[0][0]])
-    assert claim(backend, 300) == [b"t1-second"]
-    other.close()
-
-
-def test_what_a_dead_worker_claimed_is_claimed_again_when_its_lease_runs_out(backend: Any,
-                                                                             shared_store: str) -> None:
-    dead = open_store(shared_store)
-    backend.add_due([(100, "a", "t1", b"t1-first"), (200, "a", "t1", b"t1-second")])
-    assert [value for _, value in dead.claim_due(300, 0)] == [b"t1-first", b"t1-second"]  # then it dies
-    dead.close()
-    assert claim(backend, 300) == [b"t1-first", b"t1-second"]  # its lease of 0 s is over: sent by another
-    assert claim(backend, 300) == []
-
-
-def test_a_callback_left_unsent_is_claimed_again_in_order(backend: Any) -> None:
-    backend.add_due([(100, "a", "t1", b"t1-first"), (200, "a", "t1", b"t1-second")])
-    claimed = backend.claim_due(300, 60)
-    backend.release_due(["t1"], [])  # a store error stopped both: nothing done
-    assert claim(backend, 300) == [value for _, value in claimed]
 
 
 def test_an_unusable_store_url_is_a_clear_error(tmp_path: Any) -> None:

@@ -9,8 +9,12 @@ one; with a virtual clock only `clock/advance` moves time, and it sends everythi
 attempt with a 3 s timeout) before the control call returns. Either way sending runs on a pool that is
 fair between tenants (see fairpool.py): a slow or dead receiver never slows the public API, and one
 tenant's receiver never delays another tenant's callbacks; a task's own updates still go one at a time,
-in order. With several workers a task's due callbacks are claimed with a lease on the task (store/base.py), so
-a worker never sends a later update of a task while another worker still sends an earlier one.
+in order. The due callbacks and the outbox live in the store, whichever it is (the memory store keeps them
+in this process, store/memory.py): a task's due callbacks are claimed with a lease on the task (store/base.py),
+so no worker sends a later update of a task while it, or another worker, still sends an earlier one. A callback
+is deleted from the store once settled, so each goes once, whatever the number of workers; if a worker dies, its
+lease runs out (LEASE_S) and another sends what it had not settled (at least once: the one on the wire at its
+death may go twice).
 
 Lock order (one order for the whole mock; a lock is only taken while holding the ones before it):
 
@@ -18,7 +22,7 @@ Lock order (one order for the whole mock; a lock is only taken while holding the
 2. the store's write lock (`Store.exclusive()`: the SQLite file's process lock, then SQLite's own write lock;
    Redis's lock);
 3. leaves, held only around in-memory work and never while calling the store, the engine or the network:
-   `Callbacks._cond`, the local due heap's lock, the pool's condition.
+   `Callbacks._cond`, the memory store's lock, the pool's condition.
 
 The callback clock and the pool's threads call the store (claims, the outbox) holding no lock of this module,
 so a request that holds the engine and the store and then schedules callbacks never waits for a thread that
@@ -27,13 +31,10 @@ waits for the store.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,6 @@ import requests
 from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_chain, wait_fixed
 
-from mockmj.engine import codec
 from mockmj.engine.callbacks.fairpool import Batch, FairPool, Job
 from mockmj.model.jsonio import compact
 from mockmj.model.tasks import Milestone, Status, Task
@@ -64,8 +64,10 @@ WORKERS = 32
 # How long a claim holds a task's later callbacks back from other workers if its worker dies before releasing it:
 # longer than the longest send (the retry policy: 4 tries of SEND_TIMEOUT_S plus the pauses).
 LEASE_S = 60.0
+LOOK_AGAIN_S = 0.05  # the clock thread's longest sleep: other workers add and release without waking this one
 ERROR_PAUSE_S = 0.5  # the clock thread's pause after a store error, before it tries again
 PER_TENANT = 2  # sends of one tenant in flight at once: a slow receiver holds at most this many workers
+OUTBOX = "outbox"  # the store's log that records the sends
 
 
 class _NotDelivered(Exception):
@@ -90,14 +92,16 @@ class _Attempt:
     generation: int
 
 
-@dataclass(order=True)
+@dataclass
 class _Due:
+    """A callback that fell due: its store value is (at, seq, task_id, index, owner)."""
+
     at: int
     seq: int
-    task_id: str = ""
-    index: int = 0
-    owner: str = ""  # the tenant: whose queue the send waits in
-    handle: Any = field(default=None, compare=False)  # a shared store's name for it, to delete it once sent
+    task_id: str
+    index: int
+    owner: str  # the tenant: whose queue the send waits in
+    handle: Any = None  # the store's name for it, to delete it once sent
 
 
 @dataclass
@@ -110,102 +114,17 @@ class _Claim:
     stalled: bool = False
 
 
-class _LocalDue:
-    """Callbacks due, in this process (the memory store): a heap by time, behind a lock of its own (a leaf:
-    nothing else is taken while it is held)."""
-
-    def __init__(self) -> None:
-        self._heap: list[_Due] = []
-        self._lock = threading.Lock()
-
-    def push(self, items: list[_Due]) -> None:
-        with self._lock:
-            for item in items:
-                heapq.heappush(self._heap, item)
-
-    def take(self, now: int) -> list[_Due]:
-        taken = []
-        with self._lock:
-            while self._heap and self._heap[0].at <= now:
-                taken.append(heapq.heappop(self._heap))
-        return taken
-
-    def next_at(self) -> int | None:
-        with self._lock:
-            return self._heap[0].at if self._heap else None
-
-    def release(self, tasks: list[str], done: list[Any]) -> None:
-        return None  # one process: taken is gone, and the pool's lanes keep a task's sends in order
-
-    def drop(self, gone: set[str] | None, key: str | None) -> None:
-        with self._lock:
-            if gone is None:
-                self._heap.clear()
-            else:
-                self._heap = [d for d in self._heap if d.task_id not in gone]
-                heapq.heapify(self._heap)
-
-
-class _SharedDue:
-    """Callbacks due, in a shared store: any worker may claim a task's due callbacks, and while it holds the claim
-    (a lease) no other worker takes that task's; they are deleted once settled. So each milestone is sent once,
-    in order, whatever the number of workers; if the claiming worker dies, its lease runs out (LEASE_S) and another
-    worker sends what it had not settled (at least once: the one being sent at the moment of death may go twice)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def push(self, items: list[_Due]) -> None:
-        self.store.add_due([(d.at, d.owner, d.task_id, codec.dumps((d.at, d.seq, d.task_id, d.index, d.owner)))
-                            for d in items])
-
-    def take(self, now: int) -> list[_Due]:
-        return [_Due(*codec.loads(value), handle=handle) for handle, value in self.store.claim_due(now, LEASE_S)]
-
-    def release(self, tasks: list[str], done: list[Any]) -> None:
-        self.store.release_due(tasks, done)
-
-    def next_at(self) -> int | None:
-        return self.store.next_due()
-
-    def drop(self, gone: set[str] | None, key: str | None) -> None:
-        self.store.drop_due(key if gone is not None else None)
-
-
-class _SharedOutbox:
-    """The outbox in a shared store: every worker's sends in one log, numbered across workers."""
-
-    def __init__(self, store: Store, size: int) -> None:
-        self.store, self.maxlen = store, size
-
-    def append(self, entry: dict[str, Any]) -> int:
-        return self.store.append("outbox", entry["key"], codec.dumps(entry), self.maxlen)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for item in self.store.entries("outbox"):
-            yield {**codec.loads(item.value), "seq": item.seq}
-
-    def clear(self, key: str | None = None) -> None:
-        self.store.clear_log("outbox", key)
-
-    @property
-    def total(self) -> int:
-        return self.store.total("outbox")
-
-
 class Callbacks:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        store = engine.world.store
-        self._shared = _SharedOutbox(store, engine.settings.outbox_size) if store.shared else None
-        self.outbox: deque[dict[str, Any]] = deque(maxlen=engine.settings.outbox_size)
-        self._total = 0
-        self._due: _LocalDue | _SharedDue = _SharedDue(store) if store.shared else _LocalDue()
+        self.store: Store = engine.world.store  # the outbox and the due callbacks, whichever the store
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._last_order: dict[str, float] = {}
         self._held: dict[str, tuple[str, dict[str, Any], Milestone]] = {}  # reorder fault
         self._unreleased: list[tuple[str, list[Any]]] = []  # settled claims not yet released (a store error)
+        self._claims = 0  # claims (one task's callbacks each) this worker holds: taken, not yet released
+        self._released = 0  # releases so far: what a synchronous drain waits on
         self._pool = FairPool(WORKERS, PER_TENANT)
         self._generation = 0  # bumped by a full reset: attempts still in flight then are not recorded
         self._timers: set[threading.Timer] = set()
@@ -221,7 +140,7 @@ class Callbacks:
 
     @property
     def total(self) -> int:
-        return self._shared.total if self._shared is not None else self._total
+        return self.store.total(OUTBOX)
 
     # ------------------------------------------------------------------------ engine listener
     def task_scheduled(self, task: Task, first_index: int) -> None:
@@ -245,7 +164,7 @@ class Callbacks:
         # The store is written outside `_cond` (see the lock order in the module's docstring): the caller may be
         # inside a store transaction, and the clock thread must be able to take `_cond` meanwhile.
         if due:
-            self._due.push(due)
+            self.store.add_due([(d.at, d.owner, d.task_id, (d.at, d.seq, d.task_id, d.index, d.owner)) for d in due])
             with self._cond:
                 self._cond.notify()
 
@@ -256,25 +175,23 @@ class Callbacks:
             self._cond.notify()
 
     def reset(self, gone: set[str] | None, key: str | None = None) -> None:
-        # With a shared store, what is shared (due callbacks, the outbox) is cleared only by the worker
-        # whose transaction made the reset; a worker that merely reloads the new world clears its own.
-        clear_shared = self._shared is not None and self.engine.world.writing
-        if self._shared is None or clear_shared:
-            self._due.drop(gone, key)  # the store is changed outside `_cond` (the lock order)
-        if clear_shared and (gone is None or key is not None):
-            self._shared.clear(None if gone is None else key)  # type: ignore[union-attr]
+        """Everything (gone is None), or one tenant's tasks (`gone`, all of tenant `key`'s): their due callbacks
+        and outbox entries are dropped from the store by the worker whose transaction made the reset; a worker
+        that merely reloads the new world another worker made (a replica of a shared store) clears only what it
+        keeps itself. The memory store's world is never reloaded: its resets are always this worker's."""
         with self._cond:
             if gone is None:
-                self._generation += 1
-                self.outbox.clear()
-                self._total = 0
+                self._generation += 1  # first: an attempt that settles from now on is not recorded
                 self._last_order.clear()
                 self._held.clear()
             else:
                 for task_id in gone:
                     self._last_order.pop(task_id, None)
                     self._held.pop(task_id, None)
-                self.outbox = deque((e for e in self.outbox if e["taskId"] not in gone), maxlen=self.outbox.maxlen)
+        world = self.engine.world
+        if world.replica is None or world.writing:
+            self.store.drop_due(key)  # outside `_cond` (the lock order); key is None when gone is
+            self.store.clear_log(OUTBOX, key)
 
     def stop(self) -> None:
         with self._cond:
@@ -313,30 +230,60 @@ class Callbacks:
                 if not self._stopped:
                     self._cond.wait(timeout=0.5)
             return
-        next_at = self._due.next_at()  # asked outside `_cond`: the store may wait for another worker
+        next_at = self.store.next_due()  # asked outside `_cond`: the store may wait for another worker
         wait = 0.5 if next_at is None else (next_at - self.engine.now()) / 1000
         if wait > 0:
             # other workers add to a shared store without waking this one: look again soon
-            longest = 0.5 if self._shared is None else 0.05
             with self._cond:
                 if not self._stopped:
-                    self._cond.wait(timeout=min(wait, longest))  # woken early when something new is due
+                    self._cond.wait(timeout=min(wait, LOOK_AGAIN_S))  # woken early when something new is due
             return
         if not self._drain(self.engine.now(), synchronous=False):
-            # what is due is claimed by others (or by this worker's sends still going): look again soon
+            # what is due is claimed by others, or by this worker's sends still going (woken when they settle)
             with self._cond:
                 if not self._stopped:
-                    self._cond.wait(timeout=0.05)
+                    self._cond.wait(timeout=LOOK_AGAIN_S)
 
     def _drain(self, now: int, synchronous: bool) -> int:
         """Queue every send that fell due; when `synchronous`, return only once they are all done. Each task's
         claimed callbacks go to one lane of the pool, in order; the last of them releases the task's claim.
         The number of callbacks taken."""
-        batch = Batch() if synchronous else None
-        taken = self._due.take(now)
+        if not synchronous:
+            return self._queue(now, None)
+        batch = Batch()
+        count = self._queue(now, batch)
+        batch.wait(lambda: self._pool.stopped)
+        # What fell due of a task whose earlier callbacks this worker still sends (an earlier claim's, not
+        # finished) is leased until that claim settles: it is claimed then, and sent before advancing returns.
+        while self._await_release(now):
+            batch = Batch()
+            count += self._queue(now, batch)
+            batch.wait(lambda: self._pool.stopped)
+        return count
+
+    def _await_release(self, now: int) -> bool:
+        """Whether something fell due that this worker may claim once a claim of its own is released; if so, wait
+        for the next release. False when nothing is left, or what is left is another worker's claim."""
+        next_at = self.store.next_due()
+        if next_at is None or next_at > now:
+            return False
+        with self._cond:
+            if self._claims == 0 or self._stopped:
+                return False
+            released = self._released
+            return self._cond.wait_for(lambda: self._released != released or self._stopped,
+                                       timeout=LEASE_S) and not self._stopped
+
+    def _queue(self, now: int, batch: Batch | None) -> int:
+        """Claim what fell due and queue its sends (in `batch`, when given); the number of callbacks taken."""
+        synchronous = batch is not None
+        taken = [_Due(*value, handle=handle) for handle, value in self.store.claim_due(now, LEASE_S)]
         claims: dict[str, _Claim] = {}
         for due in taken:
             claims.setdefault(due.task_id, _Claim()).left += 1
+        if claims:
+            with self._cond:
+                self._claims += len(claims)
         for due in taken:
             claim = claims[due.task_id]
             if batch is None and self._pool.waiting(due.owner) >= MAX_PENDING:
@@ -345,8 +292,6 @@ class Callbacks:
             job = Job(due.owner, due.task_id,
                       lambda due=due, claim=claim: self._settle(due, synchronous, claim), batch)
             self._pool.submit(job)
-        if batch is not None:
-            batch.wait(lambda: self._pool.stopped)
         return len(taken)
 
     def _settle(self, due: _Due, synchronous: bool, claim: _Claim, overflow: bool = False) -> None:
@@ -372,10 +317,8 @@ class Callbacks:
     def _done(self, due: _Due, claim: _Claim) -> None:
         """Deleted from the store as soon as it is settled: a worker killed later in its claim leaves only what it
         had not sent yet (and the one on the wire) to be sent again by another."""
-        if due.handle is None:
-            return
         try:
-            self._due.release([], [due.handle])
+            self.store.release_due([], [due.handle])
         except StoreUnavailable:
             claim.done.append(due.handle)  # with the claim's release, once the store answers
 
@@ -387,10 +330,15 @@ class Callbacks:
         if not unreleased:
             return
         try:
-            self._due.release([task for task, _ in unreleased], [h for _, done in unreleased for h in done])
+            self.store.release_due([task for task, _ in unreleased], [h for _, done in unreleased for h in done])
         except StoreUnavailable:
             with self._cond:
                 self._unreleased[:0] = unreleased
+            return
+        with self._cond:
+            self._claims -= len(unreleased)
+            self._released += 1
+            self._cond.notify_all()  # the clock thread and a synchronous drain claim the released tasks' next ones
 
     def _deliver(self, due: _Due, synchronous: bool, overflow: bool = False) -> None:
         """Decide what this milestone sends (under the engine's lock), then send it from this worker."""
@@ -492,25 +440,18 @@ class Callbacks:
                 "error": error, "latencyMs": latency, "time": m.at or 0, "fault": attempt.fault,
             "payload": payload,
         }
-        if self._shared is not None:
-            try:
-                self._shared.append(entry)  # outside `_cond`: the store may wait for another worker
-            except StoreUnavailable as exc:  # the callback went (or was decided): only its outbox line is lost
-                log.warning("callbacks: outbox entry of task %s not kept: %s", attempt.task_id, exc)
-            return
-        with self._cond:
-            self._total += 1
-            entry["seq"] = self._total
-            self.outbox.append(entry)
+        try:
+            # outside `_cond`: a shared store may wait for another worker. (A full reset between the check above
+            # and this append leaves this one entry in the new outbox: the reset cannot wait for it, see the lock
+            # order.)
+            self.store.append(OUTBOX, attempt.key, entry, self.engine.settings.outbox_size)
+        except StoreUnavailable as exc:  # the callback went (or was decided): only its outbox line is lost
+            log.warning("callbacks: outbox entry of task %s not kept: %s", attempt.task_id, exc)
 
     def entries(self, task_id: str | None = None, limit: int | None = None,
                 key: str | None = None) -> list[dict[str, Any]]:
-        if self._shared is not None:
-            source: list[dict[str, Any]] = list(self._shared)  # read outside `_cond` (the lock order)
-        else:
-            with self._cond:
-                source = list(self.outbox)
-        items = [e for e in source if (task_id is None or e["taskId"] == task_id) and (key is None or e["key"] == key)]
+        items = [e for e in self.store.entries(OUTBOX)  # read outside `_cond` (the lock order)
+                 if (task_id is None or e.value["taskId"] == task_id) and (key is None or e.key == key)]
         if limit is not None:
             items = items[-limit:] if limit else []
-        return items
+        return [{**e.value, "seq": e.seq} for e in items]  # only those answered are copied
