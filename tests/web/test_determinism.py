@@ -105,8 +105,8 @@ def test_same_seed_same_bytes_and_a_full_reset_replays_them(mocks: Servers, dial
     assert len(images) == 5 and all(len(b) > 100 for b in images)
     assert_identical(first, second)
     if dialect == "88api":
-        # A full reset of a mock that has run the session makes it a fresh mock of its seed again: the same
-        # session replays the same bytes (a reset does not depend on the dialect: one dialect checks it).
+        # A full reset of a mock that has run the script makes it a fresh mock of its seed again: the same
+        # script replays the same bytes (a reset does not depend on the dialect: one dialect checks it).
         second_mock.control("POST", "/reset")
         assert_identical(first, run_script(second_mock))
 

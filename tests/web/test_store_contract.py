@@ -19,7 +19,7 @@ OTHER = {"Authorization": "Bearer tenant-b"}
 
 
 def transcript(store: str, timing: str) -> list[Any]:
-    """One scripted session through the API and the control plane, every answer kept (seeded, virtual time). A
+    """One scripted run through the API and the control plane, every answer kept (seeded, virtual time). A
     shared store's worker keeps one finished task in memory: every other one it reads back from the store."""
     app = create_app(load_settings(store=store, timing=timing, seed=11, task_cache=1))
     c = app.test_client()

@@ -69,8 +69,8 @@ def test_eviction_at_max_tasks_goes_through_the_index(shared_store: str) -> None
 
 def test_the_memory_store_packs_finished_tasks_past_its_cache_and_answers_the_same() -> None:
     """Past `task_cache` tasks held as objects, finished ones are packed: every answer is the one a mock that packs
-    nothing gives (the same seeded session on both), and packed tasks are found by id, by owner and by image."""
-    def session(cache: int) -> tuple[list[Any], int]:
+    nothing gives (the same seeded requests on both), and packed tasks are found by id, by owner and by image."""
+    def play(cache: int) -> tuple[list[Any], int]:
         app = create_app(load_settings(timing="manual", seed=9, task_cache=cache))
         app.extensions["mockmj"].callbacks.stop()
         c = app.test_client()
@@ -89,8 +89,8 @@ def test_the_memory_store_packs_finished_tasks_past_its_cache_and_answers_the_sa
         said.append((picture.status_code, picture.content_type, len(picture.data)))
         return said, app.extensions["mockmj"].engine.world.tasks.held
 
-    packed, held = session(CACHE)
-    whole, held_whole = session(1000)
+    packed, held = play(CACHE)
+    whole, held_whole = play(1000)
     assert held <= CACHE + 1 and held_whole == 13  # the open child stays an object
     assert packed == whole
     assert packed[-1][0] == 200
