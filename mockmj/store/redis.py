@@ -154,8 +154,15 @@ class RedisStore:
         try:
             self.redis = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5)
             self.redis.ping()
+            # an earlier mockmj kept the task records with the world's (`rec`) and had no index of them: its
+            # workers' tasks would be invisible here, and its world misread
+            earlier = next(self.redis.hscan_iter(PREFIX + "rec", match="task:*", count=1000), None)
         except (redis.RedisError, ValueError) as exc:
             raise ValueError(f"store {safe_url(url)}: cannot reach Redis ({exc})") from None
+        if earlier is not None:
+            raise ValueError(f"store {safe_url(url)}: this Redis database was written by an earlier mockmj (task "
+                             "records beside the world's, no index of them), which this version does not read; give "
+                             "it a database of its own (another number, or an emptied one)")
         self._lock = self.redis.lock(PREFIX + "lock", timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_WAIT_S,
                                      thread_local=True)
         self._changes = self.redis.register_script(CHANGES)

@@ -250,3 +250,16 @@ def test_tombstones_are_purged_and_a_worker_far_behind_reloads(shared_store: str
     assert {t["id"] for t in b.get("/mj/task/list", headers=KEY).get_json()} == {kept}
     for app in (busy, idle):
         app.extensions["mockmj"].callbacks.stop()
+
+
+def test_a_redis_database_of_an_earlier_mockmj_is_refused_at_start(fresh_redis: str) -> None:
+    """An earlier mockmj kept task records with the world's and no index of them: this version says so."""
+    import redis
+
+    client = redis.Redis.from_url(fresh_redis)
+    try:
+        client.hset("mockmj:rec", mapping={"task:1717200000000123": b"{}", "key:k": b"{}"})
+        with pytest.raises(ValueError, match="written by an earlier mockmj"):
+            open_store(fresh_redis)
+    finally:
+        client.close()
