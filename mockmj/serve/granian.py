@@ -101,8 +101,9 @@ def _stop_when_orphaned() -> None:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def relay_stop_signals() -> None:
-    """Have one thread take SIGINT and SIGTERM and call the handler installed for them (granian's).
+def relay_stop_signals(ignore: tuple[signal.Signals, ...] = ()) -> None:
+    """Have one thread take SIGINT and SIGTERM and call the handler installed for them (granian's), but for the
+    signals in `ignore`, which are taken and dropped.
 
     granian's supervisor and workers wait for a stop in their main thread, in a threading.Event.wait() that
     only a signal delivered to that very thread interrupts. The kernel may deliver it to any thread (tokio's,
@@ -117,6 +118,8 @@ def relay_stop_signals() -> None:
     def relay() -> None:
         while True:
             signum = signal.sigwait(STOP_SIGNALS)
+            if signum in ignore:
+                continue
             # Too early (granian has not set its handler yet: a worker still building its app): the stop waits
             # for it, rather than being lost to the handler this process inherited.
             while (handler := signal.getsignal(signum)) is inherited[signum]:
@@ -136,7 +139,11 @@ def _granian_worker(*args: Any) -> None:
     from mockmj.web.logs import stop_access_log
 
     if multiprocessing.parent_process() is not None:  # a worker process (not a thread of a free-threaded build)
-        relay_stop_signals()  # first: every thread of this process is started after it
+        # First: every thread of this process is started after it. A worker stops when its supervisor tells it
+        # (SIGTERM), never on a SIGINT of its own: a terminal's Ctrl-C reaches the whole process group, and a
+        # worker that stopped before the supervisor had taken its own SIGINT was an "Unexpected exit" to granian,
+        # which logged it and set about respawning it. The supervisor takes the SIGINT and stops every worker.
+        relay_stop_signals(ignore=(signal.SIGINT,))
     try:
         Server._spawn_wsgi_worker(*args)
     finally:
