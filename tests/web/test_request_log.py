@@ -72,14 +72,18 @@ def test_serve_skips_what_its_formats_never_print(lines: Lines) -> None:
 
 
 class Held(logging.Handler):
-    """Writes nothing until let go: lines pile up in the queue, as behind a slow stderr."""
+    """Writes nothing until let go: lines pile up in the queue, as behind a slow stderr. Keeps only the lines of
+    one writing thread when told which (`only`): a mock of another test in this process may still be logging."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.go = threading.Event()
         self.messages: list[str] = []
+        self.only: int | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self.only is not None and record.thread != self.only:
+            return
         self.go.wait(30)
         self.messages.append(record.getMessage())
 
@@ -91,6 +95,7 @@ def test_deferred_lines_are_all_written_by_the_stop() -> None:
     deferred = DeferredLines()
     try:
         deferred.start()
+        held.only = deferred.thread_id
         log = RequestLog()
         with mock.patch("mockmj.web.logs.DEFERRED", deferred):
             for n in range(50):
