@@ -233,11 +233,6 @@ class DeferredLines:
         self._thread.start()
         self.running = True
 
-    @property
-    def thread_id(self) -> int | None:
-        """The writing thread's identifier (what a LogRecord it writes carries as `thread`), once started."""
-        return self._thread.ident if self.running else None
-
     def put(self, item: tuple[Any, ...]) -> None:
         self._queue.put(item)
 
