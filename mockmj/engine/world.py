@@ -236,28 +236,24 @@ class World:
         self._note_task(task.id)
 
     def remove_task(self, task: Task) -> None:
-        """The task leaves the world with everything kept beside it: its polls, uploads and served files."""
+        """The task leaves the world with everything kept beside it: its polls and uploads."""
         self.tasks.remove(task)
-        self._forget(task)
-
-    def drop_owner(self, owner: str) -> list[Task]:
-        dropped = self.tasks.of_owner(owner)
-        for task in dropped:
-            self.remove_task(task)
-        return dropped
-
-    def _forget(self, task: Task) -> None:
         self.polls.pop(task.id, None)
         self._note_task(task.id)  # written as gone
         for path in task.uploads:
             self.drop_upload(path)
 
+    def drop_owner(self, owner: str) -> list[Task]:
+        return self._remove_each(self.tasks.of_owner(owner))
+
     def evict_finished(self, count: int) -> list[Task]:
         """Forget up to `count` of the oldest finished tasks (never an unfinished one)."""
-        evicted = self.tasks.oldest_finished(count)
-        for task in evicted:
+        return self._remove_each(self.tasks.oldest_finished(count))
+
+    def _remove_each(self, tasks: list[Task]) -> list[Task]:
+        for task in tasks:
             self.remove_task(task)
-        return evicted
+        return tasks
 
     def served_file(self, path: str) -> tuple[Task, str] | None:
         """The task whose file this path names, and which file ("final", "preview", "video:0", …): the image hash
