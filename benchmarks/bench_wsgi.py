@@ -16,6 +16,7 @@ import cProfile
 import io
 import json
 import logging
+import os
 import pstats
 import sys
 import time
@@ -35,9 +36,13 @@ App = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 IMAGINE = b'{"prompt":"a red fox in the snow --ar 3:2"}'
 
 
+PROCESS_ENVIRONMENT = dict(os.environ)
+
+
 def environ(method: str, path: str, body: bytes = b"") -> dict[str, Any]:
-    """What waitress hands the app for a request from a client on loopback."""
-    return {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": "",
+    """What granian hands the app for a request from a client on loopback: its WSGI environ starts from a copy
+    of the process environment (granian/wsgi.py, `basic_env`), so a request's environ holds every variable."""
+    return {**PROCESS_ENVIRONMENT, "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": "",
             "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1",
             "wsgi.url_scheme": "http", "HTTP_HOST": "127.0.0.1:8080", "HTTP_AUTHORIZATION": "Bearer bench",
             "CONTENT_TYPE": "application/json" if body else "", "CONTENT_LENGTH": str(len(body)) if body else "",

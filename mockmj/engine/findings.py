@@ -148,6 +148,18 @@ class Findings:
             elif seen.kind in ("submit", "action"):
                 self._submit(state, seen)
 
+    def observe_fetch(self, key: str, path: str, task_id: str, task_status: str) -> None:
+        """`observe` of a 200 fetch (the hot path's): the same judgement, without a `Seen` built for it."""
+        at = time.monotonic()
+        with self._lock:
+            state = self._key(key)
+            if state.retry_until is not None:
+                self._retry_after(state, Seen(key=key, kind="fetch", method="GET", path=path, status=200,
+                                              task_id=task_id, task_status=task_status, at=at))
+            task = state.tasks.get(task_id)
+            if task is not None:
+                self._fetched(state, task, task_id, task_status, at)
+
     def _key(self, key: str) -> _Key:
         state = self._keys.get(key)
         if state is None:
@@ -185,31 +197,34 @@ class Findings:
         task = state.tasks.get(seen.task_id)
         if task is None:
             return  # not submitted by this key since the tracker started (or dropped): nothing to judge
+        self._fetched(state, task, seen.task_id, seen.task_status, seen.at)
+
+    def _fetched(self, state: _Key, task: _Task, task_id: str, task_status: str | None, at: float) -> None:
         task.fetched = True
         task.fetch_count += 1
-        task.fetches.append(seen.at)
+        task.fetches.append(at)
         limits = self.thresholds
-        subject = f"task {seen.task_id}"
         if task.terminal is not None:
             task.after_terminal += 1
             if task.after_terminal > limits.terminal_polls:
-                self._note(state, "polling-after-terminal", subject, seen.at,
+                self._note(state, "polling-after-terminal", f"task {task_id}", at,
                            {"status": task.terminal, "fetchesAfterTerminal": task.after_terminal,
-                            "allowed": limits.terminal_polls}, seen.task_id)
-        elif seen.task_status in TERMINAL:
-            task.terminal = seen.task_status
-        while task.fetches[0] <= seen.at - limits.poll_window:  # times only grow: the old ones are first
+                            "allowed": limits.terminal_polls}, task_id)
+        elif task_status in TERMINAL:
+            task.terminal = task_status
+        while task.fetches[0] <= at - limits.poll_window:  # times only grow: the old ones are first
             task.fetches.popleft()
         recent = task.fetches
         if len(recent) >= max(3, int(limits.polls_per_second * limits.poll_window) + 1):
             span = recent[-1] - recent[0]
             rate = (len(recent) - 1) / span if span > 0 else float("inf")
             if rate > limits.polls_per_second * RATE_TOLERANCE:
+                subject = f"task {task_id}"
                 worst = (state.findings.get(("fast-polling", subject)) or Finding("", "", {})).evidence
                 peak = max(rate, float(worst.get("peakPerSecond", 0) or 0))
-                self._note(state, "fast-polling", subject, seen.at,
+                self._note(state, "fast-polling", subject, at,
                            {"peakPerSecond": round(min(peak, 1e6), 2), "fetches": task.fetch_count,
-                            "limitPerSecond": limits.polls_per_second}, seen.task_id)
+                            "limitPerSecond": limits.polls_per_second}, task_id)
 
     def _track(self, key: str, state: _Key, task_id: str, task: _Task) -> None:
         state.tasks[task_id] = task

@@ -38,9 +38,10 @@ class Journal:
     def total(self) -> int:
         return self._store.total(LOG)
 
-    def record(self, entry: dict[str, Any]) -> None:
+    def record(self, entry: dict[str, Any], weight: int | None = None) -> None:
+        """`weight`: the entry's (store/memory.py, entry_weight) when the caller knows it without walking it."""
         try:
-            self._store.append(LOG, entry.get("key"), entry, self.size, self.max_bytes)
+            self._store.append(LOG, entry.get("key"), entry, self.size, self.max_bytes, weight)
         except StoreUnavailable as exc:
             # the answer it records was given (or is a 503 already): losing the entry beats failing it
             log.warning("journal: entry not kept: %s", exc)

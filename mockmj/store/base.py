@@ -57,9 +57,10 @@ class Store(Protocol):
     # None); how it is kept is the store's business: the memory store keeps the object itself (nothing is
     # serialised when a request is recorded), a shared store keeps its JSON (records.encode), so an entry reads
     # back equal to what was appended (a tuple may come back as a list). Capped by `keep` entries; the memory
-    # store also by `max_bytes` (the entries' texts, see memory.weight), a shared store by entries only (each
-    # entry is short).
-    def append(self, log: str, key: str | None, value: Any, keep: int, max_bytes: int | None = None) -> int: ...
+    # store also by `max_bytes` (the entries' texts, see memory.entry_weight; `weight`: the value's, when the caller
+    # already knows it), a shared store by entries only (each entry is short).
+    def append(self, log: str, key: str | None, value: Any, keep: int, max_bytes: int | None = None,
+               weight: int | None = None) -> int: ...
     def entries(self, log: str) -> list[LogEntry]: ...  # oldest first; seq 1, 2, 3… across every worker
     def total(self, log: str) -> int: ...  # entries appended since the log was last cleared whole
     def clear_log(self, log: str, key: str | None = None) -> None: ...  # key: that tenant's entries only

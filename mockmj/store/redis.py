@@ -290,7 +290,8 @@ class RedisStore:
         return found.decode() if found is not None else None
 
     # ---------------------------------------------------------------------------- logs
-    def append(self, log: str, key: str | None, value: Any, keep: int, max_bytes: int | None = None) -> int:
+    def append(self, log: str, key: str | None, value: Any, keep: int, max_bytes: int | None = None,
+               weight: int | None = None) -> int:
         return int(self._append(keys=[PREFIX + "log:" + log, PREFIX + "seq:" + log],
                                 args=[encode(value), keep, key if key is not None else ""]))
 

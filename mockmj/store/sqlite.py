@@ -198,7 +198,8 @@ class SqliteStore:
         return row[0] if row else None
 
     # ---------------------------------------------------------------------------- logs
-    def append(self, log: str, key: str | None, value: Any, keep: int, max_bytes: int | None = None) -> int:
+    def append(self, log: str, key: str | None, value: Any, keep: int, max_bytes: int | None = None,
+               weight: int | None = None) -> int:
         with self.file.write() as conn:
             (seq,) = conn.execute(
                 "INSERT INTO counters VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 "

@@ -252,10 +252,17 @@ def journal(mock: Mock, method: str, path: str, raw: bytes, op: Operation | None
 
 def journal_entry(mock: Mock, method: str, path: str, raw: bytes, operation_id: str | None, status: int,
                   code: int | None, key: str | None, seconds: float, explained: dict[str, Any] | None = None) -> None:
-    """`journal` from the answer's figures (the hot path's fetch of a finished task has no Reply, and keeps
-    no `explained` part: the dashboard shows such an entry without headers)."""
-    mock.journal.record({
-        "time": mock.engine.now(),
+    """`journal` an answer from its figures (the hot path's fetch of a finished task has no Reply)."""
+    mock.journal.record(journal_entry_of(mock.engine.now(), method, path, raw, operation_id, status, code, key,
+                                         seconds, explained))
+
+
+def journal_entry_of(at: int, method: str, path: str, raw: bytes, operation_id: str | None, status: int,
+                     code: int | None, key: str | None, seconds: float,
+                     explained: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The journal's entry for an answer given at `at` (the mock's clock): what `journal_entry` records."""
+    return {
+        "time": at,
         "method": method,
         "path": path,
         "operationId": operation_id,
@@ -266,7 +273,7 @@ def journal_entry(mock: Mock, method: str, path: str, raw: bytes, operation_id: 
         "latencyMs": round(seconds * 1000, 2),
         "body": summary(raw, "application/json"),
         **(explained or {}),
-    })
+    }
 
 
 def _unprefixed(path: str) -> str:

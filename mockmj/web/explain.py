@@ -30,35 +30,53 @@ def summary(raw: bytes | None, mimetype: str = "application/json") -> str | None
     return text + ("…" if len(raw) > BODY_CHARS else "")
 
 
-# A header's usual spelling from its WSGI name ("HTTP_USER_AGENT" → "User-Agent"), worked out once per name:
-# clients send the same few headers again and again. Bounded, so that made-up header names cannot grow it.
-_NAMES: dict[str, str] = {}
+# A header's usual spelling from its WSGI name ("HTTP_USER_AGENT" → "User-Agent") and whether it carries a
+# credential, worked out once per name: clients send the same few headers again and again. Bounded, so that
+# made-up header names cannot grow it.
+_NAMES: dict[str, tuple[str, bool]] = {}
 MAX_NAMES = 512
+# Masked credentials by their value, for the same reason (a client sends its one key at every request).
+_MASKED: dict[tuple[str, str], str] = {}
+MAX_MASKED = 256
+CONTENT_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")  # the two headers a WSGI environ names without HTTP_
 
 
-def _header_name(wsgi_name: str) -> str:
-    name = _NAMES.get(wsgi_name)
-    if name is None:
+def _header_name(wsgi_name: str) -> tuple[str, bool]:
+    known = _NAMES.get(wsgi_name)
+    if known is None:
         name = "-".join(part.capitalize() for part in wsgi_name.removeprefix("HTTP_").split("_"))
+        known = (name, name.lower() in SECRET_HEADERS)
         if len(_NAMES) < MAX_NAMES:
-            _NAMES[wsgi_name] = name
-    return name
+            _NAMES[wsgi_name] = known
+    return known
+
+
+def _masked(name: str, value: str) -> str:
+    shown = _MASKED.get((name, value))
+    if shown is None:
+        shown = masked_header(name, value)
+        if len(_MASKED) < MAX_MASKED:
+            _MASKED[(name, value)] = shown
+    return shown
 
 
 def request_headers(environ: dict[str, Any]) -> dict[str, str]:
-    """The request's headers as the client sent them (names in their usual spelling), masked and bounded."""
+    """The request's headers as the client sent them (names in their usual spelling), masked and bounded.
+    A WSGI environ also holds the server's and, under granian, the whole process environment: one quick pass
+    picks the header names out of it, and only those are looked at further."""
     headers: dict[str, str] = {}
     extra = 0
-    for wsgi_name, value in environ.items():
-        if not (wsgi_name.startswith("HTTP_") or (wsgi_name in ("CONTENT_TYPE", "CONTENT_LENGTH") and value)):
+    for wsgi_name in [name for name in environ if name.startswith("HTTP_") or name in CONTENT_HEADERS]:
+        value = environ[wsgi_name]
+        if not value and wsgi_name in CONTENT_HEADERS:
             continue
         if len(headers) >= MAX_HEADERS:
             extra += 1
             continue
-        name = _header_name(wsgi_name)
+        name, secret = _header_name(wsgi_name)
         value = str(value)
-        if name.lower() in SECRET_HEADERS:
-            value = masked_header(name, value)
+        if secret:
+            value = _masked(name, value)
         headers[name] = value if len(value) <= HEADER_CHARS else value[:HEADER_CHARS]
     if extra:
         headers["(more)"] = f"{extra} more headers not kept"

@@ -45,8 +45,7 @@ def _status_of(mock: Mock, owner: str, task_id: Any) -> str | None:
 
 def feed_fetch(mock: Mock, key: str, path: str, task_id: str, task_status: str) -> None:
     """What `feed` sees of a 200 fetch answered with a finished task's kept bytes (the hot path)."""
-    mock.findings.observe(Seen(key=key, kind="fetch", method="GET", path=path, status=200, task_id=task_id,
-                               task_status=task_status))
+    mock.findings.observe_fetch(key, path, task_id, task_status)
 
 
 def feed(mock: Mock, op: Operation, reply: Reply, exchange: Exchange) -> None:

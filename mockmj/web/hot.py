@@ -34,9 +34,10 @@ from werkzeug.utils import get_content_type
 from werkzeug.wsgi import get_input_stream
 
 from mockmj.store.base import StoreUnavailable
-from mockmj.web.api import MODE_OF_PREFIX, answer, api_routes, journal_entry
+from mockmj.store.memory import entry_weight, text_size
+from mockmj.web.api import MODE_OF_PREFIX, answer, api_routes, journal_entry_of
 from mockmj.web.exchange import AUTHORIZATION, SECRET, Exchange, api_key_from, origin_of
-from mockmj.web.explain import explained_fetch
+from mockmj.web.explain import explained_fetch, request_headers
 from mockmj.web.findings_feed import feed_fetch
 from mockmj.web.logs import task_log
 
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from mockmj.web.render import Reply
     from mockmj.web.spec import Operation
 
+# Journal entries of fetches of finished tasks kept ready, by path (see `_journal_fetch`): a bound on memory.
+FETCH_ENTRIES = 4096
 HOT_OPERATIONS = frozenset({"fetchTask", "submitImagine"})
 FETCH = "fetchTask"
 # A path parameter the hot path takes: task ids and the like. Anything else (percent signs, dots, Unicode)
@@ -83,6 +86,7 @@ class HotPath:
         self._fetches = [pattern for method, pattern, route in self._patterns
                          if method == "GET" and route.op.operation_id == FETCH]
         self._json_type = get_content_type("application/json", "utf-8")
+        self._fetch_entries: dict[str, tuple[bytes, dict[str, Any], int]] = {}  # path → (bytes, entry, weight)
         if mock.settings.strict:
             self._fetches = []
 
@@ -170,13 +174,34 @@ class HotPath:
             return None  # not this key's task, or forgotten meanwhile (a reset may give the id to a new task)
         status, data = kept
         # the journal (a shared store's, perhaps unavailable) before the answer begins: see __call__
-        journal_entry(mock, "GET", path, b"", FETCH, 200, None, key, time.perf_counter() - started,
-                      explained_fetch(environ, data, task_id))
+        self._journal_fetch(path, task_id, data, key, started, environ)
         feed_fetch(mock, key, path, task_id, status)
         start_response("200 OK", [("Content-Type", self._json_type), ("Content-Length", str(len(data)))])
         if self.request_log.wanted():
             self.request_log.record("GET", path, 200, None, key, started, task_id, environ)
         return [data]
+
+    def _journal_fetch(self, path: str, task_id: str, data: bytes, key: str, started: float,
+                       environ: dict[str, Any]) -> None:
+        """The journal entry `journal_entry` writes for this fetch, built from the part that is the same at every
+        fetch of these bytes on this path (made once, then copied) and the request's own: its time, key,
+        latency and headers. Its weight is known from the parts, so the memory store need not walk it."""
+        made = self._fetch_entries.get(path)
+        if made is None or made[0] is not data:
+            template = journal_entry_of(0, "GET", path, b"", FETCH, 200, None, None, 0.0,
+                                        explained_fetch({}, data, task_id))
+            made = (data, template, entry_weight(template))
+            if len(self._fetch_entries) >= FETCH_ENTRIES:
+                self._fetch_entries.pop(next(iter(self._fetch_entries)), None)
+            self._fetch_entries[path] = made
+        _, template, weight = made
+        headers = request_headers(environ)
+        entry = template.copy()  # the parts shared with the template are never changed in place
+        entry["time"] = self.mock.engine.now()
+        entry["key"] = key
+        entry["latencyMs"] = round((time.perf_counter() - started) * 1000, 2)
+        entry["requestHeaders"] = headers
+        self.mock.journal.record(entry, weight + len(key) + text_size(headers))
 
     def _answer(self, found: tuple[Route, dict[str, str]], environ: dict[str, Any],
                 start_response: StartResponse) -> Iterable[bytes]:

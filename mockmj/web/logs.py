@@ -237,8 +237,13 @@ class DeferredLines:
         self._queue.put(item)
 
     def _drain(self) -> None:
-        """Lines come in batches: what piled up while the last batch was written goes out in one write."""
+        """Lines come in batches: once a line is there, the thread lets more pile up for LINGER_S, then writes
+        them all at once. Waking for every line would cost each request a hand-over of the GIL between its
+        thread and this one, which under load costs more than formatting the line."""
+        full = False
         while (item := self._queue.get()) is not None:
+            if not full:  # else more are waiting already
+                time.sleep(LINGER_S)
             batch = [item]
             stop = False
             while len(batch) < BATCH:
@@ -253,6 +258,7 @@ class DeferredLines:
             _write_lines(batch)
             if stop:
                 return
+            full = len(batch) >= BATCH
 
     def stop(self, timeout: float = 10.0) -> None:
         """Write every line queued so far, then stop the thread; later lines are written at once. Bounded:
@@ -290,6 +296,7 @@ def stop_access_log() -> None:
 
 
 BATCH = 512  # access lines written at once, at most
+LINGER_S = 0.02  # how long a line may wait for others to be written with it
 
 
 def _direct_handler() -> ServeHandler | None:

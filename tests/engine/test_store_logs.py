@@ -13,7 +13,7 @@ import pytest
 
 from mockmj.engine.journal import Journal
 from mockmj.store.base import Store, open_store
-from mockmj.store.memory import ENTRY_OVERHEAD, MemoryStore, weight
+from mockmj.store.memory import ENTRY_OVERHEAD, MemoryStore, entry_weight
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
@@ -219,8 +219,8 @@ def test_an_answer_is_a_copy_the_caller_may_change(store: Store) -> None:
 def test_the_memory_store_also_caps_a_log_by_the_bytes_of_its_texts() -> None:
     store = MemoryStore()
     heavy = {"n": 0, "requestHeaders": {"X-Big": "h" * 1000}}  # its headers' texts count, not only the top level
-    cap = 3 * weight(heavy)
-    assert weight(heavy) == ENTRY_OVERHEAD + len("n") + len("requestHeaders") + len("X-Big") + 1000
+    cap = 3 * entry_weight(heavy)
+    assert entry_weight(heavy) == ENTRY_OVERHEAD + len("n") + len("requestHeaders") + len("X-Big") + 1000
     for n in range(10):
         store.append("journal", None, {**heavy, "n": n}, 1000, max_bytes=cap)
     assert [e.value["n"] for e in store.entries("journal")] == [7, 8, 9]
