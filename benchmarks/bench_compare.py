@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mockmj.model.settings import Settings
 from mockmj.web.delays import serving_threads
 
 HERE = Path(__file__).resolve().parent
@@ -68,7 +69,7 @@ MEASURES = ("fetch", "submit", "scale")
 # the server `mockmj serve` runs on (granian, one worker, its blocking threads): the goal compares mockmj with
 # a Flask hello on the same server, configured the same
 HELLO_ON_MOCKMJ_SERVER = HELLO_GRANIAN
-SERVE_THREADS = serving_threads(8)  # the blocking threads `mockmj serve` gives granian by default
+SERVE_THREADS = serving_threads(Settings())  # the blocking threads `mockmj serve` gives granian by default
 # `mockmj serve --config` for the submit measure: a queue that never fills and money that never runs
 # out, so that every request is an accepted submission (see submit_config's comment)
 SUBMIT_BALANCE = 10**12

@@ -11,9 +11,10 @@ pass alike, and every ratio is taken within one pass. The table prints each pass
 
 - fetch: GET /mj/task/{id}/fetch of a finished task, on `mockmj serve` with its defaults (access log on),
   with `--quiet`, and a bare WSGI callable returning the same bytes (benchmarks/hello_app.py `bare`) on granian
-  with one worker and the blocking threads `mockmj serve` gives it;
-- submit: POST /mj/submit/imagine on `mockmj serve` (every answer an accepted submission) and Prism 5 on the
-  same openapi.yaml (installed by npm into ~/.cache/mockmj-bench when missing);
+  with one worker and the blocking threads `mockmj serve` gives it; beside them, `mockmj serve --threads 1
+  --spare-threads 0` and the bare callable on one blocking thread (LEAN: not a goal, what that setting buys);
+- submit: POST /mj/submit/imagine on `mockmj serve` (every answer an accepted submission), the same with LEAN,
+  and Prism 5 on the same openapi.yaml (installed by npm into ~/.cache/mockmj-bench when missing);
 - scale: fetch with wrk's one thread, `--store redis://` with two workers and with one (a redis-server of the
   run's own, Debian package `redis-server`);
 - memory: RSS of a process holding `--memory-tasks` finished imagine tasks in the memory store, per 100,000,
@@ -67,6 +68,10 @@ from bench_compare import (  # noqa: E402  (a sibling script, not a package)
 from bench_hostile import MB, proc_status, tree  # noqa: E402
 
 PARTS = ("fetch", "submit", "scale", "memory", "sqlite", "help", "start")
+# `mockmj serve` with one thread and no spare ones: what a mock that simulates no delay may choose (the defaults
+# keep 64 spare threads for delayed requests, which a busy mock pays for: see web/delays.py). Measured beside the
+# goals, which are the defaults'.
+LEAN = ("--threads", "1", "--spare-threads", "0")
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,9 @@ class Goal:
 GOALS = {
     "fetch": Goal("fetch, defaults ÷ bare WSGI on granian (1 worker each)", 0.5),
     "quiet": Goal("fetch, defaults ÷ --quiet", 0.9),
+    "fetch-lean": Goal(f"fetch, {' '.join(LEAN)} ÷ bare WSGI (1 blocking thread each)", 0.5),
     "submit": Goal("submit imagine ÷ Prism 5", 3.0),
+    "submit-lean": Goal(f"submit imagine, {' '.join(LEAN)} ÷ Prism 5", 3.0),
     "scale": Goal("fetch, 2 workers ÷ 1 on redis:// (wrk 1 thread)", 1.5),
     "memory": Goal("RSS per 100,000 finished tasks, memory store", 100.0, at_most=True, unit=" MB"),
     "sqlite": Goal("RSS of a sqlite: worker, large store ÷ small", 1.5, at_most=True),
@@ -110,12 +117,12 @@ def rps(endpoint: Endpoint, bench: Bench, shape: Shape, seconds: int) -> Load:
     return found
 
 
-def bare_granian(bench: Bench) -> Endpoint:
+def bare_granian(bench: Bench, threads: int = SERVE_THREADS) -> Endpoint:
     env = {"MOCKMJ_BENCH_BODY": str(bench.answer_file()), "PYTHONPATH": str(HERE)}
     argv = [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "1", "--host", "127.0.0.1",
-            "--blocking-threads", str(SERVE_THREADS), "--http", "1", "--no-ws", "--port", "{port}",
+            "--blocking-threads", str(threads), "--http", "1", "--no-ws", "--port", "{port}",
             "--log-level", "warning", "hello_app:bare"]
-    return Endpoint(bench.serve("bare-granian", argv, "/", env=env, cwd=HERE) + "/mj/task/1/fetch")
+    return Endpoint(bench.serve(f"bare-granian-{threads}", argv, "/", env=env, cwd=HERE) + "/mj/task/1/fetch")
 
 
 def throughput_pass(bench: Bench, targets: dict[str, Endpoint], args: argparse.Namespace,
@@ -138,8 +145,10 @@ def throughput_pass(bench: Bench, targets: dict[str, Endpoint], args: argparse.N
     if "fetch" in args.parts:
         figures.add("fetch", ratio("mockmj", "bare"))
         figures.add("quiet", ratio("mockmj", "mockmj-quiet"))
+        figures.add("fetch-lean", ratio("mockmj-lean", "bare-1-thread"))
     if "submit" in args.parts:
         figures.add("submit", ratio("mockmj-submit", "prism-submit"))
+        figures.add("submit-lean", ratio("mockmj-submit-lean", "prism-submit"))
     if "scale" in args.parts:
         figures.add("scale", ratio("redis-2-workers", "redis-1-worker"))
 
@@ -157,8 +166,11 @@ def start_targets(bench: Bench, args: argparse.Namespace) -> dict[str, Endpoint]
         add("mockmj", lambda: bench.mockmj_fetch([]))
         add("mockmj-quiet", lambda: bench.mockmj_fetch(["--quiet"]))
         add("bare", lambda: bare_granian(bench))
+        add("mockmj-lean", lambda: bench.mockmj_fetch(list(LEAN)))
+        add("bare-1-thread", lambda: bare_granian(bench, threads=1))
     if "submit" in args.parts:
         add("mockmj-submit", lambda: bench.mockmj_submit([]))
+        add("mockmj-submit-lean", lambda: bench.mockmj_submit(list(LEAN)))
         add("prism-submit", lambda: bench.prism(args.cache, {"submit"})["submit"])  # type: ignore[return-value]
     if "scale" in args.parts:
         add("redis-1-worker", lambda: bench.mockmj_fetch(["--store", "redis:", "--workers", "1"]))

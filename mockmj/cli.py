@@ -52,6 +52,9 @@ def main() -> None:
 @click.option("--callback-policy", type=click.Choice(["upstream", "retry"]), default=None)
 @click.option("--threads", default=None, type=click.IntRange(min=1),
               help="Python threads of each worker process running the app.  [default: 8]")
+@click.option("--spare-threads", default=None, type=click.IntRange(min=0),
+              help="Server threads beyond --threads for requests that wait (a simulated delay, a slow client) "
+                   "while others go on; fewer make a busy mock faster.  [default: 64]")
 @click.option("--workers", default=None, type=click.IntRange(min=1),
               help="Worker processes; more than one needs --store sqlite:PATH or redis://….  [default: 1]")
 @click.option("--store", default=None, metavar="URL",

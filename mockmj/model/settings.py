@@ -124,6 +124,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     threads: int = 8
+    # server threads beyond `threads` for requests that wait rather than work (a simulated delay, a slow client);
+    # see web/delays.py for why 64, and docs/performance.md for what they cost a busy mock
+    spare_threads: int = 64
     workers: int = 1  # serving processes; more than one needs a shared store (sqlite: or redis://)
     store: str = "memory"  # memory | sqlite:PATH | redis://HOST:PORT/DB: where the mock's state lives
     quiet: bool = False  # no access log
@@ -266,6 +269,8 @@ def _check_serving(settings: Settings) -> None:
         raise ValueError(f"port must be between 1 and 65535, not {settings.port}")
     if settings.threads < 1:
         raise ValueError(f"threads must be at least 1, not {settings.threads}")
+    if settings.spare_threads < 0:
+        raise ValueError(f"spare_threads must be 0 or more, not {settings.spare_threads}")
     if settings.workers < 1:
         raise ValueError(f"workers must be at least 1, not {settings.workers}")
     kind = store_kind(settings.store)

@@ -257,7 +257,7 @@ def serve_granian(settings: Settings, on_listening: Callable[[], None],
         interface=Interfaces.WSGI,
         workers=settings.workers,
         # Python threads per worker running the app, plus room for requests that sleep a simulated delay
-        blocking_threads=serving_threads(settings.threads),
+        blocking_threads=serving_threads(settings),
         http=HTTPModes.http1,  # the proxies the mock stands for speak HTTP/1.1
         websockets=False,
         log_level=LogLevels.warning,

@@ -3,7 +3,8 @@
 Twenty requests delayed 2 s each are in flight at once, on a real server on loopback; a request without
 delay must then be answered well before any of them (under half the delay), and each delayed one no
 sooner than its delay. On the in-process server of the test suite and the pytest plugin, and on
-`mockmj serve` (granian) given the threads web/delays.py asks for."""
+`mockmj serve` (granian) given the threads web/delays.py asks for. And the other side of the trade: given no
+spare thread (`--threads 1 --spare-threads 0`), a delayed request holds up every other one."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import time
 
 import requests
 
+from mockmj.model.settings import Settings
 from mockmj.serve.inprocess import start_mock
-from mockmj.web.delays import DELAY_HEADROOM, serving_threads
+from mockmj.web.delays import serving_threads
 from tests.stores import Worker
 
 DELAYED = 20  # more than the 8 threads `mockmj serve` works with
@@ -71,5 +73,32 @@ def test_on_serve_as_it_starts_by_default() -> None:
         server.stop()
 
 
-def test_the_headroom_is_on_top_of_the_working_threads() -> None:
-    assert serving_threads(8) == 8 + DELAY_HEADROOM and DELAY_HEADROOM >= DELAYED
+def test_the_spare_threads_are_on_top_of_the_working_threads() -> None:
+    defaults = Settings()
+    assert serving_threads(defaults) == 8 + 64 and defaults.spare_threads >= DELAYED
+    assert serving_threads(Settings(threads=1, spare_threads=0)) == 1
+
+
+def test_without_spare_threads_a_delay_holds_up_the_rest() -> None:
+    """One thread in all: whatever is asked while a delayed request sleeps is answered after it. The rules are
+    read until the delayed request has taken its rule (it takes it before it sleeps), so the read that finds
+    the rule gone was answered by that one thread after the delay: at least DELAY_S after the request went."""
+    server = Worker("memory", "--threads", "1", "--spare-threads", "0")
+    try:
+        base = server.base
+        rule = {"match": {"key": "slow-key"}, "respond": {"latencyMs": int(DELAY_S * 1000)}, "times": 1}
+        assert requests.post(base + "/_mockmj/rules", json=rule, timeout=5).status_code == 200
+        answers: list[int] = []
+        sent = time.monotonic()
+        sender = threading.Thread(daemon=True, target=lambda: answers.append(requests.post(
+            base + "/mj/submit/imagine", json={"prompt": "slow"}, headers={"Authorization": SLOW},
+            timeout=30).status_code))
+        sender.start()
+        while requests.get(base + "/_mockmj/rules", timeout=30).json():
+            assert time.monotonic() - sent < 30, "the delayed request never took its rule"
+        waited = time.monotonic() - sent
+        sender.join(timeout=30)
+        assert answers == [200]
+        assert waited >= DELAY_S * 0.95, f"answered {waited:.2f} s after the delayed request: not held up"
+    finally:
+        server.stop()

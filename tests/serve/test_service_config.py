@@ -134,6 +134,7 @@ def test_api_key_on_the_command_line_replaces_the_environment() -> None:
     (("--port", "0"), ["--port", "1<=x<=65535"]),
     (("--port", "70000"), ["--port", "65535"]),
     (("--threads", "0"), ["--threads", "x>=1"]),
+    (("--spare-threads", "-1"), ["--spare-threads", "x>=0"]),
     (("--host", "no-such-host.invalid"), ["no-such-host.invalid", "does not resolve"]),
 ])
 def test_bad_listening_options_are_usage_errors(args: tuple[str, ...], words: list[str]) -> None:
@@ -148,6 +149,7 @@ def test_bad_listening_options_are_usage_errors(args: tuple[str, ...], words: li
     ({"MOCKMJ_PORT": "99999"}, ["environment variable MOCKMJ_PORT", "between 1 and 65535"]),
     ({"MOCKMJ_PORT": "eighty"}, ["environment variable MOCKMJ_PORT", "eighty"]),
     ({"MOCKMJ_THREADS": "0"}, ["environment variable MOCKMJ_THREADS", "at least 1"]),
+    ({"MOCKMJ_SPARE_THREADS": "-2"}, ["environment variable MOCKMJ_SPARE_THREADS", "0 or more"]),
     ({"MOCKMJ_STRICT": "maybe"}, ["MOCKMJ_STRICT", "not a boolean"]),
     ({"MOCKMJ_TIMING": "slow"}, ["MOCKMJ_TIMING", "slow"]),
     ({"MOCKMJ_CONFIG": "absent.toml"}, ["absent.toml"]),
@@ -163,6 +165,7 @@ def test_bad_environment_is_a_usage_error_naming_the_variable(env: dict[str, str
     ('seed = 3\n\nkeys = "not closed\n', "line 3", ["invalid TOML"]),
     ('timing = "fast"\nport = 0\n', "line 2", ["port", "between 1 and 65535"]),
     ('threads = 0\n', "line 1", ["threads"]),
+    ('spare_threads = -1\n', "line 1", ["spare_threads", "0 or more"]),
     ('seed = 1\ncolour = "blue"\n', "line 2", ["unknown setting 'colour'"]),
     ('# keys\n[[keys]]\nkey = "a"\n\n[[keys]]\nkey = "b"\nbogus = 1\n', "line 7", ["bogus"]),
     ('[[accounts]]\nremark = "x"\ncore_size = "three"\n', "line 3", ["core_size"]),
