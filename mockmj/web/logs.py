@@ -149,14 +149,6 @@ USER_AGENT_CHARS = 200  # a user agent is kept to this many characters in a log 
 CONTROL_PREFIX = "/_mockmj"  # the control plane and the dashboard (its page, files and polling)
 
 
-def client_fields(environ: dict[str, Any] | None) -> dict[str, Any]:
-    """Who made a request, for the JSON access log: the client's address and its user agent (bounded)."""
-    if environ is None:
-        return {}
-    agent = environ.get("HTTP_USER_AGENT")
-    return {"client": environ.get("REMOTE_ADDR"), "userAgent": agent[:USER_AGENT_CHARS] if agent else None}
-
-
 def logged_path(path: str, log_control: bool) -> bool:
     """Does this request get an access-log line? Control-plane and dashboard calls only with --log-control:
     the dashboard polls every second, and its lines would bury the API's."""
@@ -320,27 +312,60 @@ def _write_lines(batch: list[tuple[Any, ...]]) -> None:
         for item in batch:
             _write_line(*item)
         return
-    handler.write_lines([handler.access_line(item[0], *_line_of(*item[1:])) for item in batch])
+    if handler.log_format == "json":
+        lines = [handler.access_line(item[0], *_line_of(*item[1:8], _who(item[8]))) for item in batch]
+    else:  # the text format shows no fields: none are made
+        lines = [handler.access_line(item[0], _text_of(*item[1:8]), NO_FIELDS) for item in batch]
+    handler.write_lines(lines)
+
+
+NO_FIELDS: dict[str, Any] = {}
+# The text of a line but its duration, by what it is made of: a client polling its task sends the same
+# request again and again, and its line differs only in the time it took. Bounded (emptied when full).
+_TEXTS: dict[tuple[Any, ...], tuple[str, str]] = {}
+MAX_TEXTS = 1024
+
+
+def _text_of(method: str, path: str, status: int, reply: Reply | None, key: str | None, ms: float,
+             task_id: str | None) -> str:
+    """The access line's text: method, path, status, code, masked key, duration, task."""
+    code, task_id, _task = _answer(reply, task_id)
+    made_of = (method, path, status, code, key, task_id)
+    parts = _TEXTS.get(made_of)
+    if parts is None:
+        shown_key, shown_path = masked(key), masked_path(path)
+        head = f"{method} {shown_path} {status}"
+        head += f" code={code}" if code is not None else ""
+        head += f" key={shown_key}" if shown_key else ""
+        parts = (head + " ", f" task={task_id}" if task_id else "")
+        if len(_TEXTS) >= MAX_TEXTS:
+            _TEXTS.clear()
+        _TEXTS[made_of] = parts
+    return f"{parts[0]}{ms:.1f}ms{parts[1]}"
 
 
 def _line_of(method: str, path: str, status: int, reply: Reply | None, key: str | None, ms: float,
              task_id: str | None, who: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The access line's text and its structured fields (the JSON format's); `who`: client_fields()."""
+    """The access line's text and its structured fields (the JSON format's); `who`: the client's (`_who`)."""
+    text = _text_of(method, path, status, reply, key, ms, task_id)
     code, task_id, _task = _answer(reply, task_id)
-    key, path = masked(key), masked_path(path)
-    fields = {"method": method, "path": path, "status": status, "code": code, "key": key, "ms": round(ms, 1),
-              "taskId": task_id, **who}
-    text = f"{method} {path} {status}"
-    text += f" code={code}" if code is not None else ""
-    text += f" key={key}" if key else ""
-    text += f" {ms:.1f}ms"
-    text += f" task={task_id}" if task_id else ""
+    fields = {"method": method, "path": masked_path(path), "status": status, "code": code, "key": masked(key),
+              "ms": round(ms, 1), "taskId": task_id, **who}
     return text, fields
 
 
+def _who(client: tuple[str | None, str | None] | None) -> dict[str, Any]:
+    """Who made a request, for the JSON access log: the client's address and its user agent (bounded), from
+    the pair a request left on the queue (None: it had no environ, and the line names no client)."""
+    if client is None:
+        return {}
+    address, agent = client
+    return {"client": address, "userAgent": agent[:USER_AGENT_CHARS] if agent else None}
+
+
 def _write_line(created: float, method: str, path: str, status: int, reply: Reply | None, key: str | None,
-                ms: float, task_id: str | None, who: dict[str, Any]) -> None:
-    text, fields = _line_of(method, path, status, reply, key, ms, task_id, who)
+                ms: float, task_id: str | None, client: tuple[str | None, str | None] | None) -> None:
+    text, fields = _line_of(method, path, status, reply, key, ms, task_id, _who(client))
     record = access_log.makeRecord(access_log.name, logging.INFO, "(unknown file)", 0, text, (), None,
                                    func="(unknown function)", extra={"fields": fields})
     record.created, record.msecs = created, (created - int(created)) * 1000  # when the request was answered
@@ -369,7 +394,9 @@ class RequestLog:
                 self.states.observe(task)
         if not access_log.isEnabledFor(logging.INFO):
             return
-        line = (time.time(), method, path, status, reply, key, ms, task_id, client_fields(environ))
+        # the client's address and agent as they are: their fields are made by the thread that writes the line
+        client = None if environ is None else (environ.get("REMOTE_ADDR"), environ.get("HTTP_USER_AGENT"))
+        line = (time.time(), method, path, status, reply, key, ms, task_id, client)
         if DEFERRED.running:
             DEFERRED.put(line)
         else:
