@@ -44,7 +44,7 @@ class StoredTasks:
         task = self._read(task_id)
         if task is not None:
             self._hot[task_id] = task
-            self.trim()
+            self.tidy()
         return task
 
     def owned(self, owner: str, task_id: str) -> Task | None:
@@ -62,7 +62,7 @@ class StoredTasks:
     def written(self) -> None:
         self._pinned.clear()
         self._new.clear()
-        self.trim()
+        self.tidy()
 
     def _read(self, task_id: str) -> Task | None:
         value = self.store.record("task:" + task_id)
@@ -108,11 +108,8 @@ class StoredTasks:
         self._new.clear()
 
     def tidy(self) -> None:
-        self.trim()
-
-    def trim(self) -> None:
         """Down to `capacity` finished tasks: the least recently used finished ones go (an unfinished or a
-        pinned task stays: it is in use)."""
+        pinned task stays: it is in use). Also the world's call after the clock jumped, as on TaskIndex."""
         excess = len(self._hot) - self.capacity
         if excess <= 0:
             return

@@ -83,12 +83,15 @@ class HotPath:
                 self._add(op, prefix)
         # The fetch of a finished task answered from its kept bytes (see `_finished_fetch`); never in strict
         # mode, which checks every answer against a fresh rendering.
-        self._fetches = [pattern for method, pattern, route in self._patterns
-                         if method == "GET" and route.op.operation_id == FETCH]
+        # One pattern for every prefix's fetch route (/mj, /mj-fast…): one match per request, its id the group
+        # that matched.
+        fetches = [pattern.pattern for method, pattern, route in self._patterns
+                   if method == "GET" and route.op.operation_id == FETCH]
+        self._fetch: re.Pattern[str] | None = None
+        if fetches and not mock.settings.strict:
+            self._fetch = re.compile("|".join(f"(?:{pattern})" for pattern in fetches))
         self._json_type = get_content_type("application/json", "utf-8")
         self._fetch_entries: dict[str, tuple[bytes, dict[str, Any], int]] = {}  # path → (bytes, entry, weight)
-        if mock.settings.strict:
-            self._fetches = []
 
     def _add(self, op: Operation, prefix: str) -> None:
         path = prefix + op.path
@@ -148,11 +151,8 @@ class HotPath:
         the whole way would refuse or rate-limit, control rules or handler hooks present, debug task log on."""
         started = time.perf_counter()
         path = environ.get("PATH_INFO", "")
-        for pattern in self._fetches:
-            match = pattern.match(path)
-            if match is not None:
-                break
-        else:
+        match = self._fetch.match(path) if self._fetch is not None else None
+        if match is None:
             return None
         mock = self.mock
         engine, finished = mock.engine, mock.finished
@@ -160,7 +160,7 @@ class HotPath:
                 or not all(getattr(hook, "only_rules", False) for hook in mock.before_handler)):
             return None
         read_at = finished.generation
-        task_id = match.group(1)
+        task_id = match.group(match.lastindex or 1)
         kept = finished.lookup(task_id, origin_of(environ))
         if kept is None:
             return None
