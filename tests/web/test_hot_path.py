@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 
 from mockmj.config import KeyConfig, Settings
+from mockmj.store.memory import entry_weight
 from mockmj.web import handlers
 from mockmj.web.app import create_app
 from mockmj.web.hot import HotPath, status_line
@@ -233,6 +234,9 @@ def test_a_finished_task_fetched_from_its_kept_bytes_agrees(store: str, access: 
     ]
     same_everywhere(hot, plain, access, calls)
     assert built == [task_id]  # …and none of these built it again
+    if store == "memory":  # the weights the hot path gives the journal's byte cap are what weighing each finds
+        kept = hot.extensions["mockmj"].engine.world.store._logs["journal"].entries
+        assert len(kept) > len(calls) and all(weight == entry_weight(entry.value) for weight, entry in kept)
     for app in (hot, plain):  # a rule: every request takes the whole way, which applies it
         assert app.test_client().post("/_mockmj/rules", json={"match": {"operation": "fetchTask"}, "times": 1,
                                       "respond": {"httpStatus": 503}}).status_code == 200
