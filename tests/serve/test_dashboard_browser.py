@@ -135,13 +135,22 @@ def test_the_control_token_is_sent_and_asked_for(c: Client, page: Any) -> None:
     page.wait_for_timeout(1200)  # one poll more
     assert sent and all(token == "first-token" for _, token in sent), sent
     assert "token" not in page.url  # not left in the address bar
-    page.route("**/_mockmj/tasks?*", lambda route: route.fulfill(
-        status=401, content_type="application/json", body='{"error": "X-MockMJ-Control-Token required"}'))
+
+    def refuse_the_old_token(route: Any) -> None:
+        # every poll until the new token is in use is refused, so the bar stays up until it is saved (a poll
+        # let through with the old token meanwhile would hide it again)
+        if route.request.headers.get("x-mockmj-control-token") == "second-token":
+            route.continue_()
+        else:
+            route.fulfill(status=401, content_type="application/json",
+                          body='{"error": "X-MockMJ-Control-Token required"}')
+
+    page.route("**/_mockmj/tasks?*", refuse_the_old_token)
     page.locator("#token-bar").wait_for(state="visible")
-    page.unroute("**/_mockmj/tasks?*")
     page.fill("[data-testid=token-input]", "second-token")
     page.click("[data-testid=token-save]")
     page.locator("#token-bar").wait_for(state="hidden")
+    page.unroute("**/_mockmj/tasks?*")
     sent.clear()
     page.wait_for_timeout(1200)
     assert sent and all(token == "second-token" for _, token in sent), sent
