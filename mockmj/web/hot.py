@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -92,6 +93,7 @@ class HotPath:
             self._fetch = re.compile("|".join(f"(?:{pattern})" for pattern in fetches))
         self._json_type = get_content_type("application/json", "utf-8")
         self._fetch_entries: dict[str, tuple[bytes, dict[str, Any], int]] = {}  # path → (bytes, entry, weight)
+        self._fetch_entries_lock = threading.Lock()  # writers only: a read is one dict lookup, atomic under the GIL
 
     def _add(self, op: Operation, prefix: str) -> None:
         path = prefix + op.path
@@ -191,9 +193,10 @@ class HotPath:
             template = journal_entry_of(0, "GET", path, b"", FETCH, 200, None, None, 0.0,
                                         explained_fetch({}, data, task_id))
             made = (data, template, entry_weight(template))
-            if len(self._fetch_entries) >= FETCH_ENTRIES:
-                self._fetch_entries.pop(next(iter(self._fetch_entries)), None)
-            self._fetch_entries[path] = made
+            with self._fetch_entries_lock:  # another writer between iter() and next() would break the iteration
+                if len(self._fetch_entries) >= FETCH_ENTRIES:
+                    self._fetch_entries.pop(next(iter(self._fetch_entries)), None)
+                self._fetch_entries[path] = made
         _, template, weight = made
         headers = request_headers(environ)
         entry = template.copy()  # the parts shared with the template are never changed in place
