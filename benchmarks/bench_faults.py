@@ -261,13 +261,19 @@ def bench(store_kind: str, clients: int, seconds: float) -> None:
         report(store_kind, run, receiver, serve)
         print(f"server log: {folder / 'serve.log'}")
     finally:
-        serve.send_signal(signal.SIGTERM)
-        try:
-            serve.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            serve.kill()
+        stop_serve(serve)
         if redis is not None:
             redis.stop()
+
+
+def stop_serve(proc: subprocess.Popen[Any], timeout: float = 20) -> None:
+    """Stop `mockmj serve` as a terminal would (SIGTERM: its workers stop cleanly), killed if not gone in time."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def settle(receiver: Receiver, not_before: float) -> None:

@@ -9,7 +9,8 @@ on `GET /_mockmj/health` and to the first 200 of `GET /mj/task/list` (a request 
 once every worker's RSS has stopped growing (two samples 0.5 s apart within 1 MB, at most 600 s) the RSS and
 PSS of the supervisor and of each worker are read from /proc (Linux only) and printed, with the process tree's
 sum. The server is stopped before the next run. `redis` needs a `redis-server` binary (Debian package
-`redis-server`); it runs one of its own on a free loopback port, in a temporary folder, with no persistence.
+`redis-server`); it runs one of its own on a free loopback port, in a temporary folder (bench_faults' `Redis`: an
+append-only file synced at every write, which slows the fill, not the start).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,7 +32,7 @@ import requests
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_faults import Redis  # noqa: E402  (a sibling script, not a package)
+from bench_faults import Redis, stop_serve  # noqa: E402  (a sibling script, not a package)
 from bench_hostile import MB, free_port, proc_status, tree  # noqa: E402
 from bench_limits import KEY, fill_store  # noqa: E402
 
@@ -112,12 +112,7 @@ def start_once(store: str, workers: int, folder: Path) -> Start:
         return Start(health, listed, (proc_status(proc.pid, "VmRSS"), pss(proc.pid)),
                      [(proc_status(pid, "VmRSS"), pss(pid)) for pid in pids])
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_serve(proc, timeout=30)
 
 
 def mb(value: float) -> str:

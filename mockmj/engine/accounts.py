@@ -18,7 +18,6 @@ from mockmj.model.masking import masked
 from mockmj.model.settings import AccountConfig, Settings
 from mockmj.store import ratelimit
 
-MODES = ("FAST", "RELAX", "TURBO")
 NEVER = math.inf
 
 

@@ -139,7 +139,9 @@ class Findings:
             state = self._key(seen.key)
             self._retry_after(state, seen)
             if seen.kind == "fetch" and seen.task_id:
-                self._fetch(state, seen)
+                task = state.tasks.get(seen.task_id)
+                if task is not None:  # else not submitted by this key since the tracker started: nothing to judge
+                    self._fetched(state, task, seen.task_id, seen.task_status, seen.at)
             elif seen.kind == "list":
                 for task_id in seen.task_ids:
                     task = state.tasks.get(task_id)
@@ -191,13 +193,6 @@ class Findings:
             until = seen.at + seen.retry_after
             state.retry_until = max(until, state.retry_until or 0.0)
             state.retry_after = seen.retry_after
-
-    def _fetch(self, state: _Key, seen: Seen) -> None:
-        assert seen.task_id is not None
-        task = state.tasks.get(seen.task_id)
-        if task is None:
-            return  # not submitted by this key since the tracker started (or dropped): nothing to judge
-        self._fetched(state, task, seen.task_id, seen.task_status, seen.at)
 
     def _fetched(self, state: _Key, task: _Task, task_id: str, task_status: str | None, at: float) -> None:
         task.fetched = True

@@ -39,7 +39,7 @@ class Ledger:
         self._marked: dict[str, float] = {}  # key → when this worker last marked its use in the store
         self._shared_sweep = -math.inf
         self._marks = threading.Lock()  # a leaf lock: never held while the store is called
-        world.on_reload.append(self._marked.clear)
+        world.on_reload.append(self._forget_marks)
 
     def close(self) -> None:
         self.limiter.close()
@@ -78,11 +78,17 @@ class Ledger:
         for stale in [k for k, seen in self.key_seen.items() if now - seen > idle]:
             self._forget_key(stale)
 
+    def _forget_marks(self) -> None:
+        """The store was reloaded (a reset, a restart of the store): every use is marked again."""
+        with self._marks:
+            self._marked.clear()
+
     def _note_shared_use(self, key: str) -> None:
         """_note_use with a shared store: the use is marked in the store (another worker may be serving the key
         too); now and then the keys no worker has used for `idle_key_seconds` are claimed from the store, each by
-        one worker, and forgotten. A mark may lag a use by up to the sweep interval, so a key is forgotten after
-        between `idle_key_seconds` less that interval and `idle_key_seconds` unused."""
+        one worker, and forgotten. A mark may lag a use by up to the sweep interval, so a key is forgotten no sooner
+        than `idle_key_seconds` less that interval unused, at the first sweep after (sweeps come with requests, at
+        most once an interval)."""
         assert self.activity is not None
         now, idle = self.clock(), self.settings.idle_key_seconds
         every = min(60.0, idle / 4)
@@ -94,7 +100,8 @@ class Ledger:
             if sweep:
                 self._shared_sweep = now
                 # only the marks of this interval matter: the dict holds the keys used lately, no more
-                self._marked = {k: at for k, at in self._marked.items() if now - at < every}
+                for stale in [k for k, at in self._marked.items() if now - at >= every]:
+                    del self._marked[stale]
         try:
             if mark:
                 self.activity.touch({key: now})

@@ -101,9 +101,11 @@ class RateLimiter:
     def _open(self) -> Storage:
         from limits.strategies import MovingWindowRateLimiter
 
-        self._storage = open_storage(self.storage_uri)
-        self._strategy_: MovingWindowRateLimiter = MovingWindowRateLimiter(self._storage)
-        return self._storage
+        storage = open_storage(self.storage_uri)
+        self._strategy_: MovingWindowRateLimiter = MovingWindowRateLimiter(storage)
+        # published last: a thread that finds the storage set (and takes no lock) finds the strategy set too
+        self._storage = storage
+        return storage
 
     @property
     def storage(self) -> Storage:
@@ -241,7 +243,7 @@ class KeyActivity:
             import redis
 
             url = "unix://" + storage_uri[len("unix://"):] if storage_uri.startswith("unix://") else storage_uri
-            self._redis = redis.Redis.from_url(url)
+            self._redis = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5)  # as RedisStore
             self._claim = self._redis.register_script(_CLAIM_IDLE)
 
     def touch(self, keys: dict[str, float]) -> None:

@@ -276,6 +276,9 @@ def _write_atomically(path: Path, text: str) -> None:
     """Whole or not at all: processes starting together may write the same file; a reader sees one of them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    # mkstemp makes the file its owner's alone (0600): the container image writes the cache as root at build
+    # time and reads it as its own user, so it is made readable to all, as a plain open() would have made it
+    os.fchmod(handle, 0o644)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)

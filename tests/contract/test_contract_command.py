@@ -8,8 +8,8 @@ clause but SCHEMA-*; the others, whose only difference is the auth mode, run the
 (AUTH-*, ENV-6). That keeps CI time bounded: schemathesis (SCHEMA-*, about 1,000 requests whose checks do
 not depend on the auth mode) is most of a full run. The whole suite runs elsewhere once per combination
 that matters: in any-key mode with --api-key (where a false alarm was once reported) as the getting-started
-tour's own `mockmj contract` run (tests/serve/test_readme_examples.py), and against listed keys and in
-any-key mode in both dialects behind the mutation self-check's clean proxy
+tour's own `mockmj contract` run (tests/serve/test_readme_examples.py), and against listed keys (and in
+any-key mode without SCHEMA-*) in both dialects behind the mutation self-check's clean proxy
 (tests/contract/test_contract_mutations.py).
 """
 
