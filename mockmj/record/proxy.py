@@ -30,6 +30,7 @@ from mockmj.record.har import Exchange, RecordingWriter
 from mockmj.record.redact import Redactor
 from mockmj.record.validate import RULES, Validator
 from mockmj.serve.inprocess import MockServer
+from mockmj.web.exchange import header_names
 
 log = logging.getLogger("mockmj.record")
 
@@ -221,12 +222,11 @@ class Recorder:
 
 
 def _request_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
-    headers = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers.append((key[5:].replace("_", "-").title(), value))
+    sent = set(header_names(environ))
+    names = [name for name in environ if name in sent]  # in the environ's order, as the client sent them
+    headers = [(name[5:].replace("_", "-").title(), environ[name]) for name in names if name.startswith("HTTP_")]
     for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
-        if environ.get(key):
+        if key in names and environ[key]:
             headers.append((name, environ[key]))
     return headers
 

@@ -7,6 +7,7 @@ Flask (web/hot.py). Nothing here reads Flask's request proxies or `g`, so the sa
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,30 @@ PLACEHOLDER_KEYS = frozenset({"", "undefined", "null", "none", "nil", "bearer"})
 AUTHORIZATION, SECRET = "HTTP_AUTHORIZATION", "HTTP_MJ_API_SECRET"
 OUTCOME_HEADER, FAULT_HEADER = "X-MockMJ-Outcome", "X-MockMJ-Callback-Fault"
 OUTCOME, FAULT = "HTTP_X_MOCKMJ_OUTCOME", "HTTP_X_MOCKMJ_CALLBACK_FAULT"
+
+
+CONTENT_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")  # the two headers a WSGI environ names without HTTP_
+# granian's environ starts from a copy of the process environment (granian/wsgi.py, `basic_env`), so a
+# server variable named like a header (HTTP_PROXY, say) would read as one, and the ~50 variables would be
+# looked at on every request. The variables as they were when mockmj was loaded, and the CGI names every
+# server sets, are set aside in one C-level set difference; a variable a request's header shadows (same name,
+# another value) still counts as a header.
+_SERVER_ENVIRONMENT = dict(os.environ)
+_NOT_HEADERS = frozenset(_SERVER_ENVIRONMENT) | {
+    "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL",
+    "REMOTE_ADDR", "REMOTE_PORT", "GATEWAY_INTERFACE", "SERVER_SOFTWARE", "RAW_URI", "REQUEST_URI", "wsgi.version",
+    "wsgi.url_scheme", "wsgi.input", "wsgi.errors", "wsgi.multithread", "wsgi.multiprocess", "wsgi.run_once",
+    "wsgi.input_terminated", "wsgi.file_wrapper", "werkzeug.socket", "werkzeug.request"}
+_SHADOWABLE = tuple(name for name in _SERVER_ENVIRONMENT if name.startswith("HTTP_") or name in CONTENT_HEADERS)
+
+
+def header_names(environ: dict[str, Any]) -> list[str]:
+    """The WSGI names of the request's headers (HTTP_*, CONTENT_TYPE, CONTENT_LENGTH), in no set order."""
+    names = [name for name in environ.keys() - _NOT_HEADERS if name.startswith("HTTP_") or name in CONTENT_HEADERS]
+    for name in _SHADOWABLE:
+        if name in environ and environ[name] != _SERVER_ENVIRONMENT[name]:
+            names.append(name)
+    return names
 
 
 def api_key_from(authorization: str | None, secret: str | None) -> str | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mockmj.model.masking import SECRET_HEADERS, masked_header
+from mockmj.store.memory import text_size
+from mockmj.web.exchange import CONTENT_HEADERS, header_names
 
 if TYPE_CHECKING:
     from mockmj.web.render import Reply
@@ -38,7 +40,6 @@ MAX_NAMES = 512
 # Masked credentials by their value, for the same reason (a client sends its one key at every request).
 _MASKED: dict[tuple[str, str], str] = {}
 MAX_MASKED = 256
-CONTENT_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")  # the two headers a WSGI environ names without HTTP_
 
 
 def _header_name(wsgi_name: str) -> tuple[str, bool]:
@@ -61,13 +62,35 @@ def _masked(name: str, value: str) -> str:
 
 
 def request_headers(environ: dict[str, Any]) -> dict[str, str]:
-    """The request's headers as the client sent them (names in their usual spelling), masked and bounded.
-    A WSGI environ also holds the server's and, under granian, the whole process environment: one quick pass
-    picks the header names out of it, and only those are looked at further."""
+    """The request's headers as the client sent them (names in their usual spelling), masked and bounded."""
+    return weighed_request_headers(environ)[0]
+
+
+# The headers of requests already seen, by their names and values, with the length of their texts (the
+# journal's weight): a client polling its task sends the same headers at every request, so the masking and
+# the weighing are done once (for each order the names come in). Bounded (emptied when full); the dicts are
+# shared and never changed in place.
+_SEEN: dict[tuple[tuple[str, Any], ...], tuple[dict[str, str], int]] = {}
+MAX_SEEN = 256
+
+
+def weighed_request_headers(environ: dict[str, Any]) -> tuple[dict[str, str], int]:
+    """`request_headers`, and the length of its texts (store/memory.py, `text_size`)."""
+    sent = tuple([(name, environ[name]) for name in header_names(environ)])
+    known = _SEEN.get(sent)
+    if known is None:
+        headers = _kept_headers(sent)
+        known = (headers, text_size(headers))
+        if len(_SEEN) >= MAX_SEEN:
+            _SEEN.clear()
+        _SEEN[sent] = known
+    return known
+
+
+def _kept_headers(sent: tuple[tuple[str, Any], ...]) -> dict[str, str]:
     headers: dict[str, str] = {}
     extra = 0
-    for wsgi_name in [name for name in environ if name.startswith("HTTP_") or name in CONTENT_HEADERS]:
-        value = environ[wsgi_name]
+    for wsgi_name, value in sorted(sent):
         if not value and wsgi_name in CONTENT_HEADERS:
             continue
         if len(headers) >= MAX_HEADERS:

@@ -35,10 +35,10 @@ from werkzeug.utils import get_content_type
 from werkzeug.wsgi import get_input_stream
 
 from mockmj.store.base import StoreUnavailable
-from mockmj.store.memory import entry_weight, text_size
+from mockmj.store.memory import entry_weight
 from mockmj.web.api import MODE_OF_PREFIX, answer, api_routes, journal_entry_of
 from mockmj.web.exchange import AUTHORIZATION, SECRET, Exchange, api_key_from, origin_of
-from mockmj.web.explain import explained_fetch, request_headers
+from mockmj.web.explain import explained_fetch, weighed_request_headers
 from mockmj.web.findings_feed import feed_fetch
 from mockmj.web.logs import task_log
 
@@ -158,9 +158,11 @@ class HotPath:
             return None
         mock = self.mock
         engine, finished = mock.engine, mock.finished
-        if (environ.get("SCRIPT_NAME") or engine.rules.any() or task_log.isEnabledFor(logging.DEBUG)
-                or not all(getattr(hook, "only_rules", False) for hook in mock.before_handler)):
+        if environ.get("SCRIPT_NAME") or engine.rules.any() or task_log.isEnabledFor(logging.DEBUG):
             return None
+        for hook in mock.before_handler:  # a loop, not all(): no generator made per request
+            if not getattr(hook, "only_rules", False):
+                return None
         read_at = finished.generation
         task_id = match.group(match.lastindex or 1)
         kept = finished.lookup(task_id, origin_of(environ))
@@ -198,13 +200,13 @@ class HotPath:
                     self._fetch_entries.pop(next(iter(self._fetch_entries)), None)
                 self._fetch_entries[path] = made
         _, template, weight = made
-        headers = request_headers(environ)
+        headers, size = weighed_request_headers(environ)
         entry = template.copy()  # the parts shared with the template are never changed in place
         entry["time"] = self.mock.engine.now()
         entry["key"] = key
         entry["latencyMs"] = round((time.perf_counter() - started) * 1000, 2)
         entry["requestHeaders"] = headers
-        self.mock.journal.record(entry, weight + len(key) + text_size(headers))
+        self.mock.journal.record(entry, weight + len(key) + size)
 
     def _answer(self, found: tuple[Route, dict[str, str]], environ: dict[str, Any],
                 start_response: StartResponse) -> Iterable[bytes]:
