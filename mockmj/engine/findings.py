@@ -128,6 +128,10 @@ class Findings:
         self.thresholds = thresholds or Thresholds()
         self.thresholds.check()
         interval = round(1 / self.thresholds.polls_per_second, 2)
+        # fast-polling's two numbers, worked out once (the thresholds are fixed): the fetches a window must hold
+        # to be judged, and the rate over which it is too fast
+        self._enough = max(3, int(self.thresholds.polls_per_second * self.thresholds.poll_window) + 1)
+        self._too_fast = self.thresholds.polls_per_second * RATE_TOLERANCE
         self.advice = {kind: text.format(interval=interval) for kind, text in KINDS.items()}
         self._keys: OrderedDict[str, _Key] = OrderedDict()
         self._lock = threading.Lock()
@@ -210,10 +214,10 @@ class Findings:
         while task.fetches[0] <= at - limits.poll_window:  # times only grow: the old ones are first
             task.fetches.popleft()
         recent = task.fetches
-        if len(recent) >= max(3, int(limits.polls_per_second * limits.poll_window) + 1):
+        if len(recent) >= self._enough:
             span = recent[-1] - recent[0]
             rate = (len(recent) - 1) / span if span > 0 else float("inf")
-            if rate > limits.polls_per_second * RATE_TOLERANCE:
+            if rate > self._too_fast:
                 subject = f"task {task_id}"
                 worst = (state.findings.get(("fast-polling", subject)) or Finding("", "", {})).evidence
                 peak = max(rate, float(worst.get("peakPerSecond", 0) or 0))
