@@ -189,6 +189,8 @@ class TaskIndex:
     def _pack_some(self, most: int | None = None) -> None:
         """Pack the least recently used finished tasks beyond `capacity`: at most `most` of them (a request packs a
         few; a jump of the virtual clock, which can finish every task at once, packs them all: `tidy`)."""
+        if len(self._finished) + len(self._ending) + len(self._unknown) <= self.capacity:
+            return  # even once settled, no finished task would be beyond capacity (stale heap entries only add)
         self._settle()
         count = len(self._finished) - self.capacity
         for _ in range(count if most is None else min(count, most)):

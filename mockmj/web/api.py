@@ -147,7 +147,7 @@ def _read_body(mock: Mock, op: Operation, exchange: Exchange) -> tuple[dict[str,
     Bounded before anything else looks at it: size (413, by Flask's MAX_CONTENT_LENGTH), depth,
     Unicode and the field limits (web/guard.py); then the schema.
     """
-    if op.body_validator is None:
+    if not op.takes_body:
         return {}, None
     dialect = mock.dialect
 

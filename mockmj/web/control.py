@@ -128,7 +128,7 @@ def _view(mock: Mock, op: Operation, handler: Callable[..., Any]) -> Callable[..
 
 
 def _body(mock: Mock, op: Operation) -> dict[str, Any]:
-    if op.body_validator is None:
+    if not op.takes_body:
         return {}
     raw = request.get_data(cache=True)
     try:

@@ -123,7 +123,7 @@ class HotPath:
 
     def _body_is_plain(self, environ: dict[str, Any], op: Operation) -> bool:
         """A body this path reads as Flask would: a Content-Length within the limit, not chunked."""
-        if op.body_validator is None:
+        if not op.takes_body:
             return True  # the body, if any, is never read (relays send `null` with their GETs)
         length = environ.get("CONTENT_LENGTH", "")
         return ("HTTP_TRANSFER_ENCODING" not in environ and length.isdigit() and length.isascii()

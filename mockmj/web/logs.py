@@ -320,38 +320,44 @@ def _write_lines(batch: list[tuple[Any, ...]]) -> None:
 
 
 NO_FIELDS: dict[str, Any] = {}
-# The text of a line but its duration, by what it is made of: a client polling its task sends the same
-# request again and again, and its line differs only in the time it took. Bounded (emptied when full).
-_TEXTS: dict[tuple[Any, ...], tuple[str, str]] = {}
+# What a line is made of but its duration (its text's two halves, and the fields' answer code, task id, masked key
+# and masked path), by the request's parts: a client polling its task sends the same request again and again, and
+# its line differs only in the time it took. Bounded (emptied when full).
+_TEXTS: dict[tuple[Any, ...], tuple[str, str, int | None, str | None, str | None, str]] = {}
 MAX_TEXTS = 1024
+
+
+def _made(method: str, path: str, status: int, reply: Reply | None, key: str | None,
+          task_id: str | None) -> tuple[str, str, int | None, str | None, str | None, str]:
+    code, task_id, _task = _answer(reply, task_id)
+    made_of = (method, path, status, code, key, task_id)
+    made = _TEXTS.get(made_of)
+    if made is None:
+        shown_key, shown_path = masked(key), masked_path(path)
+        head = f"{method} {shown_path} {status}"
+        head += f" code={code}" if code is not None else ""
+        head += f" key={shown_key}" if shown_key else ""
+        made = (head + " ", f" task={task_id}" if task_id else "", code, task_id, shown_key, shown_path)
+        if len(_TEXTS) >= MAX_TEXTS:
+            _TEXTS.clear()
+        _TEXTS[made_of] = made
+    return made
 
 
 def _text_of(method: str, path: str, status: int, reply: Reply | None, key: str | None, ms: float,
              task_id: str | None) -> str:
     """The access line's text: method, path, status, code, masked key, duration, task."""
-    code, task_id, _task = _answer(reply, task_id)
-    made_of = (method, path, status, code, key, task_id)
-    parts = _TEXTS.get(made_of)
-    if parts is None:
-        shown_key, shown_path = masked(key), masked_path(path)
-        head = f"{method} {shown_path} {status}"
-        head += f" code={code}" if code is not None else ""
-        head += f" key={shown_key}" if shown_key else ""
-        parts = (head + " ", f" task={task_id}" if task_id else "")
-        if len(_TEXTS) >= MAX_TEXTS:
-            _TEXTS.clear()
-        _TEXTS[made_of] = parts
-    return f"{parts[0]}{ms:.1f}ms{parts[1]}"
+    head, tail, *_ = _made(method, path, status, reply, key, task_id)
+    return f"{head}{ms:.1f}ms{tail}"
 
 
 def _line_of(method: str, path: str, status: int, reply: Reply | None, key: str | None, ms: float,
              task_id: str | None, who: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The access line's text and its structured fields (the JSON format's); `who`: the client's (`_who`)."""
-    text = _text_of(method, path, status, reply, key, ms, task_id)
-    code, task_id, _task = _answer(reply, task_id)
-    fields = {"method": method, "path": masked_path(path), "status": status, "code": code, "key": masked(key),
+    head, tail, code, task_id, shown_key, shown_path = _made(method, path, status, reply, key, task_id)
+    fields = {"method": method, "path": shown_path, "status": status, "code": code, "key": shown_key,
               "ms": round(ms, 1), "taskId": task_id, **who}
-    return text, fields
+    return f"{head}{ms:.1f}ms{tail}", fields
 
 
 def _who(client: tuple[str | None, str | None] | None) -> dict[str, Any]:

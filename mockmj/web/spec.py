@@ -53,6 +53,11 @@ class Operation:
     response_schemas: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # status → body schema
     validator_of: Any = field(default=None, repr=False, compare=False)  # schema → validator (ApiSpec._validator)
 
+    @property
+    def takes_body(self) -> bool:
+        """Whether the operation reads a JSON body: answered without building its validator."""
+        return self.body_schema is not None
+
     @cached_property
     def body_validator(self) -> Draft202012Validator | None:
         """None when the operation takes no JSON body; made on first use (see the module's docstring)."""

@@ -123,6 +123,9 @@ def test_validators_made_on_first_use_validate() -> None:
     document = spec.ApiSpec(spec.spec_text(), "urn:mockmj:openapi.yaml")  # its own: no earlier use
     operation = next(op for op in document.operations if op.operation_id == "submitImagine")
     assert "body_validator" not in vars(operation) and "responses" not in vars(operation)
+    fetch = next(op for op in document.operations if op.operation_id == "fetchTask")
+    assert operation.takes_body and not fetch.takes_body
+    assert "body_validator" not in vars(operation)  # asking whether it takes a body built nothing
     assert [error.validator for error in operation.body_errors({"prompt": 1})] == ["type"]
     assert operation.body_errors({"prompt": "a cat"}) == []
     assert operation.check_response(200, {"code": "one"}, True) is not None
