@@ -135,11 +135,17 @@ class Findings:
         self.advice = {kind: text.format(interval=interval) for kind, text in KINDS.items()}
         self._keys: OrderedDict[str, _Key] = OrderedDict()
         self._lock = threading.Lock()
+        # The hot path's fetches wait here to be judged by whichever thread holds the lock next (every holder
+        # judges them first): a fetch never blocks on the lock. With the server's many threads, one that lost
+        # the GIL while holding the lock had the others queue behind it, each waking in turn (a lock convoy),
+        # and under load half the threads in the app were found waiting there.
+        self._fetches: deque[tuple[str, str, str, str, float]] = deque()
         self._started, self._wall = time.monotonic(), time.time()
 
     # ------------------------------------------------------------------------------------------ intake
     def observe(self, seen: Seen) -> None:
         with self._lock:
+            self._judge_fetches()
             state = self._key(seen.key)
             self._retry_after(state, seen)
             if seen.kind == "fetch" and seen.task_id:
@@ -155,9 +161,20 @@ class Findings:
                 self._submit(state, seen)
 
     def observe_fetch(self, key: str, path: str, task_id: str, task_status: str) -> None:
-        """`observe` of a 200 fetch (the hot path's): the same judgement, without a `Seen` built for it."""
-        at = time.monotonic()
-        with self._lock:
+        """`observe` of a 200 fetch (the hot path's): the same judgement, without a `Seen` built for it, made
+        now if the lock is free, else by the thread holding it (which looks for more once it lets go)."""
+        self._fetches.append((key, path, task_id, task_status, time.monotonic()))
+        while self._fetches and self._lock.acquire(blocking=False):
+            try:
+                self._judge_fetches()
+            finally:
+                self._lock.release()
+
+    def _judge_fetches(self) -> None:
+        """The fetches waiting, oldest first (called holding the lock)."""
+        fetches = self._fetches
+        while fetches:
+            key, path, task_id, task_status, at = fetches.popleft()
             state = self._key(key)
             if state.retry_until is not None:
                 self._retry_after(state, Seen(key=key, kind="fetch", method="GET", path=path, status=200,
@@ -260,6 +277,7 @@ class Findings:
         submitted task it never read counts as abandoned, however young."""
         now = time.monotonic()
         with self._lock:
+            self._judge_fetches()
             keys = [key] if key is not None else list(self._keys)
             out: list[tuple[str, Finding]] = []
             for name in keys:
@@ -283,6 +301,7 @@ class Findings:
 
     def clear(self, key: str | None = None) -> None:
         with self._lock:
+            self._judge_fetches()  # those answered before the clearing go with it
             if key is None:
                 self._keys.clear()
                 self._tracked.clear()
