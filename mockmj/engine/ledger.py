@@ -50,6 +50,9 @@ class Ledger:
     def api_key(self, key: str) -> ApiKey | None:
         """The key's record; any key is welcome unless the settings list the accepted ones."""
         world = self.world
+        if world.replica is None and not self.settings.keys:
+            with world.lock:  # in memory, one hold of the lock for the look-up and the use (see _in_memory)
+                return self._in_memory(key)
         with world.reading():
             found = world.key(key)
         if found is None and not self.settings.keys and key:
@@ -58,12 +61,22 @@ class Ledger:
                 if found is None:
                     found = new_key(self.settings, key)
                     world.put_key(found)
-        if found is not None and not self.settings.keys:
-            if world.replica is None:
-                with world.lock:
-                    self._note_use(key)
-            elif not (world.replica.writing and _held(world.lock)):  # not from inside a transaction
-                self._note_shared_use(key)
+        replica = world.replica  # any-key mode in memory returned above: here, a shared store, or listed keys
+        if (found is not None and not self.settings.keys and replica is not None
+                and not (replica.writing and _held(world.lock))):  # not from inside a transaction
+            self._note_shared_use(key)
+        return found
+
+    def _in_memory(self, key: str) -> ApiKey | None:
+        """`api_key` in any-key mode with the memory store, called holding the world's lock: every API request
+        asks, and each separate hold of the lock is one more place where the server's many threads can find it
+        taken and queue (a thread that lost the GIL while holding it wakes the others one by one)."""
+        found = self.world.key(key)
+        if found is None and key:  # a first use: the key joins with the defaults
+            found = new_key(self.settings, key)
+            self.world.put_key(found)
+        if found is not None:
+            self._note_use(key)
         return found
 
     def _note_use(self, key: str) -> None:
