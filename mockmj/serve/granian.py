@@ -78,7 +78,7 @@ class AfterAnnouncement:
         if not self._open:
             self._announced.wait(ANNOUNCE_WAIT_S)  # bounded: a supervisor that never announces blocks nothing
             self._open = True
-        return self.app.wsgi_app(environ, start_response)  # what Flask's __call__ does, a call fewer per request
+        return self.app(environ, start_response)
 
 
 def _stop_when_orphaned() -> None:
