@@ -37,18 +37,13 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from bench_compare import free_port  # a sibling script, not a package
 
 from mockmj.engine.callbacks.delivery import LEASE_S
 
 ORDER = {"SUBMITTED": 1, "IN_PROGRESS": 3, "SUCCESS": 4, "FAILURE": 4, "CANCEL": 4}
 TERMINAL = {"SUCCESS", "FAILURE", "CANCEL"}
 SETTLE_QUIET_S, SETTLE_MAX_S = 5.0, 100.0  # after the run: until no callback arrived for this long, at most that
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def order(payload: dict[str, Any]) -> float:

@@ -43,7 +43,7 @@ from mockmj.engine.submissions import submit as submissions
 from mockmj.media.image_input import MAX_PIXELS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.helpers import Receiver  # the receiver the tests use, on loopback
+from tests.helpers import Receiver, free_port  # the receiver the tests use, on loopback
 
 MB = 1024 * 1024
 
@@ -75,12 +75,6 @@ def proc_status(pid: int | str, field: str) -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     raise KeyError(field)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

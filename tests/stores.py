@@ -11,10 +11,19 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import requests
 
 from tests.helpers import free_port
+
+TENANT = {"Authorization": "Bearer tenant-a"}  # the key the store fault tests call with
+
+
+def call(worker: Worker, method: str, path: str, **kw: Any) -> requests.Response:
+    """One request as TENANT on a connection of its own, so that of several workers any may take it."""
+    with requests.Session() as fresh:
+        return fresh.request(method, worker.base + path, headers=TENANT, timeout=40, **kw)
 
 
 def flush_redis(url: str) -> None:

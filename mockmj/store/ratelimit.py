@@ -227,17 +227,15 @@ class KeyActivity:
     sees the others' uses: `touch` marks a use, `claim_idle` takes the keys unused since a time out of the
     record and returns them (each to one caller only, also across processes), for the caller to forget.
 
-    Memory (one process), a table of the SQLite file (a periodic delete), a Redis sorted set (one atomic script).
-    At most one row per key: a key unused long enough is claimed, and its row goes with it."""
+    A table of the SQLite file (a periodic delete) or a Redis sorted set (one atomic script); with the memory
+    store there is one process, and the ledger keeps the uses itself. At most one row per key: a key unused
+    long enough is claimed, and its row goes with it."""
 
-    def __init__(self, storage_uri: str = "memory://") -> None:
-        self.storage_uri = self.url = storage_uri
-        self._memory: dict[str, float] | None = None
+    def __init__(self, storage_uri: str) -> None:
+        self.url = storage_uri  # named in a StoreUnavailable (store/faults.py)
         self._file: SqliteFile | None = None
         self._redis: Any = None
-        if storage_uri in ("memory", "memory://"):
-            self._memory, self._guard = {}, threading.Lock()
-        elif storage_uri.startswith("sqlite:"):
+        if storage_uri.startswith("sqlite:"):
             self._file = SqliteFile(storage_uri[len("sqlite:"):], _ACTIVITY_SCHEMA)
         else:
             import redis
@@ -250,11 +248,7 @@ class KeyActivity:
         """Mark uses: key → when (wall-clock seconds); a later use already marked is kept."""
         if not keys:
             return
-        if self._memory is not None:
-            with self._guard:
-                for key, at in keys.items():
-                    self._memory[key] = max(at, self._memory.get(key, at))
-        elif self._file is not None:
+        if self._file is not None:
             with self._file.write() as db:
                 db.executemany("INSERT INTO key_activity (key, at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
                                "SET at = MAX(at, excluded.at)", list(keys.items()))
@@ -263,12 +257,6 @@ class KeyActivity:
 
     def claim_idle(self, before: float, limit: int = 1000) -> list[str]:
         """The keys (at most `limit`) last used before `before`, taken out of the record."""
-        if self._memory is not None:
-            with self._guard:
-                idle = [key for key, at in self._memory.items() if at < before][:limit]
-                for key in idle:
-                    del self._memory[key]
-            return idle
         if self._file is not None:
             with self._file.write() as db:
                 rows = db.execute("SELECT key FROM key_activity WHERE at < ? LIMIT ?", (before, limit)).fetchall()
@@ -279,22 +267,9 @@ class KeyActivity:
 
     def count(self) -> int:
         """How many keys are on record (a bound to check)."""
-        if self._memory is not None:
-            return len(self._memory)
         if self._file is not None:
             return int(self._file.connection().execute("SELECT COUNT(*) FROM key_activity").fetchone()[0])
         return int(self._redis.zcard(ACTIVITY_KEY))
-
-    def clear(self) -> None:
-        """Forget every use (a whole reset of the mock)."""
-        if self._memory is not None:
-            with self._guard:
-                self._memory.clear()
-        elif self._file is not None:
-            with self._file.write() as db:
-                db.execute("DELETE FROM key_activity")
-        else:
-            self._redis.delete(ACTIVITY_KEY)
 
     def close(self) -> None:
         if self._file is not None:

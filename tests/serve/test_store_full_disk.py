@@ -12,22 +12,15 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
-from tests.stores import Worker, roomy
+from tests.stores import Worker, call, roomy
 
-KEY = {"Authorization": "Bearer tenant-a"}
 MOUNT_SKIP = "mounting a tmpfs (mount -t tmpfs) is not permitted: it needs root"
 MAX_SUBMITS = 40  # submissions tried while filling, before the disk must have refused one
 RECOVERY_S = 20  # the longest the mock may take to accept a submission again once space is back
-
-
-def call(worker: Worker, method: str, path: str, **kw: Any) -> requests.Response:
-    with requests.Session() as fresh:  # a new connection each time: either worker may take it
-        return fresh.request(method, worker.base + path, headers=KEY, timeout=40, **kw)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from mockmj.config import load_settings
+from mockmj.serve.inprocess import release
 from mockmj.store.ratelimit import KeyActivity
 from mockmj.web.app import create_app
 
@@ -34,8 +35,7 @@ def two_workers(shared_store: str) -> Iterator[tuple[Any, Any, Clock]]:
         app.extensions["mockmj"].engine.ledger.clock = clock
     yield apps[0], apps[1], clock
     for app in apps:
-        app.extensions["mockmj"].callbacks.stop()
-        app.extensions["mockmj"].engine.close()
+        release(app)
 
 
 def auth(key: str) -> dict[str, str]:

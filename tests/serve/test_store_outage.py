@@ -20,15 +20,9 @@ import requests
 
 from tests.helpers import Receiver
 from tests.redis_server import PersistentRedis, require_redis_server
-from tests.stores import Worker, free_port, roomy
+from tests.stores import Worker, call, free_port, roomy
 
-KEY = {"Authorization": "Bearer tenant-a"}
 RECOVERY_S = 20  # the longest a test waits for the mock to answer again once the store is back
-
-
-def call(worker: Worker, method: str, path: str, **kw: Any) -> requests.Response:
-    with requests.Session() as fresh:  # a new connection: either worker may take it
-        return fresh.request(method, worker.base + path, headers=KEY, timeout=40, **kw)
 
 
 def until(check: Any, seconds: float) -> Any:
