@@ -125,11 +125,15 @@ def test_a_balance_is_set_and_an_account_disabled_from_the_page(c: Client, page:
 def test_the_control_token_is_sent_and_asked_for(c: Client, page: Any) -> None:
     sent: list[tuple[str, str | None]] = []
 
-    def record(request: Any) -> None:
-        if "/_mockmj/" in request.url and "/_mockmj/ui" not in request.url:
+    def record(route: Any) -> None:
+        # read where the request is held (a route), not from the page's "request" event: that event's headers
+        # once came without the token, for requests the page had sent with it, just after a route was removed
+        request = route.request
+        if "/_mockmj/ui" not in request.url:
             sent.append((request.url, request.headers.get("x-mockmj-control-token")))
+        route.continue_()
 
-    page.on("request", record)
+    page.route("**/_mockmj/**", record)
     page.goto(c.base + "/_mockmj/ui?token=first-token")
     page.wait_for_selector("[data-testid=task-count]")
     page.wait_for_timeout(1200)  # one poll more
