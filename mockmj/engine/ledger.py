@@ -51,32 +51,31 @@ class Ledger:
         """The key's record; any key is welcome unless the settings list the accepted ones."""
         world = self.world
         if world.replica is None and not self.settings.keys:
-            with world.lock:  # in memory, one hold of the lock for the look-up and the use (see _in_memory)
-                return self._in_memory(key)
+            # in memory, one hold of the lock for the look-up and the use: every API request asks, and each
+            # separate hold is one more place where the server's many threads can find the lock taken and queue
+            with world.lock:
+                found = self._joined(key)
+                if found is not None:
+                    self._note_use(key)
+                return found
         with world.reading():
             found = world.key(key)
         if found is None and not self.settings.keys and key:
-            with world.transaction():  # a first use: the key joins with the defaults
-                found = world.key(key)
-                if found is None:
-                    found = new_key(self.settings, key)
-                    world.put_key(found)
+            with world.transaction():
+                found = self._joined(key)
         replica = world.replica  # any-key mode in memory returned above: here, a shared store, or listed keys
         if (found is not None and not self.settings.keys and replica is not None
                 and not (replica.writing and _held(world.lock))):  # not from inside a transaction
             self._note_shared_use(key)
         return found
 
-    def _in_memory(self, key: str) -> ApiKey | None:
-        """`api_key` in any-key mode with the memory store, called holding the world's lock: every API request
-        asks, and each separate hold of the lock is one more place where the server's many threads can find it
-        taken and queue (a thread that lost the GIL while holding it wakes the others one by one)."""
+    def _joined(self, key: str) -> ApiKey | None:
+        """Any-key mode, called holding the world's lock or a transaction: the key's record, a first use
+        joining with the defaults (an empty key never joins)."""
         found = self.world.key(key)
-        if found is None and key:  # a first use: the key joins with the defaults
+        if found is None and key:
             found = new_key(self.settings, key)
             self.world.put_key(found)
-        if found is not None:
-            self._note_use(key)
         return found
 
     def _note_use(self, key: str) -> None:

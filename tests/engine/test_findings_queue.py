@@ -50,7 +50,7 @@ def test_fetches_from_many_threads_are_all_counted() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert kinds(findings) == []  # polled, so not abandoned; nothing else crosses these thresholds
+    assert kinds(findings) == []  # no finding crosses these thresholds
     findings.observe_fetch(KEY, "/mj/task/t2/fetch", "t2", "SUCCESS")
     for _ in range(3):
         findings.observe_fetch(KEY, "/mj/task/t2/fetch", "t2", "SUCCESS")

@@ -5,17 +5,13 @@ a proxy's password) must not read as one; a client's header of the same name, wi
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from tests.helpers import free_port
+from tests.stores import Worker
 
 SERVER_PROXY = "http://mock-user:server-secret@proxy.invalid:3128"
 AUTH = {"Authorization": "Bearer journal-headers-key", "X-Client-Note": "polling"}
@@ -23,25 +19,12 @@ AUTH = {"Authorization": "Bearer journal-headers-key", "X-Client-Note": "polling
 
 @pytest.fixture
 def base() -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "HTTP_PROXY": SERVER_PROXY, "HTTP_X_SERVER_ONLY": "from-the-environment"}
-    process = subprocess.Popen([sys.executable, "-m", "mockmj", "serve", "--port", str(port), "--timing", "manual",
-                                "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
+    worker = Worker("memory", "--timing", "manual",
+                    env={"HTTP_PROXY": SERVER_PROXY, "HTTP_X_SERVER_ONLY": "from-the-environment"})
     try:
-        while True:
-            try:
-                requests.get(url + "/_mockmj/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-        yield url
+        yield worker.base
     finally:
-        process.terminate()
-        process.communicate(timeout=15)
+        worker.stop()
 
 
 def journal(base: str) -> list[dict[str, Any]]:
