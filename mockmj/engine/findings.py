@@ -25,6 +25,7 @@ MAX_KEYS = 1000
 MAX_TASKS = 5000
 MAX_REFUSED = 1000
 MAX_FINDINGS = 1000
+INFINITE = float("inf")
 RATE_TOLERANCE = 1.1  # a client polling exactly at the limit, with scheduling jitter, is not flagged
 
 KINDS: dict[str, str] = {
@@ -105,6 +106,7 @@ class _Task:
     submitted: float
     callback: bool
     path: str
+    subject: str  # its findings' subject: "task <id>"
     fetched: bool = False
     fetches: deque[float] = field(default_factory=lambda: deque(maxlen=64))
     fetch_count: int = 0
@@ -218,29 +220,42 @@ class Findings:
     def _fetched(self, state: _Key, task: _Task, task_id: str, task_status: str | None, at: float) -> None:
         task.fetched = True
         task.fetch_count += 1
-        task.fetches.append(at)
+        recent = task.fetches
+        recent.append(at)
         limits = self.thresholds
         if task.terminal is not None:
             task.after_terminal += 1
             if task.after_terminal > limits.terminal_polls:
-                self._note(state, "polling-after-terminal", f"task {task_id}", at,
-                           {"status": task.terminal, "fetchesAfterTerminal": task.after_terminal,
-                            "allowed": limits.terminal_polls}, task_id)
+                evidence = self._evidence(state, "polling-after-terminal", task, task_id, at)
+                if not evidence:
+                    evidence.update(status=task.terminal, fetchesAfterTerminal=0, allowed=limits.terminal_polls)
+                evidence["fetchesAfterTerminal"] = task.after_terminal
         elif task_status in TERMINAL:
             task.terminal = task_status
-        while task.fetches[0] <= at - limits.poll_window:  # times only grow: the old ones are first
-            task.fetches.popleft()
-        recent = task.fetches
+        while recent[0] <= at - limits.poll_window:  # times only grow: the old ones are first
+            recent.popleft()
         if len(recent) >= self._enough:
             span = recent[-1] - recent[0]
-            rate = (len(recent) - 1) / span if span > 0 else float("inf")
+            rate = (len(recent) - 1) / span if span > 0 else INFINITE
             if rate > self._too_fast:
-                subject = f"task {task_id}"
-                worst = (state.findings.get(("fast-polling", subject)) or Finding("", "", {})).evidence
-                peak = max(rate, float(worst.get("peakPerSecond", 0) or 0))
-                self._note(state, "fast-polling", subject, at,
-                           {"peakPerSecond": round(min(peak, 1e6), 2), "fetches": task.fetch_count,
-                            "limitPerSecond": limits.polls_per_second}, task_id)
+                evidence = self._evidence(state, "fast-polling", task, task_id, at)
+                if not evidence:
+                    evidence.update(peakPerSecond=0.0, fetches=0, limitPerSecond=limits.polls_per_second)
+                if rate > evidence["peakPerSecond"]:  # the peak only rises; shown rounded, and at most a million
+                    evidence["peakPerSecond"] = round(min(rate, 1e6), 2)
+                evidence["fetches"] = task.fetch_count
+
+    def _evidence(self, state: _Key, kind: str, task: _Task, task_id: str, at: float) -> dict[str, Any]:
+        """`_note` of a task's finding whose evidence the caller fills in (empty when the finding is new): a poll
+        that repeats a finding (every poll of a client polling too fast) updates it in place instead of building
+        it again. The evidence is only ever read under the lock, and copied (Finding.view)."""
+        found = state.findings.get((kind, task.subject))
+        if found is None:
+            self._note(state, kind, task.subject, at, {}, task_id)
+            return state.findings[(kind, task.subject)].evidence
+        found.count += 1
+        found.last = at
+        return found.evidence
 
     def _track(self, key: str, state: _Key, task_id: str, task: _Task) -> None:
         state.tasks[task_id] = task
@@ -269,7 +284,8 @@ class Findings:
                            {"sent": count + 1, "lastStatus": seen.status, "lastCode": seen.code,
                             "secondsSinceFirst": round(seen.at - first, 3)})
         elif seen.created and seen.created not in state.tasks:  # a modal confirm answers its task's own id
-            self._track(seen.key, state, seen.created, _Task(seen.at, seen.callback, seen.path))
+            self._track(seen.key, state, seen.created, _Task(seen.at, seen.callback, seen.path,
+                                                               f"task {seen.created}"))
 
     # ------------------------------------------------------------------------------------------ verdict
     def of(self, key: str | None = None, final: bool = False) -> list[dict[str, Any]]:
