@@ -120,10 +120,10 @@ class Engine:
         with self.world.reading():
             return self.world.task(task_id)
 
-    def all_tasks(self) -> list[Task]:
-        """Every task, oldest submission first."""
+    def newest_tasks(self, limit: int, owner: str | None = None) -> list[Task]:
+        """The latest `limit` submissions of any tenant (or of `owner`), newest first (the dashboard's lists)."""
         with self.world.reading():
-            return list(self.world.oldest())
+            return self.world.newest(limit, owner)
 
     def task_count(self) -> int:
         with self.world.reading():

@@ -15,7 +15,7 @@ at least as new as the version the worker caught up to, so a copy never goes bac
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from mockmj.engine import codec
 from mockmj.model.tasks import Task
@@ -141,12 +141,13 @@ class StoredTasks:
     def oldest_finished(self, count: int) -> list[Task]:
         return self._many(self.store.task_ids(ended_by=self.now(), limit=count))
 
-    def oldest(self) -> Iterator[Task]:
-        """Every task, oldest submission first, read without filling the cache (the dashboard's whole list)."""
-        for task_id in self.store.task_ids():
-            task = self._hot.get(task_id) or self._read(task_id)
-            if task is not None:
-                yield task
+    def newest(self, limit: int, owner: str | None = None) -> list[Task]:
+        """The latest `limit` submissions (of one owner, or of all), newest first, read without filling the cache
+        (the dashboard's list)."""
+        if limit <= 0:
+            return []
+        found = (self._hot.get(i) or self._read(i) for i in self.store.task_ids(owner, newest_first=True, limit=limit))
+        return [task for task in found if task is not None]
 
     def by_hash(self, image_hash: str) -> Task | None:
         task_id = self.store.task_by_hash(image_hash)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import itertools
 import pickle
 import sys
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from mockmj.model.tasks import Task
 
@@ -122,9 +123,10 @@ class TaskIndex:
         found = (self._by_id[i] for i in self._by_owner.get(owner, {}))
         return [t for t in found if isinstance(t, Task) and not self.finished(t)]
 
-    def oldest(self) -> Iterator[Task]:
-        """Every task, oldest submission first."""
-        return map(self._peek, list(self._by_id))
+    def newest(self, limit: int, owner: str | None = None) -> list[Task]:
+        """The latest `limit` submissions (of one owner, or of all), newest first, read without being held."""
+        ids = self._by_id if owner is None else self._by_owner.get(owner, {})
+        return [self._peek(i) for i in itertools.islice(reversed(ids), max(limit, 0))]
 
     def oldest_finished(self, count: int) -> list[Task]:
         found: list[Task] = []

@@ -20,7 +20,7 @@ import heapq
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from enum import Enum
@@ -207,8 +207,9 @@ class World:
         """The owner's tasks that have not ended yet."""
         return self.tasks.open_of(owner)
 
-    def oldest(self) -> Iterator[Task]:
-        return self.tasks.oldest()
+    def newest(self, limit: int, owner: str | None = None) -> list[Task]:
+        """The latest `limit` submissions (of one owner, or of all), newest first: a listing, not a poll."""
+        return self.tasks.newest(limit, owner)
 
     def finished(self, task: Task) -> bool:
         return self.status_of(task) in TERMINAL

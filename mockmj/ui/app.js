@@ -203,7 +203,8 @@ async function refreshTasks(view) {
     previous = card;
   }
   for (const [id, card] of state.cards) if (!seen.has(id)) { card.remove(); state.cards.delete(id); }
-  view.querySelector(".count").textContent = `${page.items.length} shown of ${page.total}`;
+  view.querySelector(".count").textContent = `${page.items.length} shown of ${page.total}`
+    + (page.complete ? "" : ` (the latest ${page.scanned} of ${page.stored} tasks looked at)`);
   view.querySelector(".more").hidden = page.items.length >= page.total;
   if (!page.items.length) grid.replaceChildren(h("p", { class: "empty" }, "No tasks yet: submit one to /mj/submit/imagine."));
 }

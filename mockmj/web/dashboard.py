@@ -1,6 +1,6 @@
 """The dashboard at /_mockmj/ui: static files shipped in the package (mockmj/ui/, no build step, nothing
-from the network), the two read endpoints it needs beyond the control API (every key's tasks, one task
-with its children), and the redirect that leads a browser from `/` to it.
+from the network), the two read endpoints it needs beyond the control API (the latest tasks of every key,
+one task with its children), and the redirect that leads a browser from `/` to it.
 
 The task endpoints read tasks without polling them: looking at a dashboard must not move a task in
 per-poll timing, nor appear in its timeline.
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 UI_FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
 DEFAULT_LIMIT = 100
+# The most tasks one read of the dashboard looks at: the latest submissions (of the key asked for, or of every key).
+# It polls once a second, and looking at every task (each unpacked, or read from a shared store) held the world's
+# lock for seconds with a hundred thousand of them, stalling every API request meanwhile.
+WINDOW = 1000
 BROWSER_ENTRY_PATHS = ("/", "/_mockmj", "/_mockmj/")
 
 
@@ -112,9 +116,16 @@ def dashboard_handlers(mock: Mock, refuse: Callable[[int, str], Exception]) -> d
         limit, offset = number("limit", DEFAULT_LIMIT), number("offset", 0)
         origin = request.host_url.rstrip("/")
         with engine.reading():
-            everything = engine.all_tasks()
-            tasks = [t for t in everything
-                     if (key is None or key_matches(t.owner, key)) and (action is None or t.action.value == action)
+            stored = engine.task_count()
+            newest = engine.newest_tasks(WINDOW)
+            window, complete = newest, stored <= WINDOW
+            if key is not None:
+                own = engine.newest_tasks(WINDOW, key)  # the full key: its own latest tasks, however old
+                if own:
+                    window, complete = own, len(own) < WINDOW
+                else:  # a masked key (what the list shows), or none of its tasks left
+                    window = [t for t in newest if key_matches(t.owner, key)]
+            tasks = [t for t in window if (action is None or t.action.value == action)
                      and (not text or text in (t.prompt or "").lower() or text in t.id)]
             counts: dict[str, int] = {}
             statuses = {t.id: engine.views.status_of(t).value for t in tasks}
@@ -122,11 +133,11 @@ def dashboard_handlers(mock: Mock, refuse: Callable[[int, str], Exception]) -> d
                 counts[value] = counts.get(value, 0) + 1
             if status is not None:
                 tasks = [t for t in tasks if statuses[t.id] == status]
-            tasks.reverse()  # the store keeps submission order: newest first, also among equal submit times
-            tasks.sort(key=lambda t: t.submit_time, reverse=True)
+            tasks.sort(key=lambda t: t.submit_time, reverse=True)  # stable: the latest submission first at a tie
             page = [_row(engine, t, origin) for t in tasks[offset:offset + limit]]
-            keys = sorted({masked(t.owner) or "" for t in everything})
-        return {"total": len(tasks), "offset": offset, "counts": counts, "keys": keys, "items": page}
+            keys = sorted({masked(t.owner) or "" for t in newest + window})
+        return {"total": len(tasks), "offset": offset, "counts": counts, "keys": keys, "items": page,
+                "scanned": len(window), "complete": complete, "stored": stored}
 
     def get_task(_: dict[str, Any], id: str) -> dict[str, Any]:
         with engine.reading():
@@ -134,7 +145,8 @@ def dashboard_handlers(mock: Mock, refuse: Callable[[int, str], Exception]) -> d
             if task is None:
                 raise refuse(404, f"no task {id}")
             by_parent: dict[str, list[Task]] = {}
-            for other in engine.all_tasks():
+            # an action is pressed by the task's own key, after it: its children are among that key's latest tasks
+            for other in reversed(engine.newest_tasks(WINDOW, task.owner)):
                 if other.parent_id:
                     by_parent.setdefault(other.parent_id, []).append(other)
             row = _row(engine, task, request.host_url.rstrip("/"))

@@ -110,7 +110,9 @@ def test_list_all_is_newest_first_and_queue_holds_only_unfinished_tasks(engine: 
     second = imagine(engine, "two")
     assert [t["id"] for t in engine.list_all(caller())] == [second, first]
     assert [t["id"] for t in engine.queue(caller())] == [second]
-    assert [t.id for t in engine.all_tasks()] == [first, second]
+    assert [t.id for t in engine.newest_tasks(10)] == [second, first]
+    assert [t.id for t in engine.newest_tasks(1)] == [second]
+    assert [t.id for t in engine.newest_tasks(10, 'nobody')] == []
 
 
 def test_a_full_account_queues_then_refuses(engine: Engine) -> None:

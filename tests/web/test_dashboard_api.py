@@ -8,6 +8,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from mockmj.web import dashboard
 from tests.helpers import Client, Mock, session_of, submit
 
 UI_DIR = Path(__file__).resolve().parents[2] / "mockmj" / "ui"
@@ -29,6 +32,7 @@ def test_tasks_of_every_key_newest_first_with_filters_and_pages(manual: Client) 
     page = tasks(manual)
     assert [row["task"]["id"] for row in page["items"]] == [failing["result"], second, first]
     assert page["total"] == 3 and page["keys"] == ["ot…ey", "te…ey"]  # keys masked, as in the journal
+    assert (page["scanned"], page["complete"], page["stored"]) == (3, True, 3)
     assert page["items"][1]["key"] == "ot…ey" and page["items"][2]["task"]["status"] == "SUCCESS"
     assert page["items"][2]["task"] == manual.fetch(first)  # exactly the fetch JSON
     assert [r["task"]["id"] for r in tasks(manual, key="other-key")["items"]] == [second]
@@ -42,6 +46,34 @@ def test_tasks_of_every_key_newest_first_with_filters_and_pages(manual: Client) 
     for bad in ({"status": "DONE"}, {"limit": "-1"}, {"offset": "x"}):
         r = manual.http.get(manual.base + "/_mockmj/tasks", params=bad, timeout=10)
         assert r.status_code == 400 and r.json()["error"], (bad, r.text)
+
+
+def test_a_read_looks_at_the_latest_tasks_only(manual: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One read looks at the latest WINDOW submissions, of the key asked for or of every key, and says so: the
+    dashboard reads once a second, and must cost the same however many tasks are stored."""
+    monkeypatch.setattr(dashboard, "WINDOW", 3)
+    other = Client(manual.server, key="other-key")
+    old = [submit(other, "/mj/submit/imagine", {"prompt": f"an old owl {i}"})["result"] for i in range(2)]
+    new = [submit(manual, "/mj/submit/imagine", {"prompt": f"a new newt {i}"})["result"] for i in range(3)]
+    page = tasks(manual)
+    assert [r["task"]["id"] for r in page["items"]] == new[::-1]
+    assert (page["scanned"], page["complete"], page["stored"], page["total"]) == (3, False, 5, 3)
+    assert page["keys"] == ["te…ey"] and page["counts"] == {"NOT_START": 3}
+    assert tasks(manual, q="owl")["total"] == 0  # the search, too, is among the latest
+    own = tasks(manual, key="other-key")  # a full key: its own latest tasks, however old
+    assert [r["task"]["id"] for r in own["items"]] == old[::-1]
+    assert (own["scanned"], own["complete"], own["keys"]) == (2, True, ["ot…ey", "te…ey"])
+    assert tasks(manual, key="ot…ey")["total"] == 0  # a masked key filters the latest tasks of every key
+
+
+def test_a_tasks_children_are_found_among_the_latest_of_its_key(manual: Client,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dashboard, "WINDOW", 2)
+    grid = manual.finish(submit(manual, "/mj/submit/imagine", {"prompt": "a harbour"})["result"])
+    upscales = [submit(manual, "/mj/submit/action", {"taskId": grid["id"], "customId": button["customId"]})["result"]
+                for button in grid["buttons"] if button["label"] in ("U1", "U2", "U3")]
+    detail = manual.control("GET", f"/tasks/{grid['id']}")
+    assert [child["id"] for child in detail["children"]] == upscales[1:]
 
 
 def test_reading_tasks_is_not_a_poll(make_server) -> None:  # type: ignore[no-untyped-def]
