@@ -7,7 +7,7 @@ With a shared store the replica writes exactly those records when the transactio
 access and not on write: tasks, keys and accounts are plain objects changed in place by the parts,
 so a write cannot be intercepted; an object fetched for writing can. A part that forgets to say what
 it changed can therefore not lose a write on SQLite or Redis; at worst a record read in a transaction
-but left unchanged is written again. Queries (`oldest`, `newest_of`, `open_of`, `keys_in_order`) are reads and
+but left unchanged is written again. Queries (`newest`, `newest_of`, `open_of`, `keys_in_order`) are reads and
 are not noted: nothing changes a task met while iterating except through `remove_task`.
 
 The replica (replica.py) reads and installs these records through the attributes its `World`

@@ -204,7 +204,7 @@ async function refreshTasks(view) {
   }
   for (const [id, card] of state.cards) if (!seen.has(id)) { card.remove(); state.cards.delete(id); }
   view.querySelector(".count").textContent = `${page.items.length} shown of ${page.total}`
-    + (page.complete ? "" : ` (the latest ${page.scanned} of ${page.stored} tasks looked at)`);
+    + (page.complete ? "" : ` (the latest ${page.scanned.toLocaleString("en")} of ${page.stored.toLocaleString("en")} tasks looked at)`);
   view.querySelector(".more").hidden = page.items.length >= page.total;
   if (!page.items.length) grid.replaceChildren(h("p", { class: "empty" }, "No tasks yet: submit one to /mj/submit/imagine."));
 }
