@@ -26,7 +26,8 @@ UI_FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css":
 DEFAULT_LIMIT = 100
 # The most tasks one read of the dashboard looks at: the latest submissions (of the key asked for, or of every key).
 # It polls once a second, and looking at every task (each unpacked, or read from a shared store) held the world's
-# lock for seconds with a hundred thousand of them, stalling every API request meanwhile.
+# lock for over half a second a read with 20,000 of them (benchmarks/bench_dashboard.py), and every API request
+# waited meanwhile.
 WINDOW = 1000
 BROWSER_ENTRY_PATHS = ("/", "/_mockmj", "/_mockmj/")
 
@@ -86,6 +87,19 @@ def _row(engine: Engine, task: Task, origin: str) -> dict[str, Any]:
             "stalled": stalled(task, engine.now(), engine.world.profile.per_poll)}
 
 
+def _looked_at(engine: Engine, key: str | None, stored: int) -> tuple[list[Task], list[Task], bool]:
+    """What one read of the task list looks at: the latest WINDOW submissions of every key; those of the key asked
+    for (its own latest when `key` is a full key, however old, else the latest of every key that a masked key
+    matches); and whether those were all of them."""
+    newest = engine.newest_tasks(WINDOW)
+    if key is None:
+        return newest, newest, stored <= WINDOW
+    own = engine.newest_tasks(WINDOW + 1, key)  # one more: to know whether there are more
+    if own:
+        return newest, own[:WINDOW], len(own) <= WINDOW
+    return newest, [t for t in newest if key_matches(t.owner, key)], stored <= WINDOW
+
+
 def _children(by_parent: dict[str, list[Task]], engine: Engine, task_id: str, depth: int = 0) -> list[dict]:
     if depth > 50:  # a chain of actions this deep is not a tree a person reads
         return []
@@ -117,14 +131,7 @@ def dashboard_handlers(mock: Mock, refuse: Callable[[int, str], Exception]) -> d
         origin = request.host_url.rstrip("/")
         with engine.reading():
             stored = engine.task_count()
-            newest = engine.newest_tasks(WINDOW)
-            window, complete = newest, stored <= WINDOW
-            if key is not None:
-                own = engine.newest_tasks(WINDOW, key)  # the full key: its own latest tasks, however old
-                if own:
-                    window, complete = own, len(own) < WINDOW
-                else:  # a masked key (what the list shows), or none of its tasks left
-                    window = [t for t in newest if key_matches(t.owner, key)]
+            newest, window, complete = _looked_at(engine, key, stored)
             tasks = [t for t in window if (action is None or t.action.value == action)
                      and (not text or text in (t.prompt or "").lower() or text in t.id)]
             counts: dict[str, int] = {}

@@ -63,6 +63,10 @@ def test_a_read_looks_at_the_latest_tasks_only(manual: Client, monkeypatch: pyte
     own = tasks(manual, key="other-key")  # a full key: its own latest tasks, however old
     assert [r["task"]["id"] for r in own["items"]] == old[::-1]
     assert (own["scanned"], own["complete"], own["keys"]) == (2, True, ["ot…ey", "te…ey"])
+    exactly = tasks(manual, key="test-key")  # as many tasks as a read looks at: all of them were
+    assert (exactly["scanned"], exactly["complete"], exactly["total"]) == (3, True, 3)
+    submit(manual, "/mj/submit/imagine", {"prompt": "one newt too many"})
+    assert (tasks(manual, key="test-key")["scanned"], tasks(manual, key="test-key")["complete"]) == (3, False)
     assert tasks(manual, key="ot…ey")["total"] == 0  # a masked key filters the latest tasks of every key
 
 
