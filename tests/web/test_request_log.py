@@ -3,6 +3,7 @@ and the logging switches `mockmj serve` turns off because neither of its formats
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import threading
@@ -17,6 +18,7 @@ from mockmj.web.logs import (
     RequestLog,
     ServeHandler,
     _line_of,
+    _write_lines,
     access_log,
     skip_unused_record_fields,
 )
@@ -127,19 +129,26 @@ def test_deferred_lines_are_all_written_by_the_stop() -> None:
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_a_batched_line_is_what_the_formatter_writes(log_format: str) -> None:
     """The access-log thread writes lines through `mockmj serve`'s handler without a LogRecord each: the
-    very text its formatter gives for the record `logging` would have made (time included)."""
+    very text its formatter gives for the record `logging` would have made (time included), whether one line
+    (`access_line`) or a whole batch (`_write_lines`, which makes the text format's lines in a loop of its own)."""
     handler = ServeHandler(log_format)
     saved = (logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing)  # type: ignore[attr-defined]
+    submitted = Reply(200, envelope(1, "Submitted successfully", "1717200000000001"))
     try:
         skip_unused_record_fields()
         for created in (1717200000.0, 1717200000.123, 1717200059.9996, 1717203600.5):
-            line = ("GET", "/mj/task/1/fetch", 200, None, "sk-secret-key-123456", 3.25, "1",
-                    {"client": "127.0.0.1", "userAgent": "my-app/1.0"})
-            text, fields = _line_of(*line)
-            record = access_log.makeRecord(access_log.name, logging.INFO, "(unknown file)", 0, text, (), None,
-                                           func="(unknown function)", extra={"fields": fields})
-            record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
-            assert handler.access_line(created, text, fields) == handler.format(record) + "\n"
+            for reply, task_id in ((None, "1"), (submitted, None)):
+                line = ("GET", "/mj/task/1/fetch", 200, reply, "sk-secret-key-123456", 3.25, task_id)
+                text, fields = _line_of(*line, {"client": "127.0.0.1", "userAgent": "my-app/1.0"})
+                record = access_log.makeRecord(access_log.name, logging.INFO, "(unknown file)", 0, text, (), None,
+                                               func="(unknown function)", extra={"fields": fields})
+                record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+                expected = handler.format(record) + "\n"
+                assert handler.access_line(created, text, fields) == expected
+                handler.setStream(io.StringIO())
+                with mock.patch("mockmj.web.logs._direct_handler", return_value=handler):
+                    _write_lines([(created, *line, ("127.0.0.1", "my-app/1.0"))] * 2)
+                assert handler.stream.getvalue() == expected * 2
     finally:
         (logging._srcfile, logging.logThreads, logging.logProcesses,  # type: ignore[attr-defined]
          logging.logMultiprocessing) = saved
