@@ -340,8 +340,8 @@ MAX_TEXTS = 1024
 
 def _made(method: str, path: str, status: int, reply: Reply | None, key: str | None,
           task_id: str | None) -> tuple[str, str, int | None, str | None, str | None, str]:
-    code = None
-    if reply is not None:  # a fetch answered from kept bytes leaves none: its line needs nothing from it
+    code: int | None = None
+    if reply is not None:  # else (a fetch answered from kept bytes, a control route) there is nothing to read
         code, task_id, _task = _answer(reply, task_id)
     made_of = (method, path, status, code, key, task_id)
     made = _TEXTS.get(made_of)

@@ -112,7 +112,7 @@ def test_list_all_is_newest_first_and_queue_holds_only_unfinished_tasks(engine: 
     assert [t["id"] for t in engine.queue(caller())] == [second]
     assert [t.id for t in engine.newest_tasks(10)] == [second, first]
     assert [t.id for t in engine.newest_tasks(1)] == [second]
-    assert [t.id for t in engine.newest_tasks(10, 'nobody')] == []
+    assert [t.id for t in engine.newest_tasks(10, "nobody")] == []
 
 
 def test_a_full_account_queues_then_refuses(engine: Engine) -> None:
