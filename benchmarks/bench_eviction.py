@@ -2,9 +2,10 @@
 
     python benchmarks/bench_eviction.py [--tasks 100000] [--submits 3000]
 
-Fills a mock (memory store, called as a WSGI app, no server) with `--tasks` finished imagine tasks, `max_tasks`
-set to that many, so that every later submission is beyond the cap: past it the oldest finished tasks are
-forgotten, a batch at a time, and most of them are packed (unpacked to be removed). Then times `--submits`
+Fills a mock (memory store, called as a WSGI app, no server) with `--tasks` finished imagine tasks (real
+submissions through the engine: filled_mock.fill), `max_tasks` set to that many, so that every later
+submission is beyond the cap: past it the oldest finished tasks are forgotten, a batch at a time, and most of
+them are packed (unpacked to be removed). Then times `--submits`
 submissions one by one, the clock moved now and then so that they finish too, and prints the median, the 99th
 percentile, the mean and the slowest: a batch shows among the slowest submissions (so does a full garbage
 collection, whose count is printed), the whole work in the mean.
@@ -22,11 +23,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_wsgi import IMAGINE, call, environ
+from filled_mock import CLOCK_JUMP_MS, KEY, fill
 
 from mockmj.config import AccountConfig, Settings
+from mockmj.engine.facade import Caller
 from mockmj.web.app import create_app
-
-LATER_MS = 10**10  # far enough for every queued task to finish on the account's three slots
 
 
 def main() -> None:
@@ -40,12 +41,9 @@ def main() -> None:
     engine = app.extensions["mockmj"].engine
     try:
         started = time.perf_counter()
-        for n in range(args.tasks):
-            call(app, environ("POST", "/mj/submit/imagine", IMAGINE))
-            if n % 1000 == 999:
-                engine.advance(LATER_MS)
-        engine.advance(LATER_MS)
+        fill(engine, Caller(key=KEY, origin="http://127.0.0.1:8080"), args.tasks, "engine")  # real submissions
         print(f"filled with {args.tasks:,} finished tasks in {time.perf_counter() - started:.0f} s")
+        call(app, environ("POST", "/mj/submit/imagine", IMAGINE))  # untimed: the first loads the body's validator
         took = []
         collections = gc.get_stats()[2]["collections"]
         for n in range(args.submits):
@@ -54,7 +52,7 @@ def main() -> None:
             took.append((time.perf_counter() - before) * 1000)
             assert status == "200 OK", status
             if n % 100 == 99:
-                engine.advance(LATER_MS)
+                engine.advance(CLOCK_JUMP_MS)
         collections = gc.get_stats()[2]["collections"] - collections  # each one can be the slowest submission
         took.sort()
         slowest = ", ".join(f"{ms:.1f}" for ms in took[:-9:-1])
