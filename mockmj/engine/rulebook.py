@@ -18,11 +18,8 @@ class RuleBook:
             return self.world.edit_rules().add(match, respond, times)
 
     def any(self) -> bool:
-        """Are there rules? (the usual answer, no, spares gathering a request's facts)"""
-        if self.world.replica is None:
-            return bool(self.world.rules.items)  # in memory, one read of a list needs no lock: every request asks
-        with self.world.reading():
-            return bool(self.world.rules.items)
+        """Are there rules? (World.has_rules)"""
+        return self.world.has_rules()
 
     def take(self, facts: RequestFacts) -> Rule | None:
         """The first rule matching these facts, one of its uses counted."""

@@ -140,6 +140,15 @@ class World:
             per_poll = self.profile.per_poll
         return self.transaction() if per_poll else self.reading()
 
+    def has_rules(self) -> bool:
+        """Are there control rules? Every request asks, and the usual answer (no) spares gathering its facts. In
+        memory one read of a list needs no lock (a rule added meanwhile applies from the next request on); a shared
+        store's rules are read as every worker last wrote them."""
+        if self.replica is None:
+            return bool(self.rules.items)
+        with self.replica.reading():
+            return bool(self.rules.items)
+
     def store_problem(self) -> str | None:
         """Why the shared store does not answer now, or None: it does (always, in memory). One light read, and
         whether a SQLite store's filesystem has space left, and an empty write (a version with no records) at most
