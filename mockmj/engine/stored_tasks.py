@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from mockmj.engine import codec
-from mockmj.model.tasks import Task
+from mockmj.model.tasks import Leaving, Task, leaving
 from mockmj.store.base import Store, StoreUnavailable
 
 DEFAULT_CAPACITY = 2_000  # finished tasks a worker keeps decoded; each is 2–3 KB in memory
@@ -85,7 +85,7 @@ class StoredTasks:
         self._hot.move_to_end(task.id)
         self._new.add(task.id)
 
-    def remove(self, task: Task) -> None:
+    def remove(self, task: Leaving) -> None:
         self._hot.pop(task.id, None)
         self._new.discard(task.id)
 
@@ -135,11 +135,11 @@ class StoredTasks:
     def open_of(self, owner: str) -> list[Task]:
         return [t for t in self._many(self.store.task_ids(owner, open_at=self.now())) if not self.finished(t)]
 
-    def of_owner(self, owner: str) -> list[Task]:
-        return self._many(self.store.task_ids(owner))
+    def leaving_owner(self, owner: str) -> list[Leaving]:
+        return [leaving(t) for t in self._many(self.store.task_ids(owner))]
 
-    def oldest_finished(self, count: int) -> list[Task]:
-        return self._many(self.store.task_ids(ended_by=self.now(), limit=count))
+    def leaving_oldest(self, count: int) -> list[Leaving]:
+        return [leaving(t) for t in self._many(self.store.task_ids(ended_by=self.now(), limit=count))]
 
     def newest(self, limit: int, owner: str | None = None) -> list[Task]:
         """The latest `limit` submissions (of one owner, or of all), newest first, read without filling the cache

@@ -7,7 +7,8 @@ rarely read again; so past `capacity` tasks held as objects, the least recently 
 (their field values, pickled and compressed against the first packed task as a preset dictionary: about 200
 bytes) and unpacked when read. Pickle is safe here: the bytes are made by this process from its own objects and
 never leave it (records that leave it, in a shared store, are JSON: codec.py). A finished task never changes
-again except through `get` (a refund, a reset), which unpacks it first.
+again except through `get` (a refund, a reset), which unpacks it first. Forgetting one (past `max_tasks`, a key's
+reset) needs only where it is filed, which its bytes begin with uncompressed: no task is unpacked to be forgotten.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import dataclasses
 import heapq
 import itertools
 import pickle
+import struct
 import sys
+import uuid
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 
-from mockmj.model.tasks import Task
+from mockmj.model.tasks import Leaving, Task, leaving
 
 FIELDS = tuple(f.name for f in dataclasses.fields(Task))
 DEFAULT_CAPACITY = 2_000
@@ -36,9 +39,16 @@ def hash_key(image_hash: str) -> int:
         return hash(image_hash)  # not a UUID (a task made by hand): still a key, confirmed by the path anyway
 
 
+# The uncompressed head of a packed task: flags, then the lengths of the owner's and the image hash's bytes, which
+# follow it. The hash is its UUID's 16 bytes when it is one (HASH_UUID), else its text.
+_HEAD = struct.Struct("<BII")
+HAS_UPLOADS, HAS_HASH, HASH_UUID = 1, 2, 4
+
+
 class Packer:
     """Finished tasks to bytes and back. The first task packed is the preset dictionary of every later one: tasks
-    share most of their bytes (field layout, account ids, origins), so each then packs to a couple hundred."""
+    share most of their bytes (field layout, account ids, origins), so each then packs to a couple hundred. The
+    owner and the image hash come first, uncompressed, for `leaving` (a few dozen bytes more)."""
 
     def __init__(self) -> None:
         self._dictionary: bytes | None = None
@@ -48,11 +58,46 @@ class Packer:
         if self._dictionary is None:
             self._dictionary = raw
         packer = zlib.compressobj(6, zdict=self._dictionary)
-        return packer.compress(raw) + packer.flush()
+        owner = task.owner.encode("utf-8", "surrogatepass")
+        flags, image_hash = HAS_UPLOADS if task.uploads else 0, b""
+        if task.message_hash is not None:
+            flags |= HAS_HASH
+            try:
+                known = uuid.UUID(task.message_hash)
+            except ValueError:
+                known = None
+            if known is not None and str(known) == task.message_hash:  # the text it gives back is the same
+                flags, image_hash = flags | HASH_UUID, known.bytes
+            else:
+                image_hash = task.message_hash.encode("utf-8", "surrogatepass")
+        head = _HEAD.pack(flags, len(owner), len(image_hash))
+        return b"".join((head, owner, image_hash, packer.compress(raw), packer.flush()))
+
+    @staticmethod
+    def _head(data: bytes) -> tuple[int, str, str | None, int]:
+        """flags, owner, image hash, and where the compressed fields begin."""
+        flags, owner_size, hash_size = _HEAD.unpack_from(data)
+        start = _HEAD.size + owner_size
+        owner = data[_HEAD.size:start].decode("utf-8", "surrogatepass")
+        image_hash = None
+        if flags & HASH_UUID:
+            image_hash = str(uuid.UUID(bytes=data[start:start + hash_size]))
+        elif flags & HAS_HASH:
+            image_hash = data[start:start + hash_size].decode("utf-8", "surrogatepass")
+        return flags, owner, image_hash, start + hash_size
+
+    def leaving(self, task_id: str, data: bytes) -> Leaving:
+        """What forgetting a packed task takes, read from its head: unpacked only when it has uploads to name."""
+        flags, owner, image_hash, _ = self._head(data)
+        if flags & HAS_UPLOADS:
+            return leaving(self.unpack(data))
+        return Leaving(task_id, owner, image_hash, ())
 
     def unpack(self, data: bytes) -> Task:
         assert self._dictionary is not None  # something was packed before anything is unpacked
-        values = pickle.loads(zlib.decompressobj(zdict=self._dictionary).decompress(data))  # bytes of our own
+        start = self._head(data)[3]
+        fields = zlib.decompressobj(zdict=self._dictionary).decompress(memoryview(data)[start:])
+        values = pickle.loads(fields)  # bytes of our own
         task = Task.__new__(Task)
         for name, value in zip(FIELDS, values, strict=True):
             object.__setattr__(task, name, value)
@@ -110,8 +155,13 @@ class TaskIndex:
         return self._packer.unpack(held) if isinstance(held, bytes) else held
 
     # ------------------------------------------------------------------------------ queries
-    def of_owner(self, owner: str) -> list[Task]:
-        return [self._peek(i) for i in self._by_owner.get(owner, {})]
+    def _leaving(self, task_id: str) -> Leaving:
+        held = self._by_id[task_id]
+        return self._packer.leaving(task_id, held) if isinstance(held, bytes) else leaving(held)
+
+    def leaving_owner(self, owner: str) -> list[Leaving]:
+        """What forgetting every task of this owner takes (a key's reset)."""
+        return [self._leaving(i) for i in self._by_owner.get(owner, {})]
 
     def newest_of(self, owner: str, limit: int) -> list[Task]:
         # the latest submissions, then in submit-time order (stable: submission order within a millisecond)
@@ -128,13 +178,16 @@ class TaskIndex:
         ids = self._by_id if owner is None else self._by_owner.get(owner, {})
         return [self._peek(i) for i in itertools.islice(reversed(ids), max(limit, 0))]
 
-    def oldest_finished(self, count: int) -> list[Task]:
-        found: list[Task] = []
+    def leaving_oldest(self, count: int) -> list[Leaving]:
+        """What forgetting up to `count` of the oldest finished tasks takes (beyond `max_tasks`)."""
+        found: list[Leaving] = []
         for task_id, held in self._by_id.items():
             if len(found) >= count:
                 break
-            if isinstance(held, bytes) or self.finished(held):
-                found.append(self._peek(task_id))
+            if isinstance(held, bytes):
+                found.append(self._packer.leaving(task_id, held))
+            elif self.finished(held):
+                found.append(leaving(held))
         return found
 
     # ------------------------------------------------------------------------------ changes
@@ -146,7 +199,7 @@ class TaskIndex:
         self._hold(task)
         self._pack_some(PACK_STEP)
 
-    def remove(self, task: Task) -> None:
+    def remove(self, task: Leaving) -> None:
         self._by_id.pop(task.id, None)
         self._finished.pop(task.id, None)
         self._unknown.pop(task.id, None)  # an entry of the heap is dropped when its time comes

@@ -39,7 +39,7 @@ from mockmj.model.errors import TaskNotFound
 from mockmj.model.ids import IdSource
 from mockmj.model.profile_file import resolve_profile
 from mockmj.model.settings import Settings
-from mockmj.model.tasks import TERMINAL, Status, Task
+from mockmj.model.tasks import TERMINAL, Leaving, Status, Task
 from mockmj.model.timing import TimingProfile
 from mockmj.store.base import Store, StoreUnavailable, no_space, open_store
 from mockmj.store.records import TaskRow
@@ -245,7 +245,7 @@ class World:
         self.tasks.add(task)
         self._note_task(task.id)
 
-    def remove_task(self, task: Task) -> None:
+    def remove_task(self, task: Leaving) -> None:
         """The task leaves the world with everything kept beside it: its polls and uploads."""
         self.tasks.remove(task)
         self.polls.pop(task.id, None)
@@ -253,14 +253,14 @@ class World:
         for path in task.uploads:
             self.drop_upload(path)
 
-    def drop_owner(self, owner: str) -> list[Task]:
-        return self._remove_each(self.tasks.of_owner(owner))
+    def drop_owner(self, owner: str) -> list[Leaving]:
+        return self._remove_each(self.tasks.leaving_owner(owner))
 
-    def evict_finished(self, count: int) -> list[Task]:
+    def evict_finished(self, count: int) -> list[Leaving]:
         """Forget up to `count` of the oldest finished tasks (never an unfinished one)."""
-        return self._remove_each(self.tasks.oldest_finished(count))
+        return self._remove_each(self.tasks.leaving_oldest(count))
 
-    def _remove_each(self, tasks: list[Task]) -> list[Task]:
+    def _remove_each(self, tasks: list[Leaving]) -> list[Leaving]:
         for task in tasks:
             self.remove_task(task)
         return tasks

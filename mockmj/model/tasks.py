@@ -19,7 +19,7 @@ import struct
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 # Status, Action and Milestone are defined in the leaf module `values` and re-exported here, where the
 # rest of mockmj has always imported them from.
@@ -366,3 +366,22 @@ class _UploadList(list[str]):
     def __iadd__(self, items: Iterable[str]) -> _UploadList:  # type: ignore[override]
         self.extend(items)
         return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled (a packed task) or copied, it is the plain list: pickle would otherwise call `extend` on a list
+        # not yet given its task, and fail
+        return (list, (list(self),))
+
+
+class Leaving(NamedTuple):
+    """What forgetting a task takes of it: its id, where a task index files it (owner, image hash) and the uploads
+    kept beside it. An index holding the task packed gives these without unpacking it (engine/task_index.py)."""
+
+    id: str
+    owner: str
+    message_hash: str | None
+    uploads: tuple[str, ...]
+
+
+def leaving(task: Task) -> Leaving:
+    return Leaving(task.id, task.owner, task.message_hash, tuple(task.uploads))

@@ -4,6 +4,9 @@ benchmarks/bench_hostile.py, not asserted here.)"""
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 
 from mockmj.model.tasks import Action, Milestone, MilestonePath, Status, Task
@@ -77,3 +80,14 @@ def test_uploads_appear_on_the_task_once_added() -> None:
     t.uploads.extend(["/attachments/1/2/a.png"])
     t.uploads.append("/attachments/1/2/b.png")
     assert t.uploads == ["/attachments/1/2/a.png", "/attachments/1/2/b.png"]
+
+
+def test_a_task_with_uploads_survives_a_copy_and_a_pickle() -> None:
+    """A packed task is pickled (engine/task_index.py): its uploads come back as the list they were, still the
+    task's own."""
+    t = task()
+    t.uploads.extend(["/attachments/1/2/a.png", "/attachments/1/2/b.png"])
+    for again in (copy.deepcopy(t), pickle.loads(pickle.dumps(t))):
+        assert again.uploads == ["/attachments/1/2/a.png", "/attachments/1/2/b.png"]
+        again.uploads.append("/attachments/1/2/c.png")
+        assert again.uploads[-1] == "/attachments/1/2/c.png" and len(t.uploads) == 2

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from mockmj.config import load_settings
+from mockmj.engine.task_index import Packer
 from mockmj.web.app import create_app
+from tests.helpers import png_data_url
 
 KEY = {"Authorization": "Bearer tenant-a"}
 CACHE = 3
@@ -70,7 +74,7 @@ def test_eviction_at_max_tasks_goes_through_the_index(shared_store: str) -> None
 def test_the_memory_store_packs_finished_tasks_past_its_cache_and_answers_the_same() -> None:
     """Past `task_cache` tasks held as objects, finished ones are packed: every answer is the one a mock that packs
     nothing gives (the same seeded requests on both), and packed tasks are found by id, by owner and by image."""
-    def play(cache: int) -> tuple[list[Any], int]:
+    def play(cache: int) -> tuple[list[Any], int, bool]:
         app = create_app(load_settings(timing="manual", seed=9, task_cache=cache))
         app.extensions["mockmj"].callbacks.stop()
         c = app.test_client()
@@ -84,13 +88,75 @@ def test_the_memory_store_packs_finished_tasks_past_its_cache_and_answers_the_sa
         said.append(child)
         said.append(c.get("/mj/task/queue", headers=KEY).get_json())
         said.append(c.get("/_mockmj/tasks?limit=5").get_json())
+        # a task with uploads (a blend's images), packed as the others are
+        blend = c.post("/mj/submit/blend", headers=KEY, json={"base64Array": [
+            png_data_url(colour=(250, 0, 0)), png_data_url(colour=(0, 0, 250))]}).get_json()["result"]
+        c.post("/_mockmj/clock/advance", json={"seconds": 3600})
+        for i in ids[:CACHE + 1]:
+            c.get(f"/mj/task/{i}/fetch", headers=KEY)
+        tasks = app.extensions["mockmj"].engine.world.tasks
+        blend_packed = isinstance(tasks._by_id[blend], bytes)
+        said.append(c.get(f"/mj/task/{blend}/fetch", headers=KEY).get_json())
         path = "/" + said[1]["imageUrl"].split("//", 1)[1].split("/", 1)[1]
         picture = c.get(path)
         said.append((picture.status_code, picture.content_type, len(picture.data)))
-        return said, app.extensions["mockmj"].engine.world.tasks.held
+        return said, tasks.held, blend_packed
 
-    packed, held = play(CACHE)
-    whole, held_whole = play(1000)
-    assert held <= CACHE + 1 and held_whole == 13  # the open child stays an object
+    packed, held, blend_packed = play(CACHE)
+    whole, held_whole, _ = play(1000)
+    assert held <= CACHE + 1 and held_whole == 14
+    assert blend_packed  # a task with uploads was unpacked to be answered
     assert packed == whole
     assert packed[-1][0] == 200
+
+
+def test_forgetting_packed_tasks_unpacks_only_those_with_uploads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key's reset and eviction past `max_tasks` read where a packed task is filed from the head of its bytes: the
+    task, its image file and its uploads go, another key's tasks stay, and only a task with uploads is unpacked."""
+    unpacked: list[str] = []
+    unpack = Packer.unpack
+
+    def counted(self: Packer, data: bytes) -> Any:
+        task = unpack(self, data)
+        unpacked.append(task.id)
+        return task
+
+    app = create_app(load_settings(timing="manual", seed=9, task_cache=CACHE, max_tasks=40))
+    app.extensions["mockmj"].callbacks.stop()
+    world = app.extensions["mockmj"].engine.world
+    c = app.test_client()
+    other = {"Authorization": "Bearer tenant-b"}
+
+    def finished(path: str, body: dict[str, Any], headers: dict[str, str]) -> str:
+        task_id = c.post(path, json=body, headers=headers).get_json()["result"]
+        c.post("/_mockmj/clock/advance", json={"seconds": 600})  # each ends before the next: the queue stays short
+        return str(task_id)
+
+    blend = finished("/mj/submit/blend", {"base64Array": [png_data_url(colour=(250, 0, 0)),
+                                                          png_data_url(colour=(0, 0, 250))]}, KEY)
+    uploads = list(world.tasks.get(blend).uploads)
+    mine = [finished("/mj/submit/imagine", {"prompt": f"mine {i}"}, KEY) for i in range(8)]
+    theirs = [finished("/mj/submit/imagine", {"prompt": f"theirs {i}"}, other) for i in range(20)]
+    files = {i: c.get(f"/mj/task/{i}/fetch", headers=KEY if i in mine else other).get_json()["imageUrl"]
+             .split("//", 1)[1].split("/", 1)[1] for i in mine + theirs}
+    for i in theirs[-CACHE:]:  # held last: every task of tenant-a is packed again, as are the oldest of tenant-b
+        c.get(f"/mj/task/{i}/fetch", headers=other)
+    assert len(uploads) == 2 and all(c.get(path).status_code == 200 for path in uploads)
+    assert all(isinstance(world.tasks._by_id[i], bytes) for i in [blend, *mine, *theirs[:10]])
+
+    monkeypatch.setattr(Packer, "unpack", counted)
+    assert c.post("/_mockmj/reset", json={"key": "tenant-a"}).status_code == 200
+    assert unpacked == [blend]  # the one with uploads, to name them
+    assert all(world.tasks.get(i) is None for i in [blend, *mine])
+    assert all(c.get("/" + files[i]).status_code == 404 for i in mine)  # found by the image hash no more
+    assert all(c.get(path).status_code == 404 for path in uploads)
+    assert unpacked == [blend]
+
+    # past max_tasks (40) the oldest finished tasks go, a hundredth of the cap at a time: tenant-b's first ones
+    for i in range(21):
+        finished("/mj/submit/imagine", {"prompt": f"more {i}"}, other)
+    gone = [i for i in theirs if world.tasks.get(i) is None]
+    assert gone and gone == theirs[:len(gone)]
+    assert all(c.get("/" + files[i]).status_code == 404 for i in gone)
+    assert all(c.get("/" + files[i]).status_code == 200 for i in theirs[len(gone):])
+    assert unpacked[0] == blend and not set(unpacked[1:]) & set(gone)  # none forgotten was unpacked to be
