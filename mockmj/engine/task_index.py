@@ -4,7 +4,7 @@ shared store.
 
 Finished tasks are kept compactly. A task object with its strings costs about 2 KB, and a finished task is
 rarely read again; so past `capacity` tasks held as objects, the least recently used finished ones are packed
-(their field values, pickled and compressed against the first packed task as a preset dictionary: about 200
+(their field values, pickled and compressed against the first packed task as a preset dictionary: about 230
 bytes) and unpacked when read. Pickle is safe here: the bytes are made by this process from its own objects and
 never leave it (records that leave it, in a shared store, are JSON: codec.py). A finished task never changes
 again except through `get` (a refund, a reset), which unpacks it first. Forgetting one (past `max_tasks`, a key's
