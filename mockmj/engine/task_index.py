@@ -74,8 +74,8 @@ class Packer:
         return b"".join((head, owner, image_hash, packer.compress(raw), packer.flush()))
 
     @staticmethod
-    def _head(data: bytes) -> tuple[int, str, str | None, int]:
-        """flags, owner, image hash, and where the compressed fields begin."""
+    def _head(data: bytes) -> tuple[int, str, str | None]:
+        """flags, owner, image hash."""
         flags, owner_size, hash_size = _HEAD.unpack_from(data)
         start = _HEAD.size + owner_size
         owner = data[_HEAD.size:start].decode("utf-8", "surrogatepass")
@@ -84,19 +84,20 @@ class Packer:
             image_hash = str(uuid.UUID(bytes=data[start:start + hash_size]))
         elif flags & HAS_HASH:
             image_hash = data[start:start + hash_size].decode("utf-8", "surrogatepass")
-        return flags, owner, image_hash, start + hash_size
+        return flags, owner, image_hash
 
     def leaving(self, task_id: str, data: bytes) -> Leaving:
         """What forgetting a packed task takes, read from its head: unpacked only when it has uploads to name."""
-        flags, owner, image_hash, _ = self._head(data)
+        flags, owner, image_hash = self._head(data)
         if flags & HAS_UPLOADS:
             return leaving(self.unpack(data))
         return Leaving(task_id, owner, image_hash, ())
 
     def unpack(self, data: bytes) -> Task:
         assert self._dictionary is not None  # something was packed before anything is unpacked
-        start = self._head(data)[3]
-        fields = zlib.decompressobj(zdict=self._dictionary).decompress(memoryview(data)[start:])
+        _, owner_size, hash_size = _HEAD.unpack_from(data)  # only where the compressed fields begin
+        compressed = memoryview(data)[_HEAD.size + owner_size + hash_size:]
+        fields = zlib.decompressobj(zdict=self._dictionary).decompress(compressed)
         values = pickle.loads(fields)  # bytes of our own
         task = Task.__new__(Task)
         for name, value in zip(FIELDS, values, strict=True):
