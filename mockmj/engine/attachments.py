@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from mockmj.engine.paths import served_paths
 from mockmj.engine.world import World
+from mockmj.media.gallery import SourceGone
 from mockmj.model.tasks import Task
 
 MAX_LOOSE_UPLOADS = 100  # per key: uploads that belong to no task
@@ -88,5 +89,5 @@ class Attachments:
         with self.world.reading():
             blob = self.world.upload(path)
             if blob is None:
-                raise KeyError(path)
+                raise SourceGone(path)
             return blob[0]

@@ -52,6 +52,7 @@ class Engine:
         self.rules = RuleBook(self.world)
         self.gallery = Gallery(self.attachments)
         self.world.on_reload.append(self.gallery.clear)
+        self.world.on_evict.append(self.gallery.forget)
         self.banned = banned_pattern(settings.banned_words or DEFAULT_BANNED_WORDS)
 
     def store_problem(self) -> str | None:

@@ -25,12 +25,17 @@ from mockmj.model.tasks import Status, Task
 RENDER_INPUT_SIDE = 2048
 
 
+class SourceGone(LookupError):
+    """A picture is drawn from a task or an upload that is no longer kept: a child's parent (or the parent's
+    upload) forgotten past `max_tasks`, which takes the oldest finished tasks first. Its file is then gone too."""
+
+
 class Library(Protocol):
     """What the gallery reads of the world (the engine provides it; the gallery never changes it)."""
 
     def served_file(self, path: str) -> tuple[tuple[bytes, str] | None, Task | None, str | None, int]: ...
     def task(self, task_id: str) -> Task | None: ...
-    def upload_bytes(self, path: str) -> bytes: ...
+    def upload_bytes(self, path: str) -> bytes: ...  # raises SourceGone for an upload not kept
 
 
 class _Lru:
@@ -69,9 +74,22 @@ class Gallery:
         self._pictures = _Lru(self._pictures.size)
         self._encoded = _Lru(self._encoded.size)
 
+    def forget(self, _task_ids: list[str], _cap: int) -> None:
+        """Tasks were forgotten past `max_tasks`: a picture kept here may have been drawn from one of them (a
+        child's from its parent). All are dropped, so that a file drawn from a forgotten task is gone whether
+        or not it was downloaded before (one drop per hundredth of the cap)."""
+        self.clear()
+
     # ------------------------------------------------------------------------------- serving URLs
     def attachment(self, path: str) -> tuple[bytes, str] | None:
-        """The bytes and MIME type served at an /attachments/... path, or None."""
+        """The bytes and MIME type served at an /attachments/... path, or None: no such file, or one drawn from
+        a task or an upload no longer kept (SourceGone)."""
+        try:
+            return self._attachment(path)
+        except SourceGone:
+            return None
+
+    def _attachment(self, path: str) -> tuple[bytes, str] | None:
         upload, task, variant, index = self.library.served_file(path)
         if upload is not None:
             return upload
@@ -113,8 +131,10 @@ class Gallery:
     def recipe_of(self, task_id: str) -> tuple[dict[str, Any], str]:
         """A copy of the task's image recipe and the seed its pictures are drawn from."""
         task = self.library.task(task_id)
-        if task is None or task.image_recipe is None:
-            raise KeyError(task_id)
+        if task is None:
+            raise SourceGone(task_id)
+        if task.image_recipe is None:
+            raise KeyError(task_id)  # a task with no picture (a describe) is never asked for one
         return dict(task.image_recipe), task.message_hash or task.id
 
     def size(self, task_id: str) -> tuple[int, int]:

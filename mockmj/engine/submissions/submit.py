@@ -18,6 +18,7 @@ from mockmj.engine.submissions.clicks import Click
 from mockmj.engine.submissions.image_source import fetch_link, is_link, with_data_prefix
 from mockmj.engine.submissions.video_buttons import VIDEO_BUTTONS
 from mockmj.media import images
+from mockmj.media.gallery import SourceGone
 from mockmj.media.image_input import DecodedImage, ImageInputError, decode_data_url, decode_mask, decoded
 from mockmj.model.buttons import Press, buttons_for, parse_custom_id
 from mockmj.model.errors import AccountDisabled, BannedPrompt, param
@@ -450,7 +451,11 @@ def modal(engine: Engine, caller: Caller, body: dict[str, Any]) -> Accepted:
         if _blank(mask_value):
             raise param("mask_blank", "maskBase64 must not be empty: Vary (Region) needs a mask")
         # the parent's size may need its image rendered: done outside the lock, it is deterministic
-        parent_size = engine.gallery.size(parent_id) if parent_id else (512, 512)
+        try:
+            parent_size = engine.gallery.size(parent_id) if parent_id else (512, 512)
+        except SourceGone:
+            raise param("parent_gone", f"the image of task {parent_id} can no longer be drawn: a task it was "
+                        "made from was forgotten (max_tasks)") from None
         try:
             mask = decode_mask(with_data_prefix(mask_value), "maskBase64", parent_size)  # prefix optional
         except ImageInputError as exc:
