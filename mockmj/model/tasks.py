@@ -314,17 +314,18 @@ class Task:
         self.milestones.extend(milestones)
 
     def reached_index(self, now: int, per_poll: bool) -> int:
-        """Index of the milestone the task stands at."""
+        """Index of the milestone the task stands at. In per-poll timing, the last milestone a poll gave a time
+        to; a task scheduled before the switch to per-poll (every time known in advance) still follows the clock,
+        as the timing applies to tasks submitted afterwards."""
         path = self.milestones
         if isinstance(path, MilestonePath):
-            if per_poll:
-                return max(0, path.known() - 1)
-            return max(0, bisect.bisect_right(path.times(), now) - 1)  # unknown times sort last
-        if per_poll:
-            known = [m for m in path if m.at is not None]
-            return max(0, len(known) - 1)
+            by_clock = bisect.bisect_right(path.times(), now)  # unknown times sort last
+            return max(0, (min(by_clock, path.known()) if per_poll else by_clock) - 1)
         times = [m.at if m.at is not None else float("inf") for m in path]
-        return max(0, bisect.bisect_right(times, now) - 1)
+        by_clock = bisect.bisect_right(times, now)
+        if per_poll:
+            by_clock = min(by_clock, sum(1 for m in path if m.at is not None))
+        return max(0, by_clock - 1)
 
     def time_of(self, status: Status, upto: int) -> int | None:
         if isinstance(self.milestones, MilestonePath):

@@ -57,8 +57,9 @@ def test_tasks_on_the_same_path_share_its_statuses() -> None:
     assert isinstance(a.milestones, MilestonePath) and isinstance(b.milestones, MilestonePath)
     assert a.milestones._kinds is b.milestones._kinds
     assert a.milestones[0].at == 5 and b.milestones[0].at == 1005
-    # per-poll timing: the reached index counts known times; real time: bisect over them
-    assert a.reached_index(0, per_poll=True) == 1
+    # per-poll timing: the reached index counts the known times (no later than the clock), never an unknown one;
+    # real time: bisect over them
+    assert a.reached_index(10, per_poll=True) == 1 and a.reached_index(10**15, per_poll=True) == 1
     assert b.reached_index(1007, per_poll=False) == 0 and b.reached_index(1010, per_poll=False) == 1
 
 

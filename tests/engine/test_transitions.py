@@ -334,12 +334,24 @@ def test_per_poll_moves_one_milestone_per_known_time(plan: Plan, nows: list[int]
     task = new_task()
     task.set_milestones(path)
     assert task.reached_index(10**15, True) == 0  # time alone does not move a per-poll task
-    # Each poll makes the next milestone's time known; the reached index moves exactly one step.
+    # Each poll makes the next milestone's time known (the clock's reading then); the reached index moves exactly
+    # one step, however much later it is read.
     for known in range(1, len(path)):
         task.milestones[known].at = known  # as a poll does: the task keeps its own copy of the path
         for now in nows:
-            assert task.reached_index(now, True) == known
-    assert task.reached_index(0, True) == len(path) - 1
+            assert task.reached_index(known + now, True) == known
+    assert task.reached_index(len(path), True) == len(path) - 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(plan=PLANS, nows=st.lists(st.integers(0, 10**6), min_size=1, max_size=30))
+def test_a_path_scheduled_in_advance_follows_the_clock_in_per_poll_timing(plan: Plan, nows: list[int]) -> None:
+    """A task submitted before a switch to per-poll has every time known: timing applies to later tasks, so it
+    stands where the clock says, as it would have in the timing it was scheduled in."""
+    task = new_task()
+    task.set_milestones(full_path("manual", plan, 0))
+    for now in nows:
+        assert task.reached_index(now, True) == task.reached_index(now, False)
 
 
 def test_per_poll_path_has_no_times_and_real_timing_has_all() -> None:

@@ -102,6 +102,21 @@ def test_per_poll_timing_moves_one_milestone_per_fetch(mocks: Servers) -> None:
                     ("IN_PROGRESS", "93%"), ("SUCCESS", "100%"), ("SUCCESS", "100%")]
 
 
+def test_a_task_scheduled_before_a_switch_to_per_poll_keeps_its_schedule(manual: Client) -> None:
+    """Timing applies to tasks submitted afterwards: a manual task polled in per-poll timing does not jump to its
+    end, and after a switch back every read of it (fetch, list-by-condition, the dashboard) says the same."""
+    task_id = submit_imagine(manual)
+    manual.control("PUT", "/timing", {"timing": "per-poll"})
+    assert [manual.fetch(task_id)["status"] for _ in range(3)] == ["NOT_START"] * 3
+    manual.control("PUT", "/timing", {"timing": "manual"})
+    fetched = manual.fetch(task_id)
+    listed = manual.post("/mj/task/list-by-condition", {"ids": [task_id]}).json()
+    dashboard = manual.control("GET", f"/tasks/{task_id}")["task"]
+    assert fetched["status"] == listed[0]["status"] == dashboard["status"] == "NOT_START"
+    manual.advance(60)
+    assert manual.fetch(task_id)["status"] == "SUCCESS"
+
+
 # --------------------------------------------------------------------------- the timeline
 
 
