@@ -43,8 +43,10 @@ class StoredTasks:
             return task
         task = self._read(task_id)
         if task is not None:
+            # room first: the task just read must not be the one let go (held only by the caller, a change to it
+            # in the transaction under way would then be written as its deletion)
+            self.tidy(room=1)
             self._hot[task_id] = task
-            self.tidy()
         return task
 
     def owned(self, owner: str, task_id: str) -> Task | None:
@@ -107,10 +109,11 @@ class StoredTasks:
         self._pinned.clear()
         self._new.clear()
 
-    def tidy(self) -> None:
-        """Down to `capacity` finished tasks: the least recently used finished ones go (an unfinished or a
-        pinned task stays: it is in use). Also the world's call after the clock jumped, as on TaskIndex."""
-        excess = len(self._hot) - self.capacity
+    def tidy(self, room: int = 0) -> None:
+        """Down to `capacity` finished tasks (less `room`, for tasks about to be held): the least recently used
+        finished ones go (an unfinished or a pinned task stays: it is in use). Also the world's call after the
+        clock jumped, as on TaskIndex."""
+        excess = len(self._hot) + room - self.capacity
         if excess <= 0:
             return
         for task_id in list(self._hot):

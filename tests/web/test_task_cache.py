@@ -71,6 +71,26 @@ def test_eviction_at_max_tasks_goes_through_the_index(shared_store: str) -> None
     assert kept == ids[-len(kept):] and len(kept) == count  # the oldest finished went first
 
 
+def test_a_finished_task_read_past_a_full_cache_and_changed_is_kept(shared_store: str) -> None:
+    """More open tasks than the cache holds (they are all held): a finished task read from the store and changed in
+    the same transaction (a button pressed on it: its record gains the child) must be written, not let go by the
+    cache before it is written, which the store then took for its deletion."""
+    a = worker(shared_store).test_client()
+    grid = a.post("/mj/submit/imagine", json={"prompt": "a lighthouse"}, headers=KEY).get_json()["result"]
+    a.post("/_mockmj/clock/advance", json={"seconds": 3600})
+    view = a.get(f"/mj/task/{grid}/fetch", headers=KEY).get_json()
+    waiting = [a.post("/mj/submit/imagine", json={"prompt": f"queued {i}"}, headers=KEY).get_json()["result"]
+               for i in range(CACHE + 1)]
+    child = a.post("/mj/submit/action", headers=KEY, json={
+        "taskId": grid, "customId": view["buttons"][0]["customId"]}).get_json()
+    assert child["code"] in (1, 22), child  # accepted (queued behind the others)
+    for reader in (a, worker(shared_store).test_client()):  # this worker, and one that reads the store afresh
+        fetched = reader.get(f"/mj/task/{grid}/fetch", headers=KEY).get_json()
+        assert fetched.get("id") == grid, fetched  # not deleted from the store
+        listed = [t["id"] for t in reader.get("/mj/task/list", headers=KEY).get_json()]
+        assert sorted(listed) == sorted([grid, *waiting, child["result"]])
+
+
 def test_the_memory_store_packs_finished_tasks_past_its_cache_and_answers_the_same() -> None:
     """Past `task_cache` tasks held as objects, finished ones are packed: every answer is the one a mock that packs
     nothing gives (the same seeded requests on both), and packed tasks are found by id, by owner and by image."""
