@@ -12,7 +12,7 @@ sleeping requests on top of the working ones, `--spare-threads` of them (64 by d
   twenty delays in flight.
 - Under load it costs throughput: granian hands each request to whichever of its threads is free, so with
   32 clients at once 32 threads hold requests and take turns at the GIL, and every turn is a hand-over
-  between threads. On two cores a fetch of a finished task measured 1.5 to 1.7 times as many answers per
+  between threads. On two cores a fetch of a finished task measured 1.2 to 1.4 times as many answers per
   second with one thread in all (`--threads 1 --spare-threads 0`) as with 72 (benchmarks/bench_limits.py).
   Holding the working requests to a few with a lock or a semaphore in the app did not win it back (each
   request is then handed between threads once more). Hence a setting: a mock that simulates no delay and
