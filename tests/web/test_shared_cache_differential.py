@@ -26,6 +26,6 @@ class SharedCache(TwoMocks):
 
 
 # derandomized, as tests/web/test_task_cache_differential.py
-SharedCache.TestCase.settings = settings(derandomize=True, max_examples=15, stateful_step_count=60, deadline=None,
+SharedCache.TestCase.settings = settings(derandomize=True, max_examples=10, stateful_step_count=60, deadline=None,
                                          phases=NO_SHRINKING)
 test_shared_store_cache_answers_as_the_memory_store = SharedCache.TestCase
