@@ -177,6 +177,16 @@ def data_url(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode()
 
 
+def mask_url(size: tuple[int, int] = (64, 64), white: tuple[int, int, int, int] | None = (0, 0, 32, 64)) -> str:
+    """A Vary (Region) mask as a data URL: black, with the box `white` pure white (None: all black)."""
+    mask = Image.new("L", size, 0)
+    if white is not None:
+        mask.paste(255, white)
+    buffer = io.BytesIO()
+    mask.save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
 def png_data_url(size: tuple[int, int] = (64, 48), colour: tuple[int, int, int] = (200, 30, 30),
                  fmt: str = "PNG") -> str:
     """A real image as a data URL."""

@@ -4,23 +4,13 @@ whose picture is drawn from a forgotten parent has no file any more. Its file an
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import Any
 
 from mockmj.config import load_settings
-from mockmj.media.pillow import Image
 from mockmj.web.app import create_app
+from tests.helpers import mask_url
 
 KEY = {"Authorization": "Bearer tenant-a"}
-
-
-def mask_url() -> str:
-    mask = Image.new("L", (64, 64), 0)
-    mask.paste(255, (0, 0, 32, 64))
-    buffer = io.BytesIO()
-    mask.save(buffer, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def test_a_child_of_a_forgotten_parent_has_no_file_and_cannot_be_drawn_on() -> None:

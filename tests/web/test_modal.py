@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +15,7 @@ from tests.helpers import (
     button,
     finished,
     image_of,
+    mask_url,
     mean_diff,
     pressed,
     quarter,
@@ -44,16 +43,6 @@ def opened(answer: dict[str, Any]) -> str:
     assert answer["properties"]["remix"] is True
     assert isinstance(answer["properties"]["finalPrompt"], str)
     return answer["result"]
-
-
-def mask_url(size: tuple[int, int] = (64, 64), white: tuple[int, int, int, int] | None = (0, 0, 32, 64)) -> str:
-    """A Vary (Region) mask: black, with the box `white` pure white (None: all black)."""
-    mask = Image.new("L", size, 0)
-    if white is not None:
-        mask.paste(255, white)
-    buffer = io.BytesIO()
-    mask.save(buffer, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def account(c: Client) -> dict[str, Any]:
